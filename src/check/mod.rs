@@ -1,0 +1,1 @@
+//! Checking recorded histories: linearizability against sequential models.

@@ -1,0 +1,43 @@
+//! Command-line interface: parses arguments with clap, dispatches to one
+//! module per command, and maps every outcome to the exit-code contract:
+//! 0 every check held, 1 a check was violated, 2 bad input or usage,
+//! 3 a check could not decide within its budget (`check` only).
+mod check;
+
+use clap::{Parser, Subcommand};
+
+/// faultline: a deterministic simulator for distributed systems.
+#[derive(Parser, Debug)]
+#[command(name = "faultline", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Check a recorded history for linearizability against a model.
+    Check(check::CheckArgs),
+}
+
+/// Exit code: every check held.
+pub const EXIT_OK: i32 = 0;
+/// Exit code: a check was violated.
+pub const EXIT_VIOLATION: i32 = 1;
+/// Exit code: bad input or usage.
+pub const EXIT_BAD_INPUT: i32 = 2;
+
+/// Parses the process arguments, runs the command and returns its exit code.
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            let code = if err.use_stderr() { EXIT_BAD_INPUT } else { EXIT_OK };
+            let _ = err.print();
+            return code;
+        }
+    };
+    match cli.command {
+        Command::Check(args) => check::run(args),
+    }
+}

@@ -1,0 +1,2 @@
+//! faultline: a deterministic simulator for distributed systems.
+pub mod check;
