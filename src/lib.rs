@@ -1,2 +1,27 @@
 //! faultline: a deterministic simulator for distributed systems.
+//!
+//! One seed and one scenario fix a whole run: every message delay, dropped
+//! packet, crash and client request. The layers, top to bottom (data flows
+//! down, never back up):
+//!
+//! * [`scenario`]: TOML scenario files → a validated [`scenario::Scenario`];
+//! * [`run`]: runs a scenario's protocol for one seed and summarises it;
+//! * [`sim`]: the engine (virtual clock, event queue, faults, workload, trace hash);
+//! * [`net`]: the virtual network (latency, loss, duplication, partitions);
+//! * [`process`]: the [`process::Process`] trait protocols implement;
+//! * [`protocols`]: the built-in protocols, each with its checks;
+//! * [`check`]: linearizability checking of histories;
+//! * [`time`], [`rng`], [`trace`], [`history`]: the foundations.
 pub mod check;
+pub mod history;
+pub mod net;
+pub mod process;
+pub mod protocols;
+pub mod report;
+pub mod rng;
+pub mod run;
+pub mod scenario;
+pub mod sim;
+pub mod stats;
+pub mod time;
+pub mod trace;

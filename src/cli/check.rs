@@ -10,6 +10,9 @@ pub struct CheckArgs {
 
 /// Runs `faultline check` and returns its exit code.
 pub fn run(args: CheckArgs) -> i32 {
-    eprintln!("faultline check: not implemented yet ({})", args.history.display());
+    eprintln!(
+        "faultline check: not implemented yet ({})",
+        args.history.display()
+    );
     super::EXIT_BAD_INPUT
 }

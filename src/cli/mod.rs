@@ -3,6 +3,7 @@
 //! 0 every check held, 1 a check was violated, 2 bad input or usage,
 //! 3 a check could not decide within its budget (`check` only).
 mod check;
+mod run;
 
 use clap::{Parser, Subcommand};
 
@@ -16,6 +17,8 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Run a scenario for one seed: summary, trace hash and exit code.
+    Run(run::RunArgs),
     /// Check a recorded history for linearizability against a model.
     Check(check::CheckArgs),
 }
@@ -32,12 +35,17 @@ pub fn main() -> i32 {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(err) => {
-            let code = if err.use_stderr() { EXIT_BAD_INPUT } else { EXIT_OK };
+            let code = if err.use_stderr() {
+                EXIT_BAD_INPUT
+            } else {
+                EXIT_OK
+            };
             let _ = err.print();
             return code;
         }
     };
     match cli.command {
+        Command::Run(args) => run::run(args),
         Command::Check(args) => check::run(args),
     }
 }

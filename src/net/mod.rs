@@ -1,0 +1,171 @@
+//! The virtual network: per-link latency, loss and duplication, and the
+//! partitions in force. It decides the fate of each message at send time
+//! (dropped, or delivered once or twice after drawn delays) using only the
+//! network's own random stream; the engine re-checks partitions at delivery,
+//! so a message in flight when a partition starts is lost like a packet on a
+//! cut cable.
+
+pub mod latency;
+pub mod partition;
+
+pub use latency::Latency;
+pub use partition::{Cut, Partitions};
+
+use crate::process::NodeId;
+use crate::rng::SimRng;
+use crate::time::SimDuration;
+
+/// The behaviour of one directed link.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LinkConfig {
+    /// Delay of each message.
+    pub latency: Latency,
+    /// Probability a message is lost.
+    pub loss: f64,
+    /// Probability a delivered message is delivered twice (the copy draws its
+    /// own latency, so it may arrive first).
+    pub duplicate: f64,
+}
+
+impl Default for LinkConfig {
+    fn default() -> Self {
+        LinkConfig {
+            latency: Latency::Uniform {
+                min: SimDuration::from_millis(1),
+                max: SimDuration::from_millis(10),
+            },
+            loss: 0.0,
+            duplicate: 0.0,
+        }
+    }
+}
+
+/// The network's configuration: a default link and per-link overrides.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct NetworkConfig {
+    /// The behaviour of every link without an override.
+    pub default: LinkConfig,
+    /// Overrides for directed links `(from, to)`.
+    pub links: Vec<((NodeId, NodeId), LinkConfig)>,
+}
+
+/// Why a message was not delivered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub enum DropReason {
+    /// Lost at random.
+    Loss,
+    /// A partition cut the link.
+    Partition,
+    /// The destination was crashed.
+    NodeDown,
+    /// The destination was paused and the scenario drops its messages.
+    Paused,
+}
+
+/// Counters of what the network did.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct NetStats {
+    /// Messages handed to the network.
+    pub sent: u64,
+    /// Messages that reached a live destination.
+    pub delivered: u64,
+    /// Extra copies created by duplication.
+    pub duplicated: u64,
+    /// Lost at random.
+    pub dropped_loss: u64,
+    /// Dropped by a partition.
+    pub dropped_partition: u64,
+    /// Dropped because the destination was down or paused (drop policy).
+    pub dropped_node: u64,
+}
+
+impl NetStats {
+    /// Every dropped message, whatever the reason.
+    pub fn dropped(&self) -> u64 {
+        self.dropped_loss + self.dropped_partition + self.dropped_node
+    }
+
+    /// Counts one drop.
+    pub fn count_drop(&mut self, reason: DropReason) {
+        match reason {
+            DropReason::Loss => self.dropped_loss += 1,
+            DropReason::Partition => self.dropped_partition += 1,
+            DropReason::NodeDown | DropReason::Paused => self.dropped_node += 1,
+        }
+    }
+}
+
+/// What happens to one sent message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fate {
+    /// Never delivered.
+    Dropped(DropReason),
+    /// Delivered after the delay.
+    Once(SimDuration),
+    /// Delivered twice, after each delay.
+    Twice(SimDuration, SimDuration),
+}
+
+/// The network among `n` processes.
+pub struct Network {
+    n: usize,
+    configs: Vec<LinkConfig>,
+    /// Index into `configs` for each directed link (`from * n + to`).
+    link_config: Vec<u16>,
+    /// The partitions in force.
+    pub partitions: Partitions,
+    rng: SimRng,
+    /// What the network has done so far.
+    pub stats: NetStats,
+}
+
+impl Network {
+    /// A network among `n` processes with `config`, drawing from `rng`.
+    pub fn new(n: usize, config: &NetworkConfig, rng: SimRng) -> Self {
+        let mut configs = vec![config.default.clone()];
+        let mut link_config = vec![0u16; n * n];
+        for ((from, to), link) in &config.links {
+            let idx = match configs.iter().position(|c| c == link) {
+                Some(i) => i,
+                None => {
+                    configs.push(link.clone());
+                    configs.len() - 1
+                }
+            };
+            link_config[from.index() * n + to.index()] = idx as u16;
+        }
+        Network {
+            n,
+            configs,
+            link_config,
+            partitions: Partitions::new(n),
+            rng,
+            stats: NetStats::default(),
+        }
+    }
+
+    /// Decides the fate of a message from `from` to `to` sent now. The number
+    /// of draws per call is fixed (loss, latency, duplication, second latency
+    /// only if duplicated), so one link's settings never shift another's draws.
+    pub fn route(&mut self, from: NodeId, to: NodeId) -> Fate {
+        self.stats.sent += 1;
+        let link = &self.configs[self.link_config[from.index() * self.n + to.index()] as usize];
+        if self.partitions.is_cut(from, to) {
+            self.stats.dropped_partition += 1;
+            return Fate::Dropped(DropReason::Partition);
+        }
+        let lost = self.rng.chance(link.loss);
+        let delay = link.latency.sample(&mut self.rng);
+        let dup = self.rng.chance(link.duplicate);
+        if lost {
+            self.stats.dropped_loss += 1;
+            return Fate::Dropped(DropReason::Loss);
+        }
+        if dup {
+            self.stats.duplicated += 1;
+            let second = link.latency.sample(&mut self.rng);
+            return Fate::Twice(delay, second);
+        }
+        Fate::Once(delay)
+    }
+}

@@ -1,0 +1,223 @@
+//! The context a process acts through, and the effects it records.
+
+use super::{Disk, DiskKey, NodeId, Process, RequestId, TimerId};
+use crate::rng::{SimRng, Stream};
+use crate::time::{SimDuration, SimTime};
+
+/// One thing a process asked the engine to do, in the order it asked.
+#[derive(Debug)]
+pub enum Effect<P: Process> {
+    /// Send `msg` to `to` over the simulated network.
+    Send {
+        /// The destination process.
+        to: NodeId,
+        /// The message.
+        msg: P::Msg,
+    },
+    /// Fire `timer` after `after` has passed on the node's own clock.
+    SetTimer {
+        /// The id returned to the process.
+        id: TimerId,
+        /// The delay, in the node's local (possibly drifting) time.
+        after: SimDuration,
+        /// What the timer carries back.
+        timer: P::Timer,
+    },
+    /// Cancel a timer that has not fired yet (a no-op otherwise).
+    CancelTimer(TimerId),
+    /// Answer a client request.
+    Reply {
+        /// The request being answered.
+        req: RequestId,
+        /// Whether the operation took effect (`true`) or definitely did not.
+        ok: bool,
+        /// The result.
+        res: P::Res,
+    },
+    /// An observation for the invariant checkers.
+    Note(P::Note),
+}
+
+/// What a process can see and do while it handles one event.
+pub struct Ctx<'a, P: Process> {
+    pub(crate) me: NodeId,
+    pub(crate) now: SimTime,
+    pub(crate) servers: &'a [NodeId],
+    pub(crate) rng: &'a mut SimRng,
+    pub(crate) disk: &'a mut Disk<P::Stored>,
+    pub(crate) effects: &'a mut Vec<Effect<P>>,
+    pub(crate) next_timer: &'a mut u64,
+}
+
+impl<'a, P: Process> Ctx<'a, P> {
+    /// This process's id.
+    pub fn me(&self) -> NodeId {
+        self.me
+    }
+
+    /// The time on this node's own clock (skewed and drifting as the
+    /// scenario says; never the engine's true time).
+    pub fn now(&self) -> SimTime {
+        self.now
+    }
+
+    /// Every server node of the cluster, this one included if it is a server.
+    pub fn servers(&self) -> &'a [NodeId] {
+        self.servers
+    }
+
+    /// The other server nodes.
+    pub fn peers(&self) -> impl Iterator<Item = NodeId> + 'a {
+        let me = self.me;
+        self.servers.iter().copied().filter(move |&n| n != me)
+    }
+
+    /// This node's own random stream.
+    pub fn rng(&mut self) -> &mut SimRng {
+        self.rng
+    }
+
+    /// Sends `msg` to `to`.
+    pub fn send(&mut self, to: NodeId, msg: P::Msg) {
+        self.effects.push(Effect::Send { to, msg });
+    }
+
+    /// Sends `msg` to every other server node.
+    pub fn broadcast(&mut self, msg: P::Msg) {
+        for to in self.peers() {
+            self.effects.push(Effect::Send {
+                to,
+                msg: msg.clone(),
+            });
+        }
+    }
+
+    /// Sets a timer that fires after `after` on this node's clock.
+    pub fn set_timer(&mut self, after: SimDuration, timer: P::Timer) -> TimerId {
+        let id = TimerId(*self.next_timer);
+        *self.next_timer += 1;
+        self.effects.push(Effect::SetTimer { id, after, timer });
+        id
+    }
+
+    /// Cancels a timer; harmless if it already fired or was cancelled.
+    pub fn cancel_timer(&mut self, id: TimerId) {
+        self.effects.push(Effect::CancelTimer(id));
+    }
+
+    /// Writes to durable storage; lost on a crash unless [`Ctx::sync`] follows.
+    pub fn write(&mut self, key: DiskKey, value: P::Stored) {
+        self.disk.write(key, value);
+    }
+
+    /// Deletes from durable storage; undone by a crash unless synced.
+    pub fn delete(&mut self, key: DiskKey) {
+        self.disk.delete(key);
+    }
+
+    /// Deletes indices `from..=to` of `space`; undone by a crash unless synced.
+    pub fn delete_range(&mut self, space: &'static str, from: u64, to: u64) {
+        self.disk.delete_range(space, from, to);
+    }
+
+    /// Makes every write so far durable (an fsync).
+    pub fn sync(&mut self) {
+        self.disk.sync();
+    }
+
+    /// Answers a client request: the operation took effect with result `res`.
+    pub fn reply_ok(&mut self, req: RequestId, res: P::Res) {
+        self.effects.push(Effect::Reply { req, ok: true, res });
+    }
+
+    /// Answers a client request: the operation definitely did not take effect.
+    pub fn reply_fail(&mut self, req: RequestId, res: P::Res) {
+        self.effects.push(Effect::Reply {
+            req,
+            ok: false,
+            res,
+        });
+    }
+
+    /// Records an observation for the protocol's invariant checkers.
+    pub fn note(&mut self, note: P::Note) {
+        self.effects.push(Effect::Note(note));
+    }
+}
+
+/// Drives one process by hand, outside any simulation: for unit tests of a
+/// protocol's state machine ("deliver this message, what did it send?").
+pub struct Harness<P: Process> {
+    /// The process under test.
+    pub node: P,
+    /// Its id.
+    pub me: NodeId,
+    /// The clock reading handed to the next call.
+    pub now: SimTime,
+    /// The server set it believes in.
+    pub servers: Vec<NodeId>,
+    /// Its durable store.
+    pub disk: Disk<P::Stored>,
+    rng: SimRng,
+    effects: Vec<Effect<P>>,
+    next_timer: u64,
+}
+
+impl<P: Process> Harness<P> {
+    /// A harness for `node` as `me` among `servers`, with its stream of `seed`.
+    pub fn new(node: P, me: NodeId, servers: Vec<NodeId>, seed: u64) -> Self {
+        Harness {
+            node,
+            me,
+            now: SimTime::ZERO,
+            servers,
+            disk: Disk::default(),
+            rng: SimRng::new(seed, Stream::Node(me.0)),
+            effects: Vec::new(),
+            next_timer: 0,
+        }
+    }
+
+    fn with_ctx(&mut self, f: impl FnOnce(&mut P, &mut Ctx<'_, P>)) -> Vec<Effect<P>> {
+        let mut ctx = Ctx {
+            me: self.me,
+            now: self.now,
+            servers: &self.servers,
+            rng: &mut self.rng,
+            disk: &mut self.disk,
+            effects: &mut self.effects,
+            next_timer: &mut self.next_timer,
+        };
+        f(&mut self.node, &mut ctx);
+        std::mem::take(&mut self.effects)
+    }
+
+    /// Calls `on_start` with the harness's disk; returns the effects.
+    pub fn start(&mut self) -> Vec<Effect<P>> {
+        let disk = self.disk.clone();
+        self.with_ctx(|node, ctx| node.on_start(ctx, &disk))
+    }
+
+    /// Delivers `msg` from `from`; returns the effects.
+    pub fn deliver(&mut self, from: NodeId, msg: P::Msg) -> Vec<Effect<P>> {
+        self.with_ctx(|node, ctx| node.on_message(ctx, from, msg))
+    }
+
+    /// Fires a timer; returns the effects.
+    pub fn fire(&mut self, id: TimerId, timer: P::Timer) -> Vec<Effect<P>> {
+        self.with_ctx(|node, ctx| node.on_timer(ctx, id, timer))
+    }
+
+    /// Hands a client request to the node; returns the effects.
+    pub fn request(&mut self, req: RequestId, op: P::Op) -> Vec<Effect<P>> {
+        self.with_ctx(|node, ctx| node.on_request(ctx, req, op))
+    }
+
+    /// Simulates a crash and restart: unsynced writes are lost and the node is
+    /// replaced by `fresh` (its volatile state gone); returns `on_start`'s effects.
+    pub fn crash_and_restart(&mut self, fresh: P) -> Vec<Effect<P>> {
+        self.disk.crash();
+        self.node = fresh;
+        self.start()
+    }
+}

@@ -1,0 +1,30 @@
+//! Identifiers a process sees: nodes, timers and client requests.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// A simulated process (server node or client), by index from 0.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct NodeId(pub u32);
+
+impl NodeId {
+    /// The index of this node in per-node vectors.
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+impl fmt::Display for NodeId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "n{}", self.0)
+    }
+}
+
+/// A timer set through [`crate::process::Ctx::set_timer`]; unique within a run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct TimerId(pub u64);
+
+/// A client request handed to [`crate::process::Process::on_request`];
+/// answered with [`crate::process::Ctx::reply_ok`] or `reply_fail`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct RequestId(pub u64);

@@ -1,0 +1,140 @@
+//! A protocol bundle: the process, its workload and its checks under one
+//! name (after Maelstrom's workloads). The engine runs any [`Protocol`].
+
+use super::{NodeId, Process};
+use crate::history::History;
+use crate::rng::SimRng;
+use crate::time::SimTime;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// Operation type of a protocol's process.
+pub type OpOf<P> = <<P as Protocol>::Node as Process>::Op;
+/// Result type of a protocol's process.
+pub type ResOf<P> = <<P as Protocol>::Node as Process>::Res;
+
+/// How an operation appears in an exported history (Jepsen-shaped).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct OpFields {
+    /// The function, e.g. `"read"`, `"write"`, `"broadcast"`.
+    pub f: String,
+    /// The key, for partitioned models.
+    pub key: Option<String>,
+    /// The argument (on invoke) or the result (on completion).
+    pub value: serde_json::Value,
+}
+
+/// Everything a simulation needs to know about one protocol.
+pub trait Protocol {
+    /// The process every simulated node runs (servers and clients alike).
+    type Node: Process;
+    /// The protocol's invariant checks.
+    type Invariants: Invariants<Self::Node>;
+
+    /// Number of server nodes; they are processes `0..server_count()`.
+    fn server_count(&self) -> usize;
+
+    /// Number of processes: the servers, then any client processes.
+    fn process_count(&self) -> usize {
+        self.server_count()
+    }
+
+    /// A fresh process for `id`: at time 0 and after every restart.
+    fn new_process(&self, id: NodeId) -> Self::Node;
+
+    /// The next operation of workload client `client`, and the process it
+    /// goes to. Draw only from `rng` (the workload stream).
+    fn next_op(&mut self, client: usize, rng: &mut SimRng) -> (NodeId, OpOf<Self>);
+
+    /// Fresh invariant checks for one run.
+    fn invariants(&self) -> Self::Invariants;
+
+    /// How an operation is written into a history file.
+    fn op_fields(&self, op: &OpOf<Self>) -> OpFields {
+        OpFields {
+            f: "op".into(),
+            key: None,
+            value: serde_json::to_value(op).unwrap_or(serde_json::Value::Null),
+        }
+    }
+
+    /// The value a completed operation carries in a history file (Jepsen's
+    /// convention: the value written for writes, the value read for reads).
+    fn result_value(&self, op: &OpOf<Self>, res: &ResOf<Self>) -> serde_json::Value {
+        let _ = op;
+        serde_json::to_value(res).unwrap_or(serde_json::Value::Null)
+    }
+}
+
+/// A broken property: the check's name, what happened, and when.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Violation {
+    /// The check, e.g. `"broadcast.delivery"`.
+    pub check: String,
+    /// What was observed, naming the nodes, terms, values involved.
+    pub message: String,
+    /// When it was detected (the end of the run for end checks).
+    #[serde(rename = "time_ns", serialize_with = "as_nanos")]
+    pub time: SimTime,
+}
+
+fn as_nanos<S: serde::Serializer>(t: &SimTime, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_u64(t.as_nanos())
+}
+
+impl Violation {
+    /// A violation of `check` at `time`.
+    pub fn new(check: &str, time: SimTime, message: impl Into<String>) -> Self {
+        Violation {
+            check: check.to_string(),
+            message: message.into(),
+            time,
+        }
+    }
+}
+
+/// A change in a node's life, told to the checks as it happens.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lifecycle {
+    /// The node crashed: its volatile state is gone.
+    Crashed,
+    /// The node restarted from its disk.
+    Restarted,
+}
+
+/// What the end-of-run checks may inspect.
+pub struct EndState<'a, P: Process> {
+    /// The end of the run.
+    pub time: SimTime,
+    /// Every process by id; `None` for one that is down at the end.
+    pub nodes: Vec<Option<&'a P>>,
+    /// Number of server nodes (the first entries of `nodes`).
+    pub servers: usize,
+    /// Every client operation.
+    pub history: &'a History<P::Op, P::Res>,
+    /// Whether the run reached its planned end (not stopped early by a
+    /// violation or a bound); liveness checks only mean something then.
+    pub completed: bool,
+}
+
+/// The properties of a protocol, checked as the run goes and at its end.
+pub trait Invariants<P: Process> {
+    /// The names of every check this type can report (`"raft.election-safety"`).
+    fn names(&self) -> &'static [&'static str];
+
+    /// A node noted `note` at true time `at`. An `Err` stops the run at once.
+    fn on_note(&mut self, at: SimTime, node: NodeId, note: &P::Note) -> Result<(), Violation>;
+
+    /// A node crashed or restarted.
+    fn on_lifecycle(&mut self, at: SimTime, node: NodeId, event: Lifecycle) {
+        let _ = (at, node, event);
+    }
+
+    /// Checks that need the whole run (eventual delivery, liveness).
+    fn at_end(&mut self, end: &EndState<'_, P>) -> Vec<Violation>;
+
+    /// Protocol metrics for the run summary.
+    fn metrics(&self) -> BTreeMap<String, serde_json::Value> {
+        BTreeMap::new()
+    }
+}

@@ -1,0 +1,31 @@
+//! The built-in protocols. Each is a [`crate::process::Process`] plus a
+//! [`crate::process::Protocol`] bundle (workload and checks), and each is
+//! also a worked example of implementing them.
+
+pub mod broadcast;
+
+/// What a scenario needs to know about a built-in protocol before running it.
+#[derive(Clone, Copy, Debug)]
+pub struct ProtocolInfo {
+    /// The name a scenario's `protocol` field takes.
+    pub name: &'static str,
+    /// Roles a fault may target (e.g. `"leader"`).
+    pub roles: &'static [&'static str],
+    /// Checks the protocol reports.
+    pub checks: &'static [&'static str],
+}
+
+/// Checks the engine itself reports, whatever the protocol.
+pub const ENGINE_CHECKS: &[&str] = &["engine.max-events"];
+
+/// Every built-in protocol.
+pub const ALL: &[ProtocolInfo] = &[ProtocolInfo {
+    name: "broadcast",
+    roles: &[],
+    checks: broadcast::CHECKS,
+}];
+
+/// The built-in protocol called `name`.
+pub fn find(name: &str) -> Option<&'static ProtocolInfo> {
+    ALL.iter().find(|p| p.name == name)
+}

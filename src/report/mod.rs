@@ -1,0 +1,202 @@
+//! Run summaries: the JSON object `faultline run --json` prints (and
+//! `summary.json` holds), the human summary, and the replay command.
+
+use crate::run::as_expected;
+use crate::scenario::{Expect, Scenario};
+use crate::sim::{EndReason, RunResult};
+use crate::time::SimTime;
+use serde_json::{json, Value};
+use std::fmt::Write;
+
+/// The exact command that replays `seed` of `scenario`.
+pub fn replay_command(scenario: &Scenario, seed: u64) -> String {
+    format!(
+        "faultline run {} --seed {seed}",
+        shell_quote(&scenario.file)
+    )
+}
+
+fn shell_quote(text: &str) -> String {
+    let plain = text
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "/._-+:@".contains(c));
+    if plain && !text.is_empty() {
+        text.to_string()
+    } else {
+        format!("'{}'", text.replace('\'', r"'\''"))
+    }
+}
+
+/// Wall-clock measurements of a run, taken by the caller (the library never
+/// reads the wall clock).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct WallTime {
+    /// Seconds the run took.
+    pub seconds: f64,
+}
+
+/// The summary object. Keys `scenario`, `seed`, `trace_hash`, `events`,
+/// `sim_time_ns`, `verdict`, `violations` and `metrics` are a contract.
+pub fn summary_json(scenario: &Scenario, result: &RunResult, wall: WallTime) -> Value {
+    let ok = as_expected(scenario, result);
+    let expect = match &scenario.expect {
+        Expect::Pass => json!("pass"),
+        Expect::Violation(None) => json!("violation"),
+        Expect::Violation(Some(check)) => json!(format!("violation of {check}")),
+    };
+    let events_per_sec = if wall.seconds > 0.0 {
+        result.events as f64 / wall.seconds
+    } else {
+        0.0
+    };
+    json!({
+        "scenario": scenario.name,
+        "file": scenario.file,
+        "protocol": scenario.protocol.name(),
+        "nodes": scenario.nodes,
+        "seed": result.seed,
+        "trace_hash": result.trace_hash,
+        "events": result.events,
+        "sim_time_ns": result.sim_time.as_nanos(),
+        "end_reason": result.end_reason,
+        "verdict": if ok { "pass" } else { "fail" },
+        "expect": expect,
+        "violations": result.violations,
+        "faults": result.faults,
+        "metrics": result.metrics,
+        "wall_time_s": wall.seconds,
+        "events_per_wall_s": events_per_sec,
+        "replay": replay_command(scenario, result.seed),
+    })
+}
+
+fn metric(result: &RunResult, key: &str) -> String {
+    match result.metrics.get(key) {
+        Some(Value::Number(n)) => n.to_string(),
+        Some(Value::Null) | None => "-".into(),
+        Some(other) => other.to_string(),
+    }
+}
+
+fn ns_metric(result: &RunResult, key: &str) -> String {
+    match result.metrics.get(key).and_then(Value::as_u64) {
+        Some(ns) => SimTime::from_nanos(ns).to_string(),
+        None => "-".into(),
+    }
+}
+
+/// The human summary, ending with the verdict and, on failure, the replay command.
+pub fn human_summary(scenario: &Scenario, result: &RunResult, wall: WallTime) -> String {
+    let mut out = String::new();
+    let ok = as_expected(scenario, result);
+    let config = &scenario.config;
+    let _ = writeln!(out, "scenario    {} ({})", scenario.name, scenario.file);
+    let _ = writeln!(
+        out,
+        "protocol    {}, {} nodes",
+        scenario.protocol.name(),
+        scenario.nodes
+    );
+    let _ = writeln!(out, "seed        {}", result.seed);
+    let _ = writeln!(
+        out,
+        "sim time    {} ({} faults + {} settle)",
+        result.sim_time, config.duration, config.settle
+    );
+    let _ = writeln!(
+        out,
+        "events      {} ({:?})",
+        result.events, result.end_reason
+    );
+    let n = &result.net;
+    let _ = writeln!(
+        out,
+        "messages    sent {}, delivered {}, dropped {} (loss {}, partition {}, node down {}), duplicated {}",
+        n.sent,
+        n.delivered,
+        n.dropped(),
+        n.dropped_loss,
+        n.dropped_partition,
+        n.dropped_node,
+        n.duplicated
+    );
+    let _ = writeln!(out, "faults      {} applied", result.faults.len());
+    for f in result.faults.iter().take(12) {
+        let _ = writeln!(
+            out,
+            "  {:>10}  {}",
+            SimTime::from_nanos(f.time_ns).to_string(),
+            f.description
+        );
+    }
+    if result.faults.len() > 12 {
+        let _ = writeln!(
+            out,
+            "  ... and {} more (see --json)",
+            result.faults.len() - 12
+        );
+    }
+    let _ = writeln!(
+        out,
+        "operations  {} invoked: {} ok, {} fail, {} unknown; latency p50 {} p99 {}",
+        metric(result, "ops_invoked"),
+        metric(result, "ops_ok"),
+        metric(result, "ops_fail"),
+        metric(result, "ops_unknown"),
+        ns_metric(result, "op_latency_ns_p50"),
+        ns_metric(result, "op_latency_ns_p99"),
+    );
+    write_checks(&mut out, scenario, result);
+    let rate = if wall.seconds > 0.0 {
+        result.events as f64 / wall.seconds
+    } else {
+        0.0
+    };
+    let _ = writeln!(
+        out,
+        "wall time   {:.3}s ({:.0} events/s)",
+        wall.seconds, rate
+    );
+    let _ = writeln!(out, "trace hash  {}", result.trace_hash);
+    let verdict = match (ok, &scenario.expect) {
+        (true, Expect::Pass) => "PASS: every check held".to_string(),
+        (true, Expect::Violation(_)) => "PASS: the expected violation happened".to_string(),
+        (false, Expect::Pass) => "FAIL: a check was violated".to_string(),
+        (false, Expect::Violation(Some(c))) => {
+            format!("FAIL: expected a violation of {c}, which did not happen")
+        }
+        (false, Expect::Violation(None)) => {
+            "FAIL: expected a violation, but every check held".to_string()
+        }
+    };
+    let _ = writeln!(out, "verdict     {verdict}");
+    if !ok {
+        let _ = writeln!(out, "replay      {}", replay_command(scenario, result.seed));
+    }
+    out
+}
+
+fn write_checks(out: &mut String, scenario: &Scenario, result: &RunResult) {
+    let info = scenario.protocol.info();
+    let stopped = result.end_reason != EndReason::Completed;
+    let _ = writeln!(out, "checks");
+    for name in info.checks.iter().chain(crate::protocols::ENGINE_CHECKS) {
+        let failures: Vec<_> = result
+            .violations
+            .iter()
+            .filter(|v| v.check == *name)
+            .collect();
+        let disabled = scenario
+            .config
+            .enabled_checks
+            .as_ref()
+            .is_some_and(|e| !e.iter().any(|c| c == name));
+        let state = match (failures.first(), disabled, stopped) {
+            (Some(v), _, _) => format!("VIOLATED at {}: {}", v.time, v.message),
+            (None, true, _) => "disabled".to_string(),
+            (None, false, true) => "not reached (the run stopped early)".to_string(),
+            (None, false, false) => "held".to_string(),
+        };
+        let _ = writeln!(out, "  {name:<28} {state}");
+    }
+}

@@ -1,0 +1,34 @@
+//! Runs a scenario for one seed and judges the result against what the
+//! scenario expects.
+
+use crate::protocols::broadcast::Broadcast;
+use crate::scenario::{Expect, ProtocolPlan, Scenario};
+use crate::sim::{RunResult, Simulation};
+
+/// Options of one run beyond the seed.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RunOptions {
+    /// Keep every event for reports.
+    pub record_trace: bool,
+}
+
+/// Runs `scenario` with `seed`.
+pub fn run(scenario: &Scenario, seed: u64, options: RunOptions) -> RunResult {
+    let mut config = scenario.config(seed);
+    config.record_trace = options.record_trace;
+    match &scenario.protocol {
+        ProtocolPlan::Broadcast(o) => {
+            Simulation::new(Broadcast::new(o.clone(), scenario.nodes), config).run()
+        }
+    }
+}
+
+/// Whether a run ended as the scenario expects: every check held for
+/// `expect = "pass"`; the expected check (or any) failed for `"violation"`.
+pub fn as_expected(scenario: &Scenario, result: &RunResult) -> bool {
+    match &scenario.expect {
+        Expect::Pass => result.violations.is_empty(),
+        Expect::Violation(None) => !result.violations.is_empty(),
+        Expect::Violation(Some(check)) => result.violations.iter().any(|v| &v.check == check),
+    }
+}

@@ -1,0 +1,109 @@
+//! Scenario files: TOML → a validated [`Scenario`]. Parsing and every check
+//! of the user's input happen here, once; nothing downstream re-checks.
+//! The format is documented in `docs/scenarios.md`.
+
+mod error;
+mod raw;
+mod validate;
+
+pub use error::ScenarioError;
+
+use crate::protocols::broadcast::BroadcastOptions;
+use crate::protocols::{self, ProtocolInfo};
+use crate::sim::SimConfig;
+use std::path::Path;
+
+/// The protocol a scenario runs, with its options.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ProtocolPlan {
+    /// Gossip broadcast.
+    Broadcast(BroadcastOptions),
+}
+
+impl ProtocolPlan {
+    /// The protocol's name.
+    pub fn name(&self) -> &'static str {
+        match self {
+            ProtocolPlan::Broadcast(_) => "broadcast",
+        }
+    }
+
+    /// What the scenario layer knows of the protocol.
+    pub fn info(&self) -> &'static ProtocolInfo {
+        protocols::find(self.name()).unwrap_or(&protocols::ALL[0])
+    }
+}
+
+/// The outcome a scenario expects.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Expect {
+    /// Every check holds.
+    Pass,
+    /// Some check fails (this one, if named): the scenario demonstrates a bug.
+    Violation(Option<String>),
+}
+
+/// A validated scenario: everything needed to run it for any seed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Scenario {
+    /// The file it came from, as the user named it (for replay commands).
+    pub file: String,
+    /// Its name.
+    pub name: String,
+    /// What it shows.
+    pub description: String,
+    /// The protocol and its options.
+    pub protocol: ProtocolPlan,
+    /// Number of server nodes.
+    pub nodes: usize,
+    /// The seed used when none is given.
+    pub default_seed: u64,
+    /// The expected outcome.
+    pub expect: Expect,
+    /// The engine configuration, with `seed` = `default_seed`.
+    pub config: SimConfig,
+}
+
+impl Scenario {
+    /// Reads and validates the scenario file at `path`.
+    pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+        let file = path.display().to_string();
+        let bytes = std::fs::read(path).map_err(|e| ScenarioError {
+            file: file.clone(),
+            line: 0,
+            column: 0,
+            field: None,
+            message: format!("cannot read the scenario file: {e}"),
+        })?;
+        Scenario::from_bytes(&bytes, &file)
+    }
+
+    /// Validates a scenario from raw bytes (which must be UTF-8 TOML).
+    pub fn from_bytes(bytes: &[u8], file: &str) -> Result<Scenario, ScenarioError> {
+        match std::str::from_utf8(bytes) {
+            Ok(text) => Scenario::parse(text, file),
+            Err(e) => {
+                let valid = std::str::from_utf8(&bytes[..e.valid_up_to()]).unwrap_or("");
+                let src = error::Source { file, text: valid };
+                Err(src.error(
+                    e.valid_up_to()..e.valid_up_to(),
+                    None,
+                    "the file is not valid UTF-8: expected a TOML text file",
+                ))
+            }
+        }
+    }
+
+    /// Validates a scenario from TOML text; `file` names it in errors.
+    pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioError> {
+        validate::parse(text, file)
+    }
+
+    /// The engine configuration for a run with `seed`.
+    pub fn config(&self, seed: u64) -> SimConfig {
+        SimConfig {
+            seed,
+            ..self.config.clone()
+        }
+    }
+}

@@ -1,0 +1,903 @@
+//! Raw scenario → validated [`Scenario`]: defaults filled in, every value
+//! range-checked, node references resolved against the node count, and each
+//! fault's fields checked against its action. The first mistake is returned,
+//! pointing at the text that holds it.
+
+use super::error::{ScenarioError, Source};
+use super::raw::{
+    DurationRange, RawFault, RawLatency, RawLink, RawNemesis, RawNetwork, RawNodeRef, RawRate,
+    RawScenario, RawWorkload,
+};
+use super::{Expect, ProtocolPlan, Scenario};
+use crate::net::{Latency, LinkConfig, NetworkConfig};
+use crate::process::NodeId;
+use crate::protocols::{self, ProtocolInfo, ENGINE_CHECKS};
+use crate::sim::{
+    FaultAction, FaultRate, NemesisConfig, NodeRef, Shape, ShapeKind, SimConfig, TimedFault,
+    WorkloadConfig,
+};
+use crate::time::{parse_duration, SimDuration, SimTime};
+use std::collections::BTreeSet;
+use std::ops::Range;
+use toml::Spanned;
+
+type Result<T> = std::result::Result<T, ScenarioError>;
+
+/// Longest fault phase a scenario may ask for.
+const DURATION_MAX: SimDuration = SimDuration::from_secs(24 * 3600);
+/// Most server nodes a scenario may ask for.
+const NODES_MAX: i64 = 1024;
+
+pub fn parse(text: &str, file: &str) -> Result<Scenario> {
+    let src = Source { file, text };
+    if text.trim().is_empty() {
+        return Err(src.error(
+            0..0,
+            None,
+            "the file is empty: expected a scenario with at least `name`, `protocol`, `nodes` and `duration`",
+        ));
+    }
+    let raw: RawScenario = toml::from_str(text).map_err(|e| src.toml_error(&e))?;
+    Validator { src }.scenario(raw)
+}
+
+struct Validator<'a> {
+    src: Source<'a>,
+}
+
+fn field(name: &str) -> Option<String> {
+    Some(name.to_string())
+}
+
+impl Validator<'_> {
+    fn err(&self, span: Range<usize>, name: &str, message: impl Into<String>) -> ScenarioError {
+        self.src.error(span, field(name), message)
+    }
+
+    fn scenario(&self, raw: RawScenario) -> Result<Scenario> {
+        if raw.name.get_ref().trim().is_empty() {
+            return Err(self.err(raw.name.span(), "name", "expected a non-empty name"));
+        }
+        let info = protocols::find(raw.protocol.get_ref()).ok_or_else(|| {
+            let names: Vec<&str> = protocols::ALL.iter().map(|p| p.name).collect();
+            self.err(
+                raw.protocol.span(),
+                "protocol",
+                format!(
+                    "unknown protocol {:?}: expected one of {}",
+                    raw.protocol.get_ref(),
+                    names.join(", ")
+                ),
+            )
+        })?;
+        let nodes = *raw.nodes.get_ref();
+        if !(1..=NODES_MAX).contains(&nodes) {
+            return Err(self.err(
+                raw.nodes.span(),
+                "nodes",
+                format!("expected 1 to {NODES_MAX} nodes, found {nodes}"),
+            ));
+        }
+        let nodes = nodes as usize;
+        let duration = *raw.duration.get_ref();
+        if duration == SimDuration::ZERO || duration > DURATION_MAX {
+            return Err(self.err(
+                raw.duration.span(),
+                "duration",
+                format!("expected a duration above 0 and at most {DURATION_MAX}"),
+            ));
+        }
+        let protocol = self.protocol_plan(&raw, info)?;
+        let ctx = Context {
+            nodes,
+            processes: nodes,
+            duration,
+            info,
+        };
+        let nemesis = raw
+            .nemesis
+            .as_ref()
+            .map(|n| self.nemesis(n))
+            .transpose()?
+            .unwrap_or_default();
+        let faults = self.faults(&raw.faults, &ctx, &nemesis)?;
+        let (expect, settle, enabled_checks) = self.checks(&raw, info)?;
+        let max_events = match &raw.max_events {
+            Some(m) if *m.get_ref() == 0 => {
+                return Err(self.err(m.span(), "max_events", "expected at least 1 event"))
+            }
+            Some(m) => *m.get_ref(),
+            None => SimConfig::default().max_events,
+        };
+        let (network, pause_drops_messages) = match &raw.network {
+            Some(n) => self.network(n, &ctx)?,
+            None => (NetworkConfig::default(), false),
+        };
+        let config = SimConfig {
+            seed: raw.seed.unwrap_or(0),
+            duration,
+            settle,
+            max_events,
+            network,
+            pause_drops_messages,
+            faults,
+            nemesis,
+            workload: self.workload(raw.workload.as_ref())?,
+            enabled_checks,
+            record_trace: false,
+        };
+        Ok(Scenario {
+            file: self.src.file.to_string(),
+            name: raw.name.into_inner(),
+            description: raw.description.unwrap_or_default(),
+            protocol,
+            nodes,
+            default_seed: raw.seed.unwrap_or(0),
+            expect,
+            config,
+        })
+    }
+
+    fn protocol_plan(&self, raw: &RawScenario, info: &ProtocolInfo) -> Result<ProtocolPlan> {
+        let sections: [(&str, Option<Range<usize>>); 1] =
+            [("broadcast", raw.broadcast.as_ref().map(|b| b.span()))];
+        for (name, span) in sections {
+            if let Some(span) = span {
+                if name != info.name {
+                    return Err(self.err(
+                        span,
+                        name,
+                        format!("options for protocol {name:?}, but the scenario runs {:?}: expected a [{}] section or none", info.name, info.name),
+                    ));
+                }
+            }
+        }
+        let options = raw
+            .broadcast
+            .as_ref()
+            .map(|b| b.get_ref().clone())
+            .unwrap_or_default();
+        if options.gossip_interval == SimDuration::ZERO || options.batch_max == 0 {
+            let span = raw.broadcast.as_ref().map_or(0..0, |b| b.span());
+            return Err(self.err(
+                span,
+                "broadcast",
+                "expected gossip_interval above 0 and batch_max of at least 1",
+            ));
+        }
+        Ok(ProtocolPlan::Broadcast(options))
+    }
+
+    // ----- network ------------------------------------------------------------------
+
+    fn network(&self, raw: &RawNetwork, ctx: &Context) -> Result<(NetworkConfig, bool)> {
+        let base = LinkConfig::default();
+        let default = LinkConfig {
+            latency: match &raw.latency {
+                Some(l) => self.latency(l, "network.latency")?,
+                None => base.latency,
+            },
+            loss: self
+                .probability(raw.loss.as_ref(), "network.loss")?
+                .unwrap_or(0.0),
+            duplicate: self
+                .probability(raw.duplicate.as_ref(), "network.duplicate")?
+                .unwrap_or(0.0),
+        };
+        let mut links = Vec::new();
+        for (i, link) in raw.links.iter().enumerate() {
+            links.extend(self.link(link, i, &default, ctx)?);
+        }
+        let pause_drops = match raw.paused_messages.as_ref() {
+            None => false,
+            Some(p) => match p.get_ref().as_str() {
+                "queue" => false,
+                "drop" => true,
+                other => {
+                    return Err(self.err(
+                        p.span(),
+                        "network.paused_messages",
+                        format!("expected \"queue\" or \"drop\", found {other:?}"),
+                    ))
+                }
+            },
+        };
+        Ok((NetworkConfig { default, links }, pause_drops))
+    }
+
+    fn link(
+        &self,
+        raw: &Spanned<RawLink>,
+        i: usize,
+        default: &LinkConfig,
+        ctx: &Context,
+    ) -> Result<Vec<((NodeId, NodeId), LinkConfig)>> {
+        let l = raw.get_ref();
+        let name = |f: &str| format!("network.links[{i}].{f}");
+        let from = self.node_index(&l.from, &name("from"), ctx.processes)?;
+        let to = self.node_index(&l.to, &name("to"), ctx.processes)?;
+        if from == to {
+            return Err(self.err(
+                l.to.span(),
+                &name("to"),
+                "expected a link between two different nodes",
+            ));
+        }
+        let config = LinkConfig {
+            latency: match &l.latency {
+                Some(lat) => self.latency(lat, &name("latency"))?,
+                None => default.latency.clone(),
+            },
+            loss: self
+                .probability(l.loss.as_ref(), &name("loss"))?
+                .unwrap_or(default.loss),
+            duplicate: self
+                .probability(l.duplicate.as_ref(), &name("duplicate"))?
+                .unwrap_or(default.duplicate),
+        };
+        let mut out = vec![((from, to), config.clone())];
+        if l.symmetric {
+            out.push(((to, from), config));
+        }
+        Ok(out)
+    }
+
+    fn probability(&self, p: Option<&Spanned<f64>>, name: &str) -> Result<Option<f64>> {
+        match p {
+            None => Ok(None),
+            Some(p) if (0.0..=1.0).contains(p.get_ref()) => Ok(Some(*p.get_ref())),
+            Some(p) => Err(self.err(
+                p.span(),
+                name,
+                format!(
+                    "expected a probability between 0 and 1, found {}",
+                    p.get_ref()
+                ),
+            )),
+        }
+    }
+
+    fn latency(&self, raw: &Spanned<RawLatency>, name: &str) -> Result<Latency> {
+        let l = raw.get_ref();
+        let span = raw.span();
+        let present: Vec<&str> = [
+            ("value", l.value.is_some()),
+            ("min", l.min.is_some()),
+            ("max", l.max.is_some()),
+            ("mean", l.mean.is_some()),
+            ("stddev", l.stddev.is_some()),
+            ("scale", l.scale.is_some()),
+            ("shape", l.shape.is_some()),
+            ("median", l.median.is_some()),
+            ("sigma", l.sigma.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(k, p)| p.then_some(k))
+        .collect();
+        let (required, optional): (&[&str], &[&str]) = match l.dist.as_str() {
+            "constant" => (&["value"], &[]),
+            "uniform" => (&["min", "max"], &[]),
+            "normal" => (&["mean", "stddev"], &[]),
+            "exponential" => (&["mean"], &[]),
+            "pareto" => (&["scale", "shape"], &["max"]),
+            "lognormal" => (&["median", "sigma"], &["max"]),
+            other => {
+                return Err(self.err(
+                    span,
+                    &format!("{name}.dist"),
+                    format!("unknown distribution {other:?}: expected constant, uniform, normal, exponential, pareto or lognormal"),
+                ))
+            }
+        };
+        for key in &present {
+            if !required.contains(key) && !optional.contains(key) {
+                return Err(self.err(
+                    span.clone(),
+                    &format!("{name}.{key}"),
+                    format!(
+                        "does not apply to dist = {:?}: expected {}",
+                        l.dist,
+                        required.join(" and ")
+                    ),
+                ));
+            }
+        }
+        for key in required {
+            if !present.contains(key) {
+                return Err(self.err(
+                    span.clone(),
+                    &format!("{name}.{key}"),
+                    format!(
+                        "missing: dist = {:?} needs {}",
+                        l.dist,
+                        required.join(" and ")
+                    ),
+                ));
+            }
+        }
+        let z = SimDuration::ZERO;
+        let latency = match l.dist.as_str() {
+            "constant" => Latency::Constant(l.value.unwrap_or(z)),
+            "uniform" => Latency::Uniform {
+                min: l.min.unwrap_or(z),
+                max: l.max.unwrap_or(z),
+            },
+            "normal" => Latency::Normal {
+                mean: l.mean.unwrap_or(z),
+                stddev: l.stddev.unwrap_or(z),
+            },
+            "exponential" => Latency::Exponential {
+                mean: l.mean.unwrap_or(z),
+            },
+            "pareto" => Latency::Pareto {
+                scale: l.scale.unwrap_or(z),
+                shape: l.shape.unwrap_or(1.0),
+                max: l.max,
+            },
+            _ => Latency::LogNormal {
+                median: l.median.unwrap_or(z),
+                sigma: l.sigma.unwrap_or(0.0),
+                max: l.max,
+            },
+        };
+        self.check_latency(&latency, span, name)?;
+        Ok(latency)
+    }
+
+    fn check_latency(&self, latency: &Latency, span: Range<usize>, name: &str) -> Result<()> {
+        let problem = match latency {
+            Latency::Uniform { min, max } if min > max => Some("expected min <= max"),
+            Latency::Pareto { shape, .. } if !(*shape > 0.0 && shape.is_finite()) => {
+                Some("expected shape > 0")
+            }
+            Latency::Pareto { scale, .. } if *scale == SimDuration::ZERO => {
+                Some("expected scale > 0")
+            }
+            Latency::LogNormal { sigma, .. } if !(*sigma >= 0.0 && sigma.is_finite()) => {
+                Some("expected sigma >= 0")
+            }
+            _ => None,
+        };
+        match problem {
+            Some(p) => Err(self.err(span, name, p)),
+            None => Ok(()),
+        }
+    }
+
+    // ----- nodes --------------------------------------------------------------------
+
+    fn node_index(&self, raw: &Spanned<i64>, name: &str, processes: usize) -> Result<NodeId> {
+        let i = *raw.get_ref();
+        if i < 0 || i as usize >= processes {
+            return Err(self.err(
+                raw.span(),
+                name,
+                format!("node index {i} is out of range: expected 0 to {} (the scenario has {processes} nodes)", processes - 1),
+            ));
+        }
+        Ok(NodeId(i as u32))
+    }
+
+    fn node_ref(&self, raw: &Spanned<RawNodeRef>, name: &str, ctx: &Context) -> Result<NodeRef> {
+        match raw.get_ref() {
+            RawNodeRef::Index(i) => {
+                let spanned = Spanned::new(raw.span(), *i);
+                self.node_index(&spanned, name, ctx.processes)
+                    .map(NodeRef::Id)
+            }
+            RawNodeRef::Name(n) if n == "any" => Ok(NodeRef::Any),
+            RawNodeRef::Name(n) if ctx.info.roles.contains(&n.as_str()) => {
+                Ok(NodeRef::Role(n.clone()))
+            }
+            RawNodeRef::Name(n) => {
+                let roles = if ctx.info.roles.is_empty() {
+                    format!("protocol {} has no roles", ctx.info.name)
+                } else {
+                    format!("roles of {}: {}", ctx.info.name, ctx.info.roles.join(", "))
+                };
+                Err(self.err(
+                    raw.span(),
+                    name,
+                    format!(
+                        "unknown node {n:?}: expected a node index, \"any\" or a role ({roles})"
+                    ),
+                ))
+            }
+        }
+    }
+
+    fn node_list(&self, raw: &Spanned<Vec<i64>>, name: &str, ctx: &Context) -> Result<Vec<NodeId>> {
+        let mut ids = Vec::new();
+        for &i in raw.get_ref() {
+            let id = self.node_index(&Spanned::new(raw.span(), i), name, ctx.nodes)?;
+            if ids.contains(&id) {
+                return Err(self.err(raw.span(), name, format!("node {i} is listed twice")));
+            }
+            ids.push(id);
+        }
+        Ok(ids)
+    }
+
+    // ----- faults -------------------------------------------------------------------
+
+    fn faults(
+        &self,
+        raw: &[Spanned<RawFault>],
+        ctx: &Context,
+        nemesis: &NemesisConfig,
+    ) -> Result<Vec<TimedFault>> {
+        let mut faults = Vec::new();
+        for (i, f) in raw.iter().enumerate() {
+            faults.push((self.fault(f, i, ctx)?, i));
+        }
+        faults.sort_by_key(|(f, _)| f.at);
+        self.check_fault_sequence(&faults, raw, nemesis)?;
+        Ok(faults.into_iter().map(|(f, _)| f).collect())
+    }
+
+    fn fault(&self, raw: &Spanned<RawFault>, i: usize, ctx: &Context) -> Result<TimedFault> {
+        let f = raw.get_ref();
+        let name = |k: &str| format!("faults[{i}].{k}");
+        let at = *f.at.get_ref();
+        if at >= ctx.duration {
+            return Err(self.err(
+                f.at.span(),
+                &name("at"),
+                format!("{at} is not before the end of the fault phase: expected a time below duration = {}", ctx.duration),
+            ));
+        }
+        let action = f.action.get_ref().as_str();
+        let allowed: &[&str] = match action {
+            "partition" => &["name", "shape", "node", "minority", "groups", "one_way"],
+            "heal" => &["name"],
+            "crash" | "pause" => &["node"],
+            "restart" | "resume" => &["node"],
+            "clock" => &["node", "offset", "drift_ppm"],
+            other => {
+                return Err(self.err(
+                    f.action.span(),
+                    &name("action"),
+                    format!("unknown action {other:?}: expected partition, heal, crash, restart, pause, resume or clock"),
+                ))
+            }
+        };
+        self.only_fields(f, allowed, i, action)?;
+        let node = |required: bool| -> Result<Option<NodeRef>> {
+            match &f.node {
+                Some(n) => self.node_ref(n, &name("node"), ctx).map(Some),
+                None if required => Err(self.err(
+                    raw.span(),
+                    &name("node"),
+                    format!("missing: action {action:?} needs a node"),
+                )),
+                None => Ok(None),
+            }
+        };
+        let action = match action {
+            "partition" => self.partition(f, i, ctx)?,
+            "heal" => FaultAction::Heal(f.name.as_ref().map(|n| n.get_ref().clone())),
+            "crash" => FaultAction::Crash(node(true)?.unwrap_or(NodeRef::Any)),
+            "pause" => FaultAction::Pause(node(true)?.unwrap_or(NodeRef::Any)),
+            "restart" => FaultAction::Restart(node(false)?),
+            "resume" => FaultAction::Resume(node(false)?),
+            _ => self.clock(f, i, node(true)?.unwrap_or(NodeRef::Any))?,
+        };
+        Ok(TimedFault {
+            at: SimTime::ZERO + at,
+            action,
+        })
+    }
+
+    fn only_fields(&self, f: &RawFault, allowed: &[&str], i: usize, action: &str) -> Result<()> {
+        let present: [(&str, Option<Range<usize>>); 9] = [
+            ("node", f.node.as_ref().map(|x| x.span())),
+            ("name", f.name.as_ref().map(|x| x.span())),
+            ("shape", f.shape.as_ref().map(|x| x.span())),
+            ("minority", f.minority.as_ref().map(|x| x.span())),
+            ("groups", f.groups.as_ref().map(|x| x.span())),
+            ("one_way", f.one_way.as_ref().map(|x| x.span())),
+            ("offset", f.offset.as_ref().map(|x| x.span())),
+            ("drift_ppm", f.drift_ppm.as_ref().map(|x| x.span())),
+            ("at", None),
+        ];
+        for (key, span) in present {
+            if let Some(span) = span {
+                if !allowed.contains(&key) {
+                    return Err(self.err(
+                        span,
+                        &format!("faults[{i}].{key}"),
+                        format!(
+                            "does not apply to action {action:?}: expected only {}",
+                            allowed.join(", ")
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn partition(&self, f: &RawFault, i: usize, ctx: &Context) -> Result<FaultAction> {
+        let name = |k: &str| format!("faults[{i}].{k}");
+        let shape_name = f.shape.as_ref().map(|s| s.get_ref().as_str());
+        let shape_span = f.shape.as_ref().map_or(f.action.span(), |s| s.span());
+        let shape = match shape_name {
+            Some("isolate") | Some("bridge") => {
+                let node =
+                    match &f.node {
+                        Some(n) => self.node_ref(n, &name("node"), ctx)?,
+                        None => return Err(self.err(
+                            shape_span,
+                            &name("node"),
+                            "missing: this shape needs the node to isolate or to bridge through",
+                        )),
+                    };
+                if shape_name == Some("isolate") {
+                    Shape::Isolate(node)
+                } else {
+                    Shape::Bridge(node)
+                }
+            }
+            Some("split") => Shape::Split(
+                f.minority
+                    .as_ref()
+                    .map(|m| self.node_list(m, &name("minority"), ctx))
+                    .transpose()?,
+            ),
+            Some("ring") => Shape::Ring,
+            Some("groups") | None => {
+                let Some(groups) = &f.groups else {
+                    return Err(self.err(shape_span, &name("groups"), "missing: expected shape = isolate, split, bridge or ring, or groups = [[...], [...]]"));
+                };
+                Shape::Groups(self.groups(groups, &name("groups"), ctx)?)
+            }
+            Some(other) => {
+                return Err(self.err(
+                    shape_span,
+                    &name("shape"),
+                    format!(
+                        "unknown shape {other:?}: expected isolate, split, bridge, ring or groups"
+                    ),
+                ))
+            }
+        };
+        let mismatched = match &shape {
+            Shape::Isolate(_) | Shape::Bridge(_) => f
+                .minority
+                .as_ref()
+                .map(|m| ("minority", m.span()))
+                .or(f.groups.as_ref().map(|g| ("groups", g.span()))),
+            Shape::Split(_) => f
+                .node
+                .as_ref()
+                .map(|n| ("node", n.span()))
+                .or(f.groups.as_ref().map(|g| ("groups", g.span()))),
+            Shape::Ring | Shape::Groups(_) => f
+                .node
+                .as_ref()
+                .map(|n| ("node", n.span()))
+                .or(f.minority.as_ref().map(|m| ("minority", m.span()))),
+        };
+        if let Some((key, span)) = mismatched {
+            return Err(self.err(
+                span,
+                &name(key),
+                format!("does not apply to this partition shape ({shape})"),
+            ));
+        }
+        let one_way = f.one_way.as_ref().is_some_and(|o| *o.get_ref());
+        if one_way && matches!(shape, Shape::Ring | Shape::Bridge(_)) {
+            let span = f.one_way.as_ref().map_or(0..0, |o| o.span());
+            return Err(self.err(
+                span,
+                &name("one_way"),
+                "one-way cuts apply to isolate, split and groups shapes only",
+            ));
+        }
+        let pname = f
+            .name
+            .as_ref()
+            .map_or_else(|| format!("p{i}"), |n| n.get_ref().clone());
+        Ok(FaultAction::Partition {
+            name: pname,
+            shape,
+            one_way,
+        })
+    }
+
+    fn groups(
+        &self,
+        raw: &Spanned<Vec<Vec<i64>>>,
+        name: &str,
+        ctx: &Context,
+    ) -> Result<Vec<Vec<NodeId>>> {
+        if raw.get_ref().len() < 2 {
+            return Err(self.err(
+                raw.span(),
+                name,
+                "expected at least two groups, e.g. [[0, 1], [2, 3, 4]]",
+            ));
+        }
+        let mut seen = BTreeSet::new();
+        let mut groups = Vec::new();
+        for g in raw.get_ref() {
+            let ids = self.node_list(&Spanned::new(raw.span(), g.clone()), name, ctx)?;
+            if ids.is_empty() {
+                return Err(self.err(
+                    raw.span(),
+                    name,
+                    "expected every group to name at least one node",
+                ));
+            }
+            for id in &ids {
+                if !seen.insert(*id) {
+                    return Err(self.err(
+                        raw.span(),
+                        name,
+                        format!("node {} is in two groups", id.0),
+                    ));
+                }
+            }
+            groups.push(ids);
+        }
+        Ok(groups)
+    }
+
+    fn clock(&self, f: &RawFault, i: usize, node: NodeRef) -> Result<FaultAction> {
+        let offset_ns = match &f.offset {
+            None => 0,
+            Some(o) => parse_signed(o.get_ref()).ok_or_else(|| {
+                self.err(
+                    o.span(),
+                    &format!("faults[{i}].offset"),
+                    format!(
+                        "expected a signed duration like \"-200ms\" or \"+1s\", found {:?}",
+                        o.get_ref()
+                    ),
+                )
+            })?,
+        };
+        let drift_ppm = match &f.drift_ppm {
+            None => 0,
+            Some(d) if d.get_ref().abs() < 500_000 => *d.get_ref(),
+            Some(d) => {
+                return Err(self.err(
+                    d.span(),
+                    &format!("faults[{i}].drift_ppm"),
+                    "expected a drift between -499999 and 499999 ppm",
+                ))
+            }
+        };
+        Ok(FaultAction::Clock {
+            node,
+            offset_ns,
+            drift_ppm,
+        })
+    }
+
+    /// Heals need a partition to heal; restarts and resumes need a crash or
+    /// pause before them; partition names must not clash while active.
+    fn check_fault_sequence(
+        &self,
+        faults: &[(TimedFault, usize)],
+        raw: &[Spanned<RawFault>],
+        nemesis: &NemesisConfig,
+    ) -> Result<()> {
+        let mut active: Vec<&str> = Vec::new();
+        let mut any_partition = nemesis.partition.is_some();
+        let mut any_crash = nemesis.crash.is_some();
+        let mut any_pause = nemesis.pause.is_some();
+        for (fault, i) in faults {
+            let span = raw[*i].get_ref().action.span();
+            let at = |k: &str| format!("faults[{i}].{k}");
+            match &fault.action {
+                FaultAction::Partition { name, .. } => {
+                    if active.contains(&name.as_str()) {
+                        return Err(self.err(span, &at("name"), format!("partition {name:?} is already active: expected a new name or a heal first")));
+                    }
+                    active.push(name);
+                    any_partition = true;
+                }
+                FaultAction::Heal(Some(name)) => {
+                    let Some(pos) = active.iter().position(|a| a == name) else {
+                        return Err(self.err(
+                            span,
+                            &at("name"),
+                            format!("heal of {name:?} without an earlier partition of that name"),
+                        ));
+                    };
+                    active.remove(pos);
+                }
+                FaultAction::Heal(None) if !any_partition => {
+                    return Err(self.err(span, &at("action"), "heal without partition: expected an earlier partition fault or a nemesis partition rate"));
+                }
+                FaultAction::Heal(None) => active.clear(),
+                FaultAction::Crash(_) => any_crash = true,
+                FaultAction::Pause(_) => any_pause = true,
+                FaultAction::Restart(_) if !any_crash => {
+                    return Err(self.err(span, &at("action"), "restart without crash: expected an earlier crash fault or a nemesis crash rate"));
+                }
+                FaultAction::Resume(_) if !any_pause => {
+                    return Err(self.err(span, &at("action"), "resume without pause: expected an earlier pause fault or a nemesis pause rate"));
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    // ----- nemesis, workload, checks ------------------------------------------------
+
+    fn nemesis(&self, raw: &RawNemesis) -> Result<NemesisConfig> {
+        let rate = |r: &Option<Spanned<RawRate>>, name: &str| -> Result<Option<FaultRate>> {
+            let Some(r) = r else { return Ok(None) };
+            let RawRate {
+                every,
+                duration: DurationRange { min, max },
+            } = *r.get_ref();
+            if every == SimDuration::ZERO || min > max || max == SimDuration::ZERO {
+                return Err(self.err(r.span(), name, "expected every > 0 and a duration range [min, max] with 0 < max and min <= max"));
+            }
+            Ok(Some(FaultRate {
+                every,
+                duration_min: min,
+                duration_max: max,
+            }))
+        };
+        let mut shapes = Vec::new();
+        if let Some(s) = &raw.shapes {
+            for name in s.get_ref() {
+                shapes.push(match name.as_str() {
+                    "isolate" => ShapeKind::Isolate,
+                    "split" => ShapeKind::Split,
+                    "bridge" => ShapeKind::Bridge,
+                    "ring" => ShapeKind::Ring,
+                    other => {
+                        return Err(self.err(
+                            s.span(),
+                            "nemesis.shapes",
+                            format!(
+                                "unknown shape {other:?}: expected isolate, split, bridge or ring"
+                            ),
+                        ))
+                    }
+                });
+            }
+        }
+        let drift_ppm_max = match &raw.drift_ppm_max {
+            Some(d) if (0..500_000).contains(d.get_ref()) => *d.get_ref(),
+            Some(d) => {
+                return Err(self.err(
+                    d.span(),
+                    "nemesis.drift_ppm_max",
+                    "expected a drift between 0 and 499999 ppm",
+                ))
+            }
+            None => 0,
+        };
+        Ok(NemesisConfig {
+            start: SimTime::ZERO + raw.start.unwrap_or(SimDuration::ZERO),
+            partition: rate(&raw.partition, "nemesis.partition")?,
+            shapes,
+            one_way: self
+                .probability(raw.one_way.as_ref(), "nemesis.one_way")?
+                .unwrap_or(0.0),
+            crash: rate(&raw.crash, "nemesis.crash")?,
+            pause: rate(&raw.pause, "nemesis.pause")?,
+            clock: rate(&raw.clock, "nemesis.clock")?,
+            skew_max: raw.skew_max.unwrap_or(SimDuration::ZERO),
+            drift_ppm_max,
+        })
+    }
+
+    fn workload(&self, raw: Option<&RawWorkload>) -> Result<WorkloadConfig> {
+        let mut w = WorkloadConfig {
+            clients: 1,
+            ..WorkloadConfig::default()
+        };
+        let Some(raw) = raw else { return Ok(w) };
+        if let Some(c) = &raw.clients {
+            if !(0..=10_000).contains(c.get_ref()) {
+                return Err(self.err(c.span(), "workload.clients", "expected 0 to 10000 clients"));
+            }
+            w.clients = *c.get_ref() as usize;
+        }
+        for (value, name, slot) in [
+            (&raw.interval, "workload.interval", &mut w.interval),
+            (&raw.timeout, "workload.timeout", &mut w.timeout),
+        ] {
+            if let Some(v) = value {
+                if *v.get_ref() == SimDuration::ZERO {
+                    return Err(self.err(v.span(), name, "expected a duration above 0"));
+                }
+                *slot = *v.get_ref();
+            }
+        }
+        w.max_ops = raw.max_ops;
+        Ok(w)
+    }
+
+    fn checks(
+        &self,
+        raw: &RawScenario,
+        info: &ProtocolInfo,
+    ) -> Result<(Expect, SimDuration, Option<Vec<String>>)> {
+        let default_settle = SimDuration::from_secs(5);
+        let Some(c) = &raw.checks else {
+            return Ok((Expect::Pass, default_settle, None));
+        };
+        let known = |name: &str| info.checks.contains(&name) || ENGINE_CHECKS.contains(&name);
+        let all: Vec<&str> = info.checks.iter().chain(ENGINE_CHECKS).copied().collect();
+        let expect_check = match &c.expect_check {
+            Some(e) if !known(e.get_ref()) => {
+                return Err(self.err(
+                    e.span(),
+                    "checks.expect_check",
+                    format!(
+                        "unknown check {:?}: expected one of {}",
+                        e.get_ref(),
+                        all.join(", ")
+                    ),
+                ))
+            }
+            other => other.as_ref().map(|e| e.get_ref().clone()),
+        };
+        let expect = match c.expect.as_ref().map(|e| (e.get_ref().as_str(), e.span())) {
+            None | Some(("pass", _)) => {
+                if let Some(e) = &c.expect_check {
+                    return Err(self.err(
+                        e.span(),
+                        "checks.expect_check",
+                        "applies only with expect = \"violation\"",
+                    ));
+                }
+                Expect::Pass
+            }
+            Some(("violation", _)) => Expect::Violation(expect_check),
+            Some((other, span)) => {
+                return Err(self.err(
+                    span,
+                    "checks.expect",
+                    format!("expected \"pass\" or \"violation\", found {other:?}"),
+                ))
+            }
+        };
+        let enabled = match &c.enabled {
+            None => None,
+            Some(list) => {
+                for name in list.get_ref() {
+                    if !known(name) {
+                        return Err(self.err(
+                            list.span(),
+                            "checks.enabled",
+                            format!(
+                                "unknown check {name:?}: expected some of {}",
+                                all.join(", ")
+                            ),
+                        ));
+                    }
+                }
+                Some(list.get_ref().clone())
+            }
+        };
+        Ok((expect, c.settle.unwrap_or(default_settle), enabled))
+    }
+}
+
+/// What validation of one part needs to know about the whole.
+struct Context {
+    nodes: usize,
+    processes: usize,
+    duration: SimDuration,
+    info: &'static ProtocolInfo,
+}
+
+fn parse_signed(text: &str) -> Option<i64> {
+    let t = text.trim();
+    let (sign, rest) = match t.strip_prefix('-') {
+        Some(rest) => (-1, rest),
+        None => (1, t.strip_prefix('+').unwrap_or(t)),
+    };
+    let d = parse_duration(rest).ok()?;
+    i64::try_from(d.as_nanos()).ok().map(|n| sign * n)
+}

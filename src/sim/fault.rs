@@ -1,0 +1,143 @@
+//! Faults as the engine applies them: a timed schedule of actions, with
+//! nodes named by id, by role (resolved when the fault fires) or at random
+//! (drawn from the nemesis stream when it fires).
+
+use crate::process::NodeId;
+use crate::time::SimTime;
+use std::fmt;
+
+/// A node a fault targets.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NodeRef {
+    /// This process.
+    Id(NodeId),
+    /// The lowest-id live server whose process reports this role when the fault fires.
+    Role(String),
+    /// A server drawn from the nemesis stream when the fault fires, among
+    /// those the action applies to (e.g. a crashed one for `restart`).
+    Any,
+}
+
+impl fmt::Display for NodeRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            NodeRef::Id(id) => write!(f, "{id}"),
+            NodeRef::Role(role) => write!(f, "the {role}"),
+            NodeRef::Any => write!(f, "any node"),
+        }
+    }
+}
+
+/// The shape of a partition.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Shape {
+    /// One node against the rest.
+    Isolate(NodeRef),
+    /// A minority against the majority; the minority drawn at random when
+    /// not given.
+    Split(Option<Vec<NodeId>>),
+    /// Two halves joined only through one node.
+    Bridge(NodeRef),
+    /// Each server reaches only its ring neighbours.
+    Ring,
+    /// Explicit groups; nodes in no group keep every link.
+    Groups(Vec<Vec<NodeId>>),
+}
+
+/// One fault action.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FaultAction {
+    /// Start partition `name`.
+    Partition {
+        /// The name a `Heal` can refer to.
+        name: String,
+        /// Where to cut.
+        shape: Shape,
+        /// Cut only messages from the first group (the isolated node, the
+        /// minority) to the others.
+        one_way: bool,
+    },
+    /// Heal the named partition, or all of them.
+    Heal(Option<String>),
+    /// Crash a node: volatile state and unsynced writes are lost.
+    Crash(NodeRef),
+    /// Restart a crashed node (`None`: every crashed node).
+    Restart(Option<NodeRef>),
+    /// Pause a node: its messages and timers wait.
+    Pause(NodeRef),
+    /// Resume a paused node (`None`: every paused node).
+    Resume(Option<NodeRef>),
+    /// Set a node's clock: `offset_ns` from true time now, drifting at `drift_ppm`.
+    Clock {
+        /// The node.
+        node: NodeRef,
+        /// Offset from true time, in ns (may be negative).
+        offset_ns: i64,
+        /// Rate error in parts per million (may be negative).
+        drift_ppm: i64,
+    },
+}
+
+/// A fault at a point in time.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TimedFault {
+    /// When it fires.
+    pub at: SimTime,
+    /// What it does.
+    pub action: FaultAction,
+}
+
+impl fmt::Display for FaultAction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FaultAction::Partition {
+                name,
+                shape,
+                one_way,
+            } => {
+                let way = if *one_way { " one-way" } else { "" };
+                write!(f, "partition {name}{way}: {shape}")
+            }
+            FaultAction::Heal(Some(name)) => write!(f, "heal {name}"),
+            FaultAction::Heal(None) => write!(f, "heal all"),
+            FaultAction::Crash(n) => write!(f, "crash {n}"),
+            FaultAction::Restart(Some(n)) => write!(f, "restart {n}"),
+            FaultAction::Restart(None) => write!(f, "restart all crashed"),
+            FaultAction::Pause(n) => write!(f, "pause {n}"),
+            FaultAction::Resume(Some(n)) => write!(f, "resume {n}"),
+            FaultAction::Resume(None) => write!(f, "resume all paused"),
+            FaultAction::Clock {
+                node,
+                offset_ns,
+                drift_ppm,
+            } => {
+                write!(
+                    f,
+                    "clock of {node}: offset {offset_ns}ns, drift {drift_ppm}ppm"
+                )
+            }
+        }
+    }
+}
+
+impl fmt::Display for Shape {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let list = |ids: &[NodeId]| {
+            ids.iter()
+                .map(|i| i.to_string())
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        match self {
+            Shape::Isolate(n) => write!(f, "isolate {n}"),
+            Shape::Split(Some(m)) => write!(f, "split, minority [{}]", list(m)),
+            Shape::Split(None) => write!(f, "split, random minority"),
+            Shape::Bridge(n) => write!(f, "bridge through {n}"),
+            Shape::Ring => write!(f, "ring"),
+            Shape::Groups(groups) => {
+                let parts: Vec<String> = groups.iter().map(|g| format!("[{}]", list(g))).collect();
+                write!(f, "groups {}", parts.join(" | "))
+            }
+        }
+    }
+}

@@ -1,0 +1,165 @@
+//! The engine: virtual clock, event queue, seeded random streams, faults,
+//! workload and trace hash. It runs any [`Protocol`] single-threaded and
+//! deterministically: the same [`SimConfig`] (seed included) gives the same
+//! events in the same order and the same trace hash, on every machine.
+//!
+//! A run has two phases (after TigerBeetle's VOPR): a *fault phase* until
+//! `duration`, with the scheduled and random faults and the client
+//! workload, then a *liveness phase* of `settle`, in which every partition is
+//! healed, every crashed node restarted and every paused node resumed, and
+//! no new faults or operations start. End-of-run checks (eventual delivery,
+//! liveness) judge the state after it.
+
+mod clock;
+mod engine;
+pub mod fault;
+pub mod nemesis;
+mod queue;
+
+pub use clock::NodeClock;
+pub use engine::Simulation;
+pub use fault::{FaultAction, NodeRef, Shape, TimedFault};
+pub use nemesis::{FaultRate, NemesisConfig, ShapeKind};
+pub use queue::EventQueue;
+
+use crate::net::{NetStats, NetworkConfig};
+use crate::process::Violation;
+use crate::time::{SimDuration, SimTime};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// The client workload.
+#[derive(Clone, Debug, PartialEq)]
+pub struct WorkloadConfig {
+    /// Number of concurrent clients; each has one operation open at a time.
+    pub clients: usize,
+    /// Pause between a client's operations.
+    pub interval: SimDuration,
+    /// A client gives up on an operation after this long (outcome unknown).
+    pub timeout: SimDuration,
+    /// Stop after this many operations in all (`None`: until `duration`).
+    pub max_ops: Option<u64>,
+}
+
+impl Default for WorkloadConfig {
+    fn default() -> Self {
+        WorkloadConfig {
+            clients: 0,
+            interval: SimDuration::from_millis(100),
+            timeout: SimDuration::from_secs(1),
+            max_ops: None,
+        }
+    }
+}
+
+/// Everything the engine needs besides the protocol.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SimConfig {
+    /// The run's seed.
+    pub seed: u64,
+    /// Length of the fault phase.
+    pub duration: SimDuration,
+    /// Length of the liveness phase after it.
+    pub settle: SimDuration,
+    /// The run stops (as a failure) after this many events.
+    pub max_events: u64,
+    /// The network.
+    pub network: NetworkConfig,
+    /// Whether messages to a paused node are dropped (true) or queued.
+    pub pause_drops_messages: bool,
+    /// Faults at fixed times.
+    pub faults: Vec<TimedFault>,
+    /// Random faults.
+    pub nemesis: NemesisConfig,
+    /// Client operations.
+    pub workload: WorkloadConfig,
+    /// Checks that may fail the run (`None`: all). Others are counted only.
+    pub enabled_checks: Option<Vec<String>>,
+    /// Keep a record of every event (for reports); off for speed.
+    pub record_trace: bool,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        SimConfig {
+            seed: 0,
+            duration: SimDuration::from_secs(10),
+            settle: SimDuration::ZERO,
+            max_events: 50_000_000,
+            network: NetworkConfig::default(),
+            pause_drops_messages: false,
+            faults: Vec::new(),
+            nemesis: NemesisConfig::default(),
+            workload: WorkloadConfig::default(),
+            enabled_checks: None,
+            record_trace: false,
+        }
+    }
+}
+
+/// Why a run ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EndReason {
+    /// It reached `duration + settle`.
+    Completed,
+    /// A check failed as the run went and stopped it.
+    Violation,
+    /// It hit `max_events` first.
+    EventLimit,
+}
+
+/// A fault as it was applied.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct AppliedFault {
+    /// When.
+    pub time_ns: u64,
+    /// What happened, with role and random targets resolved.
+    pub description: String,
+}
+
+/// One recorded event, for reports (only with `record_trace`).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct TraceRecord {
+    /// When.
+    pub time_ns: u64,
+    /// `send`, `deliver`, `drop`, `timer`, `fault`, `invoke`, `complete`, `timeout`.
+    pub kind: &'static str,
+    /// The acting or receiving process.
+    pub node: Option<u32>,
+    /// The other process (sender of a delivery, destination of a send).
+    pub peer: Option<u32>,
+    /// For deliveries: when the message was sent.
+    pub sent_ns: Option<u64>,
+    /// A readable description (`Debug` of the message or timer).
+    pub detail: String,
+}
+
+/// Everything a run produced.
+#[derive(Clone, Debug)]
+pub struct RunResult {
+    /// The seed.
+    pub seed: u64,
+    /// The trace hash, 16 hex digits.
+    pub trace_hash: String,
+    /// Events processed.
+    pub events: u64,
+    /// Simulated time at the end.
+    pub sim_time: SimTime,
+    /// Why the run ended.
+    pub end_reason: EndReason,
+    /// Violated checks, in the order found.
+    pub violations: Vec<Violation>,
+    /// Violations of checks the scenario did not enable (counted, not failing).
+    pub ignored_violations: Vec<Violation>,
+    /// Engine and protocol metrics.
+    pub metrics: BTreeMap<String, serde_json::Value>,
+    /// Faults applied, in order.
+    pub faults: Vec<AppliedFault>,
+    /// Network counters.
+    pub net: NetStats,
+    /// The client history as JSON lines (Jepsen-shaped, see docs/histories.md).
+    pub history: Vec<serde_json::Value>,
+    /// Every event, when `record_trace` was set.
+    pub trace: Vec<TraceRecord>,
+}
