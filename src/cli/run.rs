@@ -39,6 +39,8 @@ pub fn run(args: RunArgs) -> i32 {
         }
     };
     let seed = args.seed.unwrap_or(scenario.default_seed);
+    #[allow(clippy::disallowed_methods)]
+    // wall time of the whole run, for the user; outside the simulated world
     let started = Instant::now();
     let result = faultline::run::run(&scenario, seed, RunOptions::default());
     let wall = WallTime {

@@ -25,6 +25,7 @@ type Op<P> = <Node<P> as Process>::Op;
 type Res<P> = <Node<P> as Process>::Res;
 
 enum Event<N: Process> {
+    Start(NodeId),
     Deliver {
         from: NodeId,
         to: NodeId,
@@ -45,6 +46,7 @@ enum Event<N: Process> {
 
 /// An event that reached a paused node and waits for it to resume.
 enum Deferred<N: Process> {
+    Start,
     Deliver {
         from: NodeId,
         sent: SimTime,
@@ -193,9 +195,6 @@ impl<P: Protocol> Simulation<P> {
     pub fn run(mut self) -> RunResult {
         self.hasher.word(self.config.seed);
         self.schedule_initial_events();
-        for i in 0..self.slots.len() {
-            self.start_node(NodeId(i as u32));
-        }
         while self.stopped.is_none() {
             match self.queue.peek_time() {
                 Some(t) if t <= self.end => {}
@@ -231,8 +230,14 @@ impl<P: Protocol> Simulation<P> {
     }
 
     fn schedule_initial_events(&mut self) {
+        // Faults at time 0 come first, so a clock skewed or a node crashed
+        // "from the start" is so before the node's first handler runs.
         for (i, fault) in self.faults.iter().enumerate() {
             self.queue.push(fault.at, Event::Fault(i));
+        }
+        for i in 0..self.slots.len() {
+            self.queue
+                .push(SimTime::ZERO, Event::Start(NodeId(i as u32)));
         }
         if self.config.settle.as_nanos() > 0 {
             self.queue.push(self.fault_end, Event::Liveness);
@@ -246,6 +251,7 @@ impl<P: Protocol> Simulation<P> {
 
     fn dispatch(&mut self, event: Event<Node<P>>) {
         match event {
+            Event::Start(node) => self.initial_start(node),
             Event::Deliver {
                 from,
                 to,
@@ -318,6 +324,16 @@ impl<P: Protocol> Simulation<P> {
             }
         }
         self.effects = effects;
+    }
+
+    /// The first start of a node, unless a fault at time 0 crashed or paused it.
+    fn initial_start(&mut self, node: NodeId) {
+        let slot = &mut self.slots[node.index()];
+        match slot.status {
+            Status::Up => self.start_node(node),
+            Status::Paused => slot.inbox.push(Deferred::Start),
+            Status::Crashed => {}
+        }
     }
 
     fn start_node(&mut self, node: NodeId) {
@@ -794,6 +810,7 @@ impl<P: Protocol> Simulation<P> {
                 break;
             }
             match deferred {
+                Deferred::Start => self.start_node(node),
                 Deferred::Deliver { from, sent, msg } => self.deliver_now(from, node, sent, msg),
                 Deferred::Timer { id, timer } => {
                     if self.slots[node.index()].live_timers.remove(&id.0) {

@@ -1,0 +1,447 @@
+//! Network and node semantics of the engine, observed through a probe
+//! protocol that uses only the public API (as a user's protocol would):
+//! loss and duplication rates, partitions cutting exactly the directions
+//! they name, crash and restart losing volatile and unsynced state but not
+//! synced state, drifting clocks, and paused nodes.
+
+use faultline::net::{Latency, LinkConfig, NetworkConfig};
+use faultline::process::{
+    Ctx, Disk, DiskKey, EndState, Invariants, NodeId, Process, Protocol, TimerId, Violation,
+};
+use faultline::rng::SimRng;
+use faultline::sim::{FaultAction, NodeRef, RunResult, Shape, SimConfig, Simulation, TimedFault};
+use faultline::time::{SimDuration, SimTime};
+use serde::Serialize;
+use std::cell::RefCell;
+use std::rc::Rc;
+
+/// What the probe does at start.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Plan {
+    /// Node 0 sends `n` messages to node 1 at time 0.
+    Burst(u64),
+    /// Every node sends one message to every other node each `ms`.
+    Chatter(u64),
+    /// Every node writes its start count synced, a marker unsynced, and
+    /// ticks every `ms` (to observe timer rates).
+    Tick(u64),
+}
+
+#[derive(Clone, Debug, Serialize)]
+struct Ping(u64);
+
+#[derive(Clone, Debug)]
+enum Note {
+    Received {
+        from: NodeId,
+    },
+    Started {
+        synced: Option<u64>,
+        unsynced: bool,
+        volatile: u64,
+    },
+    Tick {
+        local_ns: u64,
+    },
+}
+
+struct Probe {
+    plan: Plan,
+    volatile: u64,
+}
+
+const STARTS: DiskKey = DiskKey::single("starts");
+const MARKER: DiskKey = DiskKey::single("marker");
+
+impl Process for Probe {
+    type Msg = Ping;
+    type Timer = ();
+    type Op = ();
+    type Res = ();
+    type Stored = u64;
+    type Note = Note;
+
+    fn on_start(&mut self, ctx: &mut Ctx<'_, Self>, disk: &Disk<u64>) {
+        let synced = disk.get(STARTS).copied();
+        ctx.note(Note::Started {
+            synced,
+            unsynced: disk.get(MARKER).is_some(),
+            volatile: self.volatile,
+        });
+        self.volatile += 1;
+        ctx.write(STARTS, synced.unwrap_or(0) + 1);
+        ctx.sync();
+        ctx.write(MARKER, 1); // never synced: a crash must lose it
+        match self.plan {
+            Plan::Burst(n) if ctx.me() == NodeId(0) => {
+                (0..n).for_each(|i| ctx.send(NodeId(1), Ping(i)))
+            }
+            Plan::Burst(_) => {}
+            Plan::Chatter(ms) | Plan::Tick(ms) => {
+                ctx.set_timer(SimDuration::from_millis(ms), ());
+            }
+        }
+    }
+
+    fn on_message(&mut self, ctx: &mut Ctx<'_, Self>, from: NodeId, _msg: Ping) {
+        ctx.note(Note::Received { from });
+    }
+
+    fn on_timer(&mut self, ctx: &mut Ctx<'_, Self>, _id: TimerId, _t: ()) {
+        let ms = match self.plan {
+            Plan::Chatter(ms) => {
+                ctx.broadcast(Ping(0));
+                ms
+            }
+            Plan::Tick(ms) => {
+                let local_ns = ctx.now().as_nanos();
+                ctx.note(Note::Tick { local_ns });
+                ms
+            }
+            Plan::Burst(_) => return,
+        };
+        ctx.set_timer(SimDuration::from_millis(ms), ());
+    }
+}
+
+type Log = Rc<RefCell<Vec<(SimTime, NodeId, Note)>>>;
+
+struct ProbeProtocol {
+    plan: Plan,
+    nodes: usize,
+    log: Log,
+}
+
+struct Recorder(Log);
+
+impl Invariants<Probe> for Recorder {
+    fn names(&self) -> &'static [&'static str] {
+        &[]
+    }
+    fn on_note(&mut self, at: SimTime, node: NodeId, note: &Note) -> Result<(), Violation> {
+        self.0.borrow_mut().push((at, node, note.clone()));
+        Ok(())
+    }
+    fn at_end(&mut self, _end: &EndState<'_, Probe>) -> Vec<Violation> {
+        Vec::new()
+    }
+}
+
+impl Protocol for ProbeProtocol {
+    type Node = Probe;
+    type Invariants = Recorder;
+    fn server_count(&self) -> usize {
+        self.nodes
+    }
+    fn new_process(&self, _id: NodeId) -> Probe {
+        Probe {
+            plan: self.plan,
+            volatile: 0,
+        }
+    }
+    fn next_op(&mut self, _client: usize, _rng: &mut SimRng) -> (NodeId, ()) {
+        (NodeId(0), ())
+    }
+    fn invariants(&self) -> Recorder {
+        Recorder(self.log.clone())
+    }
+}
+
+fn run(plan: Plan, nodes: usize, config: SimConfig) -> (RunResult, Vec<(SimTime, NodeId, Note)>) {
+    let log = Log::default();
+    let protocol = ProbeProtocol {
+        plan,
+        nodes,
+        log: log.clone(),
+    };
+    let result = Simulation::new(protocol, config).run();
+    let notes = log.borrow().clone();
+    (result, notes)
+}
+
+fn network(loss: f64, duplicate: f64) -> NetworkConfig {
+    NetworkConfig {
+        default: LinkConfig {
+            latency: Latency::Uniform {
+                min: SimDuration::from_millis(1),
+                max: SimDuration::from_millis(5),
+            },
+            loss,
+            duplicate,
+        },
+        links: Vec::new(),
+    }
+}
+
+fn secs(s: u64) -> SimTime {
+    SimTime::ZERO + SimDuration::from_secs(s)
+}
+
+fn at(time: SimTime, action: FaultAction) -> TimedFault {
+    TimedFault { at: time, action }
+}
+
+fn received(notes: &[(SimTime, NodeId, Note)]) -> usize {
+    notes
+        .iter()
+        .filter(|(_, _, n)| matches!(n, Note::Received { .. }))
+        .count()
+}
+
+#[test]
+fn loss_rate_is_within_statistical_bounds() {
+    let n = 20_000u64;
+    for seed in 0..3 {
+        let config = SimConfig {
+            seed,
+            network: network(0.1, 0.0),
+            duration: SimDuration::from_secs(1),
+            ..SimConfig::default()
+        };
+        let (result, notes) = run(Plan::Burst(n), 2, config);
+        // Binomial(20000, 0.9): sd = 42.4; allow 5 sd.
+        let got = received(&notes) as f64;
+        assert!(
+            (got - 18_000.0).abs() < 212.0,
+            "seed {seed}: {got} of {n} delivered at 10% loss"
+        );
+        assert_eq!(result.net.dropped_loss + result.net.delivered, n);
+    }
+}
+
+#[test]
+fn duplication_rate_is_within_statistical_bounds() {
+    let n = 20_000u64;
+    let config = SimConfig {
+        seed: 11,
+        network: network(0.0, 0.2),
+        duration: SimDuration::from_secs(1),
+        ..SimConfig::default()
+    };
+    let (result, notes) = run(Plan::Burst(n), 2, config);
+    let got = received(&notes) as f64;
+    // 20000 + Binomial(20000, 0.2): sd = 56.6; allow 5 sd.
+    assert!(
+        (got - 24_000.0).abs() < 283.0,
+        "{got} deliveries at 20% duplication"
+    );
+    assert_eq!(result.net.duplicated as f64 + n as f64, got);
+}
+
+/// Cross-group deliveries inside the partition window, by direction.
+fn crossings(
+    notes: &[(SimTime, NodeId, Note)],
+    from_group: &[u32],
+    to_group: &[u32],
+    window: (SimTime, SimTime),
+) -> usize {
+    notes
+        .iter()
+        .filter(|(t, to, n)| {
+            let Note::Received { from } = n else {
+                return false;
+            };
+            *t >= window.0
+                && *t < window.1
+                && from_group.contains(&from.0)
+                && to_group.contains(&to.0)
+        })
+        .count()
+}
+
+#[test]
+fn symmetric_partition_blocks_both_directions_between_groups_only() {
+    let groups = vec![vec![NodeId(0), NodeId(1)], vec![NodeId(2), NodeId(3)]];
+    let faults = vec![
+        at(
+            secs(1),
+            FaultAction::Partition {
+                name: "p".into(),
+                shape: Shape::Groups(groups),
+                one_way: false,
+            },
+        ),
+        at(secs(2), FaultAction::Heal(Some("p".into()))),
+    ];
+    let config = SimConfig {
+        seed: 3,
+        network: network(0.0, 0.0),
+        faults,
+        duration: SimDuration::from_secs(3),
+        ..SimConfig::default()
+    };
+    let (_, notes) = run(Plan::Chatter(10), 4, config);
+    let window = (secs(1), secs(2));
+    assert_eq!(crossings(&notes, &[0, 1], &[2, 3], window), 0);
+    assert_eq!(crossings(&notes, &[2, 3], &[0, 1], window), 0);
+    assert!(
+        crossings(&notes, &[0], &[1], window) > 50,
+        "links inside a group stay open"
+    );
+    let after = (secs(2) + SimDuration::from_millis(20), secs(3));
+    assert!(
+        crossings(&notes, &[0, 1], &[2, 3], after) > 50,
+        "healing reopens the links"
+    );
+}
+
+#[test]
+fn one_way_partition_cuts_one_direction_only() {
+    let faults = vec![at(
+        secs(1),
+        FaultAction::Partition {
+            name: "p".into(),
+            shape: Shape::Isolate(NodeRef::Id(NodeId(0))),
+            one_way: true,
+        },
+    )];
+    let config = SimConfig {
+        seed: 4,
+        network: network(0.0, 0.0),
+        faults,
+        duration: SimDuration::from_secs(2),
+        ..SimConfig::default()
+    };
+    let (_, notes) = run(Plan::Chatter(10), 3, config);
+    let window = (secs(1), secs(2));
+    assert_eq!(
+        crossings(&notes, &[0], &[1, 2], window),
+        0,
+        "the isolated node is not heard"
+    );
+    assert!(
+        crossings(&notes, &[1, 2], &[0], window) > 100,
+        "but it still hears the others"
+    );
+}
+
+#[test]
+fn crash_loses_volatile_and_unsynced_state_but_keeps_synced_state() {
+    let faults = vec![
+        at(secs(1), FaultAction::Crash(NodeRef::Id(NodeId(1)))),
+        at(secs(2), FaultAction::Restart(Some(NodeRef::Id(NodeId(1))))),
+    ];
+    let config = SimConfig {
+        seed: 5,
+        network: network(0.0, 0.0),
+        faults,
+        duration: SimDuration::from_secs(3),
+        ..SimConfig::default()
+    };
+    let (result, notes) = run(Plan::Tick(100), 2, config);
+    let starts: Vec<(SimTime, &Note)> = notes
+        .iter()
+        .filter(|(_, node, n)| *node == NodeId(1) && matches!(n, Note::Started { .. }))
+        .map(|(t, _, n)| (*t, n))
+        .collect();
+    assert_eq!(starts.len(), 2, "{starts:?}");
+    assert!(matches!(
+        starts[0].1,
+        Note::Started {
+            synced: None,
+            unsynced: false,
+            volatile: 0
+        }
+    ));
+    // After the restart: the synced start count survived, the unsynced marker
+    // and the volatile counter did not.
+    assert_eq!(starts[1].0, secs(2));
+    assert!(
+        matches!(
+            starts[1].1,
+            Note::Started {
+                synced: Some(1),
+                unsynced: false,
+                volatile: 0
+            }
+        ),
+        "{:?}",
+        starts[1]
+    );
+    let ticks_while_down = notes
+        .iter()
+        .filter(|(t, node, n)| {
+            *node == NodeId(1) && matches!(n, Note::Tick { .. }) && *t > secs(1) && *t < secs(2)
+        })
+        .count();
+    assert_eq!(ticks_while_down, 0, "a crashed node's timers never fire");
+    assert!(result.faults.iter().any(|f| f.description == "crash n1"));
+}
+
+#[test]
+fn drifting_clock_fires_timers_at_the_drifted_rate() {
+    let faults = vec![at(
+        SimTime::ZERO,
+        FaultAction::Clock {
+            node: NodeRef::Id(NodeId(0)),
+            offset_ns: 500_000_000,
+            drift_ppm: 100_000,
+        },
+    )];
+    // 10.05 s, so no tick sits exactly on the end of the run.
+    let duration = SimDuration::from_millis(10_050);
+    let config = SimConfig {
+        seed: 6,
+        network: network(0.0, 0.0),
+        faults,
+        duration,
+        ..SimConfig::default()
+    };
+    let (_, notes) = run(Plan::Tick(100), 2, config);
+    let ticks = |node: u32| {
+        notes
+            .iter()
+            .filter(|(_, n, note)| n.0 == node && matches!(note, Note::Tick { .. }))
+            .count()
+    };
+    // 10 s of true time: 100 ticks on a true clock; a clock running 10% fast
+    // counts 100 ms of its own in 90.9 ms of true time: 110 ticks.
+    assert_eq!(ticks(1), 100);
+    assert_eq!(ticks(0), 110);
+    let first_tick = notes
+        .iter()
+        .find(|(_, n, note)| n.0 == 0 && matches!(note, Note::Tick { .. }));
+    let Some((true_time, _, Note::Tick { local_ns })) = first_tick else {
+        panic!("node 0 never ticked")
+    };
+    assert_eq!(
+        *local_ns,
+        500_000_000 + 100_000_000,
+        "its clock reads the offset plus its own elapsed time"
+    );
+    assert!(true_time.as_nanos() < 100_000_000);
+}
+
+#[test]
+fn paused_node_queues_messages_and_timers_until_resumed() {
+    let faults = vec![
+        at(secs(1), FaultAction::Pause(NodeRef::Id(NodeId(1)))),
+        at(secs(2), FaultAction::Resume(Some(NodeRef::Id(NodeId(1))))),
+    ];
+    let config = SimConfig {
+        seed: 7,
+        network: network(0.0, 0.0),
+        faults,
+        duration: SimDuration::from_secs(3),
+        ..SimConfig::default()
+    };
+    let (result, notes) = run(Plan::Chatter(10), 2, config);
+    let to_1 = |lo: SimTime, hi: SimTime| {
+        notes
+            .iter()
+            .filter(|(t, n, note)| {
+                n.0 == 1 && matches!(note, Note::Received { .. }) && *t > lo && *t < hi
+            })
+            .count()
+    };
+    assert_eq!(to_1(secs(1), secs(2)), 0, "nothing is handled while paused");
+    let burst = notes
+        .iter()
+        .filter(|(t, n, note)| n.0 == 1 && matches!(note, Note::Received { .. }) && *t == secs(2))
+        .count();
+    assert!(
+        burst >= 95,
+        "about 100 queued messages are handled on resume, got {burst}"
+    );
+    assert_eq!(result.net.dropped(), 0);
+}

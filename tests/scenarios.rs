@@ -1,0 +1,76 @@
+//! Every shipped scenario ends as its `[checks] expect` says, across a
+//! sweep of seeds (a smaller count than CI's explore runs; each scenario
+//! file says what it shows and where it comes from).
+
+use faultline::run::{as_expected, run, RunOptions};
+use faultline::scenario::Scenario;
+use std::path::Path;
+
+const SEEDS: u64 = 25;
+
+fn check_scenario(file: &str) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("scenarios")
+        .join(file);
+    let scenario = match Scenario::load(&path) {
+        Ok(s) => s,
+        Err(e) => panic!("{e}"),
+    };
+    for seed in 0..SEEDS {
+        let result = run(&scenario, seed, RunOptions::default());
+        assert!(
+            as_expected(&scenario, &result),
+            "{file} seed {seed} did not end as expected ({:?}); violations: {:?}\nreplay: faultline run scenarios/{file} --seed {seed}",
+            scenario.expect,
+            result.violations
+        );
+    }
+}
+
+#[test]
+fn broadcast_calm() {
+    check_scenario("broadcast-calm.toml");
+}
+
+#[test]
+fn broadcast_partition() {
+    check_scenario("broadcast-partition.toml");
+}
+
+#[test]
+fn broadcast_lossy_crash() {
+    check_scenario("broadcast-lossy-crash.toml");
+}
+
+#[test]
+fn broadcast_no_persist_is_caught() {
+    check_scenario("broadcast-no-persist.toml");
+}
+
+/// Without retransmission a lossy network loses values for good: the
+/// delivery check must notice on most seeds (the protocol option exists to
+/// show this).
+#[test]
+fn broadcast_without_retransmission_is_caught_under_loss() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/broadcast-lossy-crash.toml");
+    let text = std::fs::read_to_string(&path).unwrap_or_default().replace(
+        "gossip_interval = \"50ms\"",
+        "gossip_interval = \"50ms\"\nretransmit = false",
+    );
+    let scenario = match Scenario::parse(&text, "no-retransmit") {
+        Ok(s) => s,
+        Err(e) => panic!("{e}"),
+    };
+    let caught = (0..10)
+        .filter(|&seed| {
+            run(&scenario, seed, RunOptions::default())
+                .violations
+                .iter()
+                .any(|v| v.check == "broadcast.delivery")
+        })
+        .count();
+    assert!(
+        caught >= 9,
+        "only {caught} of 10 seeds caught the lost values"
+    );
+}
