@@ -99,9 +99,15 @@ impl SimRng {
         (self.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
     }
 
-    /// True with probability `p` (clamped to `[0, 1]`); draws even when `p`
-    /// is 0 or 1 so that the stream's position never depends on the value.
+    /// True with probability `p`. A `p` of 0 or less (never) or 1 or more
+    /// (always) decides without drawing, so a certain event costs nothing.
     pub fn chance(&mut self, p: f64) -> bool {
+        if p <= 0.0 {
+            return false;
+        }
+        if p >= 1.0 {
+            return true;
+        }
         self.unit() < p
     }
 

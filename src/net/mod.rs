@@ -144,9 +144,9 @@ impl Network {
         }
     }
 
-    /// Decides the fate of a message from `from` to `to` sent now. The number
-    /// of draws per call is fixed (loss, latency, duplication, second latency
-    /// only if duplicated), so one link's settings never shift another's draws.
+    /// Decides the fate of a message from `from` to `to` sent now. Draws, in
+    /// order: loss (unless its probability is 0 or 1), latency, duplication
+    /// (likewise), and a second latency only for a duplicate.
     pub fn route(&mut self, from: NodeId, to: NodeId) -> Fate {
         self.stats.sent += 1;
         let link = &self.configs[self.link_config[from.index() * self.n + to.index()] as usize];
