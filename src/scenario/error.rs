@@ -78,9 +78,49 @@ impl Source<'_> {
     /// The error toml reported, with the field guessed from the text at its span.
     pub fn toml_error(&self, err: &toml::de::Error) -> ScenarioError {
         let span = err.span().unwrap_or(0..0);
-        let field = self.field_at(span.start);
         let message = err.message().trim().to_string();
-        self.error(span, field, message)
+        let Some(key) = missing_field(&message) else {
+            let field = self.field_at(span.start);
+            return self.error(span, field, message);
+        };
+        if span.is_empty() {
+            // toml gives an empty span for a key missing at the top level:
+            // the file as a whole lacks it, so no line is named.
+            return ScenarioError {
+                file: self.file.to_string(),
+                line: 0,
+                column: 0,
+                field: Some(key.to_string()),
+                message,
+            };
+        }
+        let field = self.missing_field_path(&span, key);
+        self.error(span, Some(field), message)
+    }
+
+    /// The full path of a required `key` missing from the table at `span`:
+    /// a `[section]` whose header starts the span, or an inline table
+    /// (`latency = { ... }`) that starts it.
+    fn missing_field_path(&self, span: &Range<usize>, key: &str) -> String {
+        let line_start = self.line_start(span.start);
+        let line = self.text[line_start..].lines().next().unwrap_or("");
+        let table = if header(line).is_some() {
+            self.section_at(line_start + line.len())
+        } else {
+            self.field_at(span.start)
+        };
+        match table {
+            Some(t) => format!("{t}.{key}"),
+            None => key.to_string(),
+        }
+    }
+
+    fn line_start(&self, offset: usize) -> usize {
+        let offset = offset.min(self.text.len());
+        self.text.as_bytes()[..offset]
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |p| p + 1)
     }
 
     /// The dotted key whose value starts at or contains `offset`, from the
@@ -88,24 +128,60 @@ impl Source<'_> {
     fn field_at(&self, offset: usize) -> Option<String> {
         let offset = offset.min(self.text.len());
         let head = self.text.get(..offset)?;
-        let line_start = head.rfind('\n').map_or(0, |p| p + 1);
+        let line_start = self.line_start(offset);
         let before = &head[line_start..];
         let key = last_key(before).or_else(|| {
             let rest = self.text.get(offset..)?;
             let ident: String = rest.chars().take_while(|c| is_key_char(*c)).collect();
             (!ident.is_empty()).then_some(ident)
         })?;
-        let section = head[..line_start]
-            .lines()
-            .rev()
-            .map(str::trim)
-            .find(|l| l.starts_with('['))
-            .map(|l| l.trim_matches(|c| c == '[' || c == ']').trim().to_string());
-        Some(match section {
-            Some(s) if !s.is_empty() => format!("{s}.{key}"),
-            _ => key,
+        Some(match self.section_at(line_start) {
+            Some(s) => format!("{s}.{key}"),
+            None => key,
         })
     }
+
+    /// The table that governs the text before `end`, named as the validator
+    /// names it: `network`, or `faults[2]` for the third `[[faults]]`.
+    fn section_at(&self, end: usize) -> Option<String> {
+        let head = self.text.get(..end)?;
+        let mut lines = head.lines().rev().filter_map(header);
+        let (name, is_array) = lines.next()?;
+        if !is_array {
+            return (!name.is_empty()).then_some(name);
+        }
+        let earlier = lines.filter(|(n, a)| *a && *n == name).count();
+        Some(format!("{name}[{earlier}]"))
+    }
+}
+
+/// The key of a "missing field `key`" message.
+fn missing_field(message: &str) -> Option<&str> {
+    let rest = message.strip_prefix("missing field `")?;
+    rest.split('`').next().filter(|k| !k.is_empty())
+}
+
+/// The name of a `[table]` or `[[array]]` header line, and whether it is an
+/// array; `None` for any other line (including rows of a multi-line array).
+fn header(line: &str) -> Option<(String, bool)> {
+    let line = line.trim();
+    let line = match line.find('#') {
+        Some(hash) if !line[..hash].contains('"') => line[..hash].trim_end(),
+        _ => line,
+    };
+    let (inner, is_array) = match line.strip_prefix("[[") {
+        Some(rest) => (rest.strip_suffix("]]")?, true),
+        None => (line.strip_prefix('[')?.strip_suffix(']')?, false),
+    };
+    let name_char = |c: char| is_key_char(c) || matches!(c, '.' | ' ' | '"' | '\'');
+    if inner.trim().is_empty() || !inner.chars().all(name_char) {
+        return None;
+    }
+    let name: String = inner
+        .chars()
+        .filter(|c| !matches!(c, ' ' | '"' | '\''))
+        .collect();
+    Some((name, is_array))
 }
 
 fn is_key_char(c: char) -> bool {
@@ -138,6 +214,22 @@ mod tests {
         assert_eq!(src.position(0), (1, 1));
         assert_eq!(src.position(6), (2, 1));
         assert_eq!(src.position(11), (2, 6));
+    }
+
+    #[test]
+    fn names_array_tables_by_index() {
+        let text = "name = \"x\"\n[[faults]]\nat = \"1s\"\n[[faults]]\nnod = 1\n";
+        let src = Source { file: "f", text };
+        let at = text.find("nod").unwrap_or(0);
+        assert_eq!(src.field_at(at).as_deref(), Some("faults[1].nod"));
+    }
+
+    #[test]
+    fn rows_of_a_multiline_array_are_not_headers() {
+        assert_eq!(header("[[faults]] # x"), Some(("faults".to_string(), true)));
+        assert_eq!(header("[ network ]"), Some(("network".to_string(), false)));
+        assert_eq!(header("[0, 1],"), None);
+        assert_eq!(header("[0, 1]"), None);
     }
 
     #[test]

@@ -126,7 +126,7 @@ pub struct RawNemesis {
     pub crash: Option<Spanned<RawRate>>,
     pub pause: Option<Spanned<RawRate>>,
     pub clock: Option<Spanned<RawRate>>,
-    pub skew_max: Option<SimDuration>,
+    pub skew_max: Option<Spanned<SimDuration>>,
     pub drift_ppm_max: Option<Spanned<i64>>,
 }
 

@@ -31,11 +31,14 @@ const NODES_MAX: i64 = 1024;
 pub fn parse(text: &str, file: &str) -> Result<Scenario> {
     let src = Source { file, text };
     if text.trim().is_empty() {
-        return Err(src.error(
-            0..0,
-            None,
-            "the file is empty: expected a scenario with at least `name`, `protocol`, `nodes` and `duration`",
-        ));
+        // About the file as a whole: line 0, so no position is printed.
+        return Err(ScenarioError {
+            file: file.to_string(),
+            line: 0,
+            column: 0,
+            field: None,
+            message: "the file is empty: expected a scenario with at least `name`, `protocol`, `nodes` and `duration`".to_string(),
+        });
     }
     let raw: RawScenario = toml::from_str(text).map_err(|e| src.toml_error(&e))?;
     Validator { src }.scenario(raw)
@@ -659,7 +662,7 @@ impl Validator<'_> {
         };
         let drift_ppm = match &f.drift_ppm {
             None => 0,
-            Some(d) if d.get_ref().abs() < 500_000 => *d.get_ref(),
+            Some(d) if (-499_999..=499_999).contains(d.get_ref()) => *d.get_ref(),
             Some(d) => {
                 return Err(self.err(
                     d.span(),
@@ -775,6 +778,18 @@ impl Validator<'_> {
             }
             None => 0,
         };
+        let skew_max = match &raw.skew_max {
+            // The nemesis doubles it in signed nanoseconds: keep it far from overflow.
+            Some(s) if *s.get_ref() > DURATION_MAX => {
+                return Err(self.err(
+                    s.span(),
+                    "nemesis.skew_max",
+                    format!("expected a clock skew of at most {DURATION_MAX}"),
+                ))
+            }
+            Some(s) => *s.get_ref(),
+            None => SimDuration::ZERO,
+        };
         Ok(NemesisConfig {
             start: SimTime::ZERO + raw.start.unwrap_or(SimDuration::ZERO),
             partition: rate(&raw.partition, "nemesis.partition")?,
@@ -785,7 +800,7 @@ impl Validator<'_> {
             crash: rate(&raw.crash, "nemesis.crash")?,
             pause: rate(&raw.pause, "nemesis.pause")?,
             clock: rate(&raw.clock, "nemesis.clock")?,
-            skew_max: raw.skew_max.unwrap_or(SimDuration::ZERO),
+            skew_max,
             drift_ppm_max,
         })
     }
