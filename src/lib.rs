@@ -5,6 +5,7 @@
 //! down, never back up):
 //!
 //! * [`scenario`]: TOML scenario files → a validated [`scenario::Scenario`];
+//! * [`explore`]: many seeds in parallel, sharding and merging of sweeps;
 //! * [`run`]: runs a scenario's protocol for one seed and summarises it;
 //! * [`sim`]: the engine (virtual clock, event queue, faults, workload, trace hash);
 //! * [`net`]: the virtual network (latency, loss, duplication, partitions);
@@ -13,6 +14,7 @@
 //! * [`check`]: linearizability checking of histories;
 //! * [`time`], [`rng`], [`trace`], [`history`]: the foundations.
 pub mod check;
+pub mod explore;
 pub mod history;
 pub mod net;
 pub mod process;

@@ -3,6 +3,8 @@
 //! 0 every check held, 1 a check was violated, 2 bad input or usage,
 //! 3 a check could not decide within its budget (`check` only).
 mod check;
+mod explore;
+mod merge;
 mod run;
 
 use clap::{Parser, Subcommand};
@@ -19,6 +21,10 @@ struct Cli {
 enum Command {
     /// Run a scenario for one seed: summary, trace hash and exit code.
     Run(run::RunArgs),
+    /// Run many seeds of a scenario in parallel; group failures; print replay commands.
+    Explore(explore::ExploreArgs),
+    /// Combine the `explore --json` reports of a sharded sweep.
+    Merge(merge::MergeArgs),
     /// Check a recorded history for linearizability against a model.
     Check(check::CheckArgs),
 }
@@ -46,6 +52,8 @@ pub fn main() -> i32 {
     };
     match cli.command {
         Command::Run(args) => run::run(args),
+        Command::Explore(args) => explore::run(args),
+        Command::Merge(args) => merge::run(args),
         Command::Check(args) => check::run(args),
     }
 }

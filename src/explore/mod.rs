@@ -1,0 +1,361 @@
+//! Many seeds of one scenario, in parallel across cores (rayon), each run
+//! still single-threaded and deterministic. The outcome of every seed, and
+//! so the report, is the same whatever the number of jobs: results are kept
+//! in seed order, never in completion order.
+//!
+//! Sharding splits a seed range across machines: shard `I/N` runs the seeds
+//! whose offset from the start of the range is `I` modulo `N`, and
+//! [`ExploreReport::merge`] puts shard reports back together into exactly
+//! the unsharded report.
+
+use crate::report::replay_command;
+use crate::run::{self, RunOptions};
+use crate::scenario::{Expect, Scenario};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// A half-open range of seeds, written `A..B`, `A..=B` or `N` (= `0..N`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeedRange {
+    /// First seed.
+    pub start: u64,
+    /// One past the last seed.
+    pub end: u64,
+}
+
+/// Why a seed range or shard did not parse.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ParseError(String);
+
+impl FromStr for SeedRange {
+    type Err = ParseError;
+    fn from_str(text: &str) -> Result<Self, ParseError> {
+        let bad = || {
+            ParseError(format!(
+                "expected seeds like 0..1000, 5..=9 or 1000, found {text:?}"
+            ))
+        };
+        let num = |s: &str| s.trim().parse::<u64>().map_err(|_| bad());
+        let (start, end) = if let Some((a, b)) = text.split_once("..=") {
+            (num(a)?, num(b)?.checked_add(1).ok_or_else(bad)?)
+        } else if let Some((a, b)) = text.split_once("..") {
+            (num(a)?, num(b)?)
+        } else {
+            (0, num(text)?)
+        };
+        if start >= end {
+            return Err(ParseError(format!(
+                "the seed range {text:?} is empty: expected start < end"
+            )));
+        }
+        Ok(SeedRange { start, end })
+    }
+}
+
+impl fmt::Display for SeedRange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}..{}", self.start, self.end)
+    }
+}
+
+/// One shard of a sweep: `index` of `count`, written `I/N` with `I < N`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Shard {
+    /// This shard, from 0.
+    pub index: u64,
+    /// Number of shards.
+    pub count: u64,
+}
+
+impl FromStr for Shard {
+    type Err = ParseError;
+    fn from_str(text: &str) -> Result<Self, ParseError> {
+        let bad = || {
+            ParseError(format!(
+                "expected a shard like 0/4 (index/count, index < count), found {text:?}"
+            ))
+        };
+        let (i, n) = text.split_once('/').ok_or_else(bad)?;
+        let index = i.trim().parse::<u64>().map_err(|_| bad())?;
+        let count = n.trim().parse::<u64>().map_err(|_| bad())?;
+        if count == 0 || index >= count {
+            return Err(bad());
+        }
+        Ok(Shard { index, count })
+    }
+}
+
+impl fmt::Display for Shard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
+}
+
+/// The seeds of `range` that belong to `shard` (all of them without one).
+pub fn shard_seeds(range: SeedRange, shard: Option<Shard>) -> Vec<u64> {
+    match shard {
+        None => (range.start..range.end).collect(),
+        Some(s) => (range.start..range.end)
+            .filter(|seed| (seed - range.start) % s.count == s.index)
+            .collect(),
+    }
+}
+
+/// How one seed ended.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SeedOutcome {
+    /// The seed.
+    pub seed: u64,
+    /// The first violated check, if any.
+    pub check: Option<String>,
+    /// Its message.
+    pub message: Option<String>,
+    /// The run's trace hash.
+    pub trace_hash: String,
+    /// Events processed.
+    pub events: u64,
+}
+
+/// Options of a sweep.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ExploreOptions {
+    /// Worker threads (`None`: one per core).
+    pub jobs: Option<usize>,
+    /// Stop starting new seeds after the first violation. The set of seeds
+    /// run then depends on scheduling; the failures found are still real.
+    pub fail_fast: bool,
+}
+
+/// Runs one seed.
+pub fn run_seed(scenario: &Scenario, seed: u64) -> SeedOutcome {
+    let result = run::run(scenario, seed, RunOptions::default());
+    let first = result.violations.first();
+    SeedOutcome {
+        seed,
+        check: first.map(|v| v.check.clone()),
+        message: first.map(|v| v.message.clone()),
+        trace_hash: result.trace_hash,
+        events: result.events,
+    }
+}
+
+/// Runs every seed in `seeds` and returns their outcomes in seed order.
+/// `on_done` is called as each seed finishes (from worker threads), for
+/// progress display.
+pub fn explore(
+    scenario: &Scenario,
+    seeds: &[u64],
+    options: ExploreOptions,
+    on_done: &(dyn Fn(&SeedOutcome) + Sync),
+) -> Result<Vec<SeedOutcome>, rayon::ThreadPoolBuildError> {
+    let mut builder = rayon::ThreadPoolBuilder::new();
+    if let Some(jobs) = options.jobs {
+        builder = builder.num_threads(jobs);
+    }
+    let pool = builder.build()?;
+    let stop = AtomicBool::new(false);
+    let outcomes: Vec<Option<SeedOutcome>> = pool.install(|| {
+        seeds
+            .par_iter()
+            .map(|&seed| {
+                if options.fail_fast && stop.load(Ordering::Relaxed) {
+                    return None;
+                }
+                let outcome = run_seed(scenario, seed);
+                if outcome.check.is_some() {
+                    stop.store(true, Ordering::Relaxed);
+                }
+                on_done(&outcome);
+                Some(outcome)
+            })
+            .collect()
+    });
+    Ok(outcomes.into_iter().flatten().collect())
+}
+
+/// A seed on which a check failed.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Failure {
+    /// The seed.
+    pub seed: u64,
+    /// The check that failed first.
+    pub check: String,
+    /// What it said.
+    pub message: String,
+    /// The command that replays it.
+    pub replay: String,
+}
+
+/// The failures of one check.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CheckFailures {
+    /// How many seeds failed it.
+    pub count: u64,
+    /// The lowest such seed.
+    pub first_seed: u64,
+    /// The command that replays the lowest one.
+    pub replay: String,
+}
+
+/// The result of a sweep, as `explore --json` prints it and `merge` reads it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ExploreReport {
+    /// The scenario's name.
+    pub scenario: String,
+    /// The scenario file.
+    pub file: String,
+    /// The whole seed range of the sweep.
+    pub seeds: SeedRange,
+    /// The shard this report covers (`None`: all of it, or a merge of every shard).
+    pub shards: Vec<Shard>,
+    /// Seeds run.
+    pub seeds_run: u64,
+    /// Events over every seed.
+    pub events: u64,
+    /// `"pass"` when the sweep ended as the scenario expects.
+    pub verdict: String,
+    /// What the scenario expects: `"pass"` or `"violation"` (of a check).
+    pub expect: String,
+    /// Every seed on which a check failed, in seed order.
+    pub failures: Vec<Failure>,
+    /// Failures grouped by check, with the first failing seed of each.
+    pub by_check: BTreeMap<String, CheckFailures>,
+}
+
+impl ExploreReport {
+    /// The report of a sweep of `range` (or one shard of it) from its outcomes.
+    pub fn new(
+        scenario: &Scenario,
+        range: SeedRange,
+        shard: Option<Shard>,
+        outcomes: &[SeedOutcome],
+    ) -> Self {
+        let failures: Vec<Failure> = outcomes
+            .iter()
+            .filter_map(|o| {
+                let check = o.check.clone()?;
+                Some(Failure {
+                    seed: o.seed,
+                    check,
+                    message: o.message.clone().unwrap_or_default(),
+                    replay: replay_command(scenario, o.seed),
+                })
+            })
+            .collect();
+        let mut report = ExploreReport {
+            scenario: scenario.name.clone(),
+            file: scenario.file.clone(),
+            seeds: range,
+            shards: shard.into_iter().collect(),
+            seeds_run: outcomes.len() as u64,
+            events: outcomes.iter().map(|o| o.events).sum(),
+            verdict: String::new(),
+            expect: expect_text(&scenario.expect),
+            failures,
+            by_check: BTreeMap::new(),
+        };
+        report.summarize();
+        report
+    }
+
+    /// Regroups failures by check and recomputes the verdict.
+    fn summarize(&mut self) {
+        self.failures.sort_by_key(|f| f.seed);
+        self.by_check.clear();
+        for f in &self.failures {
+            let entry = self
+                .by_check
+                .entry(f.check.clone())
+                .or_insert(CheckFailures {
+                    count: 0,
+                    first_seed: f.seed,
+                    replay: f.replay.clone(),
+                });
+            entry.count += 1;
+        }
+        let ok = match self.expect.strip_prefix("violation") {
+            None => self.failures.is_empty(),
+            Some("") => !self.failures.is_empty(),
+            Some(of) => self.by_check.contains_key(of.trim_start_matches(" of ")),
+        };
+        self.verdict = if ok { "pass" } else { "fail" }.into();
+    }
+
+    /// Combines shard reports of one sweep into the report of the whole.
+    pub fn merge(reports: Vec<ExploreReport>) -> Result<ExploreReport, String> {
+        let mut iter = reports.into_iter();
+        let mut merged = iter.next().ok_or("nothing to merge")?;
+        for r in iter {
+            if (r.scenario.as_str(), r.seeds, r.expect.as_str())
+                != (
+                    merged.scenario.as_str(),
+                    merged.seeds,
+                    merged.expect.as_str(),
+                )
+            {
+                return Err(format!(
+                    "cannot merge a report of {} seeds {} with one of {} seeds {}",
+                    r.scenario, r.seeds, merged.scenario, merged.seeds
+                ));
+            }
+            if r.shards.iter().any(|s| merged.shards.contains(s)) {
+                return Err(format!("shard {:?} appears twice", r.shards));
+            }
+            merged.shards.extend(r.shards);
+            merged.seeds_run += r.seeds_run;
+            merged.events += r.events;
+            merged.failures.extend(r.failures);
+        }
+        merged.shards.sort_by_key(|s| (s.count, s.index));
+        if let Some(count) = merged.shards.first().map(|s| s.count) {
+            if merged.shards.len() as u64 == count && merged.shards.iter().all(|s| s.count == count)
+            {
+                merged.shards.clear(); // every shard is here: this is the whole sweep
+            }
+        }
+        merged.summarize();
+        Ok(merged)
+    }
+}
+
+fn expect_text(expect: &Expect) -> String {
+    match expect {
+        Expect::Pass => "pass".into(),
+        Expect::Violation(None) => "violation".into(),
+        Expect::Violation(Some(check)) => format!("violation of {check}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seed_ranges_and_shards_parse() {
+        assert_eq!("0..10".parse(), Ok(SeedRange { start: 0, end: 10 }));
+        assert_eq!("5..=9".parse(), Ok(SeedRange { start: 5, end: 10 }));
+        assert_eq!("100".parse(), Ok(SeedRange { start: 0, end: 100 }));
+        for bad in ["", "a..b", "10..5", "3..3", "1..2..3", "-1..4"] {
+            assert!(bad.parse::<SeedRange>().is_err(), "{bad}");
+        }
+        assert_eq!("1/4".parse(), Ok(Shard { index: 1, count: 4 }));
+        for bad in ["4/4", "1/0", "x/2", "1"] {
+            assert!(bad.parse::<Shard>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn shards_partition_the_range() {
+        let range = SeedRange { start: 3, end: 103 };
+        let mut all: Vec<u64> = (0..7)
+            .flat_map(|i| shard_seeds(range, Some(Shard { index: i, count: 7 })))
+            .collect();
+        all.sort();
+        assert_eq!(all, shard_seeds(range, None));
+    }
+}
