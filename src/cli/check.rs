@@ -93,7 +93,14 @@ pub fn run(args: CheckArgs) -> i32 {
     };
     let report = match check_history(args.model.kind(), &history, &opts) {
         Ok(report) => report,
-        Err(err) => return bad_input(&format!("{}:{err}", args.history.display())),
+        Err(err) => {
+            return bad_input(&format!(
+                "{}:{}: {}",
+                args.history.display(),
+                err.line,
+                err.message
+            ))
+        }
     };
     if args.json {
         println!("{}", to_json(&report, &args));
