@@ -155,19 +155,15 @@ fn run_partitions<'a, M: Model>(
         .map(|p| Some(Search::new(model, part_ops(history, encoded, p), budget)))
         .collect();
     let mut outcomes: Vec<Option<Outcome<M::State>>> = partitions.iter().map(|_| None).collect();
-    let pool = if threads == 1 || partitions.len() <= 1 {
-        None
-    } else {
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .ok()
-    };
+    let mode = Parallelism::choose(threads, partitions.len());
     let mut slice = SLICE_STEPS_FIRST;
     while outcomes.iter().any(Option::is_none) {
-        match &pool {
-            Some(pool) => pool.install(|| round_parallel(&mut searches, &mut outcomes, slice)),
-            None => round_sequential(&mut searches, &mut outcomes, slice),
+        match &mode {
+            Parallelism::Pool(pool) => {
+                pool.install(|| round_parallel(&mut searches, &mut outcomes, slice))
+            }
+            Parallelism::Global => round_parallel(&mut searches, &mut outcomes, slice),
+            Parallelism::Sequential => round_sequential(&mut searches, &mut outcomes, slice),
         }
         if outcomes
             .iter()
@@ -179,6 +175,31 @@ fn run_partitions<'a, M: Model>(
         slice = slice.saturating_mul(2);
     }
     outcomes
+}
+
+/// Where the rounds run.
+enum Parallelism {
+    /// On the caller's thread (`threads = 1`, or one partition).
+    Sequential,
+    /// On rayon's global pool (`threads = 0`): no pool to build per check.
+    Global,
+    /// On a pool of the requested size.
+    Pool(rayon::ThreadPool),
+}
+
+impl Parallelism {
+    fn choose(threads: usize, partitions: usize) -> Self {
+        if threads == 1 || partitions <= 1 {
+            return Parallelism::Sequential;
+        }
+        if threads == 0 {
+            return Parallelism::Global;
+        }
+        match rayon::ThreadPoolBuilder::new().num_threads(threads).build() {
+            Ok(pool) => Parallelism::Pool(pool),
+            Err(_) => Parallelism::Global,
+        }
+    }
 }
 
 /// Advances one undecided search; drops it (freeing its memo) once decided.
