@@ -53,6 +53,7 @@ impl EntryList {
         }
         order.sort_unstable();
         let n = order.len() + 1;
+        assert!(n < NIL as usize, "a partition has fewer than 2^31 ops");
         let mut list = EntryList {
             next: vec![NIL; n],
             prev: vec![NIL; n],
@@ -313,4 +314,85 @@ fn take_unseen<M: Model>(
         i += 1;
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::models::register::{RegInput, RegOutput};
+    use crate::check::models::RegisterModel;
+
+    fn op<'a>(
+        input: &'a RegInput,
+        output: Option<&'a RegOutput>,
+        call: u64,
+        ret: Option<u64>,
+    ) -> PartOp<'a, RegisterModel> {
+        PartOp {
+            input,
+            output,
+            call_time: call,
+            return_time: ret,
+        }
+    }
+
+    #[test]
+    fn lift_and_unlift_restore_the_list() {
+        let (w, r) = (RegInput::Write(Some(1)), RegInput::Read);
+        let ops = [
+            op(&w, None, 0, Some(5)),
+            op(&r, None, 1, Some(3)),
+            op(&w, None, 2, None),
+        ];
+        let mut list = EntryList::build(&ops);
+        let walk = |l: &EntryList| {
+            let mut out = Vec::new();
+            let mut n = l.first();
+            while n != NIL {
+                out.push((l.op(n), l.is_call(n)));
+                n = l.next[n as usize];
+            }
+            out
+        };
+        let before = walk(&list);
+        assert_eq!(
+            before,
+            vec![
+                (0, true),
+                (1, true),
+                (2, true),
+                (1, false),
+                (0, false),
+                (2, false)
+            ]
+        );
+        let c0 = list.first();
+        let c1 = list.next[c0 as usize];
+        list.lift(c0);
+        list.lift(c1);
+        assert_eq!(walk(&list), vec![(2, true), (2, false)]);
+        list.unlift(c1);
+        list.unlift(c0);
+        assert_eq!(walk(&list), before);
+    }
+
+    #[test]
+    fn the_deepest_prefix_is_reported() {
+        // write(1) then read -> 2: write is placed, the read can never be.
+        let (w, r) = (RegInput::Write(Some(1)), RegInput::Read);
+        let (done, two) = (RegOutput::Done, RegOutput::Read(Some(2)));
+        let ops = vec![
+            op(&w, Some(&done), 0, Some(1)),
+            op(&r, Some(&two), 2, Some(3)),
+        ];
+        let budget = Budget::start(std::time::Duration::from_secs(5), 1 << 20);
+        let mut search = Search::new(&RegisterModel { cas: false }, ops, &budget);
+        match search.advance(1000) {
+            Some(Outcome::Illegal { prefix, state }) => {
+                assert_eq!(prefix, vec![0]);
+                assert_eq!(state, Some(1));
+            }
+            _ => panic!("expected Illegal"),
+        }
+    }
 }
