@@ -1,18 +1,168 @@
-//! `faultline check`: linearizability of a history file (issue 4).
-use clap::Args;
+//! `faultline check`: linearizability of a history file (issue 4). Turns
+//! the raw flags into a validated plan (model, format, budgets), runs the
+//! checker and maps its answer to the exit-code contract: 0 linearizable,
+//! 1 not linearizable, 2 bad input, 3 unknown (a budget ran out).
+use clap::{Args, ValueEnum};
+use faultline::check::history::{parse_file, Format};
+use faultline::check::units::{parse_duration, parse_size};
+use faultline::check::{check_history, CheckOptions, CheckReport, ModelKind, Verdict};
+use serde_json::json;
+use std::path::PathBuf;
+use std::time::Duration;
 
 /// Arguments of `faultline check`.
 #[derive(Args, Debug)]
 pub struct CheckArgs {
     /// The history file to check.
-    pub history: std::path::PathBuf,
+    pub history: PathBuf,
+    /// The sequential model to check against.
+    #[arg(long, value_enum)]
+    pub model: ModelArg,
+    /// The history's format; `auto` sniffs it from the first line.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub format: FormatArg,
+    /// Time budget, e.g. 150ms, 10s, 2m.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub timeout: Duration,
+    /// Memory budget for the search, e.g. 512MiB, 1GiB.
+    #[arg(long, default_value = "1GiB", value_parser = parse_size)]
+    pub memory: usize,
+    /// Worker threads (0 = one per core, 1 = sequential).
+    #[arg(long, default_value_t = 0)]
+    pub threads: usize,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `--model` values.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum ModelArg {
+    /// Read/write register.
+    Register,
+    /// Read/write/compare-and-set register.
+    CasRegister,
+    /// Key-value store, get/put/append, partitioned by key.
+    Kv,
+}
+
+/// `--format` values.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum FormatArg {
+    /// Detect from the first non-blank line.
+    Auto,
+    /// faultline JSON lines.
+    Json,
+    /// Jepsen EDN operations.
+    Edn,
+    /// Jepsen log lines (`INFO jepsen.util - ...`).
+    JepsenLog,
+}
+
+impl ModelArg {
+    fn kind(self) -> ModelKind {
+        match self {
+            ModelArg::Register => ModelKind::Register,
+            ModelArg::CasRegister => ModelKind::CasRegister,
+            ModelArg::Kv => ModelKind::Kv,
+        }
+    }
+}
+
+impl FormatArg {
+    fn format(self) -> Option<Format> {
+        match self {
+            FormatArg::Auto => None,
+            FormatArg::Json => Some(Format::Json),
+            FormatArg::Edn => Some(Format::Edn),
+            FormatArg::JepsenLog => Some(Format::JepsenLog),
+        }
+    }
 }
 
 /// Runs `faultline check` and returns its exit code.
 pub fn run(args: CheckArgs) -> i32 {
-    eprintln!(
-        "faultline check: not implemented yet ({})",
-        args.history.display()
-    );
+    let history = match parse_file(&args.history, args.format.format()) {
+        Ok(history) => history,
+        Err(err) => return bad_input(&err.to_string()),
+    };
+    let opts = CheckOptions {
+        timeout: args.timeout,
+        memory_bytes_max: args.memory,
+        threads: args.threads,
+    };
+    let report = match check_history(args.model.kind(), &history, &opts) {
+        Ok(report) => report,
+        Err(err) => {
+            return bad_input(&format!(
+                "{}:{}: {}",
+                args.history.display(),
+                err.line,
+                err.message
+            ))
+        }
+    };
+    if args.json {
+        println!("{}", to_json(&report, &args));
+    } else {
+        print_text(&report, &args);
+    }
+    exit_code(&report.verdict)
+}
+
+fn bad_input(message: &str) -> i32 {
+    eprintln!("error: {message}");
     super::EXIT_BAD_INPUT
+}
+
+fn exit_code(verdict: &Verdict) -> i32 {
+    match verdict {
+        Verdict::Linearizable => super::EXIT_OK,
+        Verdict::Illegal(_) => super::EXIT_VIOLATION,
+        Verdict::Unknown(_) => super::EXIT_UNKNOWN,
+    }
+}
+
+fn to_json(report: &CheckReport, args: &CheckArgs) -> serde_json::Value {
+    let mut out = json!({
+        "verdict": verdict_name(&report.verdict),
+        "model": report.model,
+        "history": args.history.display().to_string(),
+        "ops": report.ops,
+        "partitions": report.partitions,
+        "elapsed_ms": report.elapsed.as_secs_f64() * 1e3,
+    });
+    match &report.verdict {
+        Verdict::Illegal(cx) => out["counterexample"] = json!(cx),
+        Verdict::Unknown(reason) => {
+            out["reason"] = json!(reason.to_string());
+            out["budget"] = json!(reason);
+        }
+        Verdict::Linearizable => {}
+    }
+    out
+}
+
+fn verdict_name(verdict: &Verdict) -> &'static str {
+    match verdict {
+        Verdict::Linearizable => "linearizable",
+        Verdict::Illegal(_) => "illegal",
+        Verdict::Unknown(_) => "unknown",
+    }
+}
+
+fn print_text(report: &CheckReport, args: &CheckArgs) {
+    let summary = format!(
+        "{}: {} ops, {} partition(s), model {}, {:.1} ms",
+        args.history.display(),
+        report.ops,
+        report.partitions,
+        report.model,
+        report.elapsed.as_secs_f64() * 1e3
+    );
+    match &report.verdict {
+        Verdict::Linearizable => println!("linearizable  {summary}"),
+        Verdict::Illegal(cx) => println!("NOT linearizable  {summary}\n{cx}"),
+        Verdict::Unknown(reason) => println!("unknown ({reason})  {summary}"),
+    }
 }

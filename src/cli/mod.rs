@@ -35,6 +35,8 @@ pub const EXIT_OK: i32 = 0;
 pub const EXIT_VIOLATION: i32 = 1;
 /// Exit code: bad input or usage.
 pub const EXIT_BAD_INPUT: i32 = 2;
+/// Exit code: a check could not decide within its budget.
+pub const EXIT_UNKNOWN: i32 = 3;
 
 /// Parses the process arguments, runs the command and returns its exit code.
 pub fn main() -> i32 {

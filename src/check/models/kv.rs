@@ -1,0 +1,122 @@
+//! A key-value store with `get`, `put` and `append` on string values, where
+//! a missing key reads as "". Keys are independent, so the history is
+//! partitioned by key and each partition's state is one string.
+use crate::check::history::Op;
+use crate::check::model::{Model, Partition};
+use crate::check::value::Value;
+use std::collections::BTreeMap;
+
+/// A kv op's argument.
+#[derive(Clone, Debug)]
+pub enum KvInput {
+    /// Read the key.
+    Get,
+    /// Replace the value.
+    Put(String),
+    /// Append to the value.
+    Append(String),
+}
+
+/// A kv op's result: the value a get returned, or nothing.
+#[derive(Clone, Debug)]
+pub enum KvOutput {
+    /// The value read ("" for a missing key).
+    Get(String),
+    /// A put or append completed.
+    Done,
+}
+
+/// The key-value model.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct KvModel;
+
+impl Model for KvModel {
+    type State = String;
+    type Input = KvInput;
+    type Output = KvOutput;
+
+    fn name(&self) -> &'static str {
+        "kv"
+    }
+
+    fn init(&self) -> String {
+        String::new()
+    }
+
+    fn step(
+        &self,
+        state: &String,
+        input: &KvInput,
+        output: Option<&KvOutput>,
+        next: &mut Vec<String>,
+    ) {
+        match (input, output) {
+            (KvInput::Get, Some(KvOutput::Get(v))) if v != state => {}
+            (KvInput::Get, _) => next.push(state.clone()),
+            (KvInput::Put(v), _) => next.push(v.clone()),
+            (KvInput::Append(v), _) => {
+                let mut s = String::with_capacity(state.len() + v.len());
+                s.push_str(state);
+                s.push_str(v);
+                next.push(s);
+            }
+        }
+    }
+
+    fn encode(&self, op: &Op) -> Result<(KvInput, Option<KvOutput>), String> {
+        if op.key.is_none() {
+            return Err(format!(
+                "the kv model needs a key on every op; :{} has none",
+                op.f
+            ));
+        }
+        let input = match op.f.as_str() {
+            "get" => KvInput::Get,
+            "put" => KvInput::Put(str_arg(&op.input, "put")?),
+            "append" => KvInput::Append(str_arg(&op.input, "append")?),
+            f => {
+                return Err(format!(
+                    "the kv model has no operation :{f} (expected :get, :put or :append)"
+                ))
+            }
+        };
+        let output = match (&input, &op.output) {
+            (_, None) => None,
+            (KvInput::Get, Some(v)) => Some(KvOutput::Get(str_arg(v, "get result")?)),
+            (_, Some(_)) => Some(KvOutput::Done),
+        };
+        Ok((input, output))
+    }
+
+    fn partition(&self, ops: &[Op]) -> Vec<Partition> {
+        let mut by_key: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+        for (i, op) in ops.iter().enumerate() {
+            let key = op.key.as_deref().map_or("", |k| k);
+            by_key.entry(key).or_default().push(i);
+        }
+        by_key
+            .into_iter()
+            .map(|(key, ops)| Partition {
+                key: Some(key.to_string()),
+                ops,
+            })
+            .collect()
+    }
+
+    fn describe_state(&self, state: &String) -> String {
+        format!("{state:?}")
+    }
+
+    fn state_heap_bytes(&self, state: &String) -> usize {
+        state.capacity()
+    }
+}
+
+fn str_arg(value: &Value, what: &str) -> Result<String, String> {
+    value.as_str_or_empty().map(str::to_string).ok_or_else(|| {
+        format!(
+            "expected the {what} value to be a string or nil, found {}",
+            value.kind_name()
+        )
+    })
+}
