@@ -190,6 +190,6 @@ pub struct RawWorkload {
 pub struct RawChecks {
     pub expect: Option<Spanned<String>>,
     pub expect_check: Option<Spanned<String>>,
-    pub settle: Option<SimDuration>,
+    pub settle: Option<Spanned<SimDuration>>,
     pub enabled: Option<Spanned<Vec<String>>>,
 }

@@ -895,7 +895,18 @@ impl Validator<'_> {
                 Some(list.get_ref().clone())
             }
         };
-        Ok((expect, c.settle.unwrap_or(default_settle), enabled))
+        let settle = match &c.settle {
+            Some(s) if *s.get_ref() > DURATION_MAX => {
+                return Err(self.err(
+                    s.span(),
+                    "checks.settle",
+                    format!("expected a liveness phase of at most {DURATION_MAX}"),
+                ));
+            }
+            Some(s) => *s.get_ref(),
+            None => default_settle,
+        };
+        Ok((expect, settle, enabled))
     }
 }
 

@@ -749,7 +749,7 @@ impl<P: Protocol> Simulation<P> {
             },
         };
         self.net.partitions.start(name.to_string(), &cut);
-        let way = if one_way { " one-way" } else { "" };
+        let way = if cut.one_way { " one-way" } else { "" };
         let groups: Vec<String> = cut
             .groups
             .iter()

@@ -120,7 +120,9 @@ fn actions(
         0 => {
             let name = format!("nemesis-{count}");
             let shape = draw_shape(config, servers, rng);
-            let one_way = rng.chance(config.one_way);
+            // Only two-sided shapes can be one-way.
+            let one_way =
+                rng.chance(config.one_way) && matches!(shape, Shape::Isolate(_) | Shape::Split(_));
             let start = FaultAction::Partition {
                 name: name.clone(),
                 shape,

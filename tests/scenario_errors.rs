@@ -1,0 +1,661 @@
+//! Bad input gives exit code 2 and a message that says where and what.
+//!
+//! Each case is a malformed scenario file, written to a temporary file and
+//! run through the built `faultline run`. The test asserts exit code 2 and
+//! that stderr names the file, the line (`file:LINE:COL`, the line marked
+//! `# <- here` in the case text, or no position for whole-file errors), the
+//! field at fault where there is one, and a phrase saying what was expected.
+//! Bad command-line usage is checked the same way (exit 2).
+//!
+//! It also keeps `docs/scenarios.md` honest: every ```toml block marked
+//! `# complete example` must parse, and every block marked `# bad example`
+//! must fail with exactly the error shown in the ```text block after it.
+
+use faultline::scenario::Scenario;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// The marker for the line an error must point at.
+const HERE: &str = "# <- here";
+
+/// One malformed scenario and what its error must say.
+struct Case {
+    /// Names the case in failure messages and in the temp file name.
+    name: &'static str,
+    /// The file's bytes. The line holding [`HERE`] is the expected line;
+    /// without it the error must be about the whole file (no position).
+    text: &'static [u8],
+    /// The field the message must name (`field `...``), if any.
+    field: Option<&'static str>,
+    /// A phrase of what was wrong or expected.
+    phrase: &'static str,
+}
+
+// Every case starts from this four-line head unless it tests the head.
+macro_rules! head {
+    ($tail:literal) => {
+        concat!(
+            "name = \"t\"\nprotocol = \"broadcast\"\nnodes = 3\nduration = \"10s\"\n",
+            $tail
+        )
+        .as_bytes()
+    };
+}
+
+const CASES: &[Case] = &[
+    // ----- unknown fields -------------------------------------------------------
+    Case {
+        name: "unknown-top-level-field",
+        text: head!("colour = \"red\" # <- here\n"),
+        field: Some("colour"),
+        phrase: "unknown field `colour`, expected one of",
+    },
+    Case {
+        name: "unknown-network-field",
+        text: head!("[network]\nloss = 0.1\nlossy = 0.1 # <- here\n"),
+        field: Some("network.lossy"),
+        phrase: "unknown field `lossy`",
+    },
+    Case {
+        name: "unknown-fault-field",
+        text: head!(
+            "[[faults]]\nat = \"1s\"\naction = \"crash\"\nnode = 0\n\
+             [[faults]]\nat = \"2s\"\naction = \"crash\"\nnod = 1 # <- here\n"
+        ),
+        field: Some("faults[1].nod"),
+        phrase: "unknown field `nod`, expected one of `at`, `action`, `node`",
+    },
+    Case {
+        name: "unknown-section",
+        text: head!("[raft] # <- here\nelection_timeout = \"1s\"\n"),
+        field: Some("raft"),
+        phrase: "unknown field `raft`",
+    },
+    Case {
+        name: "unknown-broadcast-option",
+        text: head!("[broadcast]\ngossip = \"1s\" # <- here\n"),
+        field: Some("broadcast.gossip"),
+        phrase: "expected one of `gossip_interval`, `batch_max`, `persist`, `retransmit`",
+    },
+    // ----- types and values -----------------------------------------------------
+    Case {
+        name: "nodes-is-a-string",
+        text: b"name = \"t\"\nprotocol = \"broadcast\"\nnodes = \"five\" # <- here\nduration = \"10s\"\n",
+        field: Some("nodes"),
+        phrase: "invalid type: string \"five\"",
+    },
+    Case {
+        name: "nodes-is-zero",
+        text: b"name = \"t\"\nprotocol = \"broadcast\"\nnodes = 0 # <- here\nduration = \"10s\"\n",
+        field: Some("nodes"),
+        phrase: "expected 1 to 1024 nodes, found 0",
+    },
+    Case {
+        name: "duration-in-parsecs",
+        text: b"name = \"t\"\nprotocol = \"broadcast\"\nnodes = 3\nduration = \"10 parsecs\" # <- here\n",
+        field: Some("duration"),
+        phrase: "expected a duration like \"150ms\"",
+    },
+    Case {
+        name: "duration-without-unit",
+        text: b"name = \"t\"\nprotocol = \"broadcast\"\nnodes = 3\nduration = \"5\" # <- here\n",
+        field: Some("duration"),
+        phrase: "(units: ns, us, ms, s, m, h), found \"5\"",
+    },
+    Case {
+        name: "duration-as-integer",
+        text: b"name = \"t\"\nprotocol = \"broadcast\"\nnodes = 3\nduration = 5 # <- here\n",
+        field: Some("duration"),
+        phrase: "expected a duration string",
+    },
+    Case {
+        name: "negative-seed",
+        text: head!("seed = -1 # <- here\n"),
+        field: Some("seed"),
+        phrase: "expected u64",
+    },
+    Case {
+        name: "node-is-a-float",
+        text: head!("[[faults]]\nat = \"1s\"\naction = \"crash\"\nnode = 1.5 # <- here\n"),
+        field: Some("faults[0].node"),
+        phrase: "expected a node index (0, 1, ...), a role name",
+    },
+    Case {
+        name: "unknown-protocol",
+        text: b"name = \"t\"\nprotocol = \"paxos\" # <- here\nnodes = 3\nduration = \"10s\"\n",
+        field: Some("protocol"),
+        phrase: "unknown protocol \"paxos\": expected one of broadcast",
+    },
+    Case {
+        name: "missing-top-level-field",
+        text: b"protocol = \"broadcast\"\nnodes = 3\nduration = \"10s\"\n",
+        field: Some("name"),
+        phrase: "missing field `name`",
+    },
+    Case {
+        name: "missing-fault-action",
+        text: head!(
+            "[[faults]]\nat = \"1s\"\naction = \"crash\"\nnode = 0\n[[faults]] # <- here\nat = \"2s\"\n"
+        ),
+        field: Some("faults[1].action"),
+        phrase: "missing field `action`",
+    },
+    Case {
+        name: "duplicate-key",
+        text: head!("nodes = 4 # <- here\n"),
+        field: Some("nodes"),
+        phrase: "duplicate key",
+    },
+    Case {
+        name: "unclosed-table-header",
+        text: head!("[network # <- here\nloss = 0.1\n"),
+        field: None,
+        phrase: "unclosed table, expected `]`",
+    },
+    // ----- nodes ----------------------------------------------------------------
+    Case {
+        name: "fault-node-out-of-range",
+        text: head!("[[faults]]\nat = \"1s\"\naction = \"crash\"\nnode = 7 # <- here\n"),
+        field: Some("faults[0].node"),
+        phrase: "node index 7 is out of range: expected 0 to 2 (the scenario has 3 nodes)",
+    },
+    Case {
+        name: "negative-fault-node",
+        text: head!("[[faults]]\nat = \"1s\"\naction = \"pause\"\nnode = -1 # <- here\n"),
+        field: Some("faults[0].node"),
+        phrase: "node index -1 is out of range",
+    },
+    Case {
+        name: "link-node-out-of-range",
+        text: head!("[[network.links]]\nfrom = 0\nto = 9 # <- here\nloss = 0.5\n"),
+        field: Some("network.links[0].to"),
+        phrase: "node index 9 is out of range",
+    },
+    Case {
+        name: "link-to-itself",
+        text: head!("[[network.links]]\nfrom = 1\nto = 1 # <- here\n"),
+        field: Some("network.links[0].to"),
+        phrase: "expected a link between two different nodes",
+    },
+    Case {
+        name: "minority-out-of-range",
+        text: head!(
+            "[[faults]]\nat = \"1s\"\naction = \"partition\"\nshape = \"split\"\nminority = [0, 3] # <- here\n"
+        ),
+        field: Some("faults[0].minority"),
+        phrase: "node index 3 is out of range",
+    },
+    Case {
+        name: "role-for-protocol-without-roles",
+        text: head!("[[faults]]\nat = \"1s\"\naction = \"crash\"\nnode = \"leader\" # <- here\n"),
+        field: Some("faults[0].node"),
+        phrase: "unknown node \"leader\": expected a node index, \"any\" or a role (protocol broadcast has no roles)",
+    },
+    // ----- fault sequences ------------------------------------------------------
+    Case {
+        name: "heal-without-partition",
+        text: head!("[[faults]]\nat = \"1s\"\naction = \"heal\" # <- here\n"),
+        field: Some("faults[0].action"),
+        phrase: "heal without partition: expected an earlier partition fault",
+    },
+    Case {
+        name: "heal-of-unknown-name",
+        text: head!(
+            "[[faults]]\nat = \"1s\"\naction = \"partition\"\nname = \"a\"\nshape = \"ring\"\n\
+             [[faults]]\nat = \"2s\"\naction = \"heal\" # <- here\nname = \"b\"\n"
+        ),
+        field: Some("faults[1].name"),
+        phrase: "heal of \"b\" without an earlier partition of that name",
+    },
+    Case {
+        name: "restart-without-crash",
+        text: head!("[[faults]]\nat = \"1s\"\naction = \"restart\" # <- here\n"),
+        field: Some("faults[0].action"),
+        phrase: "restart without crash",
+    },
+    Case {
+        name: "resume-without-pause",
+        text: head!("[[faults]]\nat = \"1s\"\naction = \"resume\" # <- here\nnode = 0\n"),
+        field: Some("faults[0].action"),
+        phrase: "resume without pause",
+    },
+    Case {
+        name: "duplicate-partition-names",
+        text: head!(
+            "[[faults]]\nat = \"1s\"\naction = \"partition\"\nname = \"x\"\nshape = \"ring\"\n\
+             [[faults]]\nat = \"2s\"\naction = \"partition\" # <- here\nname = \"x\"\nshape = \"isolate\"\nnode = 0\n"
+        ),
+        field: Some("faults[1].name"),
+        phrase: "partition \"x\" is already active: expected a new name or a heal first",
+    },
+    Case {
+        name: "fault-at-duration",
+        text: head!("[[faults]]\nat = \"10s\" # <- here\naction = \"crash\"\nnode = 0\n"),
+        field: Some("faults[0].at"),
+        phrase: "10s is not before the end of the fault phase: expected a time below duration = 10s",
+    },
+    Case {
+        name: "fault-after-duration",
+        text: head!("[[faults]]\naction = \"crash\"\nnode = 0\nat = \"1m\" # <- here\n"),
+        field: Some("faults[0].at"),
+        phrase: "60s is not before the end of the fault phase",
+    },
+    // ----- fields against actions and shapes ------------------------------------
+    Case {
+        name: "groups-on-crash",
+        text: head!(
+            "[[faults]]\nat = \"1s\"\naction = \"crash\"\nnode = 1\ngroups = [[0], [1]] # <- here\n"
+        ),
+        field: Some("faults[0].groups"),
+        phrase: "does not apply to action \"crash\": expected only node",
+    },
+    Case {
+        name: "unknown-action",
+        text: head!("[[faults]]\nat = \"1s\"\naction = \"explode\" # <- here\n"),
+        field: Some("faults[0].action"),
+        phrase: "unknown action \"explode\": expected partition, heal, crash, restart, pause, resume or clock",
+    },
+    Case {
+        name: "unknown-shape",
+        text: head!("[[faults]]\nat = \"1s\"\naction = \"partition\"\nshape = \"triangle\" # <- here\n"),
+        field: Some("faults[0].shape"),
+        phrase: "unknown shape \"triangle\": expected isolate, split, bridge, ring or groups",
+    },
+    Case {
+        name: "isolate-without-node",
+        text: head!("[[faults]]\nat = \"1s\"\naction = \"partition\"\nshape = \"isolate\" # <- here\n"),
+        field: Some("faults[0].node"),
+        phrase: "missing: this shape needs the node",
+    },
+    Case {
+        name: "node-on-ring",
+        text: head!(
+            "[[faults]]\nat = \"1s\"\naction = \"partition\"\nshape = \"ring\"\nnode = 1 # <- here\n"
+        ),
+        field: Some("faults[0].node"),
+        phrase: "does not apply to this partition shape (ring)",
+    },
+    Case {
+        name: "one-way-ring",
+        text: head!(
+            "[[faults]]\nat = \"1s\"\naction = \"partition\"\nshape = \"ring\"\none_way = true # <- here\n"
+        ),
+        field: Some("faults[0].one_way"),
+        phrase: "one-way cuts apply to isolate, split and groups shapes only",
+    },
+    Case {
+        name: "a-single-group",
+        text: head!(
+            "[[faults]]\nat = \"1s\"\naction = \"partition\"\ngroups = [[0, 1, 2]] # <- here\n"
+        ),
+        field: Some("faults[0].groups"),
+        phrase: "expected at least two groups",
+    },
+    Case {
+        name: "clock-offset-not-a-duration",
+        text: head!(
+            "[[faults]]\nat = \"1s\"\naction = \"clock\"\nnode = 0\noffset = \"fast\" # <- here\n"
+        ),
+        field: Some("faults[0].offset"),
+        phrase: "expected a signed duration like \"-200ms\" or \"+1s\", found \"fast\"",
+    },
+    Case {
+        // Regression: `abs()` of i64::MIN overflowed, and in release builds
+        // the wrapped value passed the check and tripped the clock's assert.
+        name: "clock-drift-i64-min",
+        text: head!(
+            "[[faults]]\nat = \"1s\"\naction = \"clock\"\nnode = 0\ndrift_ppm = -9223372036854775808 # <- here\n"
+        ),
+        field: Some("faults[0].drift_ppm"),
+        phrase: "expected a drift between -499999 and 499999 ppm",
+    },
+    // ----- network --------------------------------------------------------------
+    Case {
+        name: "loss-above-one",
+        text: head!("[network]\nloss = 1.5 # <- here\n"),
+        field: Some("network.loss"),
+        phrase: "expected a probability between 0 and 1, found 1.5",
+    },
+    Case {
+        name: "negative-link-duplicate",
+        text: head!("[[network.links]]\nfrom = 0\nto = 1\nduplicate = -0.1 # <- here\n"),
+        field: Some("network.links[0].duplicate"),
+        phrase: "expected a probability between 0 and 1",
+    },
+    Case {
+        name: "latency-missing-field",
+        text: head!("[network]\nlatency = { dist = \"uniform\", min = \"1ms\" } # <- here\n"),
+        field: Some("network.latency.max"),
+        phrase: "missing: dist = \"uniform\" needs min and max",
+    },
+    Case {
+        name: "latency-extra-field",
+        text: head!(
+            "[network]\nlatency = { dist = \"constant\", value = \"1ms\", sigma = 0.5 } # <- here\n"
+        ),
+        field: Some("network.latency.sigma"),
+        phrase: "does not apply to dist = \"constant\": expected value",
+    },
+    Case {
+        name: "latency-without-dist",
+        text: head!("[network]\nlatency = { min = \"1ms\", max = \"2ms\" } # <- here\n"),
+        field: Some("network.latency.dist"),
+        phrase: "missing field `dist`",
+    },
+    Case {
+        name: "unknown-latency-dist",
+        text: head!("[network]\nlatency = { dist = \"weibull\", mean = \"1ms\" } # <- here\n"),
+        field: Some("network.latency.dist"),
+        phrase: "unknown distribution \"weibull\": expected constant, uniform, normal",
+    },
+    Case {
+        name: "uniform-min-above-max",
+        text: head!(
+            "[network]\nlatency = { dist = \"uniform\", min = \"9ms\", max = \"1ms\" } # <- here\n"
+        ),
+        field: Some("network.latency"),
+        phrase: "expected min <= max",
+    },
+    Case {
+        name: "paused-messages-policy",
+        text: head!("[network]\npaused_messages = \"bounce\" # <- here\n"),
+        field: Some("network.paused_messages"),
+        phrase: "expected \"queue\" or \"drop\", found \"bounce\"",
+    },
+    // ----- nemesis, workload, checks --------------------------------------------
+    Case {
+        name: "nemesis-unknown-shape",
+        text: head!(
+            "[nemesis]\npartition = { every = \"3s\", duration = \"1s\" }\nshapes = [\"isolate\", \"hexagon\"] # <- here\n"
+        ),
+        field: Some("nemesis.shapes"),
+        phrase: "unknown shape \"hexagon\": expected isolate, split, bridge or ring",
+    },
+    Case {
+        name: "nemesis-zero-rate",
+        text: head!("[nemesis]\ncrash = { every = \"0s\", duration = \"1s\" } # <- here\n"),
+        field: Some("nemesis.crash"),
+        phrase: "expected every > 0",
+    },
+    Case {
+        name: "nemesis-skew-too-large",
+        text: head!(
+            "[nemesis]\nclock = { every = \"1s\", duration = \"1s\" }\nskew_max = \"3000000h\" # <- here\n"
+        ),
+        field: Some("nemesis.skew_max"),
+        phrase: "expected a clock skew of at most",
+    },
+    Case {
+        name: "workload-zero-interval",
+        text: head!("[workload]\nclients = 2\ninterval = \"0s\" # <- here\n"),
+        field: Some("workload.interval"),
+        phrase: "expected a duration above 0",
+    },
+    Case {
+        name: "expect-check-with-expect-pass",
+        text: head!(
+            "[checks]\nexpect = \"pass\"\nexpect_check = \"broadcast.delivery\" # <- here\n"
+        ),
+        field: Some("checks.expect_check"),
+        phrase: "applies only with expect = \"violation\"",
+    },
+    Case {
+        name: "unknown-expect",
+        text: head!("[checks]\nexpect = \"maybe\" # <- here\n"),
+        field: Some("checks.expect"),
+        phrase: "expected \"pass\" or \"violation\", found \"maybe\"",
+    },
+    Case {
+        name: "unknown-enabled-check",
+        text: head!("[checks]\nenabled = [\"broadcast.delivery\", \"nope\"] # <- here\n"),
+        field: Some("checks.enabled"),
+        phrase: "unknown check \"nope\": expected some of broadcast.integrity",
+    },
+    // ----- the file as a whole --------------------------------------------------
+    Case {
+        name: "empty-file",
+        text: b"",
+        field: None,
+        phrase: "the file is empty: expected a scenario with at least `name`",
+    },
+    Case {
+        name: "whitespace-only-file",
+        text: b"  \n\t\n   \n",
+        field: None,
+        phrase: "the file is empty",
+    },
+    Case {
+        name: "not-utf8",
+        text: b"name = \"t\"\nprotocol = \"broad\xffcast\" # <- here\nnodes = 3\n",
+        field: None,
+        phrase: "the file is not valid UTF-8: expected a TOML text file",
+    },
+];
+
+fn scratch_dir() -> PathBuf {
+    let dir =
+        std::env::temp_dir().join(format!("faultline-scenario-errors-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("create the scratch directory");
+    dir
+}
+
+/// Writes `bytes` to a fresh file named after `name`.
+fn write_scenario(name: &str, bytes: &[u8]) -> PathBuf {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let path = scratch_dir().join(format!("{n:03}-{name}.toml"));
+    std::fs::write(&path, bytes).expect("write the scenario");
+    path
+}
+
+fn faultline(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .args(args)
+        .output()
+        .expect("start faultline")
+}
+
+/// The 1-based line holding [`HERE`], if any.
+fn marked_line(text: &[u8]) -> Option<usize> {
+    let text = String::from_utf8_lossy(text);
+    text.lines().position(|l| l.contains(HERE)).map(|i| i + 1)
+}
+
+/// Problems with `stderr` as the error for `case` in file `path`.
+fn check_message(case: &Case, path: &Path, stderr: &str) -> Vec<String> {
+    let mut problems = Vec::new();
+    let file = path.display().to_string();
+    match marked_line(case.text) {
+        Some(line) => match position_after(stderr, &file) {
+            Some((l, c)) if l == line && c >= 1 => {}
+            Some((l, c)) => problems.push(format!("points at {l}:{c}, expected line {line}")),
+            None => problems.push(format!("does not name `{file}:{line}:COL`")),
+        },
+        None => {
+            if !stderr.contains(&format!("{file}: ")) {
+                problems.push(format!("does not name `{file}: ` without a position"));
+            }
+        }
+    }
+    match case.field {
+        Some(field) if !stderr.contains(&format!("field `{field}`: ")) => {
+            problems.push(format!("does not name field `{field}`"));
+        }
+        None if stderr.contains("field `") => problems.push("names a field".to_string()),
+        _ => {}
+    }
+    if !stderr.contains(case.phrase) {
+        problems.push(format!("lacks the phrase {:?}", case.phrase));
+    }
+    if stderr.contains("panicked") {
+        problems.push("panicked".to_string());
+    }
+    problems
+}
+
+/// `LINE:COL` right after `file:` in `stderr`.
+fn position_after(stderr: &str, file: &str) -> Option<(usize, usize)> {
+    let rest = &stderr[stderr.find(&format!("{file}:"))? + file.len() + 1..];
+    let mut parts = rest.splitn(3, ':');
+    let line = parts.next()?.parse().ok()?;
+    let column = parts.next()?.parse().ok()?;
+    Some((line, column))
+}
+
+#[test]
+fn every_malformed_scenario_exits_2_naming_file_line_field_and_expectation() {
+    let mut failures = Vec::new();
+    for case in CASES {
+        let path = write_scenario(case.name, case.text);
+        let out = faultline(&["run", path.to_str().expect("a UTF-8 temp path")]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let mut problems = check_message(case, &path, &stderr);
+        if out.status.code() != Some(2) {
+            problems.push(format!("exit code {:?}, expected 2", out.status.code()));
+        }
+        if !problems.is_empty() {
+            failures.push(format!(
+                "{}: {}\n    stderr: {}",
+                case.name,
+                problems.join("; "),
+                stderr.trim()
+            ));
+        }
+        let _ = std::fs::remove_file(&path);
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n{}",
+        failures.len(),
+        CASES.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn every_case_fails_the_same_way_through_the_library() {
+    for case in CASES {
+        let err = Scenario::from_bytes(case.text, "case.toml")
+            .expect_err(&format!("{} should not parse", case.name));
+        assert_eq!(
+            err.line,
+            marked_line(case.text).unwrap_or(0),
+            "{}",
+            case.name
+        );
+        assert_eq!(err.field.as_deref(), case.field, "{}", case.name);
+        assert!(err.message.contains(case.phrase), "{}: {err}", case.name);
+    }
+}
+
+#[test]
+fn a_missing_file_exits_2_and_names_it() {
+    let path = scratch_dir().join("no-such-scenario.toml");
+    let out = faultline(&["run", path.to_str().expect("a UTF-8 temp path")]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "stderr: {stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "{}: cannot read the scenario file",
+            path.display()
+        )),
+        "stderr: {stderr}"
+    );
+}
+
+#[test]
+fn bad_command_line_usage_exits_2() {
+    let valid = write_scenario(
+        "valid",
+        head!("[workload]\nclients = 1\nmax_ops = 3\n[checks]\nsettle = \"0s\"\n"),
+    );
+    let valid = valid.to_str().expect("a UTF-8 temp path");
+    let cases: &[(&[&str], &str)] = &[
+        (&["run"], "<SCENARIO>"),
+        (&["run", valid, "--seed", "notanumber"], "'notanumber'"),
+        (&["run", valid, "--seed", "-3"], "'-3'"),
+        (&["run", valid, "--bogus"], "--bogus"),
+        (&["launch", valid], "launch"),
+        (&[], "Usage"),
+    ];
+    for (args, phrase) in cases {
+        let out = faultline(args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: stderr: {stderr}");
+        assert!(
+            stderr.contains(phrase),
+            "{args:?}: stderr lacks {phrase:?}: {stderr}"
+        );
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
+    let ok = faultline(&["run", valid, "--quiet"]);
+    assert_eq!(ok.status.code(), Some(0), "the valid scenario must run");
+}
+
+// ----- docs/scenarios.md -----------------------------------------------------------
+
+const DOC: &str = include_str!("../docs/scenarios.md");
+
+/// The fenced blocks of `doc`: (info string, body).
+fn fenced_blocks(doc: &str) -> Vec<(&str, String)> {
+    let mut blocks = Vec::new();
+    let mut open: Option<(&str, String)> = None;
+    for line in doc.lines() {
+        match (&mut open, line.trim_start().strip_prefix("```")) {
+            (None, Some(info)) => open = Some((info.trim(), String::new())),
+            (Some(_), Some(_)) => blocks.extend(open.take()),
+            (Some((_, body)), None) => {
+                body.push_str(line);
+                body.push('\n');
+            }
+            (None, None) => {}
+        }
+    }
+    blocks
+}
+
+#[test]
+fn every_complete_example_in_the_docs_parses() {
+    let examples: Vec<String> = fenced_blocks(DOC)
+        .into_iter()
+        .filter(|(info, body)| *info == "toml" && body.starts_with("# complete example"))
+        .map(|(_, body)| body)
+        .collect();
+    assert!(
+        examples.len() >= 8,
+        "expected at least 8 complete examples, found {}",
+        examples.len()
+    );
+    for (i, text) in examples.iter().enumerate() {
+        let file = format!("docs/scenarios.md example {}", i + 1);
+        if let Err(e) = Scenario::parse(text, &file) {
+            panic!("{e}\n---\n{text}");
+        }
+    }
+}
+
+/// Every `# bad example` block fails with the `error:` line of the ```text
+/// block right after it, byte for byte (the file is called `bad.toml`).
+#[test]
+fn every_error_shown_in_the_docs_is_the_real_one() {
+    let blocks = fenced_blocks(DOC);
+    let mut checked = 0;
+    for (i, (info, body)) in blocks.iter().enumerate() {
+        if *info != "toml" || !body.starts_with("# bad example") {
+            continue;
+        }
+        let shown = blocks
+            .get(i + 1)
+            .filter(|(info, _)| *info == "text")
+            .and_then(|(_, out)| out.lines().find(|l| l.starts_with("error: ")))
+            .unwrap_or_else(|| panic!("bad example {body:?} needs a ```text block with error:"));
+        let err = Scenario::parse(body, "bad.toml").expect_err("a bad example must not parse");
+        assert_eq!(shown, format!("error: {err}"), "---\n{body}");
+        checked += 1;
+    }
+    assert!(
+        checked >= 3,
+        "expected at least 3 bad examples, found {checked}"
+    );
+}
