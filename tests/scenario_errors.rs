@@ -113,7 +113,7 @@ const CASES: &[Case] = &[
         name: "negative-seed",
         text: head!("seed = -1 # <- here\n"),
         field: Some("seed"),
-        phrase: "expected u64",
+        phrase: "expected a non-negative integer",
     },
     Case {
         name: "node-is-a-float",

@@ -78,7 +78,7 @@ impl Source<'_> {
     /// The error toml reported, with the field guessed from the text at its span.
     pub fn toml_error(&self, err: &toml::de::Error) -> ScenarioError {
         let span = err.span().unwrap_or(0..0);
-        let message = err.message().trim().to_string();
+        let message = plain_types(err.message().trim());
         let Some(key) = missing_field(&message) else {
             let field = self.field_at(span.start);
             return self.error(span, field, message);
@@ -182,6 +182,22 @@ fn header(line: &str) -> Option<(String, bool)> {
         .filter(|c| !matches!(c, ' ' | '"' | '\''))
         .collect();
     Some((name, is_array))
+}
+
+/// serde names Rust types (`expected i64`); users wrote TOML values.
+fn plain_types(message: &str) -> String {
+    let mut text = message.to_string();
+    for (rust, plain) in [
+        ("i64", "an integer"),
+        ("u64", "a non-negative integer"),
+        ("u32", "a non-negative integer"),
+        ("usize", "a non-negative integer"),
+        ("f64", "a number"),
+        ("a boolean", "true or false"),
+    ] {
+        text = text.replace(&format!("expected {rust}"), &format!("expected {plain}"));
+    }
+    text
 }
 
 fn is_key_char(c: char) -> bool {
