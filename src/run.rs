@@ -3,19 +3,32 @@
 
 use crate::protocols::broadcast::Broadcast;
 use crate::scenario::{Expect, ProtocolPlan, Scenario};
-use crate::sim::{RunResult, Simulation};
+use crate::sim::{RunResult, SimConfig, Simulation};
 
 /// Options of one run beyond the seed.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct RunOptions {
     /// Keep every event for reports.
     pub record_trace: bool,
+    /// Apply the seed's swarm fault mix (a scenario without `[swarm]` runs as is).
+    pub swarm: bool,
 }
 
 /// Runs `scenario` with `seed`.
 pub fn run(scenario: &Scenario, seed: u64, options: RunOptions) -> RunResult {
-    let mut config = scenario.config(seed);
+    let (mut config, mix) = match scenario.swarm_config(seed) {
+        Some((config, mix)) if options.swarm => (config, Some(mix)),
+        _ => (scenario.config(seed), None),
+    };
     config.record_trace = options.record_trace;
+    let mut result = run_config(scenario, config);
+    result.swarm = mix;
+    result
+}
+
+/// Runs `scenario`'s protocol under an explicit engine configuration (the
+/// scenario's own, or one derived from it, e.g. while shrinking).
+pub fn run_config(scenario: &Scenario, config: SimConfig) -> RunResult {
     match &scenario.protocol {
         ProtocolPlan::Broadcast(o) => {
             Simulation::new(Broadcast::new(o.clone(), scenario.nodes), config).run()

@@ -66,6 +66,21 @@ impl SimDuration {
     }
 }
 
+impl SimDuration {
+    /// The exact duration in the largest unit that divides it (`"1500us"`,
+    /// `"2s"`, `"7ns"`): what a scenario file written by faultline uses, so
+    /// reading it back gives the same nanoseconds.
+    pub fn exact(self) -> String {
+        let ns = self.0;
+        for (unit, scale) in [("s", 1_000_000_000), ("ms", 1_000_000), ("us", 1_000)] {
+            if ns % scale == 0 && ns > 0 {
+                return format!("{}{unit}", ns / scale);
+            }
+        }
+        format!("{ns}ns")
+    }
+}
+
 impl Add<SimDuration> for SimTime {
     type Output = SimTime;
     /// Saturates at [`SimTime::MAX`]: runs are bounded far below it.
@@ -216,6 +231,23 @@ mod tests {
         ] {
             assert!(parse_duration(bad).is_err(), "{bad:?} should not parse");
         }
+    }
+
+    #[test]
+    fn exact_form_round_trips() {
+        for ns in [
+            0,
+            7,
+            1_500,
+            1_234_567,
+            150_000_000,
+            2_000_000_000,
+            2_250_000_000,
+        ] {
+            let d = SimDuration::from_nanos(ns);
+            assert_eq!(parse_duration(&d.exact()), Ok(d), "{}", d.exact());
+        }
+        assert_eq!(SimDuration::from_millis(1500).exact(), "1500ms");
     }
 
     #[test]

@@ -62,7 +62,14 @@ fn same_seed_same_hash_for_every_shipped_scenario() {
 fn recording_the_trace_does_not_change_the_run() {
     let s = scenario("broadcast-lossy-crash.toml");
     let plain = run(&s, 3, RunOptions::default());
-    let traced = run(&s, 3, RunOptions { record_trace: true });
+    let traced = run(
+        &s,
+        3,
+        RunOptions {
+            record_trace: true,
+            ..RunOptions::default()
+        },
+    );
     assert_eq!(plain.trace_hash, traced.trace_hash);
     assert!(traced.trace.len() as u64 >= traced.events / 2);
 }

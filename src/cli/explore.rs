@@ -28,6 +28,9 @@ pub struct ExploreArgs {
     /// Stop starting new seeds after the first violation.
     #[arg(long)]
     pub fail_fast: bool,
+    /// Give each seed its own fault mix, drawn within the scenario's [swarm] ranges.
+    #[arg(long)]
+    pub swarm: bool,
     /// Run only shard I of N (`I/N`); combine shard reports with `faultline merge`.
     #[arg(long)]
     pub shard: Option<Shard>,
@@ -56,9 +59,14 @@ pub fn run(args: ExploreArgs) -> i32 {
         return EXIT_BAD_INPUT;
     }
     let seeds = explore::shard_seeds(args.seeds, args.shard);
+    if args.swarm && scenario.swarm.is_none() {
+        eprintln!("error: {}: --swarm needs a [swarm] section with the ranges to draw from (see docs/scenarios.md)", scenario.file);
+        return EXIT_BAD_INPUT;
+    }
     let options = ExploreOptions {
         jobs: args.jobs,
         fail_fast: args.fail_fast,
+        swarm: args.swarm,
     };
     #[allow(clippy::disallowed_methods)] // wall time of the sweep, for runs/s; outside any run
     let started = Instant::now();
@@ -156,6 +164,10 @@ fn human(report: &ExploreReport, jobs: usize, wall_s: f64) -> String {
     for (check, f) in &report.by_check {
         out += &format!("  {check:<28} {} seeds, first {}\n", f.count, f.first_seed);
         out += &format!("  {:<28} replay: {}\n", "", f.replay);
+        let first = report.failures.iter().find(|x| x.seed == f.first_seed);
+        if let Some(mix) = first.and_then(|x| x.swarm.as_ref()) {
+            out += &format!("  {:<28} swarm mix: {mix}\n", "");
+        }
     }
     let rate = report.seeds_run as f64 / wall_s.max(1e-9);
     let events = report.events as f64 / wall_s.max(1e-9);
@@ -193,8 +205,12 @@ fn verify(scenario: &Scenario, outcomes: &[SeedOutcome]) -> Vec<serde_json::Valu
     verify_sample(outcomes)
         .par_iter()
         .filter_map(|o| {
-            let a = run::run(scenario, o.seed, RunOptions { record_trace: true });
-            let b = run::run(scenario, o.seed, RunOptions { record_trace: true });
+            let options = RunOptions {
+                record_trace: true,
+                swarm: o.swarm.is_some(),
+            };
+            let a = run::run(scenario, o.seed, options);
+            let b = run::run(scenario, o.seed, options);
             if a.trace_hash == o.trace_hash && b.trace_hash == o.trace_hash {
                 return None;
             }
@@ -205,7 +221,7 @@ fn verify(scenario: &Scenario, outcomes: &[SeedOutcome]) -> Vec<serde_json::Valu
                 "sweep_hash": o.trace_hash,
                 "rerun_hashes": [a.trace_hash, b.trace_hash],
                 "first_difference": first,
-                "replay": faultline::report::replay_command(scenario, o.seed),
+                "replay": faultline::report::replay_command(scenario, o.seed, o.swarm.is_some()),
             }))
         })
         .collect()

@@ -27,6 +27,9 @@ pub struct RunArgs {
     /// Print nothing but failures.
     #[arg(long)]
     pub quiet: bool,
+    /// Apply the seed's swarm fault mix (as `explore --swarm` ran it).
+    #[arg(long)]
+    pub swarm: bool,
 }
 
 /// Runs `faultline run` and returns its exit code.
@@ -38,11 +41,19 @@ pub fn run(args: RunArgs) -> i32 {
             return EXIT_BAD_INPUT;
         }
     };
+    if args.swarm && scenario.swarm.is_none() {
+        eprintln!("error: {}: --swarm needs a [swarm] section with the ranges to draw from (see docs/scenarios.md)", scenario.file);
+        return EXIT_BAD_INPUT;
+    }
     let seed = args.seed.unwrap_or(scenario.default_seed);
     #[allow(clippy::disallowed_methods)]
     // wall time of the whole run, for the user; outside the simulated world
     let started = Instant::now();
-    let result = faultline::run::run(&scenario, seed, RunOptions::default());
+    let options = RunOptions {
+        swarm: args.swarm,
+        ..RunOptions::default()
+    };
+    let result = faultline::run::run(&scenario, seed, options);
     let wall = WallTime {
         seconds: started.elapsed().as_secs_f64(),
     };

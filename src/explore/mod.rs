@@ -119,6 +119,8 @@ pub struct SeedOutcome {
     pub trace_hash: String,
     /// Events processed.
     pub events: u64,
+    /// The swarm fault mix the seed drew, if swarm testing was on.
+    pub swarm: Option<String>,
 }
 
 /// Options of a sweep.
@@ -129,11 +131,17 @@ pub struct ExploreOptions {
     /// Stop starting new seeds after the first violation. The set of seeds
     /// run then depends on scheduling; the failures found are still real.
     pub fail_fast: bool,
+    /// Give each seed its own fault mix from the scenario's `[swarm]` ranges.
+    pub swarm: bool,
 }
 
 /// Runs one seed.
-pub fn run_seed(scenario: &Scenario, seed: u64) -> SeedOutcome {
-    let result = run::run(scenario, seed, RunOptions::default());
+pub fn run_seed(scenario: &Scenario, seed: u64, swarm: bool) -> SeedOutcome {
+    let options = RunOptions {
+        swarm,
+        ..RunOptions::default()
+    };
+    let result = run::run(scenario, seed, options);
     let first = result.violations.first();
     SeedOutcome {
         seed,
@@ -141,6 +149,7 @@ pub fn run_seed(scenario: &Scenario, seed: u64) -> SeedOutcome {
         message: first.map(|v| v.message.clone()),
         trace_hash: result.trace_hash,
         events: result.events,
+        swarm: result.swarm,
     }
 }
 
@@ -166,7 +175,7 @@ pub fn explore(
                 if options.fail_fast && stop.load(Ordering::Relaxed) {
                     return None;
                 }
-                let outcome = run_seed(scenario, seed);
+                let outcome = run_seed(scenario, seed, options.swarm);
                 if outcome.check.is_some() {
                     stop.store(true, Ordering::Relaxed);
                 }
@@ -189,6 +198,8 @@ pub struct Failure {
     pub message: String,
     /// The command that replays it.
     pub replay: String,
+    /// The swarm fault mix it ran with, if any.
+    pub swarm: Option<String>,
 }
 
 /// The failures of one check.
@@ -243,7 +254,8 @@ impl ExploreReport {
                     seed: o.seed,
                     check,
                     message: o.message.clone().unwrap_or_default(),
-                    replay: replay_command(scenario, o.seed),
+                    replay: replay_command(scenario, o.seed, o.swarm.is_some()),
+                    swarm: o.swarm.clone(),
                 })
             })
             .collect();

@@ -8,10 +8,12 @@ use crate::time::SimTime;
 use serde_json::{json, Value};
 use std::fmt::Write;
 
-/// The exact command that replays `seed` of `scenario`.
-pub fn replay_command(scenario: &Scenario, seed: u64) -> String {
+/// The exact command that replays `seed` of `scenario` (with its swarm
+/// fault mix when `swarm`).
+pub fn replay_command(scenario: &Scenario, seed: u64, swarm: bool) -> String {
+    let flag = if swarm { " --swarm" } else { "" };
     format!(
-        "faultline run {} --seed {seed}",
+        "faultline run {} --seed {seed}{flag}",
         shell_quote(&scenario.file)
     )
 }
@@ -66,7 +68,8 @@ pub fn summary_json(scenario: &Scenario, result: &RunResult, wall: WallTime) -> 
         "metrics": result.metrics,
         "wall_time_s": wall.seconds,
         "events_per_wall_s": events_per_sec,
-        "replay": replay_command(scenario, result.seed),
+        "swarm": result.swarm,
+        "replay": replay_command(scenario, result.seed, result.swarm.is_some()),
     })
 }
 
@@ -98,6 +101,9 @@ pub fn human_summary(scenario: &Scenario, result: &RunResult, wall: WallTime) ->
         scenario.nodes
     );
     let _ = writeln!(out, "seed        {}", result.seed);
+    if let Some(mix) = &result.swarm {
+        let _ = writeln!(out, "swarm       {mix}");
+    }
     let _ = writeln!(
         out,
         "sim time    {} ({} faults + {} settle)",
@@ -171,7 +177,11 @@ pub fn human_summary(scenario: &Scenario, result: &RunResult, wall: WallTime) ->
     };
     let _ = writeln!(out, "verdict     {verdict}");
     if !ok {
-        let _ = writeln!(out, "replay      {}", replay_command(scenario, result.seed));
+        let _ = writeln!(
+            out,
+            "replay      {}",
+            replay_command(scenario, result.seed, result.swarm.is_some())
+        );
     }
     out
 }

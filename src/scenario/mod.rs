@@ -10,7 +10,7 @@ pub use error::ScenarioError;
 
 use crate::protocols::broadcast::BroadcastOptions;
 use crate::protocols::{self, ProtocolInfo};
-use crate::sim::SimConfig;
+use crate::sim::{SimConfig, SwarmConfig};
 use std::path::Path;
 
 /// The protocol a scenario runs, with its options.
@@ -62,6 +62,11 @@ pub struct Scenario {
     pub expect: Expect,
     /// The engine configuration, with `seed` = `default_seed`.
     pub config: SimConfig,
+    /// The `[swarm]` ranges, if the scenario declares them.
+    pub swarm: Option<SwarmConfig>,
+    /// The file as parsed TOML, for writing derived scenarios (shrinking)
+    /// that keep every section they do not change.
+    pub document: toml::Table,
 }
 
 impl Scenario {
@@ -105,5 +110,14 @@ impl Scenario {
             seed,
             ..self.config.clone()
         }
+    }
+
+    /// The configuration for `seed` with its swarm fault mix applied, and a
+    /// description of the mix. `None` when the scenario has no `[swarm]`.
+    pub fn swarm_config(&self, seed: u64) -> Option<(SimConfig, String)> {
+        let swarm = self.swarm.as_ref()?;
+        let mut config = self.config(seed);
+        let mix = crate::sim::swarm::apply(swarm, seed, &mut config);
+        Some((config, mix))
     }
 }

@@ -26,6 +26,7 @@ pub struct RawScenario {
     pub nemesis: Option<RawNemesis>,
     pub workload: Option<RawWorkload>,
     pub checks: Option<RawChecks>,
+    pub swarm: Option<RawSwarm>,
     pub broadcast: Option<Spanned<BroadcastOptions>>,
 }
 
@@ -192,4 +193,25 @@ pub struct RawChecks {
     pub expect_check: Option<Spanned<String>>,
     pub settle: Option<Spanned<SimDuration>>,
     pub enabled: Option<Spanned<Vec<String>>>,
+}
+
+/// `[swarm]`: ranges each seed draws its own fault mix from.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSwarm {
+    pub loss: Option<Spanned<[f64; 2]>>,
+    pub duplicate: Option<Spanned<[f64; 2]>>,
+    pub partition: Option<Spanned<RawSwarmRate>>,
+    pub crash: Option<Spanned<RawSwarmRate>>,
+    pub pause: Option<Spanned<RawSwarmRate>>,
+    pub clock: Option<Spanned<RawSwarmRate>>,
+    pub off: Option<Spanned<f64>>,
+}
+
+/// `{ every = ["2s", "20s"], duration = ["1s", "5s"] }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSwarmRate {
+    pub every: DurationRange,
+    pub duration: DurationRange,
 }

@@ -6,15 +6,15 @@
 use super::error::{ScenarioError, Source};
 use super::raw::{
     DurationRange, RawFault, RawLatency, RawLink, RawNemesis, RawNetwork, RawNodeRef, RawRate,
-    RawScenario, RawWorkload,
+    RawScenario, RawSwarm, RawSwarmRate, RawWorkload,
 };
 use super::{Expect, ProtocolPlan, Scenario};
 use crate::net::{Latency, LinkConfig, NetworkConfig};
 use crate::process::NodeId;
 use crate::protocols::{self, ProtocolInfo, ENGINE_CHECKS};
 use crate::sim::{
-    FaultAction, FaultRate, NemesisConfig, NodeRef, Shape, ShapeKind, SimConfig, TimedFault,
-    WorkloadConfig,
+    FaultAction, FaultRate, NemesisConfig, NodeRef, Shape, ShapeKind, SimConfig, SwarmConfig,
+    SwarmRate, TimedFault, WorkloadConfig,
 };
 use crate::time::{parse_duration, SimDuration, SimTime};
 use std::collections::BTreeSet;
@@ -41,7 +41,11 @@ pub fn parse(text: &str, file: &str) -> Result<Scenario> {
         });
     }
     let raw: RawScenario = toml::from_str(text).map_err(|e| src.toml_error(&e))?;
-    Validator { src }.scenario(raw)
+    // The typed parse succeeded, so the text is a valid TOML table.
+    let document: toml::Table = toml::from_str(text).map_err(|e| src.toml_error(&e))?;
+    let mut scenario = Validator { src }.scenario(raw)?;
+    scenario.document = document;
+    Ok(scenario)
 }
 
 struct Validator<'a> {
@@ -129,7 +133,10 @@ impl Validator<'_> {
             enabled_checks,
             record_trace: false,
         };
+        let swarm = raw.swarm.as_ref().map(|w| self.swarm(w)).transpose()?;
         Ok(Scenario {
+            swarm,
+            document: toml::Table::new(),
             file: self.src.file.to_string(),
             name: raw.name.into_inner(),
             description: raw.description.unwrap_or_default(),
@@ -802,6 +809,54 @@ impl Validator<'_> {
             clock: rate(&raw.clock, "nemesis.clock")?,
             skew_max,
             drift_ppm_max,
+        })
+    }
+
+    fn swarm(&self, raw: &RawSwarm) -> Result<SwarmConfig> {
+        let range = |r: &Option<Spanned<[f64; 2]>>, name: &str| -> Result<Option<(f64, f64)>> {
+            match r {
+                None => Ok(None),
+                Some(r) => {
+                    let [lo, hi] = *r.get_ref();
+                    if (0.0..=1.0).contains(&lo) && (0.0..=1.0).contains(&hi) && lo <= hi {
+                        Ok(Some((lo, hi)))
+                    } else {
+                        Err(self.err(
+                            r.span(),
+                            name,
+                            "expected [low, high] probabilities with 0 <= low <= high <= 1",
+                        ))
+                    }
+                }
+            }
+        };
+        let rate = |r: &Option<Spanned<RawSwarmRate>>, name: &str| -> Result<Option<SwarmRate>> {
+            let Some(r) = r else { return Ok(None) };
+            let RawSwarmRate { every, duration } = r.get_ref();
+            let ok = every.min > SimDuration::ZERO
+                && every.min <= every.max
+                && duration.max > SimDuration::ZERO
+                && duration.min <= duration.max;
+            if !ok {
+                return Err(self.err(r.span(), name, "expected every = [min, max] with 0 < min <= max and duration = [min, max] with min <= max, max > 0"));
+            }
+            Ok(Some(SwarmRate {
+                every_min: every.min,
+                every_max: every.max,
+                duration_min: duration.min,
+                duration_max: duration.max,
+            }))
+        };
+        Ok(SwarmConfig {
+            loss: range(&raw.loss, "swarm.loss")?,
+            duplicate: range(&raw.duplicate, "swarm.duplicate")?,
+            partition: rate(&raw.partition, "swarm.partition")?,
+            crash: rate(&raw.crash, "swarm.crash")?,
+            pause: rate(&raw.pause, "swarm.pause")?,
+            clock: rate(&raw.clock, "swarm.clock")?,
+            off: self
+                .probability(raw.off.as_ref(), "swarm.off")?
+                .unwrap_or(0.25),
         })
     }
 

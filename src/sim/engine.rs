@@ -900,6 +900,7 @@ impl<P: Protocol> Simulation<P> {
             faults: self.applied,
             net: self.net.stats,
             trace: self.trace,
+            swarm: None,
         }
     }
 

@@ -15,12 +15,14 @@ mod engine;
 pub mod fault;
 pub mod nemesis;
 mod queue;
+pub mod swarm;
 
 pub use clock::NodeClock;
 pub use engine::Simulation;
 pub use fault::{FaultAction, NodeRef, Shape, TimedFault};
 pub use nemesis::{FaultRate, NemesisConfig, ShapeKind};
 pub use queue::EventQueue;
+pub use swarm::{SwarmConfig, SwarmRate};
 
 use crate::net::{NetStats, NetworkConfig};
 use crate::process::Violation;
@@ -162,4 +164,6 @@ pub struct RunResult {
     pub history: Vec<serde_json::Value>,
     /// Every event, when `record_trace` was set.
     pub trace: Vec<TraceRecord>,
+    /// The swarm fault mix this run drew, if any (set by [`crate::run::run`]).
+    pub swarm: Option<String>,
 }
