@@ -31,6 +31,9 @@ pub struct ExploreArgs {
     /// Give each seed its own fault mix, drawn within the scenario's [swarm] ranges.
     #[arg(long)]
     pub swarm: bool,
+    /// Shrink the first failing seed of each check into a scenario file (in --out, or here).
+    #[arg(long)]
+    pub shrink: bool,
     /// Run only shard I of N (`I/N`); combine shard reports with `faultline merge`.
     #[arg(long)]
     pub shard: Option<Shard>,
@@ -104,6 +107,15 @@ pub fn run(args: ExploreArgs) -> i32 {
             );
             return EXIT_BAD_INPUT;
         }
+    }
+    if args.shrink {
+        value["shrunk"] = shrink_failures(
+            &scenario,
+            &report,
+            args.swarm,
+            args.out.as_deref(),
+            args.json,
+        );
     }
     if args.json {
         println!("{value}");
@@ -253,4 +265,36 @@ fn print_verify(enabled: bool, outcomes: &[SeedOutcome], mismatches: &[serde_jso
     for m in mismatches {
         println!("  seed {}: {}", m["seed"], m["first_difference"]);
     }
+}
+
+/// Shrinks the first failing seed of each check; prints a line per check
+/// (unless `quiet`) and returns what was written, for the JSON report.
+fn shrink_failures(
+    scenario: &Scenario,
+    report: &ExploreReport,
+    swarm: bool,
+    dir: Option<&std::path::Path>,
+    quiet: bool,
+) -> serde_json::Value {
+    let mut written = Vec::new();
+    for (check, f) in &report.by_check {
+        let name = format!("{}-seed-{}-shrunk.toml", scenario.name, f.first_seed);
+        let out = dir.map_or_else(|| PathBuf::from(&name), |d| d.join(&name));
+        match super::shrink::shrink_to_file(scenario, f.first_seed, swarm, 500, &out) {
+            Ok(s) => {
+                if !quiet {
+                    println!("shrunk      {} -> {}", s.summary(), out.display());
+                }
+                written.push(json!({"check": check, "seed": f.first_seed, "file": out.display().to_string(), "summary": s.summary()}));
+            }
+            Err(e) => {
+                eprintln!(
+                    "warning: could not shrink seed {} ({check}): {e}",
+                    f.first_seed
+                );
+                written.push(json!({"check": check, "seed": f.first_seed, "error": e}));
+            }
+        }
+    }
+    serde_json::Value::Array(written)
 }

@@ -6,6 +6,7 @@ mod check;
 mod explore;
 mod merge;
 mod run;
+mod shrink;
 
 use clap::{Parser, Subcommand};
 
@@ -25,6 +26,8 @@ enum Command {
     Explore(explore::ExploreArgs),
     /// Combine the `explore --json` reports of a sharded sweep.
     Merge(merge::MergeArgs),
+    /// Minimize a failing seed into a small scenario that fails the same check.
+    Shrink(shrink::ShrinkArgs),
     /// Check a recorded history for linearizability against a model.
     Check(check::CheckArgs),
 }
@@ -56,6 +59,7 @@ pub fn main() -> i32 {
         Command::Run(args) => run::run(args),
         Command::Explore(args) => explore::run(args),
         Command::Merge(args) => merge::run(args),
+        Command::Shrink(args) => shrink::run(args),
         Command::Check(args) => check::run(args),
     }
 }

@@ -8,6 +8,8 @@
 //! [`ExploreReport::merge`] puts shard reports back together into exactly
 //! the unsharded report.
 
+pub mod shrink;
+
 use crate::report::replay_command;
 use crate::run::{self, RunOptions};
 use crate::scenario::{Expect, Scenario};
@@ -200,6 +202,8 @@ pub struct Failure {
     pub replay: String,
     /// The swarm fault mix it ran with, if any.
     pub swarm: Option<String>,
+    /// The run's trace hash: its replay must print the same.
+    pub trace_hash: String,
 }
 
 /// The failures of one check.
@@ -256,6 +260,7 @@ impl ExploreReport {
                     message: o.message.clone().unwrap_or_default(),
                     replay: replay_command(scenario, o.seed, o.swarm.is_some()),
                     swarm: o.swarm.clone(),
+                    trace_hash: o.trace_hash.clone(),
                 })
             })
             .collect();

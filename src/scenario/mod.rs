@@ -5,6 +5,7 @@
 mod error;
 mod raw;
 mod validate;
+pub mod write;
 
 pub use error::ScenarioError;
 

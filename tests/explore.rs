@@ -1,0 +1,221 @@
+//! `faultline explore`, `merge` and `shrink`, driven through the binary as
+//! CI users drive them: results independent of --jobs, shards that merge
+//! into exactly the unsharded sweep, and a planted violation that is found,
+//! replayed by its printed command with the same trace hash, and shrunk to
+//! a small file that still fails.
+
+use faultline::explore::{explore, ExploreOptions};
+use faultline::scenario::Scenario;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const BIN: &str = env!("CARGO_BIN_EXE_faultline");
+
+fn scenario_path(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("scenarios")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+fn faultline(args: &[&str]) -> (i32, String) {
+    let out = match Command::new(BIN).args(args).output() {
+        Ok(o) => o,
+        Err(e) => panic!("cannot run {BIN}: {e}"),
+    };
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+fn json(text: &str) -> Value {
+    match serde_json::from_str(text) {
+        Ok(v) => v,
+        Err(e) => panic!("not JSON ({e}): {text}"),
+    }
+}
+
+fn temp_dir(tag: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "faultline-explore-test-{tag}-{}",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+    dir
+}
+
+/// The fields of a report that must not depend on how the sweep was run.
+fn essence(report: &Value) -> Value {
+    serde_json::json!({
+        "seeds": report["seeds"], "seeds_run": report["seeds_run"], "events": report["events"],
+        "failures": report["failures"], "by_check": report["by_check"], "verdict": report["verdict"],
+    })
+}
+
+#[test]
+fn outcomes_do_not_depend_on_jobs() {
+    let path = scenario_path("broadcast-no-persist.toml");
+    let scenario = Scenario::load(Path::new(&path)).unwrap_or_else(|e| panic!("{e}"));
+    let seeds: Vec<u64> = (0..16).collect();
+    let with = |jobs| {
+        explore(
+            &scenario,
+            &seeds,
+            ExploreOptions {
+                jobs: Some(jobs),
+                ..Default::default()
+            },
+            &|_| {},
+        )
+    };
+    let one = with(1).unwrap_or_else(|e| panic!("{e}"));
+    let two = with(2).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        one, two,
+        "per-seed outcomes (trace hashes included) differ between --jobs 1 and 2"
+    );
+
+    let (code1, out1) = faultline(&[
+        "explore", &path, "--seeds", "0..24", "--jobs", "1", "--json",
+    ]);
+    let (code2, out2) = faultline(&[
+        "explore", &path, "--seeds", "0..24", "--jobs", "2", "--json",
+    ]);
+    assert_eq!((code1, code2), (0, 0));
+    assert_eq!(essence(&json(&out1)), essence(&json(&out2)));
+}
+
+#[test]
+fn shards_merge_into_the_unsharded_sweep() {
+    let path = scenario_path("broadcast-no-persist.toml");
+    let dir = temp_dir("shards");
+    let (_, whole) = faultline(&["explore", &path, "--seeds", "5..35", "--json"]);
+    let mut files = Vec::new();
+    for i in 0..3 {
+        let (code, out) = faultline(&[
+            "explore",
+            &path,
+            "--seeds",
+            "5..35",
+            "--shard",
+            &format!("{i}/3"),
+            "--json",
+        ]);
+        assert_eq!(code, 0);
+        let file = dir.join(format!("shard-{i}.json"));
+        std::fs::write(&file, out).unwrap_or_else(|e| panic!("{e}"));
+        files.push(file.display().to_string());
+    }
+    let mut args = vec!["merge", "--json"];
+    args.extend(files.iter().map(String::as_str));
+    let (code, merged) = faultline(&args);
+    assert_eq!(code, 0);
+    let merged = json(&merged);
+    assert_eq!(
+        merged["shards"],
+        serde_json::json!([]),
+        "all three shards are present"
+    );
+    assert_eq!(essence(&merged), essence(&json(&whole)));
+
+    // Two shards of three are reported as incomplete; a shard twice is an error.
+    let (_, partial) = faultline(&["merge", "--json", &files[0], &files[1]]);
+    assert_eq!(json(&partial)["seeds_run"], 20);
+    let (code, _) = faultline(&["merge", &files[0], &files[0]]);
+    assert_eq!(code, 2);
+}
+
+#[test]
+fn planted_violation_is_found_replayed_and_shrunk() {
+    let path = scenario_path("broadcast-no-persist.toml");
+    let (code, out) = faultline(&["explore", &path, "--seeds", "0..10", "--json"]);
+    assert_eq!(
+        code, 0,
+        "the scenario expects this violation, so finding it is a pass"
+    );
+    let report = json(&out);
+    let failure = &report["failures"][0];
+    assert_eq!(failure["check"], "broadcast.delivery");
+
+    // The printed replay command reproduces the run exactly.
+    let replay = failure["replay"].as_str().unwrap_or_default();
+    let words: Vec<&str> = replay.split_whitespace().collect();
+    assert_eq!(words[..2], ["faultline", "run"]);
+    let mut args = words[1..].to_vec();
+    args.push("--json");
+    let (code, run) = faultline(&args);
+    assert_eq!(code, 0);
+    assert_eq!(json(&run)["trace_hash"], failure["trace_hash"]);
+
+    // Shrinking gives a small standalone file that still fails the check.
+    let dir = temp_dir("shrink");
+    let file = dir.join("shrunk.toml").display().to_string();
+    let seed = failure["seed"].to_string();
+    let (code, summary) = faultline(&["shrink", &path, "--seed", &seed, "--out", &file]);
+    assert_eq!(code, 0, "{summary}");
+    let shrunk = Scenario::load(Path::new(&file)).unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        shrunk.config.faults.len() <= 5,
+        "{} faults left",
+        shrunk.config.faults.len()
+    );
+    let (_, rerun) = faultline(&["run", &file, "--json"]);
+    let violations = json(&rerun)["violations"].clone();
+    assert_eq!(violations[0]["check"], "broadcast.delivery", "{rerun}");
+
+    // The same input shrinks to the same output.
+    let again = dir.join("again.toml").display().to_string();
+    faultline(&["shrink", &path, "--seed", &seed, "--out", &again]);
+    assert_eq!(
+        std::fs::read_to_string(&file).ok(),
+        std::fs::read_to_string(&again).ok()
+    );
+}
+
+#[test]
+fn a_passing_scenario_passes_and_a_bad_shrink_is_refused() {
+    let path = scenario_path("broadcast-calm.toml");
+    let (code, out) = faultline(&["explore", &path, "--seeds", "0..8", "--verify"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("every trace hash matched"), "{out}");
+    let (code, _) = faultline(&["shrink", &path, "--seed", "1"]);
+    assert_eq!(
+        code, 2,
+        "a seed that holds every check has nothing to shrink"
+    );
+    let (code, _) = faultline(&["explore", &path, "--seeds", "9..3"]);
+    assert_eq!(code, 2);
+    let (code, _) = faultline(&["explore", &path, "--swarm"]);
+    assert_eq!(code, 2, "no [swarm] section");
+}
+
+#[test]
+fn swarm_failures_replay_with_their_mix() {
+    // A lossy, crashy mix finds the no-persist bug; the printed replay
+    // (with --swarm) reproduces the same run.
+    let text = std::fs::read_to_string(scenario_path("broadcast-no-persist.toml")).unwrap_or_default()
+        + "\n[swarm]\nloss = [0.0, 0.3]\ncrash = { every = [\"500ms\", \"5s\"], duration = [\"100ms\", \"1s\"] }\n";
+    let dir = temp_dir("swarm");
+    let file = dir.join("swarm.toml");
+    std::fs::write(&file, text).unwrap_or_else(|e| panic!("{e}"));
+    let file = file.display().to_string();
+    let (_, out) = faultline(&["explore", &file, "--seeds", "0..12", "--swarm", "--json"]);
+    let report = json(&out);
+    let failure = &report["failures"][0];
+    let replay = failure["replay"].as_str().unwrap_or_default();
+    assert!(replay.ends_with("--swarm"), "{replay}");
+    assert!(failure["swarm"]
+        .as_str()
+        .is_some_and(|m| m.contains("loss")));
+    let mut args: Vec<&str> = replay.split_whitespace().skip(1).collect();
+    args.push("--json");
+    let (_, run) = faultline(&args);
+    assert_eq!(json(&run)["trace_hash"], failure["trace_hash"]);
+    assert_eq!(json(&run)["swarm"], failure["swarm"]);
+}
