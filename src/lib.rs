@@ -12,6 +12,7 @@
 //! * [`process`]: the [`process::Process`] trait protocols implement;
 //! * [`protocols`]: the built-in protocols, each with its checks;
 //! * [`check`]: linearizability checking of histories;
+//! * [`testing`]: proptest strategies for property-testing your own protocol;
 //! * [`time`], [`rng`], [`trace`], [`history`]: the foundations.
 pub mod check;
 pub mod explore;
@@ -25,5 +26,6 @@ pub mod run;
 pub mod scenario;
 pub mod sim;
 pub mod stats;
+pub mod testing;
 pub mod time;
 pub mod trace;

@@ -81,6 +81,24 @@ impl Latency {
     }
 }
 
+impl std::fmt::Display for Latency {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let cap = |max: &Option<SimDuration>| max.map(|m| format!(", max {m}")).unwrap_or_default();
+        match self {
+            Latency::Constant(d) => write!(f, "constant {d}"),
+            Latency::Uniform { min, max } => write!(f, "uniform {min}..{max}"),
+            Latency::Normal { mean, stddev } => write!(f, "normal mean {mean} stddev {stddev}"),
+            Latency::Exponential { mean } => write!(f, "exponential mean {mean}"),
+            Latency::Pareto { scale, shape, max } => {
+                write!(f, "pareto scale {scale} shape {shape}{}", cap(max))
+            }
+            Latency::LogNormal { median, sigma, max } => {
+                write!(f, "lognormal median {median} sigma {sigma}{}", cap(max))
+            }
+        }
+    }
+}
+
 fn cap_ns(max: Option<SimDuration>) -> f64 {
     max.unwrap_or(LATENCY_CAP).as_nanos() as f64
 }
