@@ -1,13 +1,13 @@
-//! `faultline run`: one scenario, one seed, a summary and an exit code.
+//! `faultline run`: one scenario, one seed, a summary, a report directory
+//! and an exit code.
 
 use super::{EXIT_BAD_INPUT, EXIT_OK, EXIT_VIOLATION};
 use clap::Args;
 use faultline::report::{self, WallTime};
 use faultline::run::{as_expected, RunOptions};
 use faultline::scenario::Scenario;
-use faultline::sim::RunResult;
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use faultline::time::parse_duration;
+use std::path::PathBuf;
 use std::time::Instant;
 
 /// Arguments of `faultline run`.
@@ -18,9 +18,16 @@ pub struct RunArgs {
     /// The seed (default: the scenario's `seed`, or 0).
     #[arg(long)]
     pub seed: Option<u64>,
-    /// Write summary.json and history.jsonl into this directory.
+    /// Where to write the report (summary.json, history.jsonl, charts,
+    /// report.md, index.html, trace.json) [default: reports/<scenario>/<seed>]
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Write no report files.
+    #[arg(long, conflicts_with = "out")]
+    pub no_out: bool,
+    /// The time window of the Lamport diagram, e.g. `2s..3s` [default: 1s from the first fault].
+    #[arg(long, value_parser = parse_window)]
+    pub window: Option<(u64, u64)>,
     /// Print one JSON object instead of the human summary.
     #[arg(long)]
     pub json: bool,
@@ -30,6 +37,21 @@ pub struct RunArgs {
     /// Apply the seed's swarm fault mix (as `explore --swarm` ran it).
     #[arg(long)]
     pub swarm: bool,
+}
+
+/// Parses `A..B` (two durations, A < B) into nanoseconds.
+fn parse_window(text: &str) -> Result<(u64, u64), String> {
+    let (a, b) = text
+        .split_once("..")
+        .ok_or_else(|| format!("expected a window like 2s..3s, found {text:?}"))?;
+    let a = parse_duration(a).map_err(|e| e.to_string())?.as_nanos();
+    let b = parse_duration(b).map_err(|e| e.to_string())?.as_nanos();
+    if a >= b {
+        return Err(format!(
+            "the window {text:?} is empty: expected start < end"
+        ));
+    }
+    Ok((a, b))
 }
 
 /// Runs `faultline run` and returns its exit code.
@@ -46,21 +68,30 @@ pub fn run(args: RunArgs) -> i32 {
         return EXIT_BAD_INPUT;
     }
     let seed = args.seed.unwrap_or(scenario.default_seed);
+    let out = match (&args.out, args.no_out) {
+        (_, true) => None,
+        (Some(dir), false) => Some(dir.clone()),
+        (None, false) => Some(
+            PathBuf::from("reports")
+                .join(&scenario.name)
+                .join(seed.to_string()),
+        ),
+    };
+    let options = RunOptions {
+        swarm: args.swarm,
+        record_trace: out.is_some(),
+    };
     #[allow(clippy::disallowed_methods)]
     // wall time of the whole run, for the user; outside the simulated world
     let started = Instant::now();
-    let options = RunOptions {
-        swarm: args.swarm,
-        ..RunOptions::default()
-    };
     let result = faultline::run::run(&scenario, seed, options);
     let wall = WallTime {
         seconds: started.elapsed().as_secs_f64(),
     };
     let ok = as_expected(&scenario, &result);
-    if let Some(dir) = &args.out {
-        if let Err(e) = write_outputs(dir, &scenario, &result, wall) {
-            eprintln!("error: cannot write outputs to {}: {e}", dir.display());
+    if let Some(dir) = &out {
+        if let Err(e) = report::write_run_report(dir, &scenario, &result, wall, args.window) {
+            eprintln!("error: cannot write the report to {}: {e}", dir.display());
             return EXIT_BAD_INPUT;
         }
     }
@@ -68,26 +99,13 @@ pub fn run(args: RunArgs) -> i32 {
         println!("{}", report::summary_json(&scenario, &result, wall));
     } else if !args.quiet || !ok {
         print!("{}", report::human_summary(&scenario, &result, wall));
+        if let Some(dir) = out.filter(|_| !args.quiet) {
+            println!("report      {}", dir.join("index.html").display());
+        }
     }
     if ok {
         EXIT_OK
     } else {
         EXIT_VIOLATION
     }
-}
-
-fn write_outputs(
-    dir: &Path,
-    scenario: &Scenario,
-    result: &RunResult,
-    wall: WallTime,
-) -> std::io::Result<()> {
-    std::fs::create_dir_all(dir)?;
-    let summary = report::summary_json(scenario, result, wall);
-    std::fs::write(dir.join("summary.json"), format!("{summary:#}\n"))?;
-    let mut history = std::io::BufWriter::new(std::fs::File::create(dir.join("history.jsonl"))?);
-    for line in &result.history {
-        writeln!(history, "{line}")?;
-    }
-    history.flush()
 }

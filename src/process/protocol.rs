@@ -76,6 +76,9 @@ pub struct Violation {
     /// When it was detected (the end of the run for end checks).
     #[serde(rename = "time_ns", serialize_with = "as_nanos")]
     pub time: SimTime,
+    /// Structured detail for reports (e.g. a linearizability counterexample).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data: Option<serde_json::Value>,
 }
 
 fn as_nanos<S: serde::Serializer>(t: &SimTime, s: S) -> Result<S::Ok, S::Error> {
@@ -89,7 +92,14 @@ impl Violation {
             check: check.to_string(),
             message: message.into(),
             time,
+            data: None,
         }
+    }
+
+    /// This violation with structured detail attached.
+    pub fn with_data(mut self, data: serde_json::Value) -> Self {
+        self.data = Some(data);
+        self
     }
 }
 

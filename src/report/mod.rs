@@ -1,6 +1,12 @@
 //! Run summaries: the JSON object `faultline run --json` prints (and
 //! `summary.json` holds), the human summary, and the replay command.
 
+pub mod charts;
+pub mod html;
+pub mod markdown;
+pub mod perfetto;
+pub mod timeline;
+
 use crate::run::as_expected;
 use crate::scenario::{Expect, Scenario};
 use crate::sim::{EndReason, RunResult};
@@ -209,4 +215,96 @@ fn write_checks(out: &mut String, scenario: &Scenario, result: &RunResult) {
         };
         let _ = writeln!(out, "  {name:<28} {state}");
     }
+}
+
+/// Files `write_run_report` writes into a run's directory.
+pub const REPORT_FILES: &[&str] = &[
+    "summary.json",
+    "history.jsonl",
+    "latency.svg",
+    "throughput.svg",
+    "lamport.svg",
+    "trace.json",
+    "report.md",
+    "index.html",
+];
+
+/// Writes every output of one run into `dir`: `summary.json`,
+/// `history.jsonl`, the SVG charts (`latency.svg`, `throughput.svg`,
+/// `roles.svg` when the protocol has roles, `lamport.svg` over `window` or
+/// the first second after the first fault), `trace.json` for Perfetto,
+/// `report.md` and `index.html`. `result` must have been run with
+/// `record_trace` for the Lamport diagram and trace to show messages.
+pub fn write_run_report(
+    dir: &std::path::Path,
+    scenario: &Scenario,
+    result: &RunResult,
+    wall: WallTime,
+    window: Option<(u64, u64)>,
+) -> std::io::Result<()> {
+    use std::io::Write as _;
+    std::fs::create_dir_all(dir)?;
+    std::fs::write(
+        dir.join("summary.json"),
+        format!("{:#}\n", summary_json(scenario, result, wall)),
+    )?;
+    let mut history = std::io::BufWriter::new(std::fs::File::create(dir.join("history.jsonl"))?);
+    for line in &result.history {
+        writeln!(history, "{line}")?;
+    }
+    history.flush()?;
+    let end_ns = result.sim_time.as_nanos();
+    let windows = timeline::fault_windows(&result.faults, end_ns);
+    let ops = timeline::client_ops(&result.history);
+    let processes = result
+        .trace
+        .iter()
+        .filter_map(|r| r.node.max(r.peer))
+        .max()
+        .map_or(scenario.nodes, |m| (m as usize + 1).max(scenario.nodes));
+    let (from, to) = window.unwrap_or_else(|| {
+        let start = result.faults.first().map_or(0, |f| f.time_ns);
+        (start, (start + 1_000_000_000).min(end_ns))
+    });
+    let mut charts: Vec<(&str, String)> = vec![
+        (
+            "Client latency over time",
+            charts::latency(&ops, &windows, end_ns),
+        ),
+        (
+            "Throughput over time",
+            charts::throughput(&ops, &windows, end_ns),
+        ),
+    ];
+    if !result.roles.is_empty() {
+        charts.push((
+            "Roles over time",
+            charts::roles(&result.roles, scenario.nodes, &windows, end_ns),
+        ));
+    }
+    charts.push((
+        "Messages (Lamport diagram)",
+        charts::lamport(&result.trace, processes, from, to, 3000),
+    ));
+    let files = ["latency.svg", "throughput.svg", "roles.svg", "lamport.svg"];
+    for (i, (_, svg)) in charts.iter().enumerate() {
+        let name = if result.roles.is_empty() && i == 2 {
+            files[3]
+        } else {
+            files[i]
+        };
+        std::fs::write(dir.join(name), svg)?;
+    }
+    std::fs::write(
+        dir.join("trace.json"),
+        perfetto::trace_json(&result.trace, processes, 500_000).to_string(),
+    )?;
+    std::fs::write(
+        dir.join("report.md"),
+        markdown::report_md(scenario, result, &ops, &windows),
+    )?;
+    std::fs::write(
+        dir.join("index.html"),
+        html::index_html(scenario, result, &charts),
+    )
 }

@@ -35,6 +35,20 @@ impl ProtocolPlan {
     }
 }
 
+/// Service-level requirements from a scenario's `[slo]` section, evaluated
+/// PASS / FAIL in the run report (they do not change the exit code).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Slo {
+    /// Median client latency at most this.
+    pub latency_p50: Option<crate::time::SimDuration>,
+    /// 99th-percentile client latency at most this.
+    pub latency_p99: Option<crate::time::SimDuration>,
+    /// Share of requests answered (ok or fail) within their timeout, at least this.
+    pub availability: Option<f64>,
+    /// Operations completed ok per simulated second, at least this.
+    pub throughput: Option<f64>,
+}
+
 /// The outcome a scenario expects.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Expect {
@@ -65,6 +79,8 @@ pub struct Scenario {
     pub config: SimConfig,
     /// The `[swarm]` ranges, if the scenario declares them.
     pub swarm: Option<SwarmConfig>,
+    /// Requirements the run report evaluates.
+    pub slo: Slo,
     /// The file as parsed TOML, for writing derived scenarios (shrinking)
     /// that keep every section they do not change.
     pub document: toml::Table,

@@ -27,6 +27,7 @@ pub struct RawScenario {
     pub workload: Option<RawWorkload>,
     pub checks: Option<RawChecks>,
     pub swarm: Option<RawSwarm>,
+    pub slo: Option<RawSlo>,
     pub broadcast: Option<Spanned<BroadcastOptions>>,
 }
 
@@ -214,4 +215,14 @@ pub struct RawSwarm {
 pub struct RawSwarmRate {
     pub every: DurationRange,
     pub duration: DurationRange,
+}
+
+/// `[slo]`: requirements the report evaluates (PASS / FAIL).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSlo {
+    pub latency_p50: Option<SimDuration>,
+    pub latency_p99: Option<SimDuration>,
+    pub availability: Option<Spanned<f64>>,
+    pub throughput: Option<Spanned<f64>>,
 }

@@ -8,7 +8,7 @@ use super::raw::{
     DurationRange, RawFault, RawLatency, RawLink, RawNemesis, RawNetwork, RawNodeRef, RawRate,
     RawScenario, RawSwarm, RawSwarmRate, RawWorkload,
 };
-use super::{Expect, ProtocolPlan, Scenario};
+use super::{Expect, ProtocolPlan, Scenario, Slo};
 use crate::net::{Latency, LinkConfig, NetworkConfig};
 use crate::process::NodeId;
 use crate::protocols::{self, ProtocolInfo, ENGINE_CHECKS};
@@ -134,7 +134,26 @@ impl Validator<'_> {
             record_trace: false,
         };
         let swarm = raw.swarm.as_ref().map(|w| self.swarm(w)).transpose()?;
+        let slo = match &raw.slo {
+            None => Slo::default(),
+            Some(s) => Slo {
+                latency_p50: s.latency_p50,
+                latency_p99: s.latency_p99,
+                availability: self.probability(s.availability.as_ref(), "slo.availability")?,
+                throughput: match &s.throughput {
+                    Some(t) if !(*t.get_ref() >= 0.0 && t.get_ref().is_finite()) => {
+                        return Err(self.err(
+                            t.span(),
+                            "slo.throughput",
+                            "expected operations per second, at least 0",
+                        ))
+                    }
+                    t => t.as_ref().map(|t| *t.get_ref()),
+                },
+            },
+        };
         Ok(Scenario {
+            slo,
             swarm,
             document: toml::Table::new(),
             file: self.src.file.to_string(),

@@ -4,7 +4,7 @@
 use super::clock::NodeClock;
 use super::fault::{FaultAction, NodeRef, Shape, TimedFault};
 use super::queue::EventQueue;
-use super::{nemesis, AppliedFault, EndReason, RunResult, SimConfig, TraceRecord};
+use super::{nemesis, AppliedFault, EndReason, RoleChange, RunResult, SimConfig, TraceRecord};
 use crate::history::{History, Operation, Outcome};
 use crate::net::partition::shapes;
 use crate::net::{Cut, DropReason, Fate, Network};
@@ -79,6 +79,8 @@ struct Slot<N: Process> {
     incarnation: u32,
     live_timers: BTreeSet<u64>,
     inbox: Vec<Deferred<N>>,
+    /// The role last reported by the process (for the role timeline).
+    role: Option<&'static str>,
 }
 
 struct Client {
@@ -120,6 +122,7 @@ pub struct Simulation<P: Protocol> {
     stopped: Option<EndReason>,
     applied: Vec<AppliedFault>,
     trace: Vec<TraceRecord>,
+    roles: Vec<RoleChange>,
     counters: Counters,
 }
 
@@ -149,6 +152,7 @@ impl<P: Protocol> Simulation<P> {
                 incarnation: 0,
                 live_timers: BTreeSet::new(),
                 inbox: Vec::new(),
+                role: None,
             })
             .collect();
         let clients = (0..config.workload.clients)
@@ -187,6 +191,7 @@ impl<P: Protocol> Simulation<P> {
             stopped: None,
             applied: Vec::new(),
             trace: Vec::new(),
+            roles: Vec::new(),
             counters: Counters::default(),
         }
     }
@@ -289,6 +294,15 @@ impl<P: Protocol> Simulation<P> {
             next_timer: &mut self.next_timer,
         };
         f(process, &mut ctx);
+        let role = process.role();
+        if role != slot.role {
+            slot.role = role;
+            self.roles.push(RoleChange {
+                time_ns: self.now.as_nanos(),
+                node: node.0,
+                role: role.map(str::to_string),
+            });
+        }
         self.apply_effects(node);
     }
 
@@ -763,7 +777,13 @@ impl<P: Protocol> Simulation<P> {
                 )
             })
             .collect();
-        format!("partition {name}{way}: {}", groups.join(" | "))
+        let kind = match shape {
+            Shape::Isolate(_) => "isolate",
+            Shape::Split(_) => "split",
+            Shape::Bridge(_) => "bridge (the node in no group reaches both)",
+            Shape::Ring | Shape::Groups(_) => "groups",
+        };
+        format!("partition {name}{way}: {kind} {}", groups.join(" | "))
     }
 
     fn random_minority(&mut self) -> Vec<NodeId> {
@@ -782,6 +802,13 @@ impl<P: Protocol> Simulation<P> {
         slot.incarnation += 1;
         slot.live_timers.clear();
         slot.inbox.clear();
+        if slot.role.take().is_some() {
+            self.roles.push(RoleChange {
+                time_ns: self.now.as_nanos(),
+                node: node.0,
+                role: None,
+            });
+        }
         self.invariants
             .on_lifecycle(self.now, node, Lifecycle::Crashed);
     }
@@ -900,6 +927,7 @@ impl<P: Protocol> Simulation<P> {
             faults: self.applied,
             net: self.net.stats,
             trace: self.trace,
+            roles: self.roles,
             swarm: None,
         }
     }

@@ -137,6 +137,18 @@ pub struct TraceRecord {
     pub detail: String,
 }
 
+/// A process started or stopped playing a role (e.g. became leader), or
+/// crashed (`role: None` after a crash).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RoleChange {
+    /// When.
+    pub time_ns: u64,
+    /// The process.
+    pub node: u32,
+    /// Its role from now on (`None`: no role, or down).
+    pub role: Option<String>,
+}
+
 /// Everything a run produced.
 #[derive(Clone, Debug)]
 pub struct RunResult {
@@ -164,6 +176,8 @@ pub struct RunResult {
     pub history: Vec<serde_json::Value>,
     /// Every event, when `record_trace` was set.
     pub trace: Vec<TraceRecord>,
+    /// Every change of a process's role, in time order.
+    pub roles: Vec<RoleChange>,
     /// The swarm fault mix this run drew, if any (set by [`crate::run::run`]).
     pub swarm: Option<String>,
 }

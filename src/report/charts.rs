@@ -1,0 +1,369 @@
+//! SVG charts drawn with plotters: client latency over time per operation
+//! type and throughput over time (fault windows shaded and labelled, like
+//! Jepsen's latency plots), the role timeline per node (e.g. who was leader
+//! when), and a Lamport (space-time) diagram of messages in a time window
+//! with drops as crosses. Each function returns the SVG text.
+
+use super::timeline::{ClientOp, Window};
+use crate::sim::{RoleChange, TraceRecord};
+use plotters::prelude::*;
+use std::collections::BTreeMap;
+
+const WIDTH: u32 = 960;
+const FONT: &str = "sans-serif";
+
+type Drawn = Result<(), String>;
+
+fn err<E: std::fmt::Debug>(e: E) -> String {
+    format!("{e:?}")
+}
+
+/// Renders into an SVG string; a drawing error becomes a one-line SVG saying so.
+fn render(
+    height: u32,
+    draw: impl FnOnce(DrawingArea<SVGBackend<'_>, plotters::coord::Shift>) -> Drawn,
+) -> String {
+    let mut svg = String::new();
+    let outcome = {
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, height)).into_drawing_area();
+        draw(root)
+    };
+    match outcome {
+        Ok(()) => svg,
+        Err(e) => format!("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{WIDTH}\" height=\"30\"><text x=\"5\" y=\"20\">chart failed: {}</text></svg>", html_escape(&e)),
+    }
+}
+
+/// Escapes text for HTML and SVG.
+pub fn html_escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// The y coordinate of node `node` among `rows` (node 0 at the top).
+fn row_of(rows: f64, node: u32) -> f64 {
+    rows - 1.0 - f64::from(node)
+}
+
+/// The label of the row at y coordinate `y` (rows sit on whole numbers).
+fn node_label(rows: f64, y: f64) -> String {
+    let node = rows - 1.0 - y;
+    if (node - node.round()).abs() < 1e-6 && node >= 0.0 {
+        format!("n{}", node.round() as i64)
+    } else {
+        String::new()
+    }
+}
+
+fn secs(ns: u64) -> f64 {
+    ns as f64 / 1e9
+}
+
+fn shade_windows<DB: DrawingBackend>(
+    chart: &mut ChartContext<
+        '_,
+        DB,
+        Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
+    >,
+    windows: &[Window],
+    top: f64,
+) -> Drawn {
+    for (i, w) in windows.iter().enumerate() {
+        let color = Palette99::pick(i + 3).mix(0.12);
+        let (a, b) = (secs(w.start_ns), secs(w.end_ns));
+        chart
+            .draw_series(std::iter::once(Rectangle::new(
+                [(a, 0.0), (b, top)],
+                color.filled(),
+            )))
+            .map_err(err)?;
+        let y = top * (0.97 - 0.06 * (i % 4) as f64);
+        chart
+            .draw_series(std::iter::once(Text::new(
+                w.label.clone(),
+                (a, y),
+                (FONT, 11).into_font().color(&BLACK.mix(0.7)),
+            )))
+            .map_err(err)?;
+    }
+    Ok(())
+}
+
+fn by_function(ops: &[ClientOp]) -> BTreeMap<&str, Vec<&ClientOp>> {
+    let mut groups: BTreeMap<&str, Vec<&ClientOp>> = BTreeMap::new();
+    for op in ops {
+        groups.entry(op.f.as_str()).or_default().push(op);
+    }
+    groups
+}
+
+/// Latency of each completed operation at its invocation time, by function;
+/// failed operations as crosses; fault windows shaded.
+pub fn latency(ops: &[ClientOp], windows: &[Window], end_ns: u64) -> String {
+    let max_ms = ops
+        .iter()
+        .filter_map(ClientOp::latency_ns)
+        .max()
+        .unwrap_or(1) as f64
+        / 1e6;
+    let top = (max_ms * 1.15).max(0.001);
+    render(420, |root| {
+        root.fill(&WHITE).map_err(err)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption("Client latency (fault windows shaded)", (FONT, 18))
+            .margin(12)
+            .x_label_area_size(36)
+            .y_label_area_size(60)
+            .build_cartesian_2d(0f64..secs(end_ns).max(1e-9), 0f64..top)
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .x_desc("time (s)")
+            .y_desc("latency (ms)")
+            .light_line_style(WHITE.mix(0.0))
+            .draw()
+            .map_err(err)?;
+        shade_windows(&mut chart, windows, top)?;
+        for (i, (f, group)) in by_function(ops).into_iter().enumerate() {
+            let color = Palette99::pick(i).to_rgba();
+            let points = group.iter().filter_map(|o| {
+                Some((
+                    secs(o.invoke_ns),
+                    o.latency_ns()? as f64 / 1e6,
+                    o.outcome == "fail",
+                ))
+            });
+            let ok: Vec<(f64, f64)> = points
+                .clone()
+                .filter(|p| !p.2)
+                .map(|p| (p.0, p.1))
+                .collect();
+            let failed: Vec<(f64, f64)> = points.filter(|p| p.2).map(|p| (p.0, p.1)).collect();
+            chart
+                .draw_series(ok.into_iter().map(|p| Circle::new(p, 2, color.filled())))
+                .map_err(err)?
+                .label(f.to_string())
+                .legend(move |(x, y)| Circle::new((x, y), 4, color.filled()));
+            chart
+                .draw_series(failed.into_iter().map(|p| Cross::new(p, 3, color)))
+                .map_err(err)?;
+        }
+        chart
+            .configure_series_labels()
+            .border_style(BLACK)
+            .background_style(WHITE.mix(0.85))
+            .draw()
+            .map_err(err)?;
+        root.present().map_err(err)
+    })
+}
+
+/// Operations completed per time bucket, by function and outcome (ok only).
+pub fn throughput(ops: &[ClientOp], windows: &[Window], end_ns: u64) -> String {
+    let buckets = 100usize;
+    let width_ns = (end_ns / buckets as u64).max(1);
+    let groups = by_function(ops);
+    let series: Vec<(&str, Vec<f64>)> = groups
+        .iter()
+        .map(|(f, group)| {
+            let mut counts = vec![0f64; buckets + 1];
+            for o in group.iter().filter(|o| o.outcome == "ok") {
+                if let Some(c) = o.complete_ns {
+                    counts[((c / width_ns) as usize).min(buckets)] += 1.0;
+                }
+            }
+            let per_sec = 1e9 / width_ns as f64;
+            (*f, counts.into_iter().map(|c| c * per_sec).collect())
+        })
+        .collect();
+    let top = series
+        .iter()
+        .flat_map(|(_, c)| c.iter().copied())
+        .fold(1.0, f64::max)
+        * 1.15;
+    render(360, |root| {
+        root.fill(&WHITE).map_err(err)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption("Throughput: operations completed ok per second", (FONT, 18))
+            .margin(12)
+            .x_label_area_size(36)
+            .y_label_area_size(60)
+            .build_cartesian_2d(0f64..secs(end_ns).max(1e-9), 0f64..top)
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .x_desc("time (s)")
+            .y_desc("ops/s")
+            .light_line_style(WHITE.mix(0.0))
+            .draw()
+            .map_err(err)?;
+        shade_windows(&mut chart, windows, top)?;
+        for (i, (f, counts)) in series.into_iter().enumerate() {
+            let color = Palette99::pick(i).to_rgba();
+            let line = counts
+                .into_iter()
+                .enumerate()
+                .map(|(b, v)| (secs(b as u64 * width_ns), v));
+            chart
+                .draw_series(LineSeries::new(line, color.stroke_width(2)))
+                .map_err(err)?
+                .label(f.to_string())
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2))
+                });
+        }
+        chart
+            .configure_series_labels()
+            .border_style(BLACK)
+            .background_style(WHITE.mix(0.85))
+            .draw()
+            .map_err(err)?;
+        root.present().map_err(err)
+    })
+}
+
+/// Each node's role over time (e.g. leader / candidate / follower), one row per node.
+pub fn roles(changes: &[RoleChange], nodes: usize, windows: &[Window], end_ns: u64) -> String {
+    let mut names: Vec<String> = changes.iter().filter_map(|c| c.role.clone()).collect();
+    names.sort();
+    names.dedup();
+    let height = 120 + 36 * nodes as u32;
+    render(height, |root| {
+        root.fill(&WHITE).map_err(err)?;
+        let rows = nodes as f64;
+        let mut chart = ChartBuilder::on(&root)
+            .caption("Roles over time (fault windows shaded)", (FONT, 18))
+            .margin(12)
+            .x_label_area_size(36)
+            .y_label_area_size(60)
+            .build_cartesian_2d(0f64..secs(end_ns).max(1e-9), -0.5f64..rows - 0.5)
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .x_desc("time (s)")
+            .y_labels(nodes)
+            .y_label_formatter(&|y| node_label(rows, *y))
+            .light_line_style(WHITE.mix(0.0))
+            .draw()
+            .map_err(err)?;
+        shade_windows(&mut chart, windows, rows - 0.5)?;
+        for node in 0..nodes {
+            let row = row_of(rows, node as u32);
+            let mine: Vec<&RoleChange> =
+                changes.iter().filter(|c| c.node as usize == node).collect();
+            for (i, c) in mine.iter().enumerate() {
+                let Some(role) = &c.role else { continue };
+                let until = mine.get(i + 1).map_or(end_ns, |n| n.time_ns);
+                let color = Palette99::pick(names.iter().position(|n| n == role).unwrap_or(0) + 10)
+                    .filled();
+                let rect = Rectangle::new(
+                    [(secs(c.time_ns), row + 0.15), (secs(until), row + 0.85)],
+                    color,
+                );
+                chart.draw_series(std::iter::once(rect)).map_err(err)?;
+            }
+        }
+        for (i, name) in names.iter().enumerate() {
+            let color = Palette99::pick(i + 10).filled();
+            chart
+                .draw_series(std::iter::empty::<Circle<(f64, f64), i32>>())
+                .map_err(err)?
+                .label(name.clone())
+                .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 14, y + 5)], color));
+        }
+        if !names.is_empty() {
+            chart
+                .configure_series_labels()
+                .border_style(BLACK)
+                .background_style(WHITE.mix(0.85))
+                .draw()
+                .map_err(err)?;
+        }
+        root.present().map_err(err)
+    })
+}
+
+/// Messages as arrows from (send time, sender) to (arrival, receiver) within
+/// `[from_ns, to_ns]`; drops as red crosses at the receiver. At most
+/// `limit` messages are drawn (the earliest).
+pub fn lamport(
+    trace: &[TraceRecord],
+    processes: usize,
+    from_ns: u64,
+    to_ns: u64,
+    limit: usize,
+) -> String {
+    let inside = |t: u64| t >= from_ns && t <= to_ns;
+    let delivered: Vec<&TraceRecord> = trace
+        .iter()
+        .filter(|r| r.kind == "deliver" && inside(r.time_ns))
+        .take(limit)
+        .collect();
+    let dropped: Vec<&TraceRecord> = trace
+        .iter()
+        .filter(|r| r.kind == "drop" && inside(r.time_ns))
+        .take(limit)
+        .collect();
+    let rows = processes as f64;
+    let y = move |node: Option<u32>| row_of(rows, node.unwrap_or(0));
+    let ms = |ns: u64| (ns.saturating_sub(from_ns)) as f64 / 1e6;
+    render(140 + 40 * processes as u32, |root| {
+        root.fill(&WHITE).map_err(err)?;
+        let caption = format!(
+            "Messages from {} to {} (drops as crosses)",
+            crate::time::SimTime::from_nanos(from_ns),
+            crate::time::SimTime::from_nanos(to_ns)
+        );
+        let mut chart = ChartBuilder::on(&root)
+            .caption(caption, (FONT, 18))
+            .margin(12)
+            .x_label_area_size(36)
+            .y_label_area_size(60)
+            .build_cartesian_2d(0f64..ms(to_ns).max(1e-6), -0.5f64..rows - 0.5)
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .x_desc("time in window (ms)")
+            .y_labels(processes)
+            .y_label_formatter(&|v| node_label(rows, *v))
+            .light_line_style(WHITE.mix(0.0))
+            .draw()
+            .map_err(err)?;
+        for p in 0..processes {
+            let yy = row_of(rows, p as u32);
+            chart
+                .draw_series(LineSeries::new(
+                    vec![(0.0, yy), (ms(to_ns), yy)],
+                    BLACK.mix(0.25),
+                ))
+                .map_err(err)?;
+        }
+        let blue = RGBColor(30, 90, 200).mix(0.6);
+        for r in &delivered {
+            let sent = r.sent_ns.unwrap_or(r.time_ns).max(from_ns);
+            let line = vec![(ms(sent), y(r.peer)), (ms(r.time_ns), y(r.node))];
+            chart
+                .draw_series(LineSeries::new(line, blue.stroke_width(1)))
+                .map_err(err)?;
+            chart
+                .draw_series(std::iter::once(Circle::new(
+                    (ms(r.time_ns), y(r.node)),
+                    2,
+                    blue.filled(),
+                )))
+                .map_err(err)?;
+        }
+        for r in &dropped {
+            chart
+                .draw_series(std::iter::once(Cross::new(
+                    (ms(r.time_ns), y(r.node)),
+                    4,
+                    RED.stroke_width(2),
+                )))
+                .map_err(err)?;
+        }
+        root.present().map_err(err)
+    })
+}

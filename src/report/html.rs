@@ -1,0 +1,244 @@
+//! `index.html`: one self-contained page per run (no scripts, no network
+//! fetches): the verdict, the summary, the checks, a linearizability
+//! counterexample drawn as a timeline when there is one, the charts inline,
+//! and the faults.
+
+use super::charts::html_escape;
+use super::replay_command;
+use crate::run::as_expected;
+use crate::scenario::Scenario;
+use crate::sim::RunResult;
+use crate::time::SimTime;
+use serde_json::Value;
+use std::fmt::Write;
+
+const STYLE: &str = "body{font-family:sans-serif;margin:0 auto;max-width:1000px;padding:0 16px 40px;color:#222}\
+header{padding:12px 16px;border-radius:6px;margin:16px 0}header.pass{background:#e3f4e1}header.fail{background:#fbe3e1}\
+h1{margin:0 0 4px;font-size:22px}table{border-collapse:collapse;margin:8px 0 16px}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;font-size:14px}\
+th{background:#f4f4f4}code{background:#f4f4f4;padding:1px 4px}section{margin-top:20px}svg{max-width:100%;height:auto}";
+
+/// The page for `result`; `charts` are (title, SVG text) pairs.
+pub fn index_html(scenario: &Scenario, result: &RunResult, charts: &[(&str, String)]) -> String {
+    let ok = as_expected(scenario, result);
+    let mut h = String::new();
+    let title = format!("{} — seed {}", scenario.name, result.seed);
+    let _ = write!(h, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{}</title><style>{STYLE}</style></head><body>\n", html_escape(&title));
+    let verdict = if ok {
+        "PASS: the run ended as the scenario expects"
+    } else {
+        "FAIL: a check did not end as the scenario expects"
+    };
+    let _ = writeln!(
+        h,
+        "<header class=\"{}\"><h1>{}</h1><div>{verdict}</div></header>",
+        if ok { "pass" } else { "fail" },
+        html_escape(&title)
+    );
+    if !scenario.description.is_empty() {
+        let _ = writeln!(h, "<p>{}</p>", html_escape(&scenario.description));
+    }
+    summary(&mut h, scenario, result);
+    checks(&mut h, scenario, result);
+    for v in &result.violations {
+        if let Some(data) = &v.data {
+            counterexample(&mut h, &v.check, data);
+        }
+    }
+    let _ = writeln!(h, "<section><h2>Charts</h2>");
+    for (name, svg) in charts {
+        let _ = writeln!(
+            h,
+            "<figure><figcaption>{}</figcaption>{}</figure>",
+            html_escape(name),
+            svg
+        );
+    }
+    let _ = writeln!(h, "</section>");
+    faults(&mut h, result);
+    let _ = writeln!(h, "<footer><p>Files beside this page: <code>summary.json</code>, <code>history.jsonl</code>, <code>report.md</code>, <code>trace.json</code> (open it in Perfetto or chrome://tracing).</p></footer>\n</body></html>");
+    h
+}
+
+fn row(h: &mut String, k: &str, v: &str) {
+    let _ = writeln!(
+        h,
+        "<tr><th>{}</th><td>{}</td></tr>",
+        html_escape(k),
+        html_escape(v)
+    );
+}
+
+fn summary(h: &mut String, scenario: &Scenario, result: &RunResult) {
+    let _ = writeln!(h, "<section><h2>Summary</h2><table>");
+    row(
+        h,
+        "protocol",
+        &format!("{}, {} nodes", scenario.protocol.name(), scenario.nodes),
+    );
+    row(h, "seed", &result.seed.to_string());
+    if let Some(mix) = &result.swarm {
+        row(h, "swarm mix", mix);
+    }
+    row(h, "simulated time", &result.sim_time.to_string());
+    row(h, "events", &result.events.to_string());
+    let n = &result.net;
+    row(
+        h,
+        "messages",
+        &format!(
+            "sent {}, delivered {}, dropped {}, duplicated {}",
+            n.sent,
+            n.delivered,
+            n.dropped(),
+            n.duplicated
+        ),
+    );
+    let m = |k: &str| {
+        result
+            .metrics
+            .get(k)
+            .map_or("-".to_string(), |v| v.to_string())
+    };
+    row(
+        h,
+        "operations",
+        &format!(
+            "{} invoked: {} ok, {} fail, {} unknown",
+            m("ops_invoked"),
+            m("ops_ok"),
+            m("ops_fail"),
+            m("ops_unknown")
+        ),
+    );
+    row(h, "trace hash", &result.trace_hash);
+    row(
+        h,
+        "replay",
+        &replay_command(scenario, result.seed, result.swarm.is_some()),
+    );
+    let _ = writeln!(h, "</table></section>");
+}
+
+fn checks(h: &mut String, scenario: &Scenario, result: &RunResult) {
+    let _ = writeln!(
+        h,
+        "<section><h2>Checks</h2><table><tr><th>check</th><th>result</th></tr>"
+    );
+    for name in scenario
+        .protocol
+        .info()
+        .checks
+        .iter()
+        .chain(crate::protocols::ENGINE_CHECKS)
+    {
+        let verdict = match result.violations.iter().find(|v| v.check == *name) {
+            Some(v) => format!("VIOLATED at {}: {}", v.time, v.message),
+            None => "held".into(),
+        };
+        let _ = writeln!(
+            h,
+            "<tr><td><code>{}</code></td><td>{}</td></tr>",
+            html_escape(name),
+            html_escape(&verdict)
+        );
+    }
+    let _ = writeln!(h, "</table></section>");
+}
+
+fn faults(h: &mut String, result: &RunResult) {
+    if result.faults.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        h,
+        "<section><h2>Faults</h2><table><tr><th>time</th><th>fault</th></tr>"
+    );
+    for f in &result.faults {
+        let _ = writeln!(
+            h,
+            "<tr><td>{}</td><td>{}</td></tr>",
+            SimTime::from_nanos(f.time_ns),
+            html_escape(&f.description)
+        );
+    }
+    let _ = writeln!(h, "</table></section>");
+}
+
+/// A linearizability counterexample: the deepest linearizable prefix (green)
+/// and the operations that cannot be placed next (red), one row per process.
+fn counterexample(h: &mut String, check: &str, data: &Value) {
+    let prefix = data["prefix"].as_array().cloned().unwrap_or_default();
+    let stuck: Vec<Value> = data["cannot_place"]
+        .as_array()
+        .map(|a| a.iter().map(|s| s["op"].clone()).collect())
+        .unwrap_or_default();
+    if prefix.is_empty() && stuck.is_empty() {
+        return;
+    }
+    let ops: Vec<(&Value, bool)> = prefix
+        .iter()
+        .map(|o| (o, false))
+        .chain(stuck.iter().map(|o| (o, true)))
+        .collect();
+    let t = |o: &Value, k: &str| o[k].as_u64();
+    let lo = ops
+        .iter()
+        .filter_map(|(o, _)| t(o, "call_time"))
+        .min()
+        .unwrap_or(0);
+    let hi = ops
+        .iter()
+        .filter_map(|(o, _)| t(o, "return_time").or(t(o, "call_time")))
+        .max()
+        .unwrap_or(lo + 1)
+        .max(lo + 1);
+    let mut processes: Vec<i64> = ops
+        .iter()
+        .filter_map(|(o, _)| o["process"].as_i64())
+        .collect();
+    processes.sort();
+    processes.dedup();
+    let (width, row_h, left) = (900.0, 26.0, 90.0);
+    let x = |v: u64| left + (v - lo) as f64 / (hi - lo) as f64 * (width - left - 20.0);
+    let height = 40.0 + row_h * processes.len() as f64;
+    let _ = writeln!(
+        h,
+        "<section><h2>Counterexample: {}</h2>",
+        html_escape(check)
+    );
+    let key = data["key"]
+        .as_str()
+        .map(|k| format!(" on key {k:?}"))
+        .unwrap_or_default();
+    let _ = writeln!(h, "<p>The longest linearizable prefix{} (green) ends in state <code>{}</code>; none of the red operations can come next.</p>", html_escape(&key), html_escape(data["state_after_prefix"].as_str().unwrap_or("?")));
+    let _ = writeln!(h, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" viewBox=\"0 0 {width} {height}\">");
+    for (i, p) in processes.iter().enumerate() {
+        let y = 20.0 + row_h * i as f64;
+        let _ = writeln!(
+            h,
+            "<text x=\"4\" y=\"{}\" font-size=\"12\">process {p}</text>",
+            y + 15.0
+        );
+    }
+    for (o, bad) in &ops {
+        let row = processes
+            .iter()
+            .position(|p| Some(*p) == o["process"].as_i64())
+            .unwrap_or(0);
+        let y = 20.0 + row_h * row as f64;
+        let (a, b) = (
+            x(t(o, "call_time").unwrap_or(lo)),
+            x(t(o, "return_time").unwrap_or(hi)),
+        );
+        let color = if *bad { "#e05a4f" } else { "#6cbf6a" };
+        let label = html_escape(o["description"].as_str().unwrap_or(""));
+        let _ = writeln!(h, "<rect x=\"{a:.1}\" y=\"{y}\" width=\"{:.1}\" height=\"18\" fill=\"{color}\" opacity=\"0.8\"><title>{label}</title></rect>", (b - a).max(2.0));
+        let _ = writeln!(
+            h,
+            "<text x=\"{:.1}\" y=\"{}\" font-size=\"11\">{label}</text>",
+            a + 2.0,
+            y + 13.0
+        );
+    }
+    let _ = writeln!(h, "</svg></section>");
+}
