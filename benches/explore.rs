@@ -12,7 +12,10 @@ use std::path::Path;
 use std::time::Instant;
 
 fn seeds_per_second(scenario: &Scenario, seeds: &[u64], jobs: usize) -> f64 {
-    let options = ExploreOptions { jobs: Some(jobs), ..ExploreOptions::default() };
+    let options = ExploreOptions {
+        jobs: Some(jobs),
+        ..ExploreOptions::default()
+    };
     let started = Instant::now();
     let outcomes = explore(scenario, seeds, options, &|_| {}).unwrap_or_default();
     assert_eq!(outcomes.len(), seeds.len());
@@ -20,7 +23,10 @@ fn seeds_per_second(scenario: &Scenario, seeds: &[u64], jobs: usize) -> f64 {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).filter(|a| a.ends_with(".toml")).collect();
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a.ends_with(".toml"))
+        .collect();
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
     let files: Vec<String> = if args.is_empty() {
         ["raft-calm.toml", "broadcast-lossy-crash.toml"]
@@ -43,6 +49,11 @@ fn main() {
         let _ = seeds_per_second(&scenario, &seeds[..10], 2); // warm up
         let one = seeds_per_second(&scenario, &seeds, 1);
         let two = seeds_per_second(&scenario, &seeds, 2);
-        println!("| {} | {} | {one:.1} | {two:.1} | {:.2}x |", scenario.name, seeds.len(), two / one);
+        println!(
+            "| {} | {} | {one:.1} | {two:.1} | {:.2}x |",
+            scenario.name,
+            seeds.len(),
+            two / one
+        );
     }
 }
