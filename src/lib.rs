@@ -11,9 +11,11 @@
 //! * [`net`]: the virtual network (latency, loss, duplication, partitions);
 //! * [`process`]: the [`process::Process`] trait protocols implement;
 //! * [`protocols`]: the built-in protocols, each with its checks;
+//! * [`cap`]: the CAP experiment (quorum vs eventual stores under partitions);
 //! * [`check`]: linearizability checking of histories;
 //! * [`testing`]: proptest strategies for property-testing your own protocol;
 //! * [`time`], [`rng`], [`trace`], [`history`]: the foundations.
+pub mod cap;
 pub mod check;
 pub mod explore;
 pub mod history;

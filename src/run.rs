@@ -2,6 +2,7 @@
 //! scenario expects.
 
 use crate::protocols::broadcast::Broadcast;
+use crate::protocols::store::Store;
 use crate::scenario::{Expect, ProtocolPlan, Scenario};
 use crate::sim::{RunResult, SimConfig, Simulation};
 
@@ -32,6 +33,11 @@ pub fn run_config(scenario: &Scenario, config: SimConfig) -> RunResult {
     match &scenario.protocol {
         ProtocolPlan::Broadcast(o) => {
             Simulation::new(Broadcast::new(o.clone(), scenario.nodes), config).run()
+        }
+        ProtocolPlan::Store(kind, workload) => {
+            let clients = config.workload.clients;
+            let store = Store::new(kind.clone(), scenario.nodes, clients, workload.clone());
+            Simulation::new(store, config).run()
         }
     }
 }

@@ -74,3 +74,13 @@ fn broadcast_without_retransmission_is_caught_under_loss() {
         "only {caught} of 10 seeds caught the lost values"
     );
 }
+
+#[test]
+fn cap_quorum_split_stays_linearizable() {
+    check_scenario("cap-quorum-split.toml");
+}
+
+#[test]
+fn cap_eventual_split_is_caught_not_linearizable() {
+    check_scenario("cap-eventual-split.toml");
+}

@@ -2,6 +2,7 @@
 //! module per command, and maps every outcome to the exit-code contract:
 //! 0 every check held, 1 a check was violated, 2 bad input or usage,
 //! 3 a check could not decide within its budget (`check` only).
+mod cap;
 mod check;
 mod explore;
 mod merge;
@@ -28,6 +29,8 @@ enum Command {
     Merge(merge::MergeArgs),
     /// Minimize a failing seed into a small scenario that fails the same check.
     Shrink(shrink::ShrinkArgs),
+    /// The CAP experiment: quorum vs eventual stores under partitions, charted.
+    Cap(cap::CapArgs),
     /// Check a recorded history for linearizability against a model.
     Check(check::CheckArgs),
 }
@@ -60,6 +63,7 @@ pub fn main() -> i32 {
         Command::Explore(args) => explore::run(args),
         Command::Merge(args) => merge::run(args),
         Command::Shrink(args) => shrink::run(args),
+        Command::Cap(args) => cap::run(args),
         Command::Check(args) => check::run(args),
     }
 }

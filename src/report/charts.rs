@@ -367,3 +367,119 @@ pub fn lamport(
         root.present().map_err(err)
     })
 }
+
+/// The CAP trade-off, one panel per partition shape: each store's
+/// availability during the partition (x) against the share of its runs
+/// that were linearizable (y).
+pub fn cap_tradeoff(points: &[(String, String, f64, f64)], shapes: &[&str]) -> String {
+    let mut stores: Vec<&str> = points.iter().map(|p| p.0.as_str()).collect();
+    stores.dedup();
+    render(380, |root| {
+        root.fill(&WHITE).map_err(err)?;
+        let (title, body) = root.split_vertically(40);
+        title.titled("CAP: availability during the partition vs consistency (share of runs linearizable)", (FONT, 18)).map_err(err)?;
+        let panels = body.split_evenly((1, shapes.len().max(1)));
+        for (panel, shape) in panels.iter().zip(shapes) {
+            let mut chart = ChartBuilder::on(panel)
+                .caption(*shape, (FONT, 15))
+                .margin(8)
+                .x_label_area_size(30)
+                .y_label_area_size(36)
+                .build_cartesian_2d(-0.05f64..1.05, -0.05f64..1.05)
+                .map_err(err)?;
+            chart
+                .configure_mesh()
+                .x_labels(3)
+                .y_labels(3)
+                .x_desc("available")
+                .light_line_style(WHITE.mix(0.0))
+                .draw()
+                .map_err(err)?;
+            for (i, store) in stores.iter().enumerate() {
+                let color = Palette99::pick(i).to_rgba();
+                let mine = points
+                    .iter()
+                    .filter(|p| p.0 == *store && p.1 == *shape)
+                    .map(|p| (p.2, p.3));
+                chart
+                    .draw_series(mine.map(|p| Circle::new(p, 7, color.filled())))
+                    .map_err(err)?
+                    .label(store.to_string())
+                    .legend(move |(x, y)| Circle::new((x, y), 5, color.filled()));
+            }
+            if *shape == shapes[0] {
+                chart
+                    .configure_series_labels()
+                    .position(SeriesLabelPosition::LowerLeft)
+                    .border_style(BLACK)
+                    .background_style(WHITE.mix(0.9))
+                    .draw()
+                    .map_err(err)?;
+            }
+        }
+        root.present().map_err(err)
+    })
+}
+
+/// Availability over time across a partition: one line per store, the
+/// partition shaded.
+pub fn availability_over_time(series: &[(String, Vec<(f64, f64)>)], window: (f64, f64)) -> String {
+    let end = series
+        .iter()
+        .flat_map(|(_, s)| s.iter().map(|p| p.0))
+        .fold(1.0, f64::max);
+    render(360, |root| {
+        root.fill(&WHITE).map_err(err)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(
+                "Availability over time across a majority/minority split",
+                (FONT, 18),
+            )
+            .margin(12)
+            .x_label_area_size(36)
+            .y_label_area_size(60)
+            .build_cartesian_2d(0f64..end, 0f64..1.1)
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .x_desc("time (s)")
+            .y_desc("share answered ok")
+            .light_line_style(WHITE.mix(0.0))
+            .draw()
+            .map_err(err)?;
+        chart
+            .draw_series(std::iter::once(Rectangle::new(
+                [(window.0, 0.0), (window.1, 1.1)],
+                RED.mix(0.08).filled(),
+            )))
+            .map_err(err)?;
+        chart
+            .draw_series(std::iter::once(Text::new(
+                "partition",
+                (window.0, 1.07),
+                (FONT, 12),
+            )))
+            .map_err(err)?;
+        for (i, (name, points)) in series.iter().enumerate() {
+            let color = Palette99::pick(i).to_rgba();
+            chart
+                .draw_series(LineSeries::new(
+                    points.iter().copied(),
+                    color.stroke_width(2),
+                ))
+                .map_err(err)?
+                .label(name.clone())
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2))
+                });
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::LowerRight)
+            .border_style(BLACK)
+            .background_style(WHITE.mix(0.9))
+            .draw()
+            .map_err(err)?;
+        root.present().map_err(err)
+    })
+}

@@ -102,6 +102,8 @@ fn listed_nodes(description: &str) -> Vec<String> {
 pub struct ClientOp {
     /// The logical client process.
     pub process: u64,
+    /// The workload client slot that issued it.
+    pub client: u64,
     /// The function (`read`, `put`, `broadcast`, ...).
     pub f: String,
     /// When it was invoked.
@@ -134,6 +136,7 @@ pub fn client_ops(history: &[Value]) -> Vec<ClientOp> {
             open.insert(process, ops.len());
             ops.push(ClientOp {
                 process,
+                client: line["client"].as_u64().unwrap_or(process),
                 f: line["f"].as_str().unwrap_or("op").to_string(),
                 invoke_ns: time,
                 complete_ns: None,

@@ -19,6 +19,11 @@ use std::path::Path;
 pub enum ProtocolPlan {
     /// Gossip broadcast.
     Broadcast(BroadcastOptions),
+    /// A replicated key-value store (quorum or eventual), with its workload.
+    Store(
+        crate::protocols::store::Kind,
+        crate::protocols::store::WorkloadOptions,
+    ),
 }
 
 impl ProtocolPlan {
@@ -26,6 +31,8 @@ impl ProtocolPlan {
     pub fn name(&self) -> &'static str {
         match self {
             ProtocolPlan::Broadcast(_) => "broadcast",
+            ProtocolPlan::Store(crate::protocols::store::Kind::Quorum(_), _) => "quorum",
+            ProtocolPlan::Store(crate::protocols::store::Kind::Eventual(_), _) => "eventual",
         }
     }
 

@@ -29,6 +29,9 @@ pub struct RawScenario {
     pub swarm: Option<RawSwarm>,
     pub slo: Option<RawSlo>,
     pub broadcast: Option<Spanned<BroadcastOptions>>,
+    pub quorum: Option<Spanned<crate::protocols::store::quorum::QuorumOptions>>,
+    pub eventual: Option<Spanned<crate::protocols::store::eventual::EventualOptions>>,
+    pub store: Option<Spanned<crate::protocols::store::WorkloadOptions>>,
 }
 
 /// `[network]`.

@@ -95,9 +95,18 @@ impl Validator<'_> {
             ));
         }
         let protocol = self.protocol_plan(&raw, info)?;
+        // Protocols with client processes address them after the servers.
+        let client_processes = match &protocol {
+            ProtocolPlan::Store(..) => raw
+                .workload
+                .as_ref()
+                .and_then(|w| w.clients.as_ref())
+                .map_or(1, |c| (*c.get_ref()).clamp(0, 10_000) as usize),
+            ProtocolPlan::Broadcast(_) => 0,
+        };
         let ctx = Context {
             nodes,
-            processes: nodes,
+            processes: nodes + client_processes,
             duration,
             info,
         };
@@ -168,19 +177,30 @@ impl Validator<'_> {
     }
 
     fn protocol_plan(&self, raw: &RawScenario, info: &ProtocolInfo) -> Result<ProtocolPlan> {
-        let sections: [(&str, Option<Range<usize>>); 1] =
-            [("broadcast", raw.broadcast.as_ref().map(|b| b.span()))];
+        let sections: [(&str, Option<Range<usize>>); 4] = [
+            ("broadcast", raw.broadcast.as_ref().map(|b| b.span())),
+            ("quorum", raw.quorum.as_ref().map(|b| b.span())),
+            ("eventual", raw.eventual.as_ref().map(|b| b.span())),
+            ("store", raw.store.as_ref().map(|b| b.span())),
+        ];
+        let store_protocol = matches!(info.name, "quorum" | "eventual");
         for (name, span) in sections {
-            if let Some(span) = span {
-                if name != info.name {
-                    return Err(self.err(
-                        span,
-                        name,
-                        format!("options for protocol {name:?}, but the scenario runs {:?}: expected a [{}] section or none", info.name, info.name),
-                    ));
-                }
+            let fits = name == info.name || (name == "store" && store_protocol);
+            if let (Some(span), false) = (span, fits) {
+                return Err(self.err(
+                    span,
+                    name,
+                    format!("options for protocol {name:?}, but the scenario runs {:?}: expected a [{}] section or none", info.name, info.name),
+                ));
             }
         }
+        match info.name {
+            "quorum" | "eventual" => self.store_plan(raw, info.name),
+            _ => self.broadcast_plan(raw),
+        }
+    }
+
+    fn broadcast_plan(&self, raw: &RawScenario) -> Result<ProtocolPlan> {
         let options = raw
             .broadcast
             .as_ref()
@@ -195,6 +215,48 @@ impl Validator<'_> {
             ));
         }
         Ok(ProtocolPlan::Broadcast(options))
+    }
+
+    fn store_plan(&self, raw: &RawScenario, name: &str) -> Result<ProtocolPlan> {
+        use crate::protocols::store::Kind;
+        let workload = raw
+            .store
+            .as_ref()
+            .map(|s| s.get_ref().clone())
+            .unwrap_or_default();
+        if workload.keys == 0 || !(0.0..=1.0).contains(&workload.read_ratio) {
+            let span = raw.store.as_ref().map_or(0..0, |s| s.span());
+            return Err(self.err(
+                span,
+                "store",
+                "expected keys of at least 1 and a read_ratio between 0 and 1",
+            ));
+        }
+        let nodes = (*raw.nodes.get_ref()).max(1) as usize;
+        let kind = if name == "quorum" {
+            let o = raw
+                .quorum
+                .as_ref()
+                .map(|q| q.get_ref().clone())
+                .unwrap_or_default();
+            if o.r > nodes || o.w > nodes || o.deadline == SimDuration::ZERO {
+                let span = raw.quorum.as_ref().map_or(0..0, |q| q.span());
+                return Err(self.err(span, "quorum", format!("expected r and w between 0 (a majority) and {nodes} (the node count), and a deadline above 0")));
+            }
+            Kind::Quorum(o)
+        } else {
+            let o = raw
+                .eventual
+                .as_ref()
+                .map(|e| e.get_ref().clone())
+                .unwrap_or_default();
+            if o.sync_interval == SimDuration::ZERO {
+                let span = raw.eventual.as_ref().map_or(0..0, |e| e.span());
+                return Err(self.err(span, "eventual", "expected a sync_interval above 0"));
+            }
+            Kind::Eventual(o)
+        };
+        Ok(ProtocolPlan::Store(kind, workload))
     }
 
     // ----- network ------------------------------------------------------------------
@@ -435,10 +497,12 @@ impl Validator<'_> {
         }
     }
 
-    fn node_list(&self, raw: &Spanned<Vec<i64>>, name: &str, ctx: &Context) -> Result<Vec<NodeId>> {
+    /// Distinct node indices below `limit` (servers for a split's minority,
+    /// every process for explicit groups, which may place clients).
+    fn node_list(&self, raw: &Spanned<Vec<i64>>, name: &str, limit: usize) -> Result<Vec<NodeId>> {
         let mut ids = Vec::new();
         for &i in raw.get_ref() {
-            let id = self.node_index(&Spanned::new(raw.span(), i), name, ctx.nodes)?;
+            let id = self.node_index(&Spanned::new(raw.span(), i), name, limit)?;
             if ids.contains(&id) {
                 return Err(self.err(raw.span(), name, format!("node {i} is listed twice")));
             }
@@ -570,7 +634,7 @@ impl Validator<'_> {
             Some("split") => Shape::Split(
                 f.minority
                     .as_ref()
-                    .map(|m| self.node_list(m, &name("minority"), ctx))
+                    .map(|m| self.node_list(m, &name("minority"), ctx.nodes))
                     .transpose()?,
             ),
             Some("ring") => Shape::Ring,
@@ -650,7 +714,7 @@ impl Validator<'_> {
         let mut seen = BTreeSet::new();
         let mut groups = Vec::new();
         for g in raw.get_ref() {
-            let ids = self.node_list(&Spanned::new(raw.span(), g.clone()), name, ctx)?;
+            let ids = self.node_list(&Spanned::new(raw.span(), g.clone()), name, ctx.processes)?;
             if ids.is_empty() {
                 return Err(self.err(
                     raw.span(),

@@ -987,7 +987,7 @@ impl<P: Protocol> Simulation<P> {
         for (i, o) in self.history.ops.iter().enumerate() {
             let fields = self.protocol.op_fields(&o.op);
             let line = |kind: &str, value: Value, t: SimTime| {
-                let mut obj = json!({"process": o.process, "type": kind, "f": fields.f, "value": value, "time_ns": t.as_nanos()});
+                let mut obj = json!({"process": o.process, "type": kind, "f": fields.f, "value": value, "time_ns": t.as_nanos(), "client": o.client});
                 if let Some(key) = &fields.key {
                     obj["key"] = json!(key);
                 }

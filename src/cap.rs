@@ -1,0 +1,346 @@
+//! The CAP experiment: the same workload under the same partitions against
+//! each store, measured for availability, latency and consistency.
+//!
+//! For every (store, partition shape, partition duration, seed) it writes a
+//! scenario (5 replicas, a client attached to each, clients on both sides of
+//! every cut), runs it, and measures availability (share of requests
+//! answered ok within the client timeout, overall and for requests made
+//! during the partition), latency p50/p99, the linearizability verdict of
+//! the whole history, stale reads and acknowledged writes lost after the
+//! heal. The runs are independent and run in parallel.
+
+use crate::report::markdown::service;
+use crate::report::timeline::{client_ops, ClientOp};
+use crate::run::{run, RunOptions};
+use crate::scenario::Scenario;
+use rayon::prelude::*;
+use serde::Serialize;
+use std::fmt::Write;
+
+/// A store under test.
+#[derive(Clone, Debug)]
+pub struct StoreSpec {
+    /// Short name, e.g. `quorum (CP)`.
+    pub name: &'static str,
+    /// Its scenario `protocol`.
+    pub protocol: &'static str,
+    /// Its options sections (TOML).
+    pub sections: &'static str,
+}
+
+/// The stores the experiment compares.
+pub const STORES: &[StoreSpec] = &[
+    StoreSpec {
+        name: "quorum (CP)",
+        protocol: "quorum",
+        sections: "[quorum]\nr = 3\nw = 3\n",
+    },
+    StoreSpec {
+        name: "eventual (AP)",
+        protocol: "eventual",
+        sections: "",
+    },
+];
+
+/// A partition shape: its name and the `[[faults]]` start entry body.
+#[derive(Clone, Debug)]
+pub struct ShapeSpec {
+    /// Short name.
+    pub name: &'static str,
+    /// The fault's fields after `action = "partition"` (empty: no partition).
+    pub fields: &'static str,
+}
+
+/// Servers are 0-4; client c (5-9) is attached to replica c - 5.
+pub const SHAPES: &[ShapeSpec] = &[
+    ShapeSpec {
+        name: "none",
+        fields: "",
+    },
+    ShapeSpec {
+        name: "isolate",
+        fields: "groups = [[0, 5], [1, 2, 3, 4, 6, 7, 8, 9]]",
+    },
+    ShapeSpec {
+        name: "split",
+        fields: "groups = [[0, 1, 5, 6], [2, 3, 4, 7, 8, 9]]",
+    },
+    ShapeSpec {
+        name: "one-way",
+        fields: "groups = [[0, 5], [1, 2, 3, 4, 6, 7, 8, 9]]\none_way = true",
+    },
+    ShapeSpec {
+        name: "bridge",
+        fields: "groups = [[0, 1, 5, 6], [3, 4, 8, 9]]",
+    },
+];
+
+/// When the partition starts.
+const PARTITION_AT_S: u64 = 5;
+
+/// The scenario text of one run.
+pub fn scenario_text(store: &StoreSpec, shape: &ShapeSpec, partition_s: u64, seed: u64) -> String {
+    let end = PARTITION_AT_S + partition_s;
+    let mut text = format!(
+        "name = \"cap\"\nprotocol = \"{}\"\nnodes = 5\nduration = \"{}s\"\nseed = {seed}\n\n{}\n[store]\nkeys = 2\nread_ratio = 0.5\n\n\
+         [network]\nlatency = {{ dist = \"uniform\", min = \"1ms\", max = \"5ms\" }}\n\n\
+         [workload]\nclients = 5\ninterval = \"20ms\"\ntimeout = \"1s\"\n\n[checks]\nexpect = \"pass\"\nsettle = \"3s\"\n",
+        store.protocol,
+        end + 5,
+        store.sections
+    );
+    if !shape.fields.is_empty() {
+        let _ = write!(
+            text,
+            "\n[[faults]]\nat = \"{PARTITION_AT_S}s\"\naction = \"partition\"\nname = \"p\"\n{}\n\n[[faults]]\nat = \"{end}s\"\naction = \"heal\"\nname = \"p\"\n",
+            shape.fields
+        );
+    }
+    text
+}
+
+/// Client-weighted share of requests answered ok per `bucket_ms` of
+/// invocation time, for one run: the "availability over time" curve.
+pub fn availability_over_time(
+    store: &StoreSpec,
+    shape: &ShapeSpec,
+    partition_s: u64,
+    seed: u64,
+    bucket_ms: u64,
+) -> Result<Vec<(f64, f64)>, String> {
+    let text = scenario_text(store, shape, partition_s, seed);
+    let scenario = Scenario::parse(&text, "cap").map_err(|e| e.to_string())?;
+    let result = run(&scenario, seed, RunOptions::default());
+    let ops = client_ops(&result.history);
+    let bucket_ns = bucket_ms * 1_000_000;
+    let buckets = (scenario.config.duration.as_nanos() / bucket_ns) as usize;
+    Ok((0..buckets)
+        .filter_map(|b| {
+            let (lo, hi) = (b as u64 * bucket_ns, (b as u64 + 1) * bucket_ns);
+            let group: Vec<&ClientOp> = ops
+                .iter()
+                .filter(|o| o.invoke_ns >= lo && o.invoke_ns < hi)
+                .collect();
+            client_availability(&group).map(|share| (lo as f64 / 1e9, share))
+        })
+        .collect())
+}
+
+/// When the partition of every run starts and, for `partition_s`, ends (seconds).
+pub fn partition_window(partition_s: u64) -> (f64, f64) {
+    (PARTITION_AT_S as f64, (PARTITION_AT_S + partition_s) as f64)
+}
+
+/// What one run measured.
+#[derive(Clone, Debug, Serialize)]
+pub struct CapRow {
+    /// The store.
+    pub store: String,
+    /// The partition shape.
+    pub shape: String,
+    /// Partition duration in seconds (0 for none).
+    pub partition_s: u64,
+    /// The seed.
+    pub seed: u64,
+    /// Share of requests answered ok in time (client-weighted).
+    pub availability: f64,
+    /// The same, for the requests made during the partition.
+    pub availability_during: Option<f64>,
+    /// Median latency of answered requests (ms).
+    pub latency_p50_ms: Option<f64>,
+    /// 99th percentile latency of answered requests (ms).
+    pub latency_p99_ms: Option<f64>,
+    /// `linearizable`, `illegal` or `unknown: ...`.
+    pub linearizability: String,
+    /// Reads that returned a value older than a completed write.
+    pub stale_reads: u64,
+    /// Keys whose last acknowledged write is not their final value.
+    pub acked_writes_lost: u64,
+    /// The command that reruns it (with the scenario file written beside the results).
+    pub trace_hash: String,
+}
+
+fn ok_share(ops: &[&ClientOp]) -> Option<f64> {
+    (!ops.is_empty())
+        .then(|| ops.iter().filter(|o| o.outcome == "ok").count() as f64 / ops.len() as f64)
+}
+
+/// Availability weighted by client: the mean over clients of each one's
+/// share of requests answered ok. Clients wait for each answer, so a
+/// refused client issues fewer requests than a served one; counting
+/// requests would let the served side drown out the refused side.
+fn client_availability(ops: &[&ClientOp]) -> Option<f64> {
+    let mut clients: Vec<u64> = ops.iter().map(|o| o.client).collect();
+    clients.sort_unstable();
+    clients.dedup();
+    let shares: Vec<f64> = clients
+        .iter()
+        .filter_map(|c| {
+            ok_share(
+                &ops.iter()
+                    .copied()
+                    .filter(|o| o.client == *c)
+                    .collect::<Vec<_>>(),
+            )
+        })
+        .collect();
+    (!shares.is_empty()).then(|| shares.iter().sum::<f64>() / shares.len() as f64)
+}
+
+/// Runs one configuration.
+pub fn measure(
+    store: &StoreSpec,
+    shape: &ShapeSpec,
+    partition_s: u64,
+    seed: u64,
+) -> Result<CapRow, String> {
+    let text = scenario_text(store, shape, partition_s, seed);
+    let scenario = Scenario::parse(&text, "cap").map_err(|e| format!("{e}\n{text}"))?;
+    let result = run(&scenario, seed, RunOptions::default());
+    let ops = client_ops(&result.history);
+    let all: Vec<&ClientOp> = ops.iter().collect();
+    let (start, end) = (
+        PARTITION_AT_S * 1_000_000_000,
+        (PARTITION_AT_S + partition_s) * 1_000_000_000,
+    );
+    let during: Vec<&ClientOp> = ops
+        .iter()
+        .filter(|o| !shape.fields.is_empty() && o.invoke_ns >= start && o.invoke_ns < end)
+        .collect();
+    let answered = service(ops.iter());
+    let metric = |k: &str| result.metrics.get(k).and_then(|v| v.as_u64()).unwrap_or(0);
+    Ok(CapRow {
+        store: store.name.into(),
+        shape: shape.name.into(),
+        partition_s: if shape.fields.is_empty() {
+            0
+        } else {
+            partition_s
+        },
+        seed,
+        availability: client_availability(&all).unwrap_or(0.0),
+        availability_during: client_availability(&during),
+        latency_p50_ms: answered.p50_ns.map(|n| n as f64 / 1e6),
+        latency_p99_ms: answered.p99_ns.map(|n| n as f64 / 1e6),
+        linearizability: result
+            .metrics
+            .get("lincheck")
+            .and_then(|v| v.as_str())
+            .unwrap_or("unknown")
+            .to_string(),
+        stale_reads: metric("stale_reads"),
+        acked_writes_lost: metric("acked_writes_lost"),
+        trace_hash: result.trace_hash,
+    })
+}
+
+/// The experiment's parameters.
+#[derive(Clone, Debug)]
+pub struct CapPlan {
+    /// Partition durations, in seconds.
+    pub durations_s: Vec<u64>,
+    /// Seeds per configuration.
+    pub seeds: u64,
+}
+
+/// Runs every configuration (in parallel), in a fixed order.
+pub fn experiment(plan: &CapPlan) -> Result<Vec<CapRow>, String> {
+    let mut configs = Vec::new();
+    for store in STORES {
+        for shape in SHAPES {
+            let durations: &[u64] = if shape.fields.is_empty() {
+                &[0]
+            } else {
+                &plan.durations_s
+            };
+            for &d in durations {
+                for seed in 0..plan.seeds {
+                    configs.push((store, shape, d, seed));
+                }
+            }
+        }
+    }
+    configs
+        .par_iter()
+        .map(|(store, shape, d, seed)| measure(store, shape, *d, *seed))
+        .collect()
+}
+
+/// One line of the summary table: a store under a shape, averaged over durations and seeds.
+#[derive(Clone, Debug, Serialize)]
+pub struct CapSummary {
+    /// The store.
+    pub store: String,
+    /// The shape.
+    pub shape: String,
+    /// Runs averaged.
+    pub runs: usize,
+    /// Mean availability during the partition (overall for `none`).
+    pub availability_during: f64,
+    /// Mean overall availability.
+    pub availability: f64,
+    /// Mean p99 latency (ms).
+    pub latency_p99_ms: f64,
+    /// Share of runs whose history was linearizable.
+    pub linearizable_share: f64,
+    /// Mean stale reads per run.
+    pub stale_reads: f64,
+    /// Total acknowledged writes lost.
+    pub acked_writes_lost: u64,
+}
+
+/// Averages the rows per store and shape.
+pub fn summarize(rows: &[CapRow]) -> Vec<CapSummary> {
+    let mut out = Vec::new();
+    for store in STORES {
+        for shape in SHAPES {
+            let group: Vec<&CapRow> = rows
+                .iter()
+                .filter(|r| r.store == store.name && r.shape == shape.name)
+                .collect();
+            if group.is_empty() {
+                continue;
+            }
+            let n = group.len() as f64;
+            let mean = |f: &dyn Fn(&CapRow) -> f64| group.iter().map(|r| f(r)).sum::<f64>() / n;
+            out.push(CapSummary {
+                store: store.name.into(),
+                shape: shape.name.into(),
+                runs: group.len(),
+                availability_during: mean(&|r| r.availability_during.unwrap_or(r.availability)),
+                availability: mean(&|r| r.availability),
+                latency_p99_ms: mean(&|r| r.latency_p99_ms.unwrap_or(0.0)),
+                linearizable_share: mean(&|r| {
+                    f64::from(u8::from(r.linearizability == "linearizable"))
+                }),
+                stale_reads: mean(&|r| r.stale_reads as f64),
+                acked_writes_lost: group.iter().map(|r| r.acked_writes_lost).sum(),
+            });
+        }
+    }
+    out
+}
+
+/// The summary as a Markdown table.
+pub fn markdown(summary: &[CapSummary], command: &str) -> String {
+    let mut md = String::from("# CAP experiment: quorum vs eventual stores under partitions\n\n");
+    let _ = writeln!(md, "Regenerate with `{command}`. Five replicas with a client attached to each (clients on both sides of every cut), two keys, half reads; the partition starts at {PARTITION_AT_S}s; availability is the share of requests answered ok within the 1 s client timeout, averaged over clients (each client waits for its answer, so a refused client makes fewer requests; weighting by client keeps the refused side from being drowned out).\n");
+    md += "| store | partition | runs | available during partition | available overall | latency p99 | linearizable runs | stale reads / run | acked writes lost |\n";
+    md += "|---|---|---:|---:|---:|---:|---:|---:|---:|\n";
+    for s in summary {
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {:.1}% | {:.1}% | {:.1} ms | {:.0}% | {:.1} | {} |",
+            s.store,
+            s.shape,
+            s.runs,
+            s.availability_during * 100.0,
+            s.availability * 100.0,
+            s.latency_p99_ms,
+            s.linearizable_share * 100.0,
+            s.stale_reads,
+            s.acked_writes_lost
+        );
+    }
+    md
+}
