@@ -50,22 +50,15 @@ pub struct ExploreArgs {
 
 /// Runs `faultline explore` and returns its exit code.
 pub fn run(args: ExploreArgs) -> i32 {
-    let scenario = match Scenario::load(&args.scenario) {
+    let scenario = match super::load_scenario(&args.scenario, args.swarm) {
         Ok(s) => s,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return EXIT_BAD_INPUT;
-        }
+        Err(code) => return code,
     };
     if args.jobs == Some(0) {
         eprintln!("error: --jobs must be at least 1");
         return EXIT_BAD_INPUT;
     }
     let seeds = explore::shard_seeds(args.seeds, args.shard);
-    if args.swarm && scenario.swarm.is_none() {
-        eprintln!("error: {}: --swarm needs a [swarm] section with the ranges to draw from (see docs/scenarios.md)", scenario.file);
-        return EXIT_BAD_INPUT;
-    }
     let options = ExploreOptions {
         jobs: args.jobs,
         fail_fast: args.fail_fast,

@@ -67,3 +67,21 @@ pub fn main() -> i32 {
         Command::Check(args) => check::run(args),
     }
 }
+
+/// Loads and validates a scenario file; on a mistake prints it and gives
+/// the exit code. `swarm`: the command was asked for swarm mixes, which
+/// need the scenario's `[swarm]` ranges.
+fn load_scenario(
+    path: &std::path::Path,
+    swarm: bool,
+) -> Result<faultline::scenario::Scenario, i32> {
+    let scenario = faultline::scenario::Scenario::load(path).map_err(|e| {
+        eprintln!("error: {e}");
+        EXIT_BAD_INPUT
+    })?;
+    if swarm && scenario.swarm.is_none() {
+        eprintln!("error: {}: --swarm needs a [swarm] section with the ranges to draw from (see docs/scenarios.md)", scenario.file);
+        return Err(EXIT_BAD_INPUT);
+    }
+    Ok(scenario)
+}

@@ -5,7 +5,6 @@ use super::{EXIT_BAD_INPUT, EXIT_OK, EXIT_VIOLATION};
 use clap::Args;
 use faultline::report::{self, WallTime};
 use faultline::run::{as_expected, RunOptions};
-use faultline::scenario::Scenario;
 use faultline::time::parse_duration;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -56,17 +55,10 @@ fn parse_window(text: &str) -> Result<(u64, u64), String> {
 
 /// Runs `faultline run` and returns its exit code.
 pub fn run(args: RunArgs) -> i32 {
-    let scenario = match Scenario::load(&args.scenario) {
+    let scenario = match super::load_scenario(&args.scenario, args.swarm) {
         Ok(s) => s,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return EXIT_BAD_INPUT;
-        }
+        Err(code) => return code,
     };
-    if args.swarm && scenario.swarm.is_none() {
-        eprintln!("error: {}: --swarm needs a [swarm] section with the ranges to draw from (see docs/scenarios.md)", scenario.file);
-        return EXIT_BAD_INPUT;
-    }
     let seed = args.seed.unwrap_or(scenario.default_seed);
     let out = match (&args.out, args.no_out) {
         (_, true) => None,

@@ -28,17 +28,10 @@ pub struct ShrinkArgs {
 
 /// Runs `faultline shrink` and returns its exit code.
 pub fn run(args: ShrinkArgs) -> i32 {
-    let scenario = match Scenario::load(&args.scenario) {
+    let scenario = match super::load_scenario(&args.scenario, args.swarm) {
         Ok(s) => s,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return EXIT_BAD_INPUT;
-        }
+        Err(code) => return code,
     };
-    if args.swarm && scenario.swarm.is_none() {
-        eprintln!("error: {}: --swarm needs a [swarm] section", scenario.file);
-        return EXIT_BAD_INPUT;
-    }
     let out = args.out.unwrap_or_else(|| {
         PathBuf::from(format!("{}-seed-{}-shrunk.toml", scenario.name, args.seed))
     });

@@ -124,22 +124,12 @@ fn checks(h: &mut String, scenario: &Scenario, result: &RunResult) {
         h,
         "<section><h2>Checks</h2><table><tr><th>check</th><th>result</th></tr>"
     );
-    for name in scenario
-        .protocol
-        .info()
-        .checks
-        .iter()
-        .chain(crate::protocols::ENGINE_CHECKS)
-    {
-        let verdict = match result.violations.iter().find(|v| v.check == *name) {
-            Some(v) => format!("VIOLATED at {}: {}", v.time, v.message),
-            None => "held".into(),
-        };
+    for (name, state) in super::check_rows(scenario, result) {
         let _ = writeln!(
             h,
             "<tr><td><code>{}</code></td><td>{}</td></tr>",
             html_escape(name),
-            html_escape(&verdict)
+            html_escape(&state)
         );
     }
     let _ = writeln!(h, "</table></section>");

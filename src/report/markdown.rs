@@ -302,25 +302,8 @@ fn metrics(
 
 fn checks(md: &mut String, scenario: &Scenario, result: &RunResult) {
     let _ = writeln!(md, "## Checks\n\n| check | result |\n|---|---|");
-    for name in scenario
-        .protocol
-        .info()
-        .checks
-        .iter()
-        .chain(crate::protocols::ENGINE_CHECKS)
-    {
-        let verdict = match result.violations.iter().find(|v| v.check == *name) {
-            Some(v) => format!(
-                "**violated** at {}: {}",
-                v.time,
-                v.message.replace('|', "\\|")
-            ),
-            None if result.end_reason != crate::sim::EndReason::Completed => {
-                "not reached (the run stopped early)".into()
-            }
-            None => "held".into(),
-        };
-        let _ = writeln!(md, "| {name} | {verdict} |");
+    for (name, state) in super::check_rows(scenario, result) {
+        let _ = writeln!(md, "| {name} | {} |", state.replace('|', "\\|"));
     }
     let _ = writeln!(md);
 }

@@ -192,27 +192,39 @@ pub fn human_summary(scenario: &Scenario, result: &RunResult, wall: WallTime) ->
     out
 }
 
-fn write_checks(out: &mut String, scenario: &Scenario, result: &RunResult) {
-    let info = scenario.protocol.info();
+/// Every check of the scenario's protocol (and the engine's) with what
+/// became of it in `result`: `VIOLATED at T: message`, `disabled`, `not
+/// reached (the run stopped early)` or `held`.
+pub fn check_rows(scenario: &Scenario, result: &RunResult) -> Vec<(&'static str, String)> {
     let stopped = result.end_reason != EndReason::Completed;
-    let _ = writeln!(out, "checks");
-    for name in info.checks.iter().chain(crate::protocols::ENGINE_CHECKS) {
-        let failures: Vec<_> = result
-            .violations
-            .iter()
-            .filter(|v| v.check == *name)
-            .collect();
-        let disabled = scenario
+    let enabled = |name: &str| {
+        scenario
             .config
             .enabled_checks
             .as_ref()
-            .is_some_and(|e| !e.iter().any(|c| c == name));
-        let state = match (failures.first(), disabled, stopped) {
-            (Some(v), _, _) => format!("VIOLATED at {}: {}", v.time, v.message),
-            (None, true, _) => "disabled".to_string(),
-            (None, false, true) => "not reached (the run stopped early)".to_string(),
-            (None, false, false) => "held".to_string(),
-        };
+            .is_none_or(|e| e.iter().any(|c| c == name))
+    };
+    scenario
+        .protocol
+        .info()
+        .checks
+        .iter()
+        .chain(crate::protocols::ENGINE_CHECKS)
+        .map(|&name| {
+            let state = match result.violations.iter().find(|v| v.check == name) {
+                Some(v) => format!("VIOLATED at {}: {}", v.time, v.message),
+                None if !enabled(name) => "disabled".to_string(),
+                None if stopped => "not reached (the run stopped early)".to_string(),
+                None => "held".to_string(),
+            };
+            (name, state)
+        })
+        .collect()
+}
+
+fn write_checks(out: &mut String, scenario: &Scenario, result: &RunResult) {
+    let _ = writeln!(out, "checks");
+    for (name, state) in check_rows(scenario, result) {
         let _ = writeln!(out, "  {name:<28} {state}");
     }
 }
