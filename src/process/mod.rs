@@ -59,7 +59,9 @@ mod protocol;
 pub use ctx::{Ctx, Effect, Harness};
 pub use disk::{Disk, DiskKey};
 pub use ids::{NodeId, RequestId, TimerId};
-pub use protocol::{EndState, Invariants, Lifecycle, OpFields, OpOf, Protocol, ResOf, Violation};
+pub use protocol::{
+    EndState, Interval, Invariants, Lifecycle, OpFields, OpOf, Protocol, ResOf, Violation,
+};
 
 use serde::Serialize;
 use std::fmt::Debug;

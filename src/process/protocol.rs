@@ -147,4 +147,23 @@ pub trait Invariants<P: Process> {
     fn metrics(&self) -> BTreeMap<String, serde_json::Value> {
         BTreeMap::new()
     }
+
+    /// Spans of time worth drawing per node (e.g. 2PC's in-doubt periods),
+    /// for the run report's interval chart.
+    fn intervals(&self) -> Vec<Interval> {
+        Vec::new()
+    }
+}
+
+/// A span of time a node spent in some protocol state, for the reports.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Interval {
+    /// The node.
+    pub node: u32,
+    /// When the span began (true time, ns).
+    pub start_ns: u64,
+    /// When it ended (the end of the run if it never did).
+    pub end_ns: u64,
+    /// What it was, e.g. `in doubt (tx 17)`.
+    pub label: String,
 }

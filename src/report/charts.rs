@@ -5,6 +5,7 @@
 //! with drops as crosses. Each function returns the SVG text.
 
 use super::timeline::{ClientOp, Window};
+use crate::process::Interval;
 use crate::sim::{RoleChange, TraceRecord};
 use plotters::prelude::*;
 use std::collections::BTreeMap;
@@ -226,15 +227,68 @@ pub fn throughput(ops: &[ClientOp], windows: &[Window], end_ns: u64) -> String {
 
 /// Each node's role over time (e.g. leader / candidate / follower), one row per node.
 pub fn roles(changes: &[RoleChange], nodes: usize, windows: &[Window], end_ns: u64) -> String {
-    let mut names: Vec<String> = changes.iter().filter_map(|c| c.role.clone()).collect();
+    let mut spans = Vec::new();
+    for node in 0..nodes as u32 {
+        let mine: Vec<&RoleChange> = changes.iter().filter(|c| c.node == node).collect();
+        for (i, c) in mine.iter().enumerate() {
+            let Some(role) = &c.role else { continue };
+            let until = mine.get(i + 1).map_or(end_ns, |n| n.time_ns);
+            spans.push(Interval {
+                node,
+                start_ns: c.time_ns,
+                end_ns: until,
+                label: role.clone(),
+            });
+        }
+    }
+    timeline_rows(
+        "Roles over time (fault windows shaded)",
+        &spans,
+        nodes,
+        windows,
+        end_ns,
+    )
+}
+
+/// Protocol intervals (e.g. in-doubt periods), one row per node, coloured by
+/// the part of their label before any parenthesis.
+pub fn intervals(spans: &[Interval], nodes: usize, windows: &[Window], end_ns: u64) -> String {
+    let spans: Vec<Interval> = spans
+        .iter()
+        .map(|s| Interval {
+            label: s.label.split('(').next().unwrap_or("").trim().to_string(),
+            ..s.clone()
+        })
+        .collect();
+    timeline_rows(
+        "Protocol intervals per node (fault windows shaded)",
+        &spans,
+        nodes,
+        windows,
+        end_ns,
+    )
+}
+
+/// Labelled spans per node, one row each, a colour per label.
+fn timeline_rows(
+    caption: &str,
+    spans: &[Interval],
+    nodes: usize,
+    windows: &[Window],
+    end_ns: u64,
+) -> String {
+    let mut names: Vec<&str> = spans.iter().map(|s| s.label.as_str()).collect();
     names.sort();
     names.dedup();
+    let colour = |label: &str| {
+        Palette99::pick(names.iter().position(|n| *n == label).unwrap_or(0) + 10).filled()
+    };
     let height = 120 + 36 * nodes as u32;
     render(height, |root| {
         root.fill(&WHITE).map_err(err)?;
         let rows = nodes as f64;
         let mut chart = ChartBuilder::on(&root)
-            .caption("Roles over time (fault windows shaded)", (FONT, 18))
+            .caption(caption, (FONT, 18))
             .margin(12)
             .x_label_area_size(36)
             .y_label_area_size(60)
@@ -249,29 +303,21 @@ pub fn roles(changes: &[RoleChange], nodes: usize, windows: &[Window], end_ns: u
             .draw()
             .map_err(err)?;
         shade_windows(&mut chart, windows, rows - 0.5)?;
-        for node in 0..nodes {
-            let row = row_of(rows, node as u32);
-            let mine: Vec<&RoleChange> =
-                changes.iter().filter(|c| c.node as usize == node).collect();
-            for (i, c) in mine.iter().enumerate() {
-                let Some(role) = &c.role else { continue };
-                let until = mine.get(i + 1).map_or(end_ns, |n| n.time_ns);
-                let color = Palette99::pick(names.iter().position(|n| n == role).unwrap_or(0) + 10)
-                    .filled();
-                let rect = Rectangle::new(
-                    [(secs(c.time_ns), row + 0.15), (secs(until), row + 0.85)],
-                    color,
-                );
-                chart.draw_series(std::iter::once(rect)).map_err(err)?;
-            }
+        for s in spans {
+            let row = row_of(rows, s.node);
+            let rect = Rectangle::new(
+                [(secs(s.start_ns), row - 0.35), (secs(s.end_ns), row + 0.35)],
+                colour(&s.label),
+            );
+            chart.draw_series(std::iter::once(rect)).map_err(err)?;
         }
-        for (i, name) in names.iter().enumerate() {
-            let color = Palette99::pick(i + 10).filled();
+        for name in &names {
+            let c = colour(name);
             chart
                 .draw_series(std::iter::empty::<Circle<(f64, f64), i32>>())
                 .map_err(err)?
-                .label(name.clone())
-                .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 14, y + 5)], color));
+                .label(name.to_string())
+                .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 14, y + 5)], c));
         }
         if !names.is_empty() {
             chart

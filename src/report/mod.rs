@@ -243,7 +243,8 @@ pub const REPORT_FILES: &[&str] = &[
 
 /// Writes every output of one run into `dir`: `summary.json`,
 /// `history.jsonl`, the SVG charts (`latency.svg`, `throughput.svg`,
-/// `roles.svg` when the protocol has roles, `lamport.svg` over `window` or
+/// `roles.svg` when the protocol has roles, `intervals.svg` when it reports
+/// intervals, `lamport.svg` over `window` or
 /// the first second after the first fault), `trace.json` for Perfetto,
 /// `report.md` and `index.html`. `result` must have been run with
 /// `record_trace` for the Lamport diagram and trace to show messages.
@@ -278,35 +279,45 @@ pub fn write_run_report(
         let start = result.faults.first().map_or(0, |f| f.time_ns);
         (start, (start + 1_000_000_000).min(end_ns))
     });
-    let mut charts: Vec<(&str, String)> = vec![
+    // (title, file, SVG): the optional charts only when there is something to draw.
+    let mut charts: Vec<(&str, &str, String)> = vec![
         (
             "Client latency over time",
+            "latency.svg",
             charts::latency(&ops, &windows, end_ns),
         ),
         (
             "Throughput over time",
+            "throughput.svg",
             charts::throughput(&ops, &windows, end_ns),
         ),
     ];
     if !result.roles.is_empty() {
         charts.push((
             "Roles over time",
+            "roles.svg",
             charts::roles(&result.roles, scenario.nodes, &windows, end_ns),
+        ));
+    }
+    if !result.intervals.is_empty() {
+        charts.push((
+            "Protocol intervals",
+            "intervals.svg",
+            charts::intervals(&result.intervals, scenario.nodes, &windows, end_ns),
         ));
     }
     charts.push((
         "Messages (Lamport diagram)",
+        "lamport.svg",
         charts::lamport(&result.trace, processes, from, to, 3000),
     ));
-    let files = ["latency.svg", "throughput.svg", "roles.svg", "lamport.svg"];
-    for (i, (_, svg)) in charts.iter().enumerate() {
-        let name = if result.roles.is_empty() && i == 2 {
-            files[3]
-        } else {
-            files[i]
-        };
-        std::fs::write(dir.join(name), svg)?;
+    for (_, file, svg) in &charts {
+        std::fs::write(dir.join(file), svg)?;
     }
+    let inline: Vec<(&str, String)> = charts
+        .into_iter()
+        .map(|(title, _, svg)| (title, svg))
+        .collect();
     std::fs::write(
         dir.join("trace.json"),
         perfetto::trace_json(&result.trace, processes, 500_000).to_string(),
@@ -317,6 +328,6 @@ pub fn write_run_report(
     )?;
     std::fs::write(
         dir.join("index.html"),
-        html::index_html(scenario, result, &charts),
+        html::index_html(scenario, result, &inline),
     )
 }

@@ -928,6 +928,7 @@ impl<P: Protocol> Simulation<P> {
             net: self.net.stats,
             trace: self.trace,
             roles: self.roles,
+            intervals: self.invariants.intervals(),
             swarm: None,
         }
     }

@@ -178,6 +178,8 @@ pub struct RunResult {
     pub trace: Vec<TraceRecord>,
     /// Every change of a process's role, in time order.
     pub roles: Vec<RoleChange>,
+    /// The protocol's intervals worth drawing (e.g. in-doubt periods).
+    pub intervals: Vec<crate::process::Interval>,
     /// The swarm fault mix this run drew, if any (set by [`crate::run::run`]).
     pub swarm: Option<String>,
 }
