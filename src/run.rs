@@ -2,6 +2,7 @@
 //! scenario expects.
 
 use crate::protocols::broadcast::Broadcast;
+use crate::protocols::twopc::TwoPc;
 use crate::scenario::{Expect, ProtocolPlan, Scenario};
 use crate::sim::{RunResult, SimConfig, Simulation};
 
@@ -32,6 +33,9 @@ pub fn run_config(scenario: &Scenario, config: SimConfig) -> RunResult {
     match &scenario.protocol {
         ProtocolPlan::Broadcast(o) => {
             Simulation::new(Broadcast::new(o.clone(), scenario.nodes), config).run()
+        }
+        ProtocolPlan::TwoPc(o) => {
+            Simulation::new(TwoPc::new(o.clone(), scenario.nodes), config).run()
         }
     }
 }

@@ -10,6 +10,7 @@ pub mod write;
 pub use error::ScenarioError;
 
 use crate::protocols::broadcast::BroadcastOptions;
+use crate::protocols::twopc::TwoPcOptions;
 use crate::protocols::{self, ProtocolInfo};
 use crate::sim::{SimConfig, SwarmConfig};
 use std::path::Path;
@@ -19,6 +20,8 @@ use std::path::Path;
 pub enum ProtocolPlan {
     /// Gossip broadcast.
     Broadcast(BroadcastOptions),
+    /// Two-phase commit.
+    TwoPc(TwoPcOptions),
 }
 
 impl ProtocolPlan {
@@ -26,6 +29,7 @@ impl ProtocolPlan {
     pub fn name(&self) -> &'static str {
         match self {
             ProtocolPlan::Broadcast(_) => "broadcast",
+            ProtocolPlan::TwoPc(_) => "twopc",
         }
     }
 

@@ -3,6 +3,7 @@
 //! here is checked beyond types; `validate` turns it into a plan.
 
 use crate::protocols::broadcast::BroadcastOptions;
+use crate::protocols::twopc::TwoPcOptions;
 use crate::time::SimDuration;
 use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde::Deserialize;
@@ -28,6 +29,7 @@ pub struct RawScenario {
     pub checks: Option<RawChecks>,
     pub swarm: Option<RawSwarm>,
     pub broadcast: Option<Spanned<BroadcastOptions>>,
+    pub twopc: Option<Spanned<TwoPcOptions>>,
 }
 
 /// `[network]`.

@@ -149,8 +149,10 @@ impl Validator<'_> {
     }
 
     fn protocol_plan(&self, raw: &RawScenario, info: &ProtocolInfo) -> Result<ProtocolPlan> {
-        let sections: [(&str, Option<Range<usize>>); 1] =
-            [("broadcast", raw.broadcast.as_ref().map(|b| b.span()))];
+        let sections: [(&str, Option<Range<usize>>); 2] = [
+            ("broadcast", raw.broadcast.as_ref().map(|b| b.span())),
+            ("twopc", raw.twopc.as_ref().map(|b| b.span())),
+        ];
         for (name, span) in sections {
             if let Some(span) = span {
                 if name != info.name {
@@ -162,6 +164,13 @@ impl Validator<'_> {
                 }
             }
         }
+        match info.name {
+            "twopc" => self.twopc(raw),
+            _ => self.broadcast(raw),
+        }
+    }
+
+    fn broadcast(&self, raw: &RawScenario) -> Result<ProtocolPlan> {
         let options = raw
             .broadcast
             .as_ref()
@@ -176,6 +185,42 @@ impl Validator<'_> {
             ));
         }
         Ok(ProtocolPlan::Broadcast(options))
+    }
+
+    fn twopc(&self, raw: &RawScenario) -> Result<ProtocolPlan> {
+        let o = raw
+            .twopc
+            .as_ref()
+            .map(|b| b.get_ref().clone())
+            .unwrap_or_default();
+        let span = raw.twopc.as_ref().map_or(0..0, |b| b.span());
+        let nodes = *raw.nodes.get_ref();
+        if nodes < 3 {
+            let m = format!(
+                "expected at least 3 nodes for twopc (a coordinator and two shards), found {nodes}"
+            );
+            return Err(self.err(raw.nodes.span(), "nodes", m));
+        }
+        let problem =
+            if [o.vote_timeout, o.lock_wait, o.retry_interval].contains(&SimDuration::ZERO) {
+                Some("expected vote_timeout, lock_wait and retry_interval above 0".to_string())
+            } else if !(0.0..=1.0).contains(&o.vote_no_probability) {
+                Some(format!(
+                    "expected vote_no_probability from 0 to 1, found {}",
+                    o.vote_no_probability
+                ))
+            } else if o.no_voter.is_some_and(|n| n == 0 || i64::from(n) >= nodes) {
+                Some(format!(
+                    "expected no_voter to be a participant, 1 to {}",
+                    nodes - 1
+                ))
+            } else {
+                bank_problem(o.accounts_per_shard, o.initial_balance, o.amount_max)
+            };
+        match problem {
+            Some(m) => Err(self.err(span, "twopc", m)),
+            None => Ok(ProtocolPlan::TwoPc(o)),
+        }
     }
 
     // ----- network ------------------------------------------------------------------
@@ -971,6 +1016,16 @@ struct Context {
     processes: usize,
     duration: SimDuration,
     info: &'static ProtocolInfo,
+}
+
+/// What is wrong with a bank's shape, if anything.
+fn bank_problem(accounts_per_shard: u64, initial_balance: u64, amount_max: u64) -> Option<String> {
+    let accounts_ok = (1..=1_000_000).contains(&accounts_per_shard);
+    let money_ok =
+        initial_balance <= 1_000_000_000_000 && (1..=1_000_000_000_000).contains(&amount_max);
+    (!accounts_ok || !money_ok).then(|| {
+        "expected accounts_per_shard from 1 to 1000000, initial_balance up to 10^12 and amount_max from 1 to 10^12".to_string()
+    })
 }
 
 fn parse_signed(text: &str) -> Option<i64> {
