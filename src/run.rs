@@ -2,6 +2,7 @@
 //! scenario expects.
 
 use crate::protocols::broadcast::Broadcast;
+use crate::protocols::saga::Saga;
 use crate::protocols::twopc::TwoPc;
 use crate::scenario::{Expect, ProtocolPlan, Scenario};
 use crate::sim::{RunResult, SimConfig, Simulation};
@@ -36,6 +37,9 @@ pub fn run_config(scenario: &Scenario, config: SimConfig) -> RunResult {
         }
         ProtocolPlan::TwoPc(o) => {
             Simulation::new(TwoPc::new(o.clone(), scenario.nodes), config).run()
+        }
+        ProtocolPlan::Saga(o) => {
+            Simulation::new(Saga::new(o.clone(), scenario.nodes), config).run()
         }
     }
 }

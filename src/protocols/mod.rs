@@ -3,6 +3,7 @@
 //! also a worked example of implementing them.
 
 pub mod broadcast;
+pub mod saga;
 pub mod twopc;
 
 /// What a scenario needs to know about a built-in protocol before running it.
@@ -30,6 +31,11 @@ pub const ALL: &[ProtocolInfo] = &[
         name: "twopc",
         roles: twopc::ROLES,
         checks: twopc::CHECKS,
+    },
+    ProtocolInfo {
+        name: "saga",
+        roles: saga::ROLES,
+        checks: saga::CHECKS,
     },
 ];
 

@@ -10,6 +10,7 @@ pub mod write;
 pub use error::ScenarioError;
 
 use crate::protocols::broadcast::BroadcastOptions;
+use crate::protocols::saga::SagaOptions;
 use crate::protocols::twopc::TwoPcOptions;
 use crate::protocols::{self, ProtocolInfo};
 use crate::sim::{SimConfig, SwarmConfig};
@@ -22,6 +23,8 @@ pub enum ProtocolPlan {
     Broadcast(BroadcastOptions),
     /// Two-phase commit.
     TwoPc(TwoPcOptions),
+    /// Sagas.
+    Saga(SagaOptions),
 }
 
 impl ProtocolPlan {
@@ -30,6 +33,7 @@ impl ProtocolPlan {
         match self {
             ProtocolPlan::Broadcast(_) => "broadcast",
             ProtocolPlan::TwoPc(_) => "twopc",
+            ProtocolPlan::Saga(_) => "saga",
         }
     }
 

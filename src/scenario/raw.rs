@@ -3,6 +3,7 @@
 //! here is checked beyond types; `validate` turns it into a plan.
 
 use crate::protocols::broadcast::BroadcastOptions;
+use crate::protocols::saga::SagaOptions;
 use crate::protocols::twopc::TwoPcOptions;
 use crate::time::SimDuration;
 use serde::de::{self, Deserializer, SeqAccess, Visitor};
@@ -30,6 +31,7 @@ pub struct RawScenario {
     pub swarm: Option<RawSwarm>,
     pub broadcast: Option<Spanned<BroadcastOptions>>,
     pub twopc: Option<Spanned<TwoPcOptions>>,
+    pub saga: Option<Spanned<SagaOptions>>,
 }
 
 /// `[network]`.

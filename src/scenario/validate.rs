@@ -11,6 +11,7 @@ use super::raw::{
 use super::{Expect, ProtocolPlan, Scenario};
 use crate::net::{Latency, LinkConfig, NetworkConfig};
 use crate::process::NodeId;
+use crate::protocols::saga::{Flow, SagaOptions, ORDER_NODES};
 use crate::protocols::{self, ProtocolInfo, ENGINE_CHECKS};
 use crate::sim::{
     FaultAction, FaultRate, NemesisConfig, NodeRef, Shape, ShapeKind, SimConfig, SwarmConfig,
@@ -149,9 +150,10 @@ impl Validator<'_> {
     }
 
     fn protocol_plan(&self, raw: &RawScenario, info: &ProtocolInfo) -> Result<ProtocolPlan> {
-        let sections: [(&str, Option<Range<usize>>); 2] = [
+        let sections: [(&str, Option<Range<usize>>); 3] = [
             ("broadcast", raw.broadcast.as_ref().map(|b| b.span())),
             ("twopc", raw.twopc.as_ref().map(|b| b.span())),
+            ("saga", raw.saga.as_ref().map(|b| b.span())),
         ];
         for (name, span) in sections {
             if let Some(span) = span {
@@ -166,6 +168,7 @@ impl Validator<'_> {
         }
         match info.name {
             "twopc" => self.twopc(raw),
+            "saga" => self.saga(raw),
             _ => self.broadcast(raw),
         }
     }
@@ -220,6 +223,36 @@ impl Validator<'_> {
         match problem {
             Some(m) => Err(self.err(span, "twopc", m)),
             None => Ok(ProtocolPlan::TwoPc(o)),
+        }
+    }
+
+    fn saga(&self, raw: &RawScenario) -> Result<ProtocolPlan> {
+        let o = raw
+            .saga
+            .as_ref()
+            .map(|b| b.get_ref().clone())
+            .unwrap_or_default();
+        let span = raw.saga.as_ref().map_or(0..0, |b| b.span());
+        let nodes = *raw.nodes.get_ref();
+        let fits = match o.flow {
+            Flow::Order => nodes == ORDER_NODES as i64,
+            Flow::Transfer => nodes >= 3,
+        };
+        if !fits {
+            let m = format!(
+                "expected {} for the saga's {:?} flow, found {nodes}",
+                if o.flow == Flow::Order {
+                    "exactly 6 nodes (orchestrator, users, inventory, payment, orders, notifications)"
+                } else {
+                    "at least 3 nodes (an orchestrator and two shards)"
+                },
+                o.flow
+            );
+            return Err(self.err(raw.nodes.span(), "nodes", m));
+        }
+        match saga_problem(&o, nodes) {
+            Some(m) => Err(self.err(span, "saga", m)),
+            None => Ok(ProtocolPlan::Saga(o)),
         }
     }
 
@@ -1016,6 +1049,44 @@ struct Context {
     processes: usize,
     duration: SimDuration,
     info: &'static ProtocolInfo,
+}
+
+/// What is wrong with saga options, if anything.
+fn saga_problem(o: &SagaOptions, nodes: i64) -> Option<String> {
+    let probabilities = [
+        o.payment_failure_probability,
+        o.transient_failure_probability,
+    ];
+    if o.retry_base == SimDuration::ZERO || o.retry_max < o.retry_base {
+        Some("expected retry_base above 0 and retry_max at least retry_base".into())
+    } else if !(1..=64).contains(&o.max_attempts) || !(1..=64).contains(&o.stuck_after) {
+        Some("expected max_attempts and stuck_after from 1 to 64".into())
+    } else if probabilities.iter().any(|p| !(0.0..=1.0).contains(p)) {
+        Some(
+            "expected payment_failure_probability and transient_failure_probability from 0 to 1"
+                .into(),
+        )
+    } else if o
+        .unavailable_service
+        .is_some_and(|n| n == 0 || i64::from(n) >= nodes)
+    {
+        Some(format!(
+            "expected unavailable_service to be a service node, 1 to {}",
+            nodes - 1
+        ))
+    } else if o.unavailable_until < o.unavailable_from {
+        Some("expected unavailable_until at or after unavailable_from".into())
+    } else if o.items == 0
+        || o.users == 0
+        || o.items > 1_000_000
+        || o.users > 1_000_000
+        || o.stock_per_item > 1_000_000_000_000
+        || o.balance_per_user > 1_000_000_000_000
+    {
+        Some("expected items and users from 1 to 1000000, stock_per_item and balance_per_user up to 10^12".into())
+    } else {
+        bank_problem(o.accounts_per_shard, o.initial_balance, o.amount_max)
+    }
 }
 
 /// What is wrong with a bank's shape, if anything.
