@@ -152,3 +152,17 @@ fn compensate_forward_is_caught() {
         );
     }
 }
+
+/// The BASE side of the ACID vs BASE pair: transfers as sagas, with the
+/// bank's total conserved at quiescence.
+#[test]
+fn base_side_of_the_comparison() {
+    for file in [
+        "base-saga-partition.toml",
+        "base-saga-coordinator-crash.toml",
+    ] {
+        for r in sweep(file, 8) {
+            assert!(metric(&r, "sagas_completed") > 0, "{file} seed {}", r.seed);
+        }
+    }
+}

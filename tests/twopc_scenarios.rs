@@ -168,3 +168,13 @@ fn commit_on_first_yes_is_caught() {
         );
     }
 }
+
+/// The ACID side of the ACID vs BASE pair: 2PC blocks under both faults.
+#[test]
+fn acid_side_of_the_comparison() {
+    for file in ["acid-2pc-partition.toml", "acid-2pc-coordinator-crash.toml"] {
+        for r in sweep(file, 8) {
+            assert!(metric(&r, "blocking_ns_max") > 0, "{file} seed {}", r.seed);
+        }
+    }
+}
