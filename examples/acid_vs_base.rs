@@ -76,7 +76,7 @@ fn row(file: &str, seeds: u64) -> Result<Vec<String>, String> {
             "n/a".into()
         },
         if twopc {
-            "n/a (serializable)".into()
+            "none (locked)".into()
         } else {
             format!("{:.1}", mean(6))
         },
