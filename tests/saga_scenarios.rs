@@ -80,6 +80,16 @@ fn semantic_lock_removes_the_anomalies() {
 fn orchestrator_crashes_skip_nothing_and_repeat_nothing() {
     for r in sweep("saga-orchestrator-crash.toml", SEEDS) {
         assert!(r.faults.len() > 10);
+        assert!(
+            metric(&r, "orchestrator_crashes_mid_saga") > 0,
+            "seed {}",
+            r.seed
+        );
+        assert!(
+            metric(&r, "orchestrator_crashes_mid_compensation") > 0,
+            "seed {}",
+            r.seed
+        );
         assert!(metric(&r, "sagas_compensated") > 0 && metric(&r, "sagas_completed") > 0);
     }
 }

@@ -106,6 +106,12 @@ fn coordinator_crash_before_decision_blocks_then_presumes_abort() {
 fn coordinator_crash_after_commit_blocks_the_participant_left_out() {
     for r in sweep("2pc-coordinator-crash-after-commit.toml", SEEDS) {
         assert!(metric(&r, "commits") >= 1);
+        assert_eq!(
+            metric(&r, "coordinator_crashes_mid_commit"),
+            1,
+            "seed {}",
+            r.seed
+        );
         let blocking = metric(&r, "blocking_ns_max");
         assert!(
             (2_900_000_000..3_400_000_000).contains(&blocking),

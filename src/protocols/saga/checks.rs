@@ -18,7 +18,7 @@
 
 use super::msg::{Note, SagaId, Step};
 use super::{Flow, SagaNode, SagaOptions};
-use crate::process::{EndState, Invariants, NodeId, Violation};
+use crate::process::{EndState, Invariants, Lifecycle, NodeId, Violation};
 use crate::time::SimTime;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
@@ -46,6 +46,7 @@ struct Track {
     tombstones: BTreeSet<u32>,
     end: Option<End>,
     stuck: bool,
+    compensating: bool,
 }
 
 type Resource = (NodeId, u64);
@@ -66,6 +67,10 @@ pub struct SagaChecks {
     completed: u64,
     compensated: u64,
     stuck: u64,
+    /// Orchestrator crashes that found a saga moving forward, and ones that
+    /// found a saga part-way through its compensations.
+    crashes_mid_saga: u64,
+    crashes_mid_compensation: u64,
 }
 
 fn outcome(at: SimTime, message: String) -> Result<(), Violation> {
@@ -234,6 +239,19 @@ impl SagaChecks {
         }
     }
 
+    fn orchestrator_crashed(&mut self) {
+        let open = || {
+            self.sagas
+                .values()
+                .filter(|t| t.end.is_none() && !t.plan.is_empty())
+        };
+        let compensating = |t: &&Track| t.compensating;
+        let mid_compensation = open().any(|t| compensating(&t));
+        let mid_saga = open().any(|t| !compensating(&t));
+        self.crashes_mid_compensation += u64::from(mid_compensation);
+        self.crashes_mid_saga += u64::from(mid_saga);
+    }
+
     fn unfinished(&self, end: SimTime) -> Option<Violation> {
         let open: Vec<(&SagaId, &Track)> = self
             .sagas
@@ -289,6 +307,10 @@ impl Invariants<SagaNode> for SagaChecks {
                 self.sagas.entry(*saga).or_default().plan = plan.clone();
                 Ok(())
             }
+            Note::Compensating(saga) => {
+                self.sagas.entry(*saga).or_default().compensating = true;
+                Ok(())
+            }
             Note::Completed(saga) => self.ended(at, *saga, End::Completed),
             Note::Compensated(saga) => self.ended(at, *saga, End::Compensated),
             Note::Stuck(saga) => {
@@ -311,6 +333,12 @@ impl Invariants<SagaNode> for SagaChecks {
         }
     }
 
+    fn on_lifecycle(&mut self, _at: SimTime, node: NodeId, event: Lifecycle) {
+        if node == NodeId(0) && event == Lifecycle::Crashed {
+            self.orchestrator_crashed();
+        }
+    }
+
     fn at_end(&mut self, end: &EndState<'_, SagaNode>) -> Vec<Violation> {
         let mut out: Vec<Violation> = self.unfinished(end.time).into_iter().collect();
         out.extend(self.conservation(end));
@@ -323,6 +351,14 @@ impl Invariants<SagaNode> for SagaChecks {
             ("sagas_compensated".to_string(), json!(self.compensated)),
             ("sagas_reported_stuck".to_string(), json!(self.stuck)),
             ("anomalies".to_string(), json!(self.anomalies)),
+            (
+                "orchestrator_crashes_mid_saga".to_string(),
+                json!(self.crashes_mid_saga),
+            ),
+            (
+                "orchestrator_crashes_mid_compensation".to_string(),
+                json!(self.crashes_mid_compensation),
+            ),
         ])
     }
 }

@@ -184,6 +184,8 @@ pub enum Note {
         /// Its plan.
         plan: Vec<Step>,
     },
+    /// Orchestrator: a step failed for good; compensation begins.
+    Compensating(SagaId),
     /// Orchestrator: every step took effect.
     Completed(SagaId),
     /// Orchestrator: every compensation took effect.

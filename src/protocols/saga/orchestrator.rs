@@ -270,6 +270,7 @@ impl Orchestrator {
 
     fn step_failed(&mut self, ctx: &mut Ctx<'_, SagaNode>, saga: SagaId, step: u32, unknown: bool) {
         self.log(ctx, saga, Event::StepFailed { step, unknown });
+        ctx.note(Note::Compensating(saga));
         let bug = self.options.bug;
         if let Some(run) = self.sagas.get_mut(&saga) {
             run.phase = Phase::Compensating(compensations(&run.plan, step, unknown, bug));

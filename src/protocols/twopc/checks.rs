@@ -12,7 +12,7 @@
 
 use super::msg::{Note, Outcome, Transfer, TxnId};
 use super::{TwoPcNode, TwoPcOptions};
-use crate::process::{EndState, Invariants, NodeId, Violation};
+use crate::process::{EndState, Invariants, Lifecycle, NodeId, Violation};
 use crate::stats::quantile;
 use crate::time::SimTime;
 use serde_json::{json, Value};
@@ -55,6 +55,11 @@ pub struct TwoPcChecks {
     latency_ns: Vec<u64>,
     commits: u64,
     aborts: u64,
+    /// Coordinator crashes that found a transaction with every vote yes
+    /// and no decision, and ones that found a commit not yet applied
+    /// everywhere: proof that a scenario's crash hit the moment it claims.
+    crashes_before_decision: u64,
+    crashes_mid_commit: u64,
 }
 
 impl TwoPcChecks {
@@ -198,6 +203,17 @@ impl TwoPcChecks {
         self.balances.values().sum::<i64>() + untouched * self.initial
     }
 
+    fn coordinator_crashed(&mut self) {
+        let prepared_undecided = self.txns.values().any(|t| {
+            t.decision.is_none() && t.participants.iter().all(|p| t.votes.get(p) == Some(&true))
+        });
+        let mid_commit = self.txns.values().any(|t| {
+            t.decision == Some(Outcome::Commit) && t.outcomes.len() < t.participants.len()
+        });
+        self.crashes_before_decision += u64::from(prepared_undecided);
+        self.crashes_mid_commit += u64::from(mid_commit);
+    }
+
     fn end_balances(&self, end: &EndState<'_, TwoPcNode>) -> Option<Violation> {
         let mut sum = 0;
         for node in end.nodes.iter().take(end.servers).flatten() {
@@ -267,6 +283,12 @@ impl Invariants<TwoPcNode> for TwoPcChecks {
         }
     }
 
+    fn on_lifecycle(&mut self, _at: SimTime, node: NodeId, event: Lifecycle) {
+        if node == NodeId(0) && event == Lifecycle::Crashed {
+            self.coordinator_crashed();
+        }
+    }
+
     fn at_end(&mut self, end: &EndState<'_, TwoPcNode>) -> Vec<Violation> {
         let mut out = Vec::new();
         if let Some(((txn, node), since)) = self.in_doubt.iter().next() {
@@ -304,6 +326,14 @@ impl Invariants<TwoPcNode> for TwoPcChecks {
             (
                 "in_doubt_episodes".to_string(),
                 json!(self.blocking_ns.len()),
+            ),
+            (
+                "coordinator_crashes_before_decision".to_string(),
+                json!(self.crashes_before_decision),
+            ),
+            (
+                "coordinator_crashes_mid_commit".to_string(),
+                json!(self.crashes_mid_commit),
             ),
         ])
     }
