@@ -2,7 +2,9 @@
 //! scenario expects.
 
 use crate::protocols::broadcast::Broadcast;
+use crate::protocols::saga::Saga;
 use crate::protocols::store::Store;
+use crate::protocols::twopc::TwoPc;
 use crate::scenario::{Expect, ProtocolPlan, Scenario};
 use crate::sim::{RunResult, SimConfig, Simulation};
 
@@ -38,6 +40,12 @@ pub fn run_config(scenario: &Scenario, config: SimConfig) -> RunResult {
             let clients = config.workload.clients;
             let store = Store::new(kind.clone(), scenario.nodes, clients, workload.clone());
             Simulation::new(store, config).run()
+        }
+        ProtocolPlan::TwoPc(o) => {
+            Simulation::new(TwoPc::new(o.clone(), scenario.nodes), config).run()
+        }
+        ProtocolPlan::Saga(o) => {
+            Simulation::new(Saga::new(o.clone(), scenario.nodes), config).run()
         }
     }
 }

@@ -122,6 +122,42 @@ const CASES: &[Case] = &[
         phrase: "expected a node index (0, 1, ...), a role name",
     },
     Case {
+        name: "twopc-no-voter-out-of-range",
+        text: b"name = \"t\"\nprotocol = \"twopc\"\nnodes = 3\nduration = \"10s\"\n[twopc]\ncooperative = true\nno_voter = 5 # <- here\n",
+        field: Some("twopc.no_voter"),
+        phrase: "expected no_voter to be a participant, 1 to 2",
+    },
+    Case {
+        name: "twopc-too-few-nodes",
+        text: b"name = \"t\"\nprotocol = \"twopc\"\nnodes = 2 # <- here\nduration = \"10s\"\n",
+        field: Some("nodes"),
+        phrase: "expected at least 3 nodes for twopc",
+    },
+    Case {
+        name: "saga-order-flow-needs-six-nodes",
+        text: b"name = \"t\"\nprotocol = \"saga\"\nnodes = 4 # <- here\nduration = \"10s\"\n",
+        field: Some("nodes"),
+        phrase: "expected exactly 6 nodes for the saga's order flow",
+    },
+    Case {
+        name: "saga-probability-out-of-range",
+        text: b"name = \"t\"\nprotocol = \"saga\"\nnodes = 6\nduration = \"10s\"\n[saga]\npayment_failure_probability = 1.5 # <- here\n",
+        field: Some("saga.payment_failure_probability"),
+        phrase: "expected payment_failure_probability from 0 to 1",
+    },
+    Case {
+        name: "saga-unknown-bug",
+        text: b"name = \"t\"\nprotocol = \"saga\"\nnodes = 6\nduration = \"10s\"\n[saga]\nbug = \"oops\" # <- here\n",
+        field: Some("saga.bug"),
+        phrase: "unknown variant `oops`, expected `compensate-forward`",
+    },
+    Case {
+        name: "options-for-another-protocol",
+        text: b"name = \"t\"\nprotocol = \"twopc\"\nnodes = 3\nduration = \"10s\"\n[saga] # <- here\nitems = 2\n",
+        field: Some("saga"),
+        phrase: "options for protocol \"saga\", but the scenario runs \"twopc\"",
+    },
+    Case {
         name: "unknown-protocol",
         text: b"name = \"t\"\nprotocol = \"paxos\" # <- here\nnodes = 3\nduration = \"10s\"\n",
         field: Some("protocol"),

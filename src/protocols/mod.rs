@@ -3,7 +3,9 @@
 //! also a worked example of implementing them.
 
 pub mod broadcast;
+pub mod saga;
 pub mod store;
+pub mod twopc;
 
 /// What a scenario needs to know about a built-in protocol before running it.
 #[derive(Clone, Copy, Debug)]
@@ -35,6 +37,16 @@ pub const ALL: &[ProtocolInfo] = &[
         name: "eventual",
         roles: &[],
         checks: store::checks::CHECKS,
+    },
+    ProtocolInfo {
+        name: "twopc",
+        roles: twopc::ROLES,
+        checks: twopc::CHECKS,
+    },
+    ProtocolInfo {
+        name: "saga",
+        roles: saga::ROLES,
+        checks: saga::CHECKS,
     },
 ];
 

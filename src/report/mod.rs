@@ -158,6 +158,7 @@ pub fn human_summary(scenario: &Scenario, result: &RunResult, wall: WallTime) ->
         ns_metric(result, "op_latency_ns_p50"),
         ns_metric(result, "op_latency_ns_p99"),
     );
+    write_protocol_metrics(&mut out, scenario, result);
     write_checks(&mut out, scenario, result);
     let rate = if wall.seconds > 0.0 {
         result.events as f64 / wall.seconds
@@ -190,6 +191,29 @@ pub fn human_summary(scenario: &Scenario, result: &RunResult, wall: WallTime) ->
         );
     }
     out
+}
+
+/// The protocol's own headline metrics, for protocols that have them.
+fn write_protocol_metrics(out: &mut String, scenario: &Scenario, result: &RunResult) {
+    let m = |key| metric(result, key);
+    let line = match scenario.protocol.name() {
+        "twopc" => format!(
+            "2pc         {} commits, {} aborts; in doubt holding locks: max {}, total {}",
+            m("commits"),
+            m("aborts"),
+            ns_metric(result, "blocking_ns_max"),
+            ns_metric(result, "blocking_ns_total"),
+        ),
+        "saga" => format!(
+            "sagas       {} completed, {} compensated, {} reported stuck; {} isolation anomalies",
+            m("sagas_completed"),
+            m("sagas_compensated"),
+            m("sagas_reported_stuck"),
+            m("anomalies"),
+        ),
+        _ => return,
+    };
+    let _ = writeln!(out, "{line}");
 }
 
 /// Every check of the scenario's protocol (and the engine's) with what

@@ -10,6 +10,8 @@ pub mod write;
 pub use error::ScenarioError;
 
 use crate::protocols::broadcast::BroadcastOptions;
+use crate::protocols::saga::SagaOptions;
+use crate::protocols::twopc::TwoPcOptions;
 use crate::protocols::{self, ProtocolInfo};
 use crate::sim::{SimConfig, SwarmConfig};
 use std::path::Path;
@@ -24,6 +26,10 @@ pub enum ProtocolPlan {
         crate::protocols::store::Kind,
         crate::protocols::store::WorkloadOptions,
     ),
+    /// Two-phase commit.
+    TwoPc(TwoPcOptions),
+    /// Sagas.
+    Saga(SagaOptions),
 }
 
 impl ProtocolPlan {
@@ -33,6 +39,8 @@ impl ProtocolPlan {
             ProtocolPlan::Broadcast(_) => "broadcast",
             ProtocolPlan::Store(crate::protocols::store::Kind::Quorum(_), _) => "quorum",
             ProtocolPlan::Store(crate::protocols::store::Kind::Eventual(_), _) => "eventual",
+            ProtocolPlan::TwoPc(_) => "twopc",
+            ProtocolPlan::Saga(_) => "saga",
         }
     }
 

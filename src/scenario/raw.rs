@@ -3,6 +3,8 @@
 //! here is checked beyond types; `validate` turns it into a plan.
 
 use crate::protocols::broadcast::BroadcastOptions;
+use crate::protocols::saga::SagaOptions;
+use crate::protocols::twopc::TwoPcOptions;
 use crate::time::SimDuration;
 use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde::Deserialize;
@@ -32,6 +34,8 @@ pub struct RawScenario {
     pub quorum: Option<Spanned<crate::protocols::store::quorum::QuorumOptions>>,
     pub eventual: Option<Spanned<crate::protocols::store::eventual::EventualOptions>>,
     pub store: Option<Spanned<crate::protocols::store::WorkloadOptions>>,
+    pub twopc: Option<Spanned<TwoPcOptions>>,
+    pub saga: Option<Spanned<SagaOptions>>,
 }
 
 /// `[network]`.

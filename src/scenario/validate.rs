@@ -11,6 +11,7 @@ use super::raw::{
 use super::{Expect, ProtocolPlan, Scenario, Slo};
 use crate::net::{Latency, LinkConfig, NetworkConfig};
 use crate::process::NodeId;
+use crate::protocols::saga::{Flow, SagaOptions, ORDER_NODES};
 use crate::protocols::{self, ProtocolInfo, ENGINE_CHECKS};
 use crate::sim::{
     FaultAction, FaultRate, NemesisConfig, NodeRef, Shape, ShapeKind, SimConfig, SwarmConfig,
@@ -102,7 +103,7 @@ impl Validator<'_> {
                 .as_ref()
                 .and_then(|w| w.clients.as_ref())
                 .map_or(1, |c| (*c.get_ref()).clamp(0, 10_000) as usize),
-            ProtocolPlan::Broadcast(_) => 0,
+            ProtocolPlan::Broadcast(_) | ProtocolPlan::TwoPc(_) | ProtocolPlan::Saga(_) => 0,
         };
         let ctx = Context {
             nodes,
@@ -177,11 +178,13 @@ impl Validator<'_> {
     }
 
     fn protocol_plan(&self, raw: &RawScenario, info: &ProtocolInfo) -> Result<ProtocolPlan> {
-        let sections: [(&str, Option<Range<usize>>); 4] = [
+        let sections: [(&str, Option<Range<usize>>); 6] = [
             ("broadcast", raw.broadcast.as_ref().map(|b| b.span())),
             ("quorum", raw.quorum.as_ref().map(|b| b.span())),
             ("eventual", raw.eventual.as_ref().map(|b| b.span())),
             ("store", raw.store.as_ref().map(|b| b.span())),
+            ("twopc", raw.twopc.as_ref().map(|b| b.span())),
+            ("saga", raw.saga.as_ref().map(|b| b.span())),
         ];
         let store_protocol = matches!(info.name, "quorum" | "eventual");
         for (name, span) in sections {
@@ -196,6 +199,8 @@ impl Validator<'_> {
         }
         match info.name {
             "quorum" | "eventual" => self.store_plan(raw, info.name),
+            "twopc" => self.twopc(raw),
+            "saga" => self.saga(raw),
             _ => self.broadcast_plan(raw),
         }
     }
@@ -257,6 +262,102 @@ impl Validator<'_> {
             Kind::Eventual(o)
         };
         Ok(ProtocolPlan::Store(kind, workload))
+    }
+
+    fn twopc(&self, raw: &RawScenario) -> Result<ProtocolPlan> {
+        let o = raw
+            .twopc
+            .as_ref()
+            .map(|b| b.get_ref().clone())
+            .unwrap_or_default();
+        let span = raw.twopc.as_ref().map_or(0..0, |b| b.span());
+        let nodes = *raw.nodes.get_ref();
+        if nodes < 3 {
+            let m = format!(
+                "expected at least 3 nodes for twopc (a coordinator and two shards), found {nodes}"
+            );
+            return Err(self.err(raw.nodes.span(), "nodes", m));
+        }
+        let problem = if o.vote_timeout == SimDuration::ZERO {
+            Some(("vote_timeout", "expected vote_timeout above 0".to_string()))
+        } else if o.lock_wait == SimDuration::ZERO {
+            Some(("lock_wait", "expected lock_wait above 0".to_string()))
+        } else if o.retry_interval == SimDuration::ZERO {
+            Some((
+                "retry_interval",
+                "expected retry_interval above 0".to_string(),
+            ))
+        } else if !(0.0..=1.0).contains(&o.vote_no_probability) {
+            let m = format!(
+                "expected vote_no_probability from 0 to 1, found {}",
+                o.vote_no_probability
+            );
+            Some(("vote_no_probability", m))
+        } else if o.no_voter.is_some_and(|n| n == 0 || i64::from(n) >= nodes) {
+            let m = format!("expected no_voter to be a participant, 1 to {}", nodes - 1);
+            Some(("no_voter", m))
+        } else {
+            bank_problem(o.accounts_per_shard, o.initial_balance, o.amount_max)
+        };
+        match problem {
+            Some((key, m)) => Err(self.option_err(span, "twopc", key, m)),
+            None => Ok(ProtocolPlan::TwoPc(o)),
+        }
+    }
+
+    /// An error about option `key` of `section`, pointing at its line when
+    /// the section (at `span`) spells it out, else at the section.
+    fn option_err(
+        &self,
+        span: Range<usize>,
+        section: &str,
+        key: &str,
+        message: String,
+    ) -> ScenarioError {
+        // The span may be the header alone: read on to the next table.
+        let text = self.src.text.get(span.start..).unwrap_or("");
+        let mut offset = span.start;
+        for (i, line) in text.split_inclusive('\n').enumerate() {
+            if i > 0 && line.trim_start().starts_with('[') {
+                break;
+            }
+            let rest = line.trim_start().strip_prefix(key).unwrap_or("");
+            if rest.trim_start().starts_with('=') {
+                let start = offset + line.len() - line.trim_start().len();
+                return self.err(
+                    start..start + key.len(),
+                    &format!("{section}.{key}"),
+                    message,
+                );
+            }
+            offset += line.len();
+        }
+        self.err(span, section, message)
+    }
+
+    fn saga(&self, raw: &RawScenario) -> Result<ProtocolPlan> {
+        let o = raw
+            .saga
+            .as_ref()
+            .map(|b| b.get_ref().clone())
+            .unwrap_or_default();
+        let span = raw.saga.as_ref().map_or(0..0, |b| b.span());
+        let nodes = *raw.nodes.get_ref();
+        let fits = match o.flow {
+            Flow::Order => nodes == ORDER_NODES as i64,
+            Flow::Transfer => nodes >= 3,
+        };
+        if !fits {
+            let m = match o.flow {
+                Flow::Order => format!("expected exactly 6 nodes for the saga's order flow (orchestrator, users, inventory, payment, orders, notifications), found {nodes}"),
+                Flow::Transfer => format!("expected at least 3 nodes for the saga's transfer flow (an orchestrator and two shards), found {nodes}"),
+            };
+            return Err(self.err(raw.nodes.span(), "nodes", m));
+        }
+        match saga_problem(&o, nodes) {
+            Some((key, m)) => Err(self.option_err(span, "saga", key, m)),
+            None => Ok(ProtocolPlan::Saga(o)),
+        }
     }
 
     // ----- network ------------------------------------------------------------------
@@ -1054,6 +1155,80 @@ struct Context {
     processes: usize,
     duration: SimDuration,
     info: &'static ProtocolInfo,
+}
+
+/// What is wrong with saga options, if anything: the option and why.
+fn saga_problem(o: &SagaOptions, nodes: i64) -> Option<(&'static str, String)> {
+    let problem = |key, m: &str| Some((key, m.to_string()));
+    if o.retry_base == SimDuration::ZERO {
+        problem("retry_base", "expected retry_base above 0")
+    } else if o.retry_max < o.retry_base {
+        problem("retry_max", "expected retry_max at least retry_base")
+    } else if !(1..=64).contains(&o.max_attempts) {
+        problem("max_attempts", "expected max_attempts from 1 to 64")
+    } else if !(1..=64).contains(&o.stuck_after) {
+        problem("stuck_after", "expected stuck_after from 1 to 64")
+    } else if !(0.0..=1.0).contains(&o.payment_failure_probability) {
+        problem(
+            "payment_failure_probability",
+            "expected payment_failure_probability from 0 to 1",
+        )
+    } else if !(0.0..=1.0).contains(&o.transient_failure_probability) {
+        problem(
+            "transient_failure_probability",
+            "expected transient_failure_probability from 0 to 1",
+        )
+    } else if o
+        .unavailable_service
+        .is_some_and(|n| n == 0 || i64::from(n) >= nodes)
+    {
+        let m = format!(
+            "expected unavailable_service to be a service node, 1 to {}",
+            nodes - 1
+        );
+        Some(("unavailable_service", m))
+    } else if o.unavailable_until < o.unavailable_from {
+        problem(
+            "unavailable_until",
+            "expected unavailable_until at or after unavailable_from",
+        )
+    } else if !(1..=1_000_000).contains(&o.items) || o.stock_per_item > 1_000_000_000_000 {
+        problem(
+            "items",
+            "expected items from 1 to 1000000 and stock_per_item up to 10^12",
+        )
+    } else if !(1..=1_000_000).contains(&o.users) || o.balance_per_user > 1_000_000_000_000 {
+        problem(
+            "users",
+            "expected users from 1 to 1000000 and balance_per_user up to 10^12",
+        )
+    } else {
+        bank_problem(o.accounts_per_shard, o.initial_balance, o.amount_max)
+    }
+}
+
+/// What is wrong with a bank's shape, if anything: the option and why.
+fn bank_problem(
+    accounts_per_shard: u64,
+    initial_balance: u64,
+    amount_max: u64,
+) -> Option<(&'static str, String)> {
+    let max = 1_000_000_000_000;
+    if !(1..=1_000_000).contains(&accounts_per_shard) {
+        Some((
+            "accounts_per_shard",
+            "expected accounts_per_shard from 1 to 1000000".into(),
+        ))
+    } else if initial_balance > max {
+        Some((
+            "initial_balance",
+            "expected initial_balance up to 10^12".into(),
+        ))
+    } else if !(1..=max).contains(&amount_max) {
+        Some(("amount_max", "expected amount_max from 1 to 10^12".into()))
+    } else {
+        None
+    }
 }
 
 fn parse_signed(text: &str) -> Option<i64> {

@@ -1,0 +1,364 @@
+//! The checks of sagas, fed by the notes of the orchestrator and the
+//! services (true time).
+//!
+//! As the run goes: `saga.outcome` (a step takes effect at most once and
+//! never after its compensation; a compensation undoes a step at most once
+//! and only after every later completed step was undone; a saga reported
+//! completed did every step, one reported compensated undid every step
+//! that took effect) and `saga.no-phantom-compensation` (nothing is undone
+//! that never took effect). At quiescence (the end of the liveness phase):
+//! `saga.outcome` (every saga completed or compensated; stuck ones are
+//! named) and `saga.conservation` (every service's counters equal their
+//! opening values plus the changes of the steps that took effect and were
+//! not compensated; for the transfer flow, the bank's total is unchanged).
+//!
+//! Isolation anomalies are counted, not failed: a step that read a counter
+//! while another saga's change to it was pending (not yet completed), when
+//! that change is later compensated, read something that never "happened".
+
+use super::msg::{Note, SagaId, Step};
+use super::{Flow, SagaNode, SagaOptions};
+use crate::process::{EndState, Invariants, Lifecycle, NodeId, Violation};
+use crate::time::SimTime;
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Check names.
+pub const CHECKS: &[&str] = &[
+    "saga.outcome",
+    "saga.no-phantom-compensation",
+    "saga.conservation",
+];
+
+/// How a saga ended, as the orchestrator reported it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum End {
+    Completed,
+    Compensated,
+}
+
+/// What the checks know of one saga.
+#[derive(Debug, Default)]
+struct Track {
+    plan: Vec<Step>,
+    effects: BTreeMap<u32, (Option<u64>, i64)>,
+    undone: BTreeSet<u32>,
+    tombstones: BTreeSet<u32>,
+    end: Option<End>,
+    stuck: bool,
+    compensating: bool,
+}
+
+type Resource = (NodeId, u64);
+
+/// The saga checks and metrics.
+#[derive(Debug, Default)]
+pub struct SagaChecks {
+    flow: Option<Flow>,
+    initial: BTreeMap<Resource, i64>,
+    sagas: BTreeMap<SagaId, Track>,
+    /// Net change per counter by effects not compensated.
+    changes: BTreeMap<Resource, i64>,
+    /// Sagas with a change pending (not completed, not compensated) per counter.
+    pending: BTreeMap<Resource, BTreeSet<SagaId>>,
+    /// (writer, counter) → sagas that read the writer's pending change.
+    dirty: BTreeMap<(SagaId, Resource), BTreeSet<SagaId>>,
+    anomalies: u64,
+    completed: u64,
+    compensated: u64,
+    stuck: u64,
+    /// Orchestrator crashes that found a saga moving forward, and ones that
+    /// found a saga part-way through its compensations.
+    crashes_mid_saga: u64,
+    crashes_mid_compensation: u64,
+}
+
+fn outcome(at: SimTime, message: String) -> Result<(), Violation> {
+    Err(Violation::new("saga.outcome", at, message))
+}
+
+impl SagaChecks {
+    /// Checks for `options` over `servers` nodes.
+    pub fn new(options: &SagaOptions, servers: usize) -> Self {
+        let mut initial = BTreeMap::new();
+        for node in 1..servers as u32 {
+            for (key, value) in super::opening_counters(options, NodeId(node), servers) {
+                initial.insert((NodeId(node), key), value);
+            }
+        }
+        SagaChecks {
+            flow: Some(options.flow),
+            initial,
+            ..SagaChecks::default()
+        }
+    }
+
+    fn effect(
+        &mut self,
+        at: SimTime,
+        node: NodeId,
+        saga: SagaId,
+        step: u32,
+        key: Option<u64>,
+        delta: i64,
+    ) -> Result<(), Violation> {
+        let t = self.sagas.entry(saga).or_default();
+        if t.effects.insert(step, (key, delta)).is_some() {
+            return outcome(at, format!("saga {saga}: step {step} took effect twice"));
+        }
+        if t.undone.contains(&step) || t.tombstones.contains(&step) {
+            return outcome(
+                at,
+                format!("saga {saga}: step {step} took effect after its compensation"),
+            );
+        }
+        if let Some(key) = key {
+            *self.changes.entry((node, key)).or_default() += delta;
+            self.pending.entry((node, key)).or_default().insert(saga);
+        }
+        Ok(())
+    }
+
+    fn compensation(
+        &mut self,
+        at: SimTime,
+        node: NodeId,
+        saga: SagaId,
+        step: u32,
+        undid: bool,
+    ) -> Result<(), Violation> {
+        let t = self.sagas.entry(saga).or_default();
+        let later: Vec<u32> = t
+            .effects
+            .keys()
+            .copied()
+            .filter(|&j| j > step && !t.undone.contains(&j))
+            .filter(|&j| {
+                t.plan
+                    .get(j as usize)
+                    .is_some_and(|s| s.action.compensable())
+            })
+            .collect();
+        if !later.is_empty() {
+            return outcome(
+                at,
+                format!("saga {saga}: step {step} compensated before later step(s) {later:?}"),
+            );
+        }
+        if !undid {
+            t.tombstones.insert(step);
+            return Ok(());
+        }
+        let Some(&(key, delta)) = t.effects.get(&step) else {
+            let m = format!("saga {saga}: {node} compensated step {step}, which never took effect");
+            return Err(Violation::new("saga.no-phantom-compensation", at, m));
+        };
+        if !t.undone.insert(step) {
+            return outcome(at, format!("saga {saga}: step {step} compensated twice"));
+        }
+        if let Some(key) = key {
+            let r = (node, key);
+            *self.changes.entry(r).or_default() -= delta;
+            if let Some(p) = self.pending.get_mut(&r) {
+                p.remove(&saga);
+            }
+            self.anomalies += self
+                .dirty
+                .remove(&(saga, r))
+                .map_or(0, |readers| readers.len() as u64);
+        }
+        Ok(())
+    }
+
+    fn read(&mut self, node: NodeId, saga: SagaId, key: u64) {
+        let r = (node, key);
+        for &writer in self.pending.get(&r).into_iter().flatten() {
+            if writer != saga {
+                self.dirty.entry((writer, r)).or_default().insert(saga);
+            }
+        }
+    }
+
+    fn ended(&mut self, at: SimTime, saga: SagaId, end: End) -> Result<(), Violation> {
+        let t = self.sagas.entry(saga).or_default();
+        if let Some(before) = t.end.replace(end) {
+            if before != end {
+                return outcome(at, format!("saga {saga} reported {before:?}, then {end:?}"));
+            }
+        }
+        match end {
+            End::Completed => {
+                self.completed += 1;
+                let missing = (0..t.plan.len() as u32)
+                    .filter(|s| !t.effects.contains_key(s) || t.undone.contains(s))
+                    .count();
+                if missing > 0 {
+                    return outcome(
+                        at,
+                        format!(
+                            "saga {saga} reported completed with {missing} step(s) not in effect"
+                        ),
+                    );
+                }
+                self.release(saga);
+            }
+            End::Compensated => {
+                self.compensated += 1;
+                let left: Vec<u32> = t
+                    .effects
+                    .keys()
+                    .copied()
+                    .filter(|&s| {
+                        t.plan
+                            .get(s as usize)
+                            .is_some_and(|p| p.action.compensable())
+                            && !t.undone.contains(&s)
+                    })
+                    .collect();
+                if !left.is_empty() {
+                    return outcome(at, format!("saga {saga} reported compensated, but step(s) {left:?} are still in effect"));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A completed saga's changes are final: reads of them were clean.
+    fn release(&mut self, saga: SagaId) {
+        for p in self.pending.values_mut() {
+            p.remove(&saga);
+        }
+        let keys: Vec<(SagaId, Resource)> = self
+            .dirty
+            .keys()
+            .filter(|(w, _)| *w == saga)
+            .copied()
+            .collect();
+        for k in keys {
+            self.dirty.remove(&k);
+        }
+    }
+
+    fn orchestrator_crashed(&mut self) {
+        let open = || {
+            self.sagas
+                .values()
+                .filter(|t| t.end.is_none() && !t.plan.is_empty())
+        };
+        let compensating = |t: &&Track| t.compensating;
+        let mid_compensation = open().any(|t| compensating(&t));
+        let mid_saga = open().any(|t| !compensating(&t));
+        self.crashes_mid_compensation += u64::from(mid_compensation);
+        self.crashes_mid_saga += u64::from(mid_saga);
+    }
+
+    fn unfinished(&self, end: SimTime) -> Option<Violation> {
+        let open: Vec<(&SagaId, &Track)> = self
+            .sagas
+            .iter()
+            .filter(|(_, t)| t.end.is_none() && !t.plan.is_empty())
+            .collect();
+        let (saga, t) = open.first()?;
+        let stuck = open.iter().filter(|(_, t)| t.stuck).count();
+        let m = format!(
+            "after the liveness phase {} saga(s) neither completed nor compensated ({stuck} reported stuck), e.g. saga {saga} with steps {:?} in effect and {:?} undone",
+            open.len(),
+            t.effects.keys().collect::<Vec<_>>(),
+            t.undone
+        );
+        Some(Violation::new("saga.outcome", end, m))
+    }
+
+    fn conservation(&self, end: &EndState<'_, SagaNode>) -> Vec<Violation> {
+        let mut out = Vec::new();
+        let mut total = 0;
+        for (i, node) in end.nodes.iter().enumerate().take(end.servers) {
+            let Some(SagaNode::Service(s)) = node else {
+                continue;
+            };
+            for (&key, &value) in s.counters() {
+                let r = (NodeId(i as u32), key);
+                total += value;
+                let expected = self.initial.get(&r).copied().unwrap_or(0)
+                    + self.changes.get(&r).copied().unwrap_or(0);
+                if value != expected && out.is_empty() {
+                    let m = format!("{} counter {key} holds {value}, but its opening value and the steps in effect make {expected}", r.0);
+                    out.push(Violation::new("saga.conservation", end.time, m));
+                }
+            }
+        }
+        let opening: i64 = self.initial.values().sum();
+        if self.flow == Some(Flow::Transfer) && out.is_empty() && total != opening {
+            let m = format!("the bank holds {total} after the liveness phase, not {opening}");
+            out.push(Violation::new("saga.conservation", end.time, m));
+        }
+        out
+    }
+}
+
+impl Invariants<SagaNode> for SagaChecks {
+    fn names(&self) -> &'static [&'static str] {
+        CHECKS
+    }
+
+    fn on_note(&mut self, at: SimTime, node: NodeId, note: &Note) -> Result<(), Violation> {
+        match note {
+            Note::Started { saga, plan } => {
+                self.sagas.entry(*saga).or_default().plan = plan.clone();
+                Ok(())
+            }
+            Note::Compensating(saga) => {
+                self.sagas.entry(*saga).or_default().compensating = true;
+                Ok(())
+            }
+            Note::Completed(saga) => self.ended(at, *saga, End::Completed),
+            Note::Compensated(saga) => self.ended(at, *saga, End::Compensated),
+            Note::Stuck(saga) => {
+                self.stuck += 1;
+                self.sagas.entry(*saga).or_default().stuck = true;
+                Ok(())
+            }
+            Note::Read { saga, key } => {
+                self.read(node, *saga, *key);
+                Ok(())
+            }
+            Note::Effect {
+                saga,
+                step,
+                key,
+                delta,
+            } => self.effect(at, node, *saga, *step, *key, *delta),
+            Note::Undone { saga, step } => self.compensation(at, node, *saga, *step, true),
+            Note::Tombstone { saga, step } => self.compensation(at, node, *saga, *step, false),
+        }
+    }
+
+    fn on_lifecycle(&mut self, _at: SimTime, node: NodeId, event: Lifecycle) {
+        if node == NodeId(0) && event == Lifecycle::Crashed {
+            self.orchestrator_crashed();
+        }
+    }
+
+    fn at_end(&mut self, end: &EndState<'_, SagaNode>) -> Vec<Violation> {
+        let mut out: Vec<Violation> = self.unfinished(end.time).into_iter().collect();
+        out.extend(self.conservation(end));
+        out
+    }
+
+    fn metrics(&self) -> BTreeMap<String, Value> {
+        BTreeMap::from([
+            ("sagas_completed".to_string(), json!(self.completed)),
+            ("sagas_compensated".to_string(), json!(self.compensated)),
+            ("sagas_reported_stuck".to_string(), json!(self.stuck)),
+            ("anomalies".to_string(), json!(self.anomalies)),
+            (
+                "orchestrator_crashes_mid_saga".to_string(),
+                json!(self.crashes_mid_saga),
+            ),
+            (
+                "orchestrator_crashes_mid_compensation".to_string(),
+                json!(self.crashes_mid_compensation),
+            ),
+        ])
+    }
+}
