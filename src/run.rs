@@ -2,8 +2,10 @@
 //! scenario expects.
 
 use crate::protocols::broadcast::Broadcast;
+use crate::protocols::raft::Raft;
 use crate::scenario::{Expect, ProtocolPlan, Scenario};
 use crate::sim::{RunResult, Simulation};
+use crate::time::SimTime;
 
 /// Options of one run beyond the seed.
 #[derive(Clone, Copy, Debug, Default)]
@@ -19,6 +21,12 @@ pub fn run(scenario: &Scenario, seed: u64, options: RunOptions) -> RunResult {
     match &scenario.protocol {
         ProtocolPlan::Broadcast(o) => {
             Simulation::new(Broadcast::new(o.clone(), scenario.nodes), config).run()
+        }
+        ProtocolPlan::Raft(o) => {
+            let clients = config.workload.clients;
+            let liveness_start = SimTime::ZERO + config.duration;
+            let raft = Raft::new(o.clone(), scenario.nodes, clients, liveness_start);
+            Simulation::new(raft, config).run()
         }
     }
 }

@@ -3,6 +3,7 @@
 //! also a worked example of implementing them.
 
 pub mod broadcast;
+pub mod raft;
 
 /// What a scenario needs to know about a built-in protocol before running it.
 #[derive(Clone, Copy, Debug)]
@@ -19,11 +20,18 @@ pub struct ProtocolInfo {
 pub const ENGINE_CHECKS: &[&str] = &["engine.max-events"];
 
 /// Every built-in protocol.
-pub const ALL: &[ProtocolInfo] = &[ProtocolInfo {
-    name: "broadcast",
-    roles: &[],
-    checks: broadcast::CHECKS,
-}];
+pub const ALL: &[ProtocolInfo] = &[
+    ProtocolInfo {
+        name: "broadcast",
+        roles: &[],
+        checks: broadcast::CHECKS,
+    },
+    ProtocolInfo {
+        name: "raft",
+        roles: raft::ROLES,
+        checks: raft::CHECKS,
+    },
+];
 
 /// The built-in protocol called `name`.
 pub fn find(name: &str) -> Option<&'static ProtocolInfo> {

@@ -9,6 +9,7 @@ mod validate;
 pub use error::ScenarioError;
 
 use crate::protocols::broadcast::BroadcastOptions;
+use crate::protocols::raft::RaftOptions;
 use crate::protocols::{self, ProtocolInfo};
 use crate::sim::SimConfig;
 use std::path::Path;
@@ -18,6 +19,8 @@ use std::path::Path;
 pub enum ProtocolPlan {
     /// Gossip broadcast.
     Broadcast(BroadcastOptions),
+    /// Raft with a key-value store.
+    Raft(RaftOptions),
 }
 
 impl ProtocolPlan {
@@ -25,6 +28,7 @@ impl ProtocolPlan {
     pub fn name(&self) -> &'static str {
         match self {
             ProtocolPlan::Broadcast(_) => "broadcast",
+            ProtocolPlan::Raft(_) => "raft",
         }
     }
 

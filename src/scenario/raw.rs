@@ -3,6 +3,7 @@
 //! here is checked beyond types; `validate` turns it into a plan.
 
 use crate::protocols::broadcast::BroadcastOptions;
+use crate::protocols::raft::RaftOptions;
 use crate::time::SimDuration;
 use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde::Deserialize;
@@ -27,6 +28,7 @@ pub struct RawScenario {
     pub workload: Option<RawWorkload>,
     pub checks: Option<RawChecks>,
     pub broadcast: Option<Spanned<BroadcastOptions>>,
+    pub raft: Option<Spanned<RaftOptions>>,
 }
 
 /// `[network]`.

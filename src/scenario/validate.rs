@@ -91,9 +91,15 @@ impl Validator<'_> {
             ));
         }
         let protocol = self.protocol_plan(&raw, info)?;
+        let workload = self.workload(raw.workload.as_ref())?;
+        // Raft's clients are processes too, addressable in explicit groups and links.
+        let processes = match protocol {
+            ProtocolPlan::Raft(_) => nodes + workload.clients,
+            ProtocolPlan::Broadcast(_) => nodes,
+        };
         let ctx = Context {
             nodes,
-            processes: nodes,
+            processes,
             duration,
             info,
         };
@@ -125,7 +131,7 @@ impl Validator<'_> {
             pause_drops_messages,
             faults,
             nemesis,
-            workload: self.workload(raw.workload.as_ref())?,
+            workload,
             enabled_checks,
             record_trace: false,
         };
@@ -142,8 +148,10 @@ impl Validator<'_> {
     }
 
     fn protocol_plan(&self, raw: &RawScenario, info: &ProtocolInfo) -> Result<ProtocolPlan> {
-        let sections: [(&str, Option<Range<usize>>); 1] =
-            [("broadcast", raw.broadcast.as_ref().map(|b| b.span()))];
+        let sections: [(&str, Option<Range<usize>>); 2] = [
+            ("broadcast", raw.broadcast.as_ref().map(|b| b.span())),
+            ("raft", raw.raft.as_ref().map(|b| b.span())),
+        ];
         for (name, span) in sections {
             if let Some(span) = span {
                 if name != info.name {
@@ -154,6 +162,9 @@ impl Validator<'_> {
                     ));
                 }
             }
+        }
+        if info.name == "raft" {
+            return self.raft_plan(raw);
         }
         let options = raw
             .broadcast
@@ -169,6 +180,19 @@ impl Validator<'_> {
             ));
         }
         Ok(ProtocolPlan::Broadcast(options))
+    }
+
+    fn raft_plan(&self, raw: &RawScenario) -> Result<ProtocolPlan> {
+        let options = raw
+            .raft
+            .as_ref()
+            .map(|r| r.get_ref().clone())
+            .unwrap_or_default();
+        if let Some(problem) = options.problem() {
+            let span = raw.raft.as_ref().map_or(0..0, |r| r.span());
+            return Err(self.err(span, "raft", problem));
+        }
+        Ok(ProtocolPlan::Raft(options))
     }
 
     // ----- network ------------------------------------------------------------------
@@ -409,10 +433,11 @@ impl Validator<'_> {
         }
     }
 
-    fn node_list(&self, raw: &Spanned<Vec<i64>>, name: &str, ctx: &Context) -> Result<Vec<NodeId>> {
+    /// Distinct node indices below `limit` (servers, or every process).
+    fn node_list(&self, raw: &Spanned<Vec<i64>>, name: &str, limit: usize) -> Result<Vec<NodeId>> {
         let mut ids = Vec::new();
         for &i in raw.get_ref() {
-            let id = self.node_index(&Spanned::new(raw.span(), i), name, ctx.nodes)?;
+            let id = self.node_index(&Spanned::new(raw.span(), i), name, limit)?;
             if ids.contains(&id) {
                 return Err(self.err(raw.span(), name, format!("node {i} is listed twice")));
             }
@@ -544,7 +569,7 @@ impl Validator<'_> {
             Some("split") => Shape::Split(
                 f.minority
                     .as_ref()
-                    .map(|m| self.node_list(m, &name("minority"), ctx))
+                    .map(|m| self.node_list(m, &name("minority"), ctx.nodes))
                     .transpose()?,
             ),
             Some("ring") => Shape::Ring,
@@ -624,7 +649,8 @@ impl Validator<'_> {
         let mut seen = BTreeSet::new();
         let mut groups = Vec::new();
         for g in raw.get_ref() {
-            let ids = self.node_list(&Spanned::new(raw.span(), g.clone()), name, ctx)?;
+            // Explicit groups may name client processes too (Raft).
+            let ids = self.node_list(&Spanned::new(raw.span(), g.clone()), name, ctx.processes)?;
             if ids.is_empty() {
                 return Err(self.err(
                     raw.span(),
