@@ -1,0 +1,115 @@
+//! Every Raft scenario holds every check across a sweep of seeds (CI's
+//! explore runs sweep 1,000), plus the behaviour each scenario exists to
+//! show: snapshots installed, PreVote keeping a partial partition calm.
+
+use faultline::run::{as_expected, run, RunOptions};
+use faultline::scenario::Scenario;
+use faultline::sim::RunResult;
+use std::path::Path;
+
+const SEEDS: u64 = 20;
+
+fn load(file: &str) -> Scenario {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("scenarios")
+        .join(file);
+    match Scenario::load(&path) {
+        Ok(s) => s,
+        Err(e) => panic!("{e}"),
+    }
+}
+
+fn sweep(file: &str) -> Vec<RunResult> {
+    let scenario = load(file);
+    (0..SEEDS)
+        .map(|seed| {
+            let result = run(&scenario, seed, RunOptions::default());
+            assert!(
+                as_expected(&scenario, &result),
+                "{file} seed {seed}: {:?}\nreplay: faultline run scenarios/{file} --seed {seed}",
+                result.violations
+            );
+            result
+        })
+        .collect()
+}
+
+fn metric(results: &[RunResult], name: &str) -> u64 {
+    results
+        .iter()
+        .map(|r| r.metrics.get(name).and_then(|v| v.as_u64()).unwrap_or(0))
+        .sum()
+}
+
+#[test]
+fn raft_calm() {
+    let results = sweep("raft-calm.toml");
+    assert_eq!(
+        metric(&results, "raft_leader_changes"),
+        SEEDS,
+        "one election per run"
+    );
+    assert_eq!(metric(&results, "ops_unknown"), 0);
+}
+
+#[test]
+fn raft_leader_isolated() {
+    let results = sweep("raft-leader-isolated.toml");
+    assert!(
+        metric(&results, "raft_leader_changes") >= 2 * SEEDS,
+        "a new leader each run"
+    );
+}
+
+#[test]
+fn raft_minority_partition() {
+    sweep("raft-minority-partition.toml");
+}
+
+#[test]
+fn raft_split_clients() {
+    sweep("raft-split-clients.toml");
+}
+
+#[test]
+fn raft_crash_all() {
+    sweep("raft-crash-all.toml");
+}
+
+#[test]
+fn raft_leader_crashes() {
+    let results = sweep("raft-leader-crashes.toml");
+    assert!(metric(&results, "raft_leader_changes") >= 10 * SEEDS);
+}
+
+#[test]
+fn raft_unreliable() {
+    sweep("raft-unreliable.toml");
+}
+
+/// Thesis §9.6: the same partial partition, with and without PreVote and
+/// CheckQuorum. Both are safe; without them leadership is disrupted.
+#[test]
+fn raft_partial_partition_with_and_without_pre_vote() {
+    let calm = sweep("raft-partial-partition.toml");
+    let churn = sweep("raft-partial-partition-no-prevote.toml");
+    let (a, b) = (
+        metric(&calm, "raft_leader_changes"),
+        metric(&churn, "raft_leader_changes"),
+    );
+    assert_eq!(a, SEEDS, "with PreVote the first leader keeps leading");
+    assert!(
+        b > a,
+        "without PreVote the cut-off side deposes the leader ({b} vs {a})"
+    );
+}
+
+#[test]
+fn raft_slow_follower_needs_install_snapshot() {
+    let results = sweep("raft-slow-follower-snapshot.toml");
+    let installed = results
+        .iter()
+        .filter(|r| metric(std::slice::from_ref(r), "raft_snapshots_installed") > 0)
+        .count();
+    assert_eq!(installed as u64, SEEDS, "every run sends a snapshot");
+}
