@@ -113,3 +113,47 @@ fn raft_slow_follower_needs_install_snapshot() {
         .count();
     assert_eq!(installed as u64, SEEDS, "every run sends a snapshot");
 }
+
+const BASE: &str = r#"name = "t"
+protocol = "raft"
+nodes = 5
+duration = "2s"
+
+[workload]
+clients = 3
+"#;
+
+fn parse(extra: &str) -> Result<Scenario, faultline::scenario::ScenarioError> {
+    Scenario::parse(&format!("{BASE}{extra}"), "t.toml")
+}
+
+/// `[raft]` options are checked like `[broadcast]`'s: an error, with the
+/// line, never a panic.
+#[test]
+fn raft_options_errors_name_the_line() {
+    let bad = parse("\n[raft]\nelection_min = \"300ms\"\nelection_max = \"100ms\"\n");
+    match bad {
+        Err(e) => {
+            assert_eq!(e.line, 9, "the [raft] section: {e}");
+            assert!(e.to_string().contains("election_max"), "{e}");
+        }
+        Ok(_) => panic!("election_max below election_min was accepted"),
+    }
+    let unknown = parse("\n[raft]\nprevote = true\n");
+    assert!(unknown.is_err_and(|e| e.line >= 9 && e.to_string().contains("prevote")));
+    assert!(parse("\n[raft]\npre_vote = false\nsnapshot_every = 10\n").is_ok());
+}
+
+/// Raft's client processes (5, 6, 7 here) may appear in explicit partition
+/// groups; beyond them, or for a protocol without client processes, not.
+#[test]
+fn partition_groups_may_name_raft_clients() {
+    let fault = |groups: &str| {
+        format!("\n[[faults]]\nat = \"1s\"\naction = \"partition\"\ngroups = {groups}\n")
+    };
+    assert!(parse(&fault("[[0, 1, 5], [2, 3, 4, 6, 7]]")).is_ok());
+    assert!(parse(&fault("[[0, 1, 8], [2, 3, 4]]")).is_err());
+    let broadcast = BASE.replace("\"raft\"", "\"broadcast\"");
+    let text = format!("{broadcast}{}", fault("[[0, 1, 5], [2, 3, 4]]"));
+    assert!(Scenario::parse(&text, "t.toml").is_err());
+}
