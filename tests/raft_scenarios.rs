@@ -157,3 +157,14 @@ fn partition_groups_may_name_raft_clients() {
     let text = format!("{broadcast}{}", fault("[[0, 1, 5], [2, 3, 4]]"));
     assert!(Scenario::parse(&text, "t.toml").is_err());
 }
+
+#[test]
+fn raft_figure8_without_noop() {
+    let results = sweep("raft-figure8.toml");
+    assert!(metric(&results, "raft_leader_changes") >= 20 * SEEDS);
+}
+
+#[test]
+fn raft_voter_crashes() {
+    sweep("raft-voter-crashes.toml");
+}

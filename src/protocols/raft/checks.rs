@@ -46,6 +46,14 @@ struct Ghost {
     chain: u64,
 }
 
+/// One leader's time in office.
+#[derive(Clone, Copy, Debug)]
+struct Reign {
+    node: NodeId,
+    elected: SimTime,
+    ended: Option<SimTime>,
+}
+
 fn chain(prev: u64, term: u64, digest: u64) -> u64 {
     let mut z = prev ^ term.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ digest.rotate_left(29);
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -66,8 +74,8 @@ pub struct RaftChecks {
     chains: BTreeMap<(u64, u64), (u64, NodeId)>,
     /// The committed prefix.
     committed: Vec<Ghost>,
-    /// Leader and election time of each term.
-    leaders: BTreeMap<u64, (NodeId, SimTime)>,
+    /// Each term's leader: who, elected when, and when it stopped leading.
+    leaders: BTreeMap<u64, Reign>,
     /// The term each server leads now, if it does.
     leading: Vec<Option<u64>>,
     /// Acknowledged client commands: (index, term, digest).
@@ -185,13 +193,18 @@ impl RaftChecks {
     }
 
     fn on_leader(&mut self, at: SimTime, node: NodeId, term: u64) -> Result<(), Violation> {
-        if let Some(&(other, _)) = self.leaders.get(&term) {
+        if let Some(&Reign { node: other, .. }) = self.leaders.get(&term) {
             if other != node {
                 let msg = format!("{node} and {other} were both elected leader of term {term}");
                 return Err(Violation::new("raft.election-safety", at, msg));
             }
         }
-        self.leaders.insert(term, (node, at));
+        let reign = Reign {
+            node,
+            elected: at,
+            ended: None,
+        };
+        self.leaders.insert(term, reign);
         let log = &self.logs[node.index()];
         let c = self.committed.len();
         if c > 0 && log.get(c - 1).map(|g| g.chain) != Some(self.committed[c - 1].chain) {
@@ -204,7 +217,10 @@ impl RaftChecks {
     }
 
     fn set_leading(&mut self, at: SimTime, node: NodeId, term: Option<u64>) {
-        self.leading[node.index()] = term;
+        let before = std::mem::replace(&mut self.leading[node.index()], term);
+        if let Some(reign) = before.and_then(|t| self.leaders.get_mut(&t)) {
+            reign.ended.get_or_insert(at);
+        }
         let any = self.leading.iter().any(Option::is_some);
         match (any, self.leaderless_since) {
             (true, Some(since)) => {
@@ -334,28 +350,27 @@ impl RaftChecks {
         found
     }
 
+    /// A leader within the bound after the liveness phase begins (elected
+    /// in the window, or elected before and still leading at its end), and
+    /// a leader of the highest term at the end of the run.
     fn no_stable_leader(&self, end: &EndState<'_, RaftNode>) -> Option<String> {
+        let deadline = self.liveness_start + self.liveness_bound;
+        let in_window = self.leaders.values().any(|r| {
+            r.elected <= deadline
+                && (r.elected >= self.liveness_start || r.ended.is_none_or(|e| e > deadline))
+        });
+        if !in_window {
+            return Some(format!("no leader was in office by {deadline}"));
+        }
         let servers: Vec<&super::server::Server> = end.nodes[..end.servers]
             .iter()
             .filter_map(|n| n.and_then(RaftNode::server))
             .collect();
         let max_term = servers.iter().map(|s| s.term()).max().unwrap_or(0);
-        let Some(leader) = servers
+        let leads = servers
             .iter()
-            .find(|s| s.role() == Role::Leader && s.term() == max_term)
-        else {
-            return Some(format!(
-                "no leader of the highest term ({max_term}) at the end"
-            ));
-        };
-        let deadline = self.liveness_start + self.liveness_bound;
-        match self.leaders.get(&leader.term()) {
-            Some(&(node, elected)) if elected > deadline => Some(format!(
-                "the stable leader {node} of term {} was elected only at {elected}",
-                leader.term()
-            )),
-            _ => None,
-        }
+            .any(|s| s.role() == Role::Leader && s.term() == max_term);
+        (!leads).then(|| format!("no leader of the highest term ({max_term}) at the end"))
     }
 
     fn linearizable(&mut self, end: &EndState<'_, RaftNode>) -> Option<Violation> {

@@ -54,6 +54,10 @@ pub struct RaftOptions {
     /// for an election timeout steps down, and followers that hear a leader
     /// ignore vote requests.
     pub check_quorum: bool,
+    /// A new leader appends a no-op entry of its term at once (§8), so it
+    /// commits (and learns the commit index) without waiting for a client.
+    /// Off, the §5.4.2 commit rule is all that keeps Figure 8 safe.
+    pub leader_noop: bool,
     /// Take a snapshot every this many applied entries (0: never).
     pub snapshot_every: u64,
     /// At most this many entries per AppendEntries.
@@ -77,6 +81,7 @@ impl Default for RaftOptions {
             election_max: SimDuration::from_millis(300),
             pre_vote: true,
             check_quorum: true,
+            leader_noop: true,
             snapshot_every: 1000,
             batch_max: 64,
             keys: 3,

@@ -301,11 +301,16 @@ impl Server {
         self.next_index = vec![next; self.n];
         self.match_index = vec![0; self.n];
         self.heard = vec![false; self.n];
-        let noop = Entry {
-            term: self.term,
-            cmd: Command::Noop,
-        };
-        self.leader_append(ctx, noop);
+        if self.opts.leader_noop {
+            let noop = Entry {
+                term: self.term,
+                cmd: Command::Noop,
+            };
+            self.leader_append(ctx, noop);
+        } else {
+            self.match_index[self.me.index()] = self.log.last_index();
+            self.broadcast_append(ctx);
+        }
         let heartbeat = ctx.set_timer(self.opts.heartbeat, Timer::Heartbeat);
         let quorum = self
             .opts
