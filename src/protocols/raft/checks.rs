@@ -252,10 +252,13 @@ impl RaftChecks {
             self.committed.extend(fresh);
         }
         if self.leading[node.index()].is_some() {
-            let later = self.proposed.split_off(&(index + 1));
-            for (_, t) in std::mem::replace(&mut self.proposed, later) {
+            while let Some(entry) = self.proposed.first_entry() {
+                if *entry.key() > index {
+                    break;
+                }
+                let proposed_at = entry.remove();
                 self.commit_latency_ns
-                    .push(at.saturating_since(t).as_nanos());
+                    .push(at.saturating_since(proposed_at).as_nanos());
             }
         }
         Ok(())

@@ -66,6 +66,10 @@ pub struct Server {
     /// Votes (or PreVotes) granted to this node in its current attempt.
     votes: BTreeSet<NodeId>,
     election_timer: Option<TimerId>,
+    /// When the election timeout expires (on this node's clock). Hearing
+    /// a leader only moves the deadline; the pending timer re-arms itself
+    /// for the rest when it fires early, so a heartbeat costs no timer event.
+    election_deadline: SimTime,
     /// Leader only: the live heartbeat and CheckQuorum timers.
     leader_timers: Option<(TimerId, Option<TimerId>)>,
     /// Leader only: the next index to send to each server.
@@ -95,6 +99,7 @@ impl Server {
             snapshot: None,
             votes: BTreeSet::new(),
             election_timer: None,
+            election_deadline: SimTime::ZERO,
             leader_timers: None,
             next_index: vec![1; n],
             match_index: vec![0; n],
@@ -205,14 +210,28 @@ impl Server {
 
     // ----- roles and timers ----------------------------------------------------------
 
+    /// Restarts the randomized election timeout (§5.2).
     fn arm_election(&mut self, ctx: RCtx) {
-        if let Some(id) = self.election_timer.take() {
-            ctx.cancel_timer(id);
-        }
         let lo = self.opts.election_min.as_nanos();
         let hi = self.opts.election_max.as_nanos().max(lo);
         let after = SimDuration::from_nanos(ctx.rng().between(lo, hi));
-        self.election_timer = Some(ctx.set_timer(after, Timer::Election));
+        self.election_deadline = ctx.now() + after;
+        if self.election_timer.is_none() {
+            self.election_timer = Some(ctx.set_timer(after, Timer::Election));
+        }
+    }
+
+    /// The election timer fired: time out if the deadline has passed, else
+    /// wait for the rest of it.
+    fn on_election_timer(&mut self, ctx: RCtx) {
+        self.election_timer = None;
+        let now = ctx.now();
+        if now < self.election_deadline {
+            let rest = self.election_deadline.saturating_since(now);
+            self.election_timer = Some(ctx.set_timer(rest, Timer::Election));
+            return;
+        }
+        self.on_election_timeout(ctx);
     }
 
     /// Adopts `term` (a higher one, §5.1) or steps down within the current one.
@@ -239,7 +258,6 @@ impl Server {
     }
 
     fn on_election_timeout(&mut self, ctx: RCtx) {
-        self.election_timer = None;
         if self.role == Role::Leader {
             return;
         }
@@ -335,9 +353,7 @@ impl Server {
     pub fn on_timer(&mut self, ctx: RCtx, id: TimerId, timer: Timer) {
         let leading = self.role == Role::Leader;
         match (timer, self.leader_timers) {
-            (Timer::Election, _) if self.election_timer == Some(id) => {
-                self.on_election_timeout(ctx)
-            }
+            (Timer::Election, _) if self.election_timer == Some(id) => self.on_election_timer(ctx),
             (Timer::Heartbeat, Some((hb, q))) if leading && hb == id => {
                 self.broadcast_append(ctx);
                 let hb = ctx.set_timer(self.opts.heartbeat, Timer::Heartbeat);

@@ -7,6 +7,7 @@ use super::messages::{Msg, Stored, Timer};
 use super::server::{Role, Server};
 use super::{RaftNode, RaftOptions};
 use crate::process::{DiskKey, Effect, Harness, NodeId, TimerId};
+use crate::time::SimDuration;
 
 const N: usize = 5;
 
@@ -53,6 +54,12 @@ fn election_timer(effects: &[Effect<RaftNode>]) -> Option<TimerId> {
     })
 }
 
+/// Lets the election timeout pass on the node's clock, then fires `timer`.
+fn time_out(h: &mut Harness<RaftNode>, timer: TimerId) -> Vec<Effect<RaftNode>> {
+    h.now = h.now + SimDuration::from_secs(1);
+    h.fire(timer, Timer::Election)
+}
+
 fn sent(effects: Vec<Effect<RaftNode>>) -> Vec<(NodeId, Msg)> {
     effects
         .into_iter()
@@ -87,7 +94,7 @@ fn vote_reply(term: u64, granted: bool) -> Msg {
 
 /// Elects `h` (pre_vote off) with votes from nodes 1 and 2.
 fn elect(h: &mut Harness<RaftNode>, timer: TimerId) -> Vec<(NodeId, Msg)> {
-    h.fire(timer, Timer::Election);
+    time_out(h, timer);
     let term = srv(h).term();
     h.deliver(NodeId(1), vote_reply(term, true));
     let out = sent(h.deliver(NodeId(2), vote_reply(term, true)));
@@ -158,7 +165,7 @@ fn s5_1_stale_term_append_is_rejected() {
 #[test]
 fn s5_2_timeout_starts_an_election() {
     let (mut h, timer) = node(0, 3, &[1, 3], &opts(false));
-    let out = sent(h.fire(timer, Timer::Election));
+    let out = sent(time_out(&mut h, timer));
     assert_eq!(srv(&h).term(), 4);
     assert_eq!(srv(&h).role(), Role::Candidate);
     assert_eq!(durable_term(&h), Some(4));
@@ -181,7 +188,7 @@ fn s5_2_timeout_starts_an_election() {
 #[test]
 fn s5_2_majority_elects_and_leader_sends_appends() {
     let (mut h, timer) = node(0, 0, &[], &opts(false));
-    h.fire(timer, Timer::Election);
+    time_out(&mut h, timer);
     h.deliver(NodeId(1), vote_reply(1, true));
     assert_eq!(
         srv(&h).role(),
@@ -226,7 +233,7 @@ fn s5_2_one_vote_per_term_even_across_a_restart() {
 #[test]
 fn s9_6_pre_vote_probes_without_changing_the_term() {
     let (mut h, timer) = node(0, 3, &[3], &opts(true));
-    let out = sent(h.fire(timer, Timer::Election));
+    let out = sent(time_out(&mut h, timer));
     assert_eq!(srv(&h).term(), 3);
     assert_eq!(srv(&h).role(), Role::PreCandidate);
     assert!(out.iter().all(|(_, m)| matches!(
