@@ -7,6 +7,7 @@
 
 use super::kv::{Kv, KvOp};
 use serde::{Deserialize, Serialize};
+use std::rc::Rc;
 
 /// What an entry asks the state machine to do.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -40,13 +41,15 @@ impl Command {
     }
 }
 
-/// One log entry.
+/// One log entry. The command is shared (`Rc`): the log, the disk and every
+/// AppendEntries that carries the entry hold the same one, so replicating
+/// an entry copies no strings.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Entry {
     /// The term of the leader that created it.
     pub term: u64,
     /// The command.
-    pub cmd: Command,
+    pub cmd: Rc<Command>,
 }
 
 /// A snapshot of the state machine after applying `1..=last_index`.
@@ -185,7 +188,7 @@ mod tests {
     fn entry(term: u64) -> Entry {
         Entry {
             term,
-            cmd: Command::Noop,
+            cmd: Rc::new(Command::Noop),
         }
     }
 

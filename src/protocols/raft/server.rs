@@ -19,6 +19,7 @@ use super::{RaftNode, RaftOptions};
 use crate::process::{Ctx, Disk, DiskKey, NodeId, TimerId};
 use crate::time::{SimDuration, SimTime};
 use std::collections::BTreeSet;
+use std::rc::Rc;
 
 type RCtx<'a, 'b> = &'a mut Ctx<'b, RaftNode>;
 
@@ -322,7 +323,7 @@ impl Server {
         if self.opts.leader_noop {
             let noop = Entry {
                 term: self.term,
-                cmd: Command::Noop,
+                cmd: Rc::new(Command::Noop),
             };
             self.leader_append(ctx, noop);
         } else {
@@ -701,7 +702,7 @@ impl Server {
                 session,
                 seq,
                 op,
-            } = &entry.cmd
+            } = &*entry.cmd
             {
                 let result = self.kv.apply(*session, *seq, op);
                 if self.role == Role::Leader && result != KvRes::Stale {
@@ -731,12 +732,12 @@ impl Server {
         }
         let entry = Entry {
             term: self.term,
-            cmd: Command::Client {
+            cmd: Rc::new(Command::Client {
                 from: from.0,
                 session,
                 seq,
                 op,
-            },
+            }),
         };
         self.leader_append(ctx, entry);
     }

@@ -8,6 +8,7 @@ use super::server::{Role, Server};
 use super::{RaftNode, RaftOptions};
 use crate::process::{DiskKey, Effect, Harness, NodeId, TimerId};
 use crate::time::SimDuration;
+use std::rc::Rc;
 
 const N: usize = 5;
 
@@ -32,7 +33,7 @@ fn node(me: u32, term: u64, terms: &[u64], options: &RaftOptions) -> (Harness<Ra
     for (i, &t) in terms.iter().enumerate() {
         let e = Entry {
             term: t,
-            cmd: Command::Noop,
+            cmd: Rc::new(Command::Noop),
         };
         h.disk
             .write(DiskKey::new("log", i as u64 + 1), Stored::Entry(e));
@@ -432,7 +433,7 @@ fn persistence_restart_recovers_from_disk_only() {
     let (mut h, _) = node(1, 1, &[1], &o);
     let entries = vec![Entry {
         term: 2,
-        cmd: Command::Noop,
+        cmd: Rc::new(Command::Noop),
     }];
     let out = sent(h.deliver(
         NodeId(0),
