@@ -153,6 +153,9 @@ fn partition_groups_may_name_raft_clients() {
     };
     assert!(parse(&fault("[[0, 1, 5], [2, 3, 4, 6, 7]]")).is_ok());
     assert!(parse(&fault("[[0, 1, 8], [2, 3, 4]]")).is_err());
+    let isolate_client =
+        "\n[[faults]]\nat = \"1s\"\naction = \"partition\"\nshape = \"isolate\"\nnode = 6\n";
+    assert!(parse(isolate_client).is_err_and(|e| e.to_string().contains("servers only")));
     let broadcast = BASE.replace("\"raft\"", "\"broadcast\"");
     let text = format!("{broadcast}{}", fault("[[0, 1, 5], [2, 3, 4]]"));
     assert!(Scenario::parse(&text, "t.toml").is_err());

@@ -560,6 +560,15 @@ impl Validator<'_> {
                             "missing: this shape needs the node to isolate or to bridge through",
                         )),
                     };
+                if let (NodeRef::Id(id), Some(n)) = (&node, &f.node) {
+                    if id.index() >= ctx.nodes {
+                        return Err(self.err(
+                            n.span(),
+                            &name("node"),
+                            format!("node {} is a client process: named shapes cut servers only (0 to {}); use groups to cut clients", id.0, ctx.nodes - 1),
+                        ));
+                    }
+                }
                 if shape_name == Some("isolate") {
                     Shape::Isolate(node)
                 } else {
