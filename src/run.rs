@@ -2,11 +2,13 @@
 //! scenario expects.
 
 use crate::protocols::broadcast::Broadcast;
+use crate::protocols::raft::Raft;
 use crate::protocols::saga::Saga;
 use crate::protocols::store::Store;
 use crate::protocols::twopc::TwoPc;
 use crate::scenario::{Expect, ProtocolPlan, Scenario};
 use crate::sim::{RunResult, SimConfig, Simulation};
+use crate::time::SimTime;
 
 /// Options of one run beyond the seed.
 #[derive(Clone, Copy, Debug, Default)]
@@ -46,6 +48,12 @@ pub fn run_config(scenario: &Scenario, config: SimConfig) -> RunResult {
         }
         ProtocolPlan::Saga(o) => {
             Simulation::new(Saga::new(o.clone(), scenario.nodes), config).run()
+        }
+        ProtocolPlan::Raft(o) => {
+            let clients = config.workload.clients;
+            let liveness_start = SimTime::ZERO + config.duration;
+            let raft = Raft::new(o.clone(), scenario.nodes, clients, liveness_start);
+            Simulation::new(raft, config).run()
         }
     }
 }

@@ -68,9 +68,9 @@ const CASES: &[Case] = &[
     },
     Case {
         name: "unknown-section",
-        text: head!("[raft] # <- here\nelection_timeout = \"1s\"\n"),
-        field: Some("raft"),
-        phrase: "unknown field `raft`",
+        text: head!("[paxos] # <- here\nballot_timeout = \"1s\"\n"),
+        field: Some("paxos"),
+        phrase: "unknown field `paxos`",
     },
     Case {
         name: "unknown-broadcast-option",

@@ -3,6 +3,7 @@
 //! also a worked example of implementing them.
 
 pub mod broadcast;
+pub mod raft;
 pub mod saga;
 pub mod store;
 pub mod twopc;
@@ -47,6 +48,11 @@ pub const ALL: &[ProtocolInfo] = &[
         name: "saga",
         roles: saga::ROLES,
         checks: saga::CHECKS,
+    },
+    ProtocolInfo {
+        name: "raft",
+        roles: raft::ROLES,
+        checks: raft::CHECKS,
     },
 ];
 

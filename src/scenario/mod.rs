@@ -10,6 +10,7 @@ pub mod write;
 pub use error::ScenarioError;
 
 use crate::protocols::broadcast::BroadcastOptions;
+use crate::protocols::raft::RaftOptions;
 use crate::protocols::saga::SagaOptions;
 use crate::protocols::twopc::TwoPcOptions;
 use crate::protocols::{self, ProtocolInfo};
@@ -30,6 +31,8 @@ pub enum ProtocolPlan {
     TwoPc(TwoPcOptions),
     /// Sagas.
     Saga(SagaOptions),
+    /// Raft with a key-value store.
+    Raft(RaftOptions),
 }
 
 impl ProtocolPlan {
@@ -41,6 +44,7 @@ impl ProtocolPlan {
             ProtocolPlan::Store(crate::protocols::store::Kind::Eventual(_), _) => "eventual",
             ProtocolPlan::TwoPc(_) => "twopc",
             ProtocolPlan::Saga(_) => "saga",
+            ProtocolPlan::Raft(_) => "raft",
         }
     }
 

@@ -3,6 +3,7 @@
 //! here is checked beyond types; `validate` turns it into a plan.
 
 use crate::protocols::broadcast::BroadcastOptions;
+use crate::protocols::raft::RaftOptions;
 use crate::protocols::saga::SagaOptions;
 use crate::protocols::twopc::TwoPcOptions;
 use crate::time::SimDuration;
@@ -36,6 +37,7 @@ pub struct RawScenario {
     pub store: Option<Spanned<crate::protocols::store::WorkloadOptions>>,
     pub twopc: Option<Spanned<TwoPcOptions>>,
     pub saga: Option<Spanned<SagaOptions>>,
+    pub raft: Option<Spanned<RaftOptions>>,
 }
 
 /// `[network]`.

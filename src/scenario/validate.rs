@@ -96,18 +96,16 @@ impl Validator<'_> {
             ));
         }
         let protocol = self.protocol_plan(&raw, info)?;
-        // Protocols with client processes address them after the servers.
-        let client_processes = match &protocol {
-            ProtocolPlan::Store(..) => raw
-                .workload
-                .as_ref()
-                .and_then(|w| w.clients.as_ref())
-                .map_or(1, |c| (*c.get_ref()).clamp(0, 10_000) as usize),
-            ProtocolPlan::Broadcast(_) | ProtocolPlan::TwoPc(_) | ProtocolPlan::Saga(_) => 0,
+        let workload = self.workload(raw.workload.as_ref())?;
+        // Protocols with client processes address them after the servers,
+        // in explicit partition groups and links.
+        let processes = match protocol {
+            ProtocolPlan::Raft(_) | ProtocolPlan::Store(..) => nodes + workload.clients,
+            ProtocolPlan::Broadcast(_) | ProtocolPlan::TwoPc(_) | ProtocolPlan::Saga(_) => nodes,
         };
         let ctx = Context {
             nodes,
-            processes: nodes + client_processes,
+            processes,
             duration,
             info,
         };
@@ -139,7 +137,7 @@ impl Validator<'_> {
             pause_drops_messages,
             faults,
             nemesis,
-            workload: self.workload(raw.workload.as_ref())?,
+            workload,
             enabled_checks,
             record_trace: false,
         };
@@ -178,13 +176,14 @@ impl Validator<'_> {
     }
 
     fn protocol_plan(&self, raw: &RawScenario, info: &ProtocolInfo) -> Result<ProtocolPlan> {
-        let sections: [(&str, Option<Range<usize>>); 6] = [
+        let sections: [(&str, Option<Range<usize>>); 7] = [
             ("broadcast", raw.broadcast.as_ref().map(|b| b.span())),
             ("quorum", raw.quorum.as_ref().map(|b| b.span())),
             ("eventual", raw.eventual.as_ref().map(|b| b.span())),
             ("store", raw.store.as_ref().map(|b| b.span())),
             ("twopc", raw.twopc.as_ref().map(|b| b.span())),
             ("saga", raw.saga.as_ref().map(|b| b.span())),
+            ("raft", raw.raft.as_ref().map(|b| b.span())),
         ];
         let store_protocol = matches!(info.name, "quorum" | "eventual");
         for (name, span) in sections {
@@ -201,6 +200,7 @@ impl Validator<'_> {
             "quorum" | "eventual" => self.store_plan(raw, info.name),
             "twopc" => self.twopc(raw),
             "saga" => self.saga(raw),
+            "raft" => self.raft_plan(raw),
             _ => self.broadcast_plan(raw),
         }
     }
@@ -358,6 +358,19 @@ impl Validator<'_> {
             Some((key, m)) => Err(self.option_err(span, "saga", key, m)),
             None => Ok(ProtocolPlan::Saga(o)),
         }
+    }
+
+    fn raft_plan(&self, raw: &RawScenario) -> Result<ProtocolPlan> {
+        let options = raw
+            .raft
+            .as_ref()
+            .map(|r| r.get_ref().clone())
+            .unwrap_or_default();
+        if let Some(problem) = options.problem() {
+            let span = raw.raft.as_ref().map_or(0..0, |r| r.span());
+            return Err(self.err(span, "raft", problem));
+        }
+        Ok(ProtocolPlan::Raft(options))
     }
 
     // ----- network ------------------------------------------------------------------
@@ -726,6 +739,15 @@ impl Validator<'_> {
                             "missing: this shape needs the node to isolate or to bridge through",
                         )),
                     };
+                if let (NodeRef::Id(id), Some(n)) = (&node, &f.node) {
+                    if id.index() >= ctx.nodes {
+                        return Err(self.err(
+                            n.span(),
+                            &name("node"),
+                            format!("node {} is a client process: named shapes cut servers only (0 to {}); use groups to cut clients", id.0, ctx.nodes - 1),
+                        ));
+                    }
+                }
                 if shape_name == Some("isolate") {
                     Shape::Isolate(node)
                 } else {

@@ -1,4 +1,4 @@
-//! A key-value store with `get`, `put` and `append` on string values, where
+//! A key-value store with `get`, `put`, `append` and `cas` on string values, where
 //! a missing key reads as "". Keys are independent, so the history is
 //! partitioned by key and each partition's state is one string.
 use crate::check::history::Op;
@@ -15,6 +15,9 @@ pub enum KvInput {
     Put(String),
     /// Append to the value.
     Append(String),
+    /// Set the value to `.1` if it is `.0` (a `:fail` cas is dropped
+    /// before the search, so an `:ok` or unknown one must succeed).
+    Cas(String, String),
 }
 
 /// A kv op's result: the value a get returned, or nothing.
@@ -54,6 +57,8 @@ impl Model for KvModel {
             (KvInput::Get, Some(KvOutput::Get(v))) if v != state => {}
             (KvInput::Get, _) => next.push(state.clone()),
             (KvInput::Put(v), _) => next.push(v.clone()),
+            (KvInput::Cas(old, _), _) if old != state => {}
+            (KvInput::Cas(_, new), _) => next.push(new.clone()),
             (KvInput::Append(v), _) => {
                 let mut s = String::with_capacity(state.len() + v.len());
                 s.push_str(state);
@@ -74,9 +79,10 @@ impl Model for KvModel {
             "get" => KvInput::Get,
             "put" => KvInput::Put(str_arg(&op.input, "put")?),
             "append" => KvInput::Append(str_arg(&op.input, "append")?),
+            "cas" => cas_args(&op.input)?,
             f => {
                 return Err(format!(
-                    "the kv model has no operation :{f} (expected :get, :put or :append)"
+                    "the kv model has no operation :{f} (expected :get, :put, :append or :cas)"
                 ))
             }
         };
@@ -109,6 +115,19 @@ impl Model for KvModel {
 
     fn state_heap_bytes(&self, state: &String) -> usize {
         state.capacity()
+    }
+}
+
+fn cas_args(value: &Value) -> Result<KvInput, String> {
+    match value {
+        Value::List(items) if items.len() == 2 => Ok(KvInput::Cas(
+            str_arg(&items[0], "cas old")?,
+            str_arg(&items[1], "cas new")?,
+        )),
+        other => Err(format!(
+            "expected the cas value to be [old, new], found {}",
+            other.kind_name()
+        )),
     }
 }
 

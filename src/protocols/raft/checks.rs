@@ -1,0 +1,547 @@
+//! The checks of Raft: the paper's safety properties as the run goes (from
+//! notes, ghost state only), and liveness and linearizability at its end.
+//!
+//! Ghost state: each server's durable log as its notes describe it (full,
+//! never compacted), with a hash chain per entry so that comparing two
+//! prefixes costs one comparison; the committed prefix as the cluster has
+//! learned it; who led which term. Invariant: `committed` is a prefix of
+//! the ghost log of every node that noted a commit at or beyond its end.
+
+use super::kv::{KvOp, KvRes};
+use super::messages::{MsgKind, Note};
+use super::server::Role;
+use super::{RaftNode, RaftOptions};
+use crate::check::history::{History as CheckHistory, Op as CheckOp};
+use crate::check::value::Value as CValue;
+use crate::check::{check_history, CheckOptions, ModelKind, Verdict};
+use crate::history::{History, Outcome};
+use crate::process::{EndState, Invariants, Lifecycle, NodeId, Violation};
+use crate::stats::quantile;
+use crate::time::{SimDuration, SimTime};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// Check names.
+pub const CHECKS: &[&str] = &[
+    "raft.election-safety",
+    "raft.leader-append-only",
+    "raft.log-matching",
+    "raft.leader-completeness",
+    "raft.state-machine-safety",
+    "raft.acked-write-lost",
+    "raft.liveness",
+    "raft.linearizable",
+];
+
+/// Memory budget of the end-of-run linearizability check.
+const CHECK_MEMORY_BYTES_MAX: usize = 256 << 20;
+
+/// One entry of a ghost log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Ghost {
+    term: u64,
+    digest: u64,
+    /// A hash of this entry and every one before it.
+    chain: u64,
+}
+
+/// One leader's time in office.
+#[derive(Clone, Copy, Debug)]
+struct Reign {
+    node: NodeId,
+    elected: SimTime,
+    ended: Option<SimTime>,
+}
+
+fn chain(prev: u64, term: u64, digest: u64) -> u64 {
+    let mut z = prev ^ term.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ digest.rotate_left(29);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// The Raft checks of one run.
+pub struct RaftChecks {
+    servers: usize,
+    liveness_start: SimTime,
+    liveness_bound: SimDuration,
+    liveness_timeouts: u64,
+    budget_ms: u64,
+    /// Each server's durable log, index 1 at position 0.
+    logs: Vec<Vec<Ghost>>,
+    /// First holder of each (index, term) with its chain (Log Matching).
+    chains: BTreeMap<(u64, u64), (u64, NodeId)>,
+    /// The committed prefix.
+    committed: Vec<Ghost>,
+    /// Each term's leader: who, elected when, and when it stopped leading.
+    leaders: BTreeMap<u64, Reign>,
+    /// The term each server leads now, if it does.
+    leading: Vec<Option<u64>>,
+    /// Acknowledged client commands: (index, term, digest).
+    acked: Vec<(u64, u64, u64)>,
+    /// When the current leader proposed each uncommitted index.
+    proposed: BTreeMap<u64, SimTime>,
+    commit_latency_ns: Vec<u64>,
+    leaderless_since: Option<SimTime>,
+    leaderless_ns: u64,
+    max_term: u64,
+    sent: [u64; MsgKind::ALL.len()],
+    snapshots_taken: u64,
+    snapshots_installed: u64,
+    linearizability: &'static str,
+    linearizability_ms: f64,
+}
+
+impl RaftChecks {
+    /// Fresh checks for `servers` servers whose liveness phase starts at `liveness_start`.
+    pub fn new(options: &RaftOptions, servers: usize, liveness_start: SimTime) -> Self {
+        let bound = options.election_max.as_nanos() * options.liveness_election_timeouts;
+        RaftChecks {
+            servers,
+            liveness_start,
+            liveness_bound: SimDuration::from_nanos(bound),
+            liveness_timeouts: options.liveness_election_timeouts,
+            budget_ms: options.linearizability_budget_ms,
+            logs: vec![Vec::new(); servers],
+            chains: BTreeMap::new(),
+            committed: Vec::new(),
+            leaders: BTreeMap::new(),
+            leading: vec![None; servers],
+            acked: Vec::new(),
+            proposed: BTreeMap::new(),
+            commit_latency_ns: Vec::new(),
+            leaderless_since: Some(SimTime::ZERO),
+            leaderless_ns: 0,
+            max_term: 0,
+            sent: [0; MsgKind::ALL.len()],
+            snapshots_taken: 0,
+            snapshots_installed: 0,
+            linearizability: "not-run",
+            linearizability_ms: 0.0,
+        }
+    }
+
+    fn on_logged(
+        &mut self,
+        at: SimTime,
+        node: NodeId,
+        first: u64,
+        entries: &[(u64, u64)],
+    ) -> Result<(), Violation> {
+        let n = node.index();
+        let len = self.logs[n].len() as u64;
+        if first == 0 || first > len + 1 {
+            let msg = format!("{node} logged entries from index {first} but its log ends at {len}");
+            return Err(Violation::new("raft.log-matching", at, msg));
+        }
+        if let Some(term) = self.leading[n] {
+            if first <= len {
+                let msg = format!("{node}, leader of term {term}, overwrote its log from index {first} (it held {len} entries)");
+                return Err(Violation::new("raft.leader-append-only", at, msg));
+            }
+            for i in 0..entries.len() as u64 {
+                self.proposed.insert(first + i, at);
+            }
+        }
+        let log = &mut self.logs[n];
+        log.truncate((first - 1) as usize);
+        for (i, &(term, digest)) in entries.iter().enumerate() {
+            let index = first + i as u64;
+            let prev = log.last().map_or(0, |g| g.chain);
+            let g = Ghost {
+                term,
+                digest,
+                chain: chain(prev, term, digest),
+            };
+            log.push(g);
+            match self.chains.get(&(index, term)) {
+                Some(&(c, other)) if c != g.chain => {
+                    let msg = format!("{node} and {other} both hold an entry of term {term} at index {index}, but their logs differ up to it");
+                    return Err(Violation::new("raft.log-matching", at, msg));
+                }
+                Some(_) => {}
+                None => {
+                    self.chains.insert((index, term), (g.chain, node));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn on_snapshot_installed(
+        &mut self,
+        at: SimTime,
+        node: NodeId,
+        index: u64,
+        term: u64,
+    ) -> Result<(), Violation> {
+        self.snapshots_installed += 1;
+        let i = index as usize;
+        let held = self.logs[node.index()]
+            .get(i.wrapping_sub(1))
+            .map(|g| g.term);
+        if index == 0 || held == Some(term) {
+            return Ok(());
+        }
+        if self.committed.len() < i || self.committed[i - 1].term != term {
+            let msg = format!("{node} installed a snapshot through index {index} of term {term}, which is not the committed entry there ({} committed)", self.committed.len());
+            return Err(Violation::new("raft.state-machine-safety", at, msg));
+        }
+        self.logs[node.index()] = self.committed[..i].to_vec();
+        Ok(())
+    }
+
+    fn on_leader(&mut self, at: SimTime, node: NodeId, term: u64) -> Result<(), Violation> {
+        if let Some(&Reign { node: other, .. }) = self.leaders.get(&term) {
+            if other != node {
+                let msg = format!("{node} and {other} were both elected leader of term {term}");
+                return Err(Violation::new("raft.election-safety", at, msg));
+            }
+        }
+        let reign = Reign {
+            node,
+            elected: at,
+            ended: None,
+        };
+        self.leaders.insert(term, reign);
+        let log = &self.logs[node.index()];
+        let c = self.committed.len();
+        if c > 0 && log.get(c - 1).map(|g| g.chain) != Some(self.committed[c - 1].chain) {
+            let msg = format!("{node} became leader of term {term} without every committed entry (committed through index {c}, its log has {})", log.len());
+            return Err(Violation::new("raft.leader-completeness", at, msg));
+        }
+        self.set_leading(at, node, Some(term));
+        self.proposed.clear();
+        Ok(())
+    }
+
+    fn set_leading(&mut self, at: SimTime, node: NodeId, term: Option<u64>) {
+        let before = std::mem::replace(&mut self.leading[node.index()], term);
+        if let Some(reign) = before.and_then(|t| self.leaders.get_mut(&t)) {
+            reign.ended.get_or_insert(at);
+        }
+        let any = self.leading.iter().any(Option::is_some);
+        match (any, self.leaderless_since) {
+            (true, Some(since)) => {
+                self.leaderless_ns += at.saturating_since(since).as_nanos();
+                self.leaderless_since = None;
+            }
+            (false, None) => self.leaderless_since = Some(at),
+            _ => {}
+        }
+    }
+
+    fn on_committed(&mut self, at: SimTime, node: NodeId, index: u64) -> Result<(), Violation> {
+        let i = index as usize;
+        let log = &self.logs[node.index()];
+        if log.len() < i {
+            let msg = format!(
+                "{node} committed index {index} but its log ends at {}",
+                log.len()
+            );
+            return Err(Violation::new("raft.state-machine-safety", at, msg));
+        }
+        let c = self.committed.len().min(i);
+        if c > 0 && log[c - 1].chain != self.committed[c - 1].chain {
+            let msg = format!("{node} committed through index {index}, but its entries up to index {c} differ from those committed before (term {} there, committed term {})", log[c - 1].term, self.committed[c - 1].term);
+            return Err(Violation::new("raft.state-machine-safety", at, msg));
+        }
+        if i > self.committed.len() {
+            let fresh = log[self.committed.len()..i].to_vec();
+            self.committed.extend(fresh);
+        }
+        if self.leading[node.index()].is_some() {
+            while let Some(entry) = self.proposed.first_entry() {
+                if *entry.key() > index {
+                    break;
+                }
+                let proposed_at = entry.remove();
+                self.commit_latency_ns
+                    .push(at.saturating_since(proposed_at).as_nanos());
+            }
+        }
+        Ok(())
+    }
+
+    fn on_applied(
+        &self,
+        at: SimTime,
+        node: NodeId,
+        index: u64,
+        term: u64,
+        digest: u64,
+    ) -> Result<(), Violation> {
+        let fits = self
+            .committed
+            .get((index as usize).wrapping_sub(1))
+            .is_some_and(|g| g.term == term && g.digest == digest);
+        if fits {
+            return Ok(());
+        }
+        let msg = format!("{node} applied the entry of term {term} at index {index}, which is not the committed entry there ({} committed)", self.committed.len());
+        Err(Violation::new("raft.state-machine-safety", at, msg))
+    }
+
+    fn on_acknowledged(
+        &mut self,
+        at: SimTime,
+        node: NodeId,
+        index: u64,
+        term: u64,
+        digest: u64,
+    ) -> Result<(), Violation> {
+        let i = (index as usize).wrapping_sub(1);
+        let holders: Vec<usize> = (0..self.servers)
+            .filter(|&s| {
+                self.logs[s]
+                    .get(i)
+                    .is_some_and(|g| g.term == term && g.digest == digest)
+            })
+            .collect();
+        if holders.len() < self.servers / 2 + 1 {
+            let msg = format!("{node} acknowledged the write at index {index} (term {term}) while only servers {holders:?} held it durably: a crash of those loses it");
+            return Err(Violation::new("raft.acked-write-lost", at, msg));
+        }
+        self.acked.push((index, term, digest));
+        Ok(())
+    }
+
+    // ----- end of run ----------------------------------------------------------------
+
+    fn lost_writes(&self, end: &EndState<'_, RaftNode>) -> Option<Violation> {
+        let servers: Vec<(usize, &super::server::Server)> = (0..end.servers)
+            .filter_map(|i| end.nodes[i].and_then(RaftNode::server).map(|s| (i, s)))
+            .collect();
+        for &(index, term, _) in &self.acked {
+            let holders = servers
+                .iter()
+                .filter(|(_, s)| {
+                    index <= s.log().snapshot_index() || s.log().term_at(index) == Some(term)
+                })
+                .count();
+            if holders < end.servers / 2 + 1 {
+                let msg = format!("the acknowledged write at index {index} (term {term}) is held by only {holders} of {} servers at the end", end.servers);
+                return Some(Violation::new("raft.acked-write-lost", end.time, msg));
+            }
+        }
+        None
+    }
+
+    fn liveness(&self, end: &EndState<'_, RaftNode>) -> Vec<Violation> {
+        if end.time <= self.liveness_start {
+            return Vec::new();
+        }
+        let mut found = Vec::new();
+        if let Some(problem) = self.no_stable_leader(end) {
+            let msg = format!("{problem}; the bound is {} election timeouts ({}) after the liveness phase began at {}", self.liveness_timeouts, self.liveness_bound, self.liveness_start);
+            found.push(Violation::new("raft.liveness", end.time, msg));
+        }
+        let waiting: Vec<String> = (end.servers..end.nodes.len())
+            .filter_map(|i| {
+                let op = end.nodes[i].and_then(RaftNode::client)?.pending()?;
+                Some(format!("n{i} ({op:?})"))
+            })
+            .collect();
+        if !waiting.is_empty() {
+            let msg = format!(
+                "client operations still without an outcome after the liveness phase: {}",
+                waiting.join(", ")
+            );
+            found.push(Violation::new("raft.liveness", end.time, msg));
+        }
+        found
+    }
+
+    /// A leader within the bound after the liveness phase begins (elected
+    /// in the window, or elected before and still leading at its end), and
+    /// a leader of the highest term at the end of the run.
+    fn no_stable_leader(&self, end: &EndState<'_, RaftNode>) -> Option<String> {
+        let deadline = self.liveness_start + self.liveness_bound;
+        let in_window = self.leaders.values().any(|r| {
+            r.elected <= deadline
+                && (r.elected >= self.liveness_start || r.ended.is_none_or(|e| e > deadline))
+        });
+        if !in_window {
+            return Some(format!("no leader was in office by {deadline}"));
+        }
+        let servers: Vec<&super::server::Server> = end.nodes[..end.servers]
+            .iter()
+            .filter_map(|n| n.and_then(RaftNode::server))
+            .collect();
+        let max_term = servers.iter().map(|s| s.term()).max().unwrap_or(0);
+        let leads = servers
+            .iter()
+            .any(|s| s.role() == Role::Leader && s.term() == max_term);
+        (!leads).then(|| format!("no leader of the highest term ({max_term}) at the end"))
+    }
+
+    fn linearizable(&mut self, end: &EndState<'_, RaftNode>) -> Option<Violation> {
+        let history = to_check_history(end.history);
+        let options = CheckOptions {
+            timeout: Duration::from_millis(self.budget_ms),
+            memory_bytes_max: CHECK_MEMORY_BYTES_MAX,
+            threads: 1,
+        };
+        let report = match check_history(ModelKind::Kv, &history, &options) {
+            Ok(r) => r,
+            Err(e) => panic!("the run's own history does not fit the kv model: {e}"),
+        };
+        self.linearizability_ms = report.elapsed.as_secs_f64() * 1000.0;
+        match report.verdict {
+            Verdict::Linearizable => self.linearizability = "linearizable",
+            Verdict::Unknown(_) => self.linearizability = "unknown",
+            Verdict::Illegal(ce) => {
+                self.linearizability = "illegal";
+                let msg = format!("the client history is not linearizable (kv model):\n{ce}");
+                return Some(Violation::new("raft.linearizable", end.time, msg));
+            }
+        }
+        None
+    }
+}
+
+fn kv_value(s: &str) -> CValue {
+    CValue::Str(s.to_string())
+}
+
+fn kv_input(op: &KvOp) -> (&'static str, CValue) {
+    match op {
+        KvOp::Get { .. } => ("get", CValue::Nil),
+        KvOp::Put { value, .. } => ("put", kv_value(value)),
+        KvOp::Append { value, .. } => ("append", kv_value(value)),
+        KvOp::Cas { old, new, .. } => ("cas", CValue::List(vec![kv_value(old), kv_value(new)])),
+    }
+}
+
+/// The run's history as the checker reads it (`fail` ops left out).
+fn to_check_history(history: &History<KvOp, KvRes>) -> CheckHistory {
+    let mut out = CheckHistory::default();
+    for o in &history.ops {
+        let (f, input) = kv_input(&o.op);
+        let (output, return_time) = match &o.outcome {
+            Outcome::Fail(_) => {
+                out.failed += 1;
+                continue;
+            }
+            Outcome::Unknown => (None, None),
+            Outcome::Ok(KvRes::Value(v)) => (Some(kv_value(v)), o.completed),
+            Outcome::Ok(_) => (Some(input.clone()), o.completed),
+        };
+        let index = out.ops.len();
+        out.ops.push(CheckOp {
+            index,
+            process: o.process as i64,
+            f: f.to_string(),
+            key: Some(o.op.key().to_string()),
+            input,
+            output,
+            call_time: o.invoked.as_nanos(),
+            return_time: return_time.map(SimTime::as_nanos),
+            call_line: index + 1,
+            return_line: return_time.map(|_| index + 1),
+        });
+    }
+    out
+}
+
+impl Invariants<RaftNode> for RaftChecks {
+    fn names(&self) -> &'static [&'static str] {
+        CHECKS
+    }
+
+    fn on_note(&mut self, at: SimTime, node: NodeId, note: &Note) -> Result<(), Violation> {
+        match note {
+            Note::Sent(kind) => {
+                self.sent[*kind as usize] += 1;
+                Ok(())
+            }
+            Note::Logged { first, entries } => self.on_logged(at, node, *first, entries),
+            Note::SnapshotInstalled { index, term } => {
+                self.on_snapshot_installed(at, node, *index, *term)
+            }
+            Note::SnapshotTaken { .. } => {
+                self.snapshots_taken += 1;
+                Ok(())
+            }
+            Note::Leader { term } => self.on_leader(at, node, *term),
+            Note::SteppedDown { .. } => {
+                self.set_leading(at, node, None);
+                Ok(())
+            }
+            Note::Term { term } => {
+                self.max_term = self.max_term.max(*term);
+                Ok(())
+            }
+            Note::Committed { index } => self.on_committed(at, node, *index),
+            Note::Applied {
+                index,
+                term,
+                digest,
+            } => self.on_applied(at, node, *index, *term, *digest),
+            Note::Acknowledged {
+                index,
+                term,
+                digest,
+            } => self.on_acknowledged(at, node, *index, *term, *digest),
+        }
+    }
+
+    fn on_lifecycle(&mut self, at: SimTime, node: NodeId, event: Lifecycle) {
+        if event == Lifecycle::Crashed && node.index() < self.servers {
+            self.set_leading(at, node, None);
+        }
+    }
+
+    fn at_end(&mut self, end: &EndState<'_, RaftNode>) -> Vec<Violation> {
+        if let Some(s) = self.leaderless_since.take() {
+            self.leaderless_ns += end.time.saturating_since(s).as_nanos();
+        }
+        let mut found = Vec::new();
+        found.extend(self.lost_writes(end));
+        found.extend(self.linearizable(end));
+        if end.completed {
+            found.extend(self.liveness(end));
+        }
+        found
+    }
+
+    fn metrics(&self) -> BTreeMap<String, Value> {
+        let mut latency = self.commit_latency_ns.clone();
+        let by_type: BTreeMap<&str, u64> = MsgKind::ALL
+            .iter()
+            .map(|k| (k.name(), self.sent[*k as usize]))
+            .collect();
+        BTreeMap::from([
+            ("raft_leader_changes".to_string(), json!(self.leaders.len())),
+            ("raft_max_term".to_string(), json!(self.max_term)),
+            ("raft_leaderless_ns".to_string(), json!(self.leaderless_ns)),
+            ("raft_committed".to_string(), json!(self.committed.len())),
+            (
+                "raft_commit_latency_ns_p50".to_string(),
+                json!(quantile(&mut latency, 0.5)),
+            ),
+            (
+                "raft_commit_latency_ns_p99".to_string(),
+                json!(quantile(&mut latency, 0.99)),
+            ),
+            ("raft_messages_by_type".to_string(), json!(by_type)),
+            (
+                "raft_snapshots_taken".to_string(),
+                json!(self.snapshots_taken),
+            ),
+            (
+                "raft_snapshots_installed".to_string(),
+                json!(self.snapshots_installed),
+            ),
+            (
+                "raft_linearizability".to_string(),
+                json!(self.linearizability),
+            ),
+            (
+                "raft_linearizability_ms".to_string(),
+                json!(self.linearizability_ms),
+            ),
+        ])
+    }
+}

@@ -1,0 +1,171 @@
+//! A Raft client: a simulated process on the same faulty network as the
+//! servers. It takes one workload operation at a time, finds the leader
+//! (following `NotLeader` hints, else trying servers in turn), retries on
+//! its own timeout, and answers the workload only once it knows the outcome.
+//!
+//! Invariants: a command keeps one `(session, seq)` across all its retries,
+//! so the state machine applies it at most once; `seq` only grows within a
+//! session, and a restarted client opens a new session (its counter is
+//! synced to disk before use), so sequence numbers never repeat in a session.
+
+use super::kv::{KvOp, KvRes};
+use super::messages::{Answer, Msg, Stored, Timer};
+use super::server::send;
+use super::RaftNode;
+use crate::process::{Ctx, Disk, DiskKey, NodeId, RequestId, TimerId};
+use crate::time::SimDuration;
+
+type CCtx<'a, 'b> = &'a mut Ctx<'b, RaftNode>;
+
+const SESSION: DiskKey = DiskKey::single("session");
+/// Sessions of one client process are `id * SESSIONS_PER_CLIENT + n`.
+const SESSIONS_PER_CLIENT: u64 = 1 << 20;
+
+/// The operation a client is working on.
+#[derive(Clone, Debug)]
+struct Pending {
+    req: RequestId,
+    seq: u64,
+    op: KvOp,
+    attempt: u64,
+    /// Whether the armed timer is a short back-off (resend to the same
+    /// guess) rather than a timeout (try the next server).
+    backoff: bool,
+}
+
+/// A client process.
+pub struct Client {
+    servers: usize,
+    retry: SimDuration,
+    session: u64,
+    seq: u64,
+    leader: NodeId,
+    pending: Option<Pending>,
+}
+
+impl Client {
+    /// A client of `servers` servers that retries after `retry`.
+    pub fn new(servers: usize, retry: SimDuration) -> Self {
+        Client {
+            servers,
+            retry,
+            session: 0,
+            seq: 0,
+            leader: NodeId(0),
+            pending: None,
+        }
+    }
+
+    /// The operation still waiting for an outcome, if any.
+    pub fn pending(&self) -> Option<&KvOp> {
+        self.pending.as_ref().map(|p| &p.op)
+    }
+
+    /// Opens a new session.
+    pub fn start(&mut self, ctx: CCtx, disk: &Disk<Stored>) {
+        let count = match disk.get(SESSION) {
+            Some(Stored::Session(n)) => n + 1,
+            _ => 0,
+        };
+        ctx.write(SESSION, Stored::Session(count));
+        ctx.sync();
+        self.session = u64::from(ctx.me().0) * SESSIONS_PER_CLIENT + count;
+        self.leader = NodeId(ctx.me().0 % self.servers as u32);
+    }
+
+    /// A new workload operation; any older one is abandoned (the workload
+    /// timed it out, and its outcome stays unknown).
+    pub fn on_request(&mut self, ctx: CCtx, req: RequestId, op: KvOp) {
+        self.seq += 1;
+        self.pending = Some(Pending {
+            req,
+            seq: self.seq,
+            op,
+            attempt: 0,
+            backoff: false,
+        });
+        self.transmit(ctx);
+    }
+
+    fn transmit(&mut self, ctx: CCtx) {
+        let Some(p) = self.pending.as_mut() else {
+            return;
+        };
+        p.attempt += 1;
+        p.backoff = false;
+        let msg = Msg::Request {
+            session: self.session,
+            seq: p.seq,
+            op: p.op.clone(),
+        };
+        let timer = Timer::ClientRetry {
+            seq: p.seq,
+            attempt: p.attempt,
+        };
+        send(ctx, self.leader, msg);
+        ctx.set_timer(self.retry, timer);
+    }
+
+    fn next_server(&mut self) {
+        self.leader = NodeId((self.leader.0 + 1) % self.servers as u32);
+    }
+
+    /// A server answered.
+    pub fn on_message(&mut self, ctx: CCtx, from: NodeId, msg: Msg) {
+        let Msg::Response { seq, outcome } = msg else {
+            return;
+        };
+        let Some(p) = self.pending.as_mut() else {
+            return;
+        };
+        if p.seq != seq {
+            return; // an answer to an abandoned or already answered command
+        }
+        match outcome {
+            Answer::Applied(res) => self.finish(ctx, res),
+            Answer::NotLeader { hint: Some(h) } if h != from => {
+                self.leader = h;
+                self.transmit(ctx);
+            }
+            Answer::NotLeader { .. } => {
+                // No leader known there: try the next server after a short pause.
+                p.attempt += 1;
+                p.backoff = true;
+                let timer = Timer::ClientRetry {
+                    seq,
+                    attempt: p.attempt,
+                };
+                self.next_server();
+                ctx.set_timer(SimDuration::from_nanos(self.retry.as_nanos() / 8), timer);
+            }
+        }
+    }
+
+    fn finish(&mut self, ctx: CCtx, res: KvRes) {
+        let Some(p) = self.pending.take() else {
+            return;
+        };
+        match res {
+            KvRes::CasFailed => ctx.reply_fail(p.req, res),
+            KvRes::Stale => panic!("the current command of a session was answered as stale"),
+            res => ctx.reply_ok(p.req, res),
+        }
+    }
+
+    /// A retry timer fired.
+    pub fn on_timer(&mut self, ctx: CCtx, _id: TimerId, timer: Timer) {
+        let Timer::ClientRetry { seq, attempt } = timer else {
+            return;
+        };
+        let Some(p) = self.pending.as_ref() else {
+            return;
+        };
+        if p.seq != seq || p.attempt != attempt {
+            return;
+        }
+        if !p.backoff {
+            self.next_server();
+        }
+        self.transmit(ctx);
+    }
+}

@@ -1,0 +1,171 @@
+//! The replicated state machine: a key-value store of strings with `get`,
+//! `put`, `append` and `cas`, and the session table that makes a retried
+//! command apply once.
+//!
+//! Invariant: for every client, `sessions[client].seq` only grows, and a
+//! command whose sequence number is not above it changes nothing (it is a
+//! duplicate of the last applied one, answered from the cache, or older and
+//! answered `Stale`). The session table is part of the state, so snapshots
+//! carry it.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// A client operation on the store.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum KvOp {
+    /// Read a key ("" when missing).
+    Get {
+        /// The key.
+        key: String,
+    },
+    /// Replace a key's value.
+    Put {
+        /// The key.
+        key: String,
+        /// The new value.
+        value: String,
+    },
+    /// Append to a key's value.
+    Append {
+        /// The key.
+        key: String,
+        /// What to append.
+        value: String,
+    },
+    /// Set the key to `new` if it holds `old` (a missing key holds "").
+    Cas {
+        /// The key.
+        key: String,
+        /// The value expected.
+        old: String,
+        /// The value to set.
+        new: String,
+    },
+}
+
+impl KvOp {
+    /// The key the operation touches.
+    pub fn key(&self) -> &str {
+        match self {
+            KvOp::Get { key }
+            | KvOp::Put { key, .. }
+            | KvOp::Append { key, .. }
+            | KvOp::Cas { key, .. } => key,
+        }
+    }
+}
+
+/// The result of applying an operation.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum KvRes {
+    /// The value a `get` read.
+    Value(String),
+    /// A `put`, `append` or successful `cas` took effect.
+    Done,
+    /// A `cas` found another value and changed nothing.
+    CasFailed,
+    /// An older command of a client that has moved on; not applied.
+    Stale,
+}
+
+/// A client's last applied command and its result.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Session {
+    /// The highest sequence number applied.
+    pub seq: u64,
+    /// Its result, returned again to a retry.
+    pub result: KvRes,
+}
+
+/// The store and its session table.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Kv {
+    data: BTreeMap<String, String>,
+    sessions: BTreeMap<u64, Session>,
+}
+
+impl Kv {
+    /// Applies command `seq` of `client` once; a retry gets the cached result.
+    pub fn apply(&mut self, client: u64, seq: u64, op: &KvOp) -> KvRes {
+        if let Some(s) = self.sessions.get(&client) {
+            if seq == s.seq {
+                return s.result.clone();
+            }
+            if seq < s.seq {
+                return KvRes::Stale;
+            }
+        }
+        let result = self.execute(op);
+        self.sessions.insert(
+            client,
+            Session {
+                seq,
+                result: result.clone(),
+            },
+        );
+        result
+    }
+
+    fn execute(&mut self, op: &KvOp) -> KvRes {
+        match op {
+            KvOp::Get { key } => KvRes::Value(self.get(key).to_string()),
+            KvOp::Put { key, value } => {
+                self.data.insert(key.clone(), value.clone());
+                KvRes::Done
+            }
+            KvOp::Append { key, value } => {
+                self.data.entry(key.clone()).or_default().push_str(value);
+                KvRes::Done
+            }
+            KvOp::Cas { key, old, new } => {
+                if self.get(key) != old {
+                    return KvRes::CasFailed;
+                }
+                self.data.insert(key.clone(), new.clone());
+                KvRes::Done
+            }
+        }
+    }
+
+    /// The value of `key` ("" when missing).
+    pub fn get(&self, key: &str) -> &str {
+        self.data.get(key).map_or("", String::as_str)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn append(v: &str) -> KvOp {
+        KvOp::Append {
+            key: "k".into(),
+            value: v.into(),
+        }
+    }
+
+    #[test]
+    fn a_retried_command_applies_once() {
+        let mut kv = Kv::default();
+        assert_eq!(kv.apply(7, 1, &append("a")), KvRes::Done);
+        assert_eq!(kv.apply(7, 1, &append("a")), KvRes::Done);
+        assert_eq!(kv.get("k"), "a");
+        assert_eq!(kv.apply(7, 2, &append("b")), KvRes::Done);
+        assert_eq!(kv.apply(7, 1, &append("a")), KvRes::Stale);
+        assert_eq!(kv.get("k"), "ab");
+    }
+
+    #[test]
+    fn cas_compares_with_missing_as_empty() {
+        let mut kv = Kv::default();
+        let cas = |old: &str, new: &str| KvOp::Cas {
+            key: "k".into(),
+            old: old.into(),
+            new: new.into(),
+        };
+        assert_eq!(kv.apply(1, 1, &cas("x", "y")), KvRes::CasFailed);
+        assert_eq!(kv.apply(1, 2, &cas("", "y")), KvRes::Done);
+        assert_eq!(kv.get("k"), "y");
+    }
+}

@@ -1,0 +1,300 @@
+//! Raft (Ongaro & Ousterhout, "In Search of an Understandable Consensus
+//! Algorithm", §5 and §7, with PreVote and CheckQuorum from Ongaro's thesis
+//! §9.6): a replicated key-value store with client sessions, checked for
+//! the paper's safety properties as the run goes and for linearizability
+//! and liveness at its end.
+//!
+//! Layout: [`server`] is a Raft server, [`client`] a client process that
+//! finds the leader and retries, [`log`] the log with its snapshot
+//! boundary, [`kv`] the state machine with its session table, [`messages`]
+//! the wire, timer, disk and note types, [`checks`] the invariants. This
+//! module bundles them: options, the process type (a server or a client),
+//! the workload and the history format.
+//!
+//! Processes `0..nodes` are servers, `nodes..nodes + clients` are clients;
+//! workload client `c` always talks to client process `nodes + c`.
+
+pub mod checks;
+pub mod client;
+pub mod kv;
+pub mod log;
+pub mod messages;
+pub mod server;
+
+use crate::process::{Ctx, Disk, NodeId, OpFields, Process, Protocol, RequestId, TimerId};
+use crate::rng::SimRng;
+use crate::time::{SimDuration, SimTime};
+use checks::RaftChecks;
+use client::Client;
+use kv::{KvOp, KvRes};
+use messages::{Msg, Note, Stored, Timer};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use server::{Role, Server};
+use std::collections::BTreeMap;
+
+pub use checks::CHECKS;
+
+/// Roles a scenario fault may target.
+pub const ROLES: &[&str] = &["leader", "follower", "candidate"];
+
+/// Options of the `[raft]` scenario section.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RaftOptions {
+    /// The leader's heartbeat interval.
+    pub heartbeat: SimDuration,
+    /// The shortest election timeout.
+    pub election_min: SimDuration,
+    /// The longest election timeout (each is drawn in `election_min..=election_max`).
+    pub election_max: SimDuration,
+    /// PreVote (thesis §9.6): probe before starting an election.
+    pub pre_vote: bool,
+    /// CheckQuorum (thesis §9.6): a leader that does not hear a majority
+    /// for an election timeout steps down, and followers that hear a leader
+    /// ignore vote requests.
+    pub check_quorum: bool,
+    /// A new leader appends a no-op entry of its term at once (§8), so it
+    /// commits (and learns the commit index) without waiting for a client.
+    /// Off, the §5.4.2 commit rule is all that keeps Figure 8 safe.
+    pub leader_noop: bool,
+    /// Take a snapshot every this many applied entries (0: never).
+    pub snapshot_every: u64,
+    /// At most this many entries per AppendEntries.
+    pub batch_max: usize,
+    /// Number of keys the workload uses.
+    pub keys: usize,
+    /// A client resends a command after this long without an answer.
+    pub client_retry: SimDuration,
+    /// Liveness: after the liveness phase begins, a stable leader must be
+    /// elected within this many (longest) election timeouts.
+    pub liveness_election_timeouts: u64,
+    /// Wall-clock budget of the end-of-run linearizability check, in ms.
+    pub linearizability_budget_ms: u64,
+}
+
+impl Default for RaftOptions {
+    fn default() -> Self {
+        RaftOptions {
+            heartbeat: SimDuration::from_millis(50),
+            election_min: SimDuration::from_millis(150),
+            election_max: SimDuration::from_millis(300),
+            pre_vote: true,
+            check_quorum: true,
+            leader_noop: true,
+            snapshot_every: 1000,
+            batch_max: 64,
+            keys: 3,
+            client_retry: SimDuration::from_millis(200),
+            liveness_election_timeouts: 10,
+            linearizability_budget_ms: 2000,
+        }
+    }
+}
+
+impl RaftOptions {
+    /// What is wrong with these options, if anything.
+    pub fn problem(&self) -> Option<String> {
+        let zero = SimDuration::ZERO;
+        if self.heartbeat == zero || self.election_min == zero || self.client_retry == zero {
+            return Some("expected heartbeat, election_min and client_retry above 0".into());
+        }
+        if self.election_max < self.election_min {
+            return Some("expected election_max >= election_min".into());
+        }
+        if self.heartbeat >= self.election_min {
+            return Some(
+                "expected heartbeat below election_min, or followers time out between heartbeats"
+                    .into(),
+            );
+        }
+        if self.batch_max == 0 || self.keys == 0 || self.liveness_election_timeouts == 0 {
+            return Some(
+                "expected batch_max, keys and liveness_election_timeouts of at least 1".into(),
+            );
+        }
+        None
+    }
+}
+
+/// A Raft process: a server or a client.
+pub enum RaftNode {
+    /// A server.
+    Server(Box<Server>),
+    /// A client.
+    Client(Client),
+}
+
+impl RaftNode {
+    /// The server, if this is one.
+    pub fn server(&self) -> Option<&Server> {
+        match self {
+            RaftNode::Server(s) => Some(s),
+            RaftNode::Client(_) => None,
+        }
+    }
+
+    /// The client, if this is one.
+    pub fn client(&self) -> Option<&Client> {
+        match self {
+            RaftNode::Client(c) => Some(c),
+            RaftNode::Server(_) => None,
+        }
+    }
+}
+
+impl Process for RaftNode {
+    type Msg = Msg;
+    type Timer = Timer;
+    type Op = KvOp;
+    type Res = KvRes;
+    type Stored = Stored;
+    type Note = Note;
+
+    fn on_start(&mut self, ctx: &mut Ctx<'_, Self>, disk: &Disk<Stored>) {
+        match self {
+            RaftNode::Server(s) => s.start(ctx, disk),
+            RaftNode::Client(c) => c.start(ctx, disk),
+        }
+    }
+
+    fn on_message(&mut self, ctx: &mut Ctx<'_, Self>, from: NodeId, msg: Msg) {
+        match self {
+            RaftNode::Server(s) => s.on_message(ctx, from, msg),
+            RaftNode::Client(c) => c.on_message(ctx, from, msg),
+        }
+    }
+
+    fn on_timer(&mut self, ctx: &mut Ctx<'_, Self>, id: TimerId, timer: Timer) {
+        match self {
+            RaftNode::Server(s) => s.on_timer(ctx, id, timer),
+            RaftNode::Client(c) => c.on_timer(ctx, id, timer),
+        }
+    }
+
+    fn on_request(&mut self, ctx: &mut Ctx<'_, Self>, req: RequestId, op: KvOp) {
+        match self {
+            RaftNode::Client(c) => c.on_request(ctx, req, op),
+            // Servers take commands from client processes only.
+            RaftNode::Server(_) => ctx.reply_fail(req, KvRes::Stale),
+        }
+    }
+
+    fn role(&self) -> Option<&'static str> {
+        match self.server()?.role() {
+            Role::Leader => Some("leader"),
+            Role::Follower => Some("follower"),
+            Role::Candidate | Role::PreCandidate => Some("candidate"),
+        }
+    }
+}
+
+/// The Raft bundle: servers, clients, the key-value workload and the checks.
+pub struct Raft {
+    options: RaftOptions,
+    servers: usize,
+    clients: usize,
+    liveness_start: SimTime,
+    next_value: u64,
+    /// The last value the workload wrote per key, which `cas` expects.
+    last_written: BTreeMap<usize, String>,
+}
+
+impl Raft {
+    /// Raft on `servers` servers with `clients` client processes; the
+    /// liveness phase begins at `liveness_start` (the scenario's duration).
+    pub fn new(
+        options: RaftOptions,
+        servers: usize,
+        clients: usize,
+        liveness_start: SimTime,
+    ) -> Self {
+        Raft {
+            options,
+            servers,
+            clients,
+            liveness_start,
+            next_value: 0,
+            last_written: BTreeMap::new(),
+        }
+    }
+
+    fn fresh_value(&mut self, client: usize) -> String {
+        self.next_value += 1;
+        format!("{client}.{} ", self.next_value)
+    }
+}
+
+impl Protocol for Raft {
+    type Node = RaftNode;
+    type Invariants = RaftChecks;
+
+    fn server_count(&self) -> usize {
+        self.servers
+    }
+
+    fn process_count(&self) -> usize {
+        self.servers + self.clients
+    }
+
+    fn new_process(&self, id: NodeId) -> RaftNode {
+        if id.index() < self.servers {
+            let server = Server::new(self.options.clone(), id, self.servers);
+            RaftNode::Server(Box::new(server))
+        } else {
+            RaftNode::Client(Client::new(self.servers, self.options.client_retry))
+        }
+    }
+
+    fn next_op(&mut self, client: usize, rng: &mut SimRng) -> (NodeId, KvOp) {
+        let k = rng.index(self.options.keys);
+        let key = k.to_string();
+        let op = match rng.below(20) {
+            0..=7 => KvOp::Get { key },
+            8..=11 => {
+                let value = self.fresh_value(client);
+                self.last_written.insert(k, value.clone());
+                KvOp::Put { key, value }
+            }
+            12..=16 => KvOp::Append {
+                key,
+                value: self.fresh_value(client),
+            },
+            _ => {
+                let old = self.last_written.get(&k).cloned().unwrap_or_default();
+                let new = self.fresh_value(client);
+                self.last_written.insert(k, new.clone());
+                KvOp::Cas { key, old, new }
+            }
+        };
+        (NodeId((self.servers + client) as u32), op)
+    }
+
+    fn invariants(&self) -> RaftChecks {
+        RaftChecks::new(&self.options, self.servers, self.liveness_start)
+    }
+
+    fn op_fields(&self, op: &KvOp) -> OpFields {
+        let (f, value) = match op {
+            KvOp::Get { .. } => ("get", Value::Null),
+            KvOp::Put { value, .. } => ("put", json!(value)),
+            KvOp::Append { value, .. } => ("append", json!(value)),
+            KvOp::Cas { old, new, .. } => ("cas", json!([old, new])),
+        };
+        OpFields {
+            f: f.into(),
+            key: Some(op.key().to_string()),
+            value,
+        }
+    }
+
+    fn result_value(&self, op: &KvOp, res: &KvRes) -> Value {
+        match res {
+            KvRes::Value(v) => json!(v),
+            _ => self.op_fields(op).value,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
