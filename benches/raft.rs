@@ -49,7 +49,11 @@ fn measure(label: &str, scenario: &Scenario) {
     let mut rates = Vec::new();
     for seed in 0..3 {
         let start = Instant::now();
-        let result = run(scenario, seed, RunOptions::default());
+        let options = RunOptions {
+            skip_history: true,
+            ..RunOptions::default()
+        };
+        let result = run(scenario, seed, options);
         let wall = start.elapsed().as_secs_f64();
         assert!(result.violations.is_empty(), "{:?}", result.violations);
         let sim = result.sim_time.as_nanos() as f64 / 1e9;

@@ -17,6 +17,8 @@ pub struct RunOptions {
     pub record_trace: bool,
     /// Apply the seed's swarm fault mix (a scenario without `[swarm]` runs as is).
     pub swarm: bool,
+    /// Leave the JSON history out of the result (sweeps need only verdicts).
+    pub skip_history: bool,
 }
 
 /// Runs `scenario` with `seed`.
@@ -26,6 +28,7 @@ pub fn run(scenario: &Scenario, seed: u64, options: RunOptions) -> RunResult {
         _ => (scenario.config(seed), None),
     };
     config.record_trace = options.record_trace;
+    config.export_history = !options.skip_history;
     let mut result = run_config(scenario, config);
     result.swarm = mix;
     result

@@ -213,6 +213,7 @@ fn verify(scenario: &Scenario, outcomes: &[SeedOutcome]) -> Vec<serde_json::Valu
             let options = RunOptions {
                 record_trace: true,
                 swarm: o.swarm.is_some(),
+                skip_history: true,
             };
             let a = run::run(scenario, o.seed, options);
             let b = run::run(scenario, o.seed, options);

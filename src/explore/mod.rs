@@ -141,6 +141,7 @@ pub struct ExploreOptions {
 pub fn run_seed(scenario: &Scenario, seed: u64, swarm: bool) -> SeedOutcome {
     let options = RunOptions {
         swarm,
+        skip_history: true,
         ..RunOptions::default()
     };
     let result = run::run(scenario, seed, options);

@@ -140,6 +140,7 @@ impl Validator<'_> {
             workload,
             enabled_checks,
             record_trace: false,
+            export_history: true,
         };
         let swarm = raw.swarm.as_ref().map(|w| self.swarm(w)).transpose()?;
         let slo = match &raw.slo {

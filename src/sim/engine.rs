@@ -921,7 +921,11 @@ impl<P: Protocol> Simulation<P> {
             sim_time: self.now,
             end_reason,
             metrics: self.metrics(),
-            history: self.export_history(),
+            history: if self.config.export_history {
+                self.export_history()
+            } else {
+                Vec::new()
+            },
             violations: self.violations,
             ignored_violations: self.ignored,
             faults: self.applied,

@@ -79,6 +79,9 @@ pub struct SimConfig {
     pub enabled_checks: Option<Vec<String>>,
     /// Keep a record of every event (for reports); off for speed.
     pub record_trace: bool,
+    /// Export the client history as JSON lines into the result (for
+    /// reports and `check`); sweeps that only need verdicts turn it off.
+    pub export_history: bool,
 }
 
 impl Default for SimConfig {
@@ -95,6 +98,7 @@ impl Default for SimConfig {
             workload: WorkloadConfig::default(),
             enabled_checks: None,
             record_trace: false,
+            export_history: true,
         }
     }
 }
