@@ -28,17 +28,23 @@ pub struct StoreSpec {
     pub sections: &'static str,
 }
 
-/// The stores the experiment compares.
+/// The stores the experiment compares, each with half gets and half puts
+/// on two keys.
 pub const STORES: &[StoreSpec] = &[
     StoreSpec {
         name: "quorum (CP)",
         protocol: "quorum",
-        sections: "[quorum]\nr = 3\nw = 3\n",
+        sections: "[quorum]\nr = 3\nw = 3\n\n[store]\nkeys = 2\nread_ratio = 0.5\n",
     },
     StoreSpec {
         name: "eventual (AP)",
         protocol: "eventual",
-        sections: "",
+        sections: "[store]\nkeys = 2\nread_ratio = 0.5\n",
+    },
+    StoreSpec {
+        name: "raft (CP)",
+        protocol: "raft",
+        sections: "[raft]\nkeys = 2\nget_put_only = true\nlinearizability_budget_ms = 10000\n",
     },
 ];
 
@@ -82,7 +88,7 @@ const PARTITION_AT_S: u64 = 5;
 pub fn scenario_text(store: &StoreSpec, shape: &ShapeSpec, partition_s: u64, seed: u64) -> String {
     let end = PARTITION_AT_S + partition_s;
     let mut text = format!(
-        "name = \"cap\"\nprotocol = \"{}\"\nnodes = 5\nduration = \"{}s\"\nseed = {seed}\n\n{}\n[store]\nkeys = 2\nread_ratio = 0.5\n\n\
+        "name = \"cap\"\nprotocol = \"{}\"\nnodes = 5\nduration = \"{}s\"\nseed = {seed}\n\n{}\n\
          [network]\nlatency = {{ dist = \"uniform\", min = \"1ms\", max = \"5ms\" }}\n\n\
          [workload]\nclients = 5\ninterval = \"20ms\"\ntimeout = \"1s\"\n\n[checks]\nexpect = \"pass\"\nsettle = \"3s\"\n",
         store.protocol,
@@ -152,10 +158,11 @@ pub struct CapRow {
     pub latency_p99_ms: Option<f64>,
     /// `linearizable`, `illegal` or `unknown: ...`.
     pub linearizability: String,
-    /// Reads that returned a value older than a completed write.
-    pub stale_reads: u64,
-    /// Keys whose last acknowledged write is not their final value.
-    pub acked_writes_lost: u64,
+    /// Reads that returned a value older than a completed write (`None`:
+    /// the store does not measure it; a linearizable history has none).
+    pub stale_reads: Option<u64>,
+    /// Keys whose last acknowledged write is not their final value (`None`: not measured).
+    pub acked_writes_lost: Option<u64>,
     /// The command that reruns it (with the scenario file written beside the results).
     pub trace_hash: String,
 }
@@ -208,7 +215,7 @@ pub fn measure(
         .filter(|o| !shape.fields.is_empty() && o.invoke_ns >= start && o.invoke_ns < end)
         .collect();
     let answered = service(ops.iter());
-    let metric = |k: &str| result.metrics.get(k).and_then(|v| v.as_u64()).unwrap_or(0);
+    let metric = |k: &str| result.metrics.get(k).and_then(|v| v.as_u64());
     Ok(CapRow {
         store: store.name.into(),
         shape: shape.name.into(),
@@ -222,10 +229,10 @@ pub fn measure(
         availability_during: client_availability(&during),
         latency_p50_ms: answered.p50_ns.map(|n| n as f64 / 1e6),
         latency_p99_ms: answered.p99_ns.map(|n| n as f64 / 1e6),
-        linearizability: result
-            .metrics
-            .get("lincheck")
-            .and_then(|v| v.as_str())
+        // The stores report "lincheck", Raft "raft_linearizability".
+        linearizability: ["lincheck", "raft_linearizability"]
+            .iter()
+            .find_map(|k| result.metrics.get(*k).and_then(|v| v.as_str()))
             .unwrap_or("unknown")
             .to_string(),
         stale_reads: metric("stale_reads"),
@@ -283,10 +290,10 @@ pub struct CapSummary {
     pub latency_p99_ms: f64,
     /// Share of runs whose history was linearizable.
     pub linearizable_share: f64,
-    /// Mean stale reads per run.
-    pub stale_reads: f64,
-    /// Total acknowledged writes lost.
-    pub acked_writes_lost: u64,
+    /// Mean stale reads per run, where measured.
+    pub stale_reads: Option<f64>,
+    /// Total acknowledged writes lost, where measured.
+    pub acked_writes_lost: Option<u64>,
 }
 
 /// Averages the rows per store and shape.
@@ -313,7 +320,11 @@ pub fn summarize(rows: &[CapRow]) -> Vec<CapSummary> {
                 linearizable_share: mean(&|r| {
                     f64::from(u8::from(r.linearizability == "linearizable"))
                 }),
-                stale_reads: mean(&|r| r.stale_reads as f64),
+                stale_reads: group
+                    .iter()
+                    .map(|r| r.stale_reads)
+                    .sum::<Option<u64>>()
+                    .map(|t| t as f64 / n),
                 acked_writes_lost: group.iter().map(|r| r.acked_writes_lost).sum(),
             });
         }
@@ -323,14 +334,15 @@ pub fn summarize(rows: &[CapRow]) -> Vec<CapSummary> {
 
 /// The summary as a Markdown table.
 pub fn markdown(summary: &[CapSummary], command: &str) -> String {
-    let mut md = String::from("# CAP experiment: quorum vs eventual stores under partitions\n\n");
-    let _ = writeln!(md, "Regenerate with `{command}`. Five replicas with a client attached to each (clients on both sides of every cut), two keys, half reads; the partition starts at {PARTITION_AT_S}s; availability is the share of requests answered ok within the 1 s client timeout, averaged over clients (each client waits for its answer, so a refused client makes fewer requests; weighting by client keeps the refused side from being drowned out).\n");
+    let mut md =
+        String::from("# CAP experiment: quorum, Raft and eventual stores under partitions\n\n");
+    let _ = writeln!(md, "Regenerate with `{command}`. Five replicas and five clients (each store's client c attached to replica c; Raft's clients look for the leader), clients on both sides of every cut, two keys, half gets and half puts; the partition starts at {PARTITION_AT_S}s; \"-\" means the store does not measure it (Raft's checker verdict covers stale reads: a linearizable history has none). Availability is the share of requests answered ok within the 1 s client timeout, averaged over clients (each client waits for its answer, so a refused client makes fewer requests; weighting by client keeps the refused side from being drowned out).\n");
     md += "| store | partition | runs | available during partition | available overall | latency p99 | linearizable runs | stale reads / run | acked writes lost |\n";
     md += "|---|---|---:|---:|---:|---:|---:|---:|---:|\n";
     for s in summary {
         let _ = writeln!(
             md,
-            "| {} | {} | {} | {:.1}% | {:.1}% | {:.1} ms | {:.0}% | {:.1} | {} |",
+            "| {} | {} | {} | {:.1}% | {:.1}% | {:.1} ms | {:.0}% | {} | {} |",
             s.store,
             s.shape,
             s.runs,
@@ -338,8 +350,8 @@ pub fn markdown(summary: &[CapSummary], command: &str) -> String {
             s.availability * 100.0,
             s.latency_p99_ms,
             s.linearizable_share * 100.0,
-            s.stale_reads,
-            s.acked_writes_lost
+            s.stale_reads.map_or("-".into(), |r| format!("{r:.1}")),
+            s.acked_writes_lost.map_or("-".into(), |n| n.to_string())
         );
     }
     md

@@ -1,8 +1,8 @@
 //! The CAP experiment's numbers, asserted qualitatively across seeds: under
 //! a majority/minority split with clients on both sides, the eventually
-//! consistent store answers more requests than the quorum store and is not
-//! linearizable, while the quorum store stays linearizable (and refuses the
-//! minority side).
+//! consistent store answers more requests than the quorum store and Raft
+//! and is not linearizable, while the quorum store and Raft stay
+//! linearizable (and leave the minority side unserved).
 
 use faultline::cap::{measure, SHAPES, STORES};
 
@@ -42,10 +42,11 @@ fn under_a_split_the_ap_store_answers_more_and_the_cp_store_stays_linearizable()
         assert_eq!(quorum.linearizability, "linearizable", "seed {seed}");
         assert_eq!(eventual.linearizability, "illegal", "seed {seed}");
         assert_eq!(
-            quorum.stale_reads, 0,
+            quorum.stale_reads,
+            Some(0),
             "seed {seed}: a linearizable store has no stale reads"
         );
-        assert!(eventual.stale_reads > 0, "seed {seed}");
+        assert!(eventual.stale_reads.is_some_and(|n| n > 0), "seed {seed}");
     }
 }
 
@@ -65,4 +66,24 @@ fn a_bridge_keeps_a_majority_for_everyone() {
         "the bridge node lets both halves reach 3 of 5 replicas"
     );
     assert_eq!(quorum.linearizability, "linearizable");
+}
+
+#[test]
+fn raft_stays_linearizable_and_serves_only_the_majority_under_a_split() {
+    for seed in 0..3 {
+        let raft =
+            measure(store("raft"), shape("split"), 4, seed).unwrap_or_else(|e| panic!("{e}"));
+        let eventual =
+            measure(store("eventual"), shape("split"), 4, seed).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(raft.linearizability, "linearizable", "seed {seed}");
+        let r = raft.availability_during.unwrap_or(1.0);
+        assert!(
+            r < 0.8,
+            "seed {seed}: Raft's minority clients cannot reach a leader, got {r}"
+        );
+        assert!(
+            eventual.availability_during.unwrap_or(0.0) > r,
+            "seed {seed}"
+        );
+    }
 }

@@ -71,6 +71,10 @@ pub struct RaftOptions {
     pub liveness_election_timeouts: u64,
     /// Wall-clock budget of the end-of-run linearizability check, in ms.
     pub linearizability_budget_ms: u64,
+    /// Issue only gets and puts, half each (the CAP experiment's workload,
+    /// shared with the quorum and eventual stores) instead of the default
+    /// mix of get, put, append and cas.
+    pub get_put_only: bool,
 }
 
 impl Default for RaftOptions {
@@ -88,6 +92,7 @@ impl Default for RaftOptions {
             client_retry: SimDuration::from_millis(200),
             liveness_election_timeouts: 10,
             linearizability_budget_ms: 2000,
+            get_put_only: false,
         }
     }
 }
@@ -249,7 +254,17 @@ impl Protocol for Raft {
     fn next_op(&mut self, client: usize, rng: &mut SimRng) -> (NodeId, KvOp) {
         let k = rng.index(self.options.keys);
         let key = k.to_string();
-        let op = match rng.below(20) {
+        let pick = rng.below(20);
+        let pick = if self.options.get_put_only {
+            if pick < 10 {
+                0
+            } else {
+                8
+            }
+        } else {
+            pick
+        };
+        let op = match pick {
             0..=7 => KvOp::Get { key },
             8..=11 => {
                 let value = self.fresh_value(client);
