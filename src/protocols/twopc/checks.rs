@@ -12,7 +12,7 @@
 
 use super::msg::{Note, Outcome, Transfer, TxnId};
 use super::{TwoPcNode, TwoPcOptions};
-use crate::process::{EndState, Invariants, Lifecycle, NodeId, Violation};
+use crate::process::{EndState, Interval, Invariants, Lifecycle, NodeId, Violation};
 use crate::stats::quantile;
 use crate::time::SimTime;
 use serde_json::{json, Value};
@@ -52,6 +52,10 @@ pub struct TwoPcChecks {
     /// (txn, participant) in doubt since.
     in_doubt: BTreeMap<(TxnId, NodeId), SimTime>,
     blocking_ns: Vec<u64>,
+    /// Closed in-doubt periods, for the report's interval chart (bounded).
+    doubt_spans: Vec<Interval>,
+    /// The end of the run, once `at_end` has run (closes open periods).
+    end_ns: u64,
     latency_ns: Vec<u64>,
     commits: u64,
     aborts: u64,
@@ -139,6 +143,10 @@ impl TwoPcChecks {
     ) -> Result<(), Violation> {
         if let Some(since) = self.in_doubt.remove(&(txn, node)) {
             self.blocking_ns.push(at.saturating_since(since).as_nanos());
+            if self.doubt_spans.len() < MAX_SPANS {
+                self.doubt_spans
+                    .push(doubt_span(node, since, at.as_nanos(), txn));
+            }
         }
         let Some(t) = self.txns.get_mut(&txn) else {
             return Ok(());
@@ -290,6 +298,7 @@ impl Invariants<TwoPcNode> for TwoPcChecks {
     }
 
     fn at_end(&mut self, end: &EndState<'_, TwoPcNode>) -> Vec<Violation> {
+        self.end_ns = end.time.as_nanos();
         let mut out = Vec::new();
         if let Some(((txn, node), since)) = self.in_doubt.iter().next() {
             let m = format!(
@@ -300,6 +309,21 @@ impl Invariants<TwoPcNode> for TwoPcChecks {
         }
         out.extend(self.end_balances(end));
         out
+    }
+
+    /// Every participant's in-doubt periods (holding locks, waiting for the
+    /// decision); those still open end at the end of the run.
+    fn intervals(&self) -> Vec<Interval> {
+        let open = self
+            .in_doubt
+            .iter()
+            .map(|((txn, node), since)| doubt_span(*node, *since, self.end_ns, *txn));
+        self.doubt_spans
+            .iter()
+            .cloned()
+            .chain(open)
+            .take(MAX_SPANS)
+            .collect()
     }
 
     fn metrics(&self) -> BTreeMap<String, Value> {
@@ -336,5 +360,17 @@ impl Invariants<TwoPcNode> for TwoPcChecks {
                 json!(self.crashes_mid_commit),
             ),
         ])
+    }
+}
+
+/// Most in-doubt periods kept for the chart.
+const MAX_SPANS: usize = 5_000;
+
+fn doubt_span(node: NodeId, since: SimTime, end_ns: u64, txn: TxnId) -> Interval {
+    Interval {
+        node: node.0,
+        start_ns: since.as_nanos(),
+        end_ns,
+        label: format!("in doubt (txn {txn})"),
     }
 }
