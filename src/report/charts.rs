@@ -62,13 +62,17 @@ fn secs(ns: u64) -> f64 {
     ns as f64 / 1e9
 }
 
+type Chart2d<'a, DB> = ChartContext<
+    'a,
+    DB,
+    Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
+>;
+
+/// Shades each fault window from `bottom` to `top`.
 fn shade_windows<DB: DrawingBackend>(
-    chart: &mut ChartContext<
-        '_,
-        DB,
-        Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
-    >,
+    chart: &mut Chart2d<'_, DB>,
     windows: &[Window],
+    bottom: f64,
     top: f64,
 ) -> Drawn {
     for (i, w) in windows.iter().enumerate() {
@@ -76,16 +80,29 @@ fn shade_windows<DB: DrawingBackend>(
         let (a, b) = (secs(w.start_ns), secs(w.end_ns));
         chart
             .draw_series(std::iter::once(Rectangle::new(
-                [(a, 0.0), (b, top)],
+                [(a, bottom), (b, top)],
                 color.filled(),
             )))
             .map_err(err)?;
-        let y = top * (0.97 - 0.06 * (i % 4) as f64);
+    }
+    Ok(())
+}
+
+/// Labels each fault window near `top`; drawn last, so nothing covers them.
+fn label_windows<DB: DrawingBackend>(
+    chart: &mut Chart2d<'_, DB>,
+    windows: &[Window],
+    top: f64,
+    step: f64,
+) -> Drawn {
+    for (i, w) in windows.iter().enumerate() {
+        let y = top - step * (1 + i % 4) as f64;
+        let style = (FONT, 11).into_font().color(&BLACK.mix(0.75));
         chart
             .draw_series(std::iter::once(Text::new(
                 w.label.clone(),
-                (a, y),
-                (FONT, 11).into_font().color(&BLACK.mix(0.7)),
+                (secs(w.start_ns), y),
+                style,
             )))
             .map_err(err)?;
     }
@@ -126,7 +143,8 @@ pub fn latency(ops: &[ClientOp], windows: &[Window], end_ns: u64) -> String {
             .light_line_style(WHITE.mix(0.0))
             .draw()
             .map_err(err)?;
-        shade_windows(&mut chart, windows, top)?;
+        shade_windows(&mut chart, windows, 0.0, top)?;
+        label_windows(&mut chart, windows, top, top * 0.05)?;
         for (i, (f, group)) in by_function(ops).into_iter().enumerate() {
             let color = Palette99::pick(i).to_rgba();
             let points = group.iter().filter_map(|o| {
@@ -200,7 +218,8 @@ pub fn throughput(ops: &[ClientOp], windows: &[Window], end_ns: u64) -> String {
             .light_line_style(WHITE.mix(0.0))
             .draw()
             .map_err(err)?;
-        shade_windows(&mut chart, windows, top)?;
+        shade_windows(&mut chart, windows, 0.0, top)?;
+        label_windows(&mut chart, windows, top, top * 0.05)?;
         for (i, (f, counts)) in series.into_iter().enumerate() {
             let color = Palette99::pick(i).to_rgba();
             let line = counts
@@ -302,7 +321,7 @@ fn timeline_rows(
             .light_line_style(WHITE.mix(0.0))
             .draw()
             .map_err(err)?;
-        shade_windows(&mut chart, windows, rows - 0.5)?;
+        shade_windows(&mut chart, windows, -0.5, rows - 0.5)?;
         for s in spans {
             let row = row_of(rows, s.node);
             let rect = Rectangle::new(
@@ -311,6 +330,7 @@ fn timeline_rows(
             );
             chart.draw_series(std::iter::once(rect)).map_err(err)?;
         }
+        label_windows(&mut chart, windows, rows - 0.5, 0.25)?;
         for name in &names {
             let c = colour(name);
             chart
