@@ -91,10 +91,8 @@ pub fn run(args: RunArgs) -> i32 {
     if args.json {
         println!("{}", report::summary_json(&scenario, &result, wall));
     } else if !args.quiet || !ok {
-        print!("{}", report::human_summary(&scenario, &result, wall));
-        if let Some(dir) = out.filter(|_| !args.quiet) {
-            println!("report      {}", dir.join("index.html").display());
-        }
+        let page = out.as_deref().filter(|_| !args.quiet);
+        print!("{}", report::human_summary(&scenario, &result, wall, page));
     }
     if ok {
         EXIT_OK

@@ -94,8 +94,14 @@ fn ns_metric(result: &RunResult, key: &str) -> String {
     }
 }
 
-/// The human summary, ending with the verdict and, on failure, the replay command.
-pub fn human_summary(scenario: &Scenario, result: &RunResult, wall: WallTime) -> String {
+/// The human summary (naming the report page when one was written), ending
+/// with the verdict and, on failure, the replay command.
+pub fn human_summary(
+    scenario: &Scenario,
+    result: &RunResult,
+    wall: WallTime,
+    report: Option<&std::path::Path>,
+) -> String {
     let mut out = String::new();
     let ok = as_expected(scenario, result);
     let config = &scenario.config;
@@ -171,6 +177,9 @@ pub fn human_summary(scenario: &Scenario, result: &RunResult, wall: WallTime) ->
         wall.seconds, rate
     );
     let _ = writeln!(out, "trace hash  {}", result.trace_hash);
+    if let Some(dir) = report {
+        let _ = writeln!(out, "report      {}", dir.join("index.html").display());
+    }
     let verdict = match (ok, &scenario.expect) {
         (true, Expect::Pass) => "PASS: every check held".to_string(),
         (true, Expect::Violation(_)) => "PASS: the expected violation happened".to_string(),

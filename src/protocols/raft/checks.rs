@@ -394,7 +394,8 @@ impl RaftChecks {
             Verdict::Illegal(ce) => {
                 self.linearizability = "illegal";
                 let msg = format!("the client history is not linearizable (kv model):\n{ce}");
-                return Some(Violation::new("raft.linearizable", end.time, msg));
+                let data = serde_json::to_value(&*ce).unwrap_or(Value::Null);
+                return Some(Violation::new("raft.linearizable", end.time, msg).with_data(data));
             }
         }
         None
