@@ -109,6 +109,32 @@ fn label_windows<DB: DrawingBackend>(
     Ok(())
 }
 
+/// A chart of time in seconds (0 to `end_s`) against 0 to `top`, with
+/// the axes drawn and no inner grid lines.
+fn time_axes<'a, DB: DrawingBackend>(
+    root: &'a DrawingArea<DB, plotters::coord::Shift>,
+    caption: &str,
+    end_s: f64,
+    top: f64,
+    y_desc: &str,
+) -> Result<Chart2d<'a, DB>, String> {
+    let mut chart = ChartBuilder::on(root)
+        .caption(caption, (FONT, 18))
+        .margin(12)
+        .x_label_area_size(36)
+        .y_label_area_size(60)
+        .build_cartesian_2d(0f64..end_s, 0f64..top)
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .x_desc("time (s)")
+        .y_desc(y_desc)
+        .light_line_style(WHITE.mix(0.0))
+        .draw()
+        .map_err(err)?;
+    Ok(chart)
+}
+
 fn by_function(ops: &[ClientOp]) -> BTreeMap<&str, Vec<&ClientOp>> {
     let mut groups: BTreeMap<&str, Vec<&ClientOp>> = BTreeMap::new();
     for op in ops {
@@ -129,20 +155,13 @@ pub fn latency(ops: &[ClientOp], windows: &[Window], end_ns: u64) -> String {
     let top = (max_ms * 1.15).max(0.001);
     render(420, |root| {
         root.fill(&WHITE).map_err(err)?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption("Client latency (fault windows shaded)", (FONT, 18))
-            .margin(12)
-            .x_label_area_size(36)
-            .y_label_area_size(60)
-            .build_cartesian_2d(0f64..secs(end_ns).max(1e-9), 0f64..top)
-            .map_err(err)?;
-        chart
-            .configure_mesh()
-            .x_desc("time (s)")
-            .y_desc("latency (ms)")
-            .light_line_style(WHITE.mix(0.0))
-            .draw()
-            .map_err(err)?;
+        let mut chart = time_axes(
+            &root,
+            "Client latency (fault windows shaded)",
+            secs(end_ns).max(1e-9),
+            top,
+            "latency (ms)",
+        )?;
         shade_windows(&mut chart, windows, 0.0, top)?;
         label_windows(&mut chart, windows, top, top * 0.05)?;
         for (i, (f, group)) in by_function(ops).into_iter().enumerate() {
@@ -204,20 +223,13 @@ pub fn throughput(ops: &[ClientOp], windows: &[Window], end_ns: u64) -> String {
         * 1.15;
     render(360, |root| {
         root.fill(&WHITE).map_err(err)?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption("Throughput: operations completed ok per second", (FONT, 18))
-            .margin(12)
-            .x_label_area_size(36)
-            .y_label_area_size(60)
-            .build_cartesian_2d(0f64..secs(end_ns).max(1e-9), 0f64..top)
-            .map_err(err)?;
-        chart
-            .configure_mesh()
-            .x_desc("time (s)")
-            .y_desc("ops/s")
-            .light_line_style(WHITE.mix(0.0))
-            .draw()
-            .map_err(err)?;
+        let mut chart = time_axes(
+            &root,
+            "Throughput: operations completed ok per second",
+            secs(end_ns).max(1e-9),
+            top,
+            "ops/s",
+        )?;
         shade_windows(&mut chart, windows, 0.0, top)?;
         label_windows(&mut chart, windows, top, top * 0.05)?;
         for (i, (f, counts)) in series.into_iter().enumerate() {
