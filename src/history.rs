@@ -58,3 +58,46 @@ impl<O, R> History<O, R> {
         })
     }
 }
+
+impl<O, R> History<O, R> {
+    /// The history as the linearizability checker reads it: failed
+    /// operations left out (they did not take effect), unknown ones open
+    /// forever. `fields` gives an operation's function, key and argument;
+    /// `output` its checker-side result from the protocol's result (given
+    /// the argument, for writes that answer with what they wrote).
+    pub fn to_check_history(
+        &self,
+        fields: impl Fn(&O) -> (&'static str, Option<String>, crate::check::value::Value),
+        output: impl Fn(&O, &R, &crate::check::value::Value) -> crate::check::value::Value,
+    ) -> crate::check::History {
+        let mut out = crate::check::History::default();
+        for o in &self.ops {
+            let (f, key, input) = fields(&o.op);
+            let (result, return_time) = match &o.outcome {
+                Outcome::Fail(_) => {
+                    out.failed += 1;
+                    continue;
+                }
+                Outcome::Unknown => (None, None),
+                Outcome::Ok(r) => (
+                    Some(output(&o.op, r, &input)),
+                    o.completed.map(SimTime::as_nanos),
+                ),
+            };
+            let index = out.ops.len();
+            out.ops.push(crate::check::Op {
+                index,
+                process: o.process as i64,
+                f: f.to_string(),
+                key,
+                input,
+                output: result,
+                call_time: o.invoked.as_nanos(),
+                return_time,
+                call_line: index + 1,
+                return_line: return_time.map(|_| index + 1),
+            });
+        }
+        out
+    }
+}

@@ -11,10 +11,8 @@ use super::kv::{KvOp, KvRes};
 use super::messages::{MsgKind, Note};
 use super::server::Role;
 use super::{RaftNode, RaftOptions};
-use crate::check::history::{History as CheckHistory, Op as CheckOp};
 use crate::check::value::Value as CValue;
 use crate::check::{check_history, CheckOptions, ModelKind, Verdict};
-use crate::history::{History, Outcome};
 use crate::process::{EndState, Invariants, Lifecycle, NodeId, Violation};
 use crate::stats::quantile;
 use crate::time::{SimDuration, SimTime};
@@ -377,7 +375,16 @@ impl RaftChecks {
     }
 
     fn linearizable(&mut self, end: &EndState<'_, RaftNode>) -> Option<Violation> {
-        let history = to_check_history(end.history);
+        let history = end.history.to_check_history(
+            |op| {
+                let (f, input) = kv_input(op);
+                (f, Some(op.key().to_string()), input)
+            },
+            |_, res, input| match res {
+                KvRes::Value(v) => kv_value(v),
+                _ => input.clone(),
+            },
+        );
         let options = CheckOptions {
             timeout: Duration::from_millis(self.budget_ms),
             memory_bytes_max: CHECK_MEMORY_BYTES_MAX,
@@ -416,36 +423,6 @@ fn kv_input(op: &KvOp) -> (&'static str, CValue) {
 }
 
 /// The run's history as the checker reads it (`fail` ops left out).
-fn to_check_history(history: &History<KvOp, KvRes>) -> CheckHistory {
-    let mut out = CheckHistory::default();
-    for o in &history.ops {
-        let (f, input) = kv_input(&o.op);
-        let (output, return_time) = match &o.outcome {
-            Outcome::Fail(_) => {
-                out.failed += 1;
-                continue;
-            }
-            Outcome::Unknown => (None, None),
-            Outcome::Ok(KvRes::Value(v)) => (Some(kv_value(v)), o.completed),
-            Outcome::Ok(_) => (Some(input.clone()), o.completed),
-        };
-        let index = out.ops.len();
-        out.ops.push(CheckOp {
-            index,
-            process: o.process as i64,
-            f: f.to_string(),
-            key: Some(o.op.key().to_string()),
-            input,
-            output,
-            call_time: o.invoked.as_nanos(),
-            return_time: return_time.map(SimTime::as_nanos),
-            call_line: index + 1,
-            return_line: return_time.map(|_| index + 1),
-        });
-    }
-    out
-}
-
 impl Invariants<RaftNode> for RaftChecks {
     fn names(&self) -> &'static [&'static str] {
         CHECKS

@@ -198,7 +198,17 @@ pub fn acked_writes_lost(history: &StoreHistory, finals: &BTreeMap<String, Strin
 
 /// `Ok(None)` linearizable, `Ok(Some(message, counterexample))` not, `Err` unknown.
 fn linearizability(history: &StoreHistory) -> Result<Option<(String, Value)>, String> {
-    let h = to_check_history(history);
+    use check::value::Value as V;
+    let h = history.to_check_history(
+        |op| match op {
+            Op::Get(k) => ("get", Some(k.clone()), V::Nil),
+            Op::Put(k, v) => ("put", Some(k.clone()), V::Str(v.clone())),
+        },
+        |op, value, input| match op {
+            Op::Get(_) => V::Str(value.clone()),
+            Op::Put(..) => input.clone(),
+        },
+    );
     let options = CheckOptions {
         timeout: Duration::from_secs(10),
         memory_bytes_max: 512 << 20,
@@ -217,43 +227,4 @@ fn linearizability(history: &StoreHistory) -> Result<Option<(String, Value)>, St
         }
         Verdict::Unknown(reason) => Err(format!("{reason:?}")),
     }
-}
-
-fn to_check_history(history: &StoreHistory) -> check::History {
-    use check::value::Value as V;
-    let mut ops = Vec::new();
-    let mut failed = 0;
-    for o in &history.ops {
-        let (f, key, input) = match &o.op {
-            Op::Get(k) => ("get", k, V::Nil),
-            Op::Put(k, v) => ("put", k, V::Str(v.clone())),
-        };
-        let output = match (&o.outcome, &o.op) {
-            (Outcome::Fail(_), _) => {
-                failed += 1;
-                continue;
-            }
-            (Outcome::Unknown, _) => None,
-            (Outcome::Ok(value), Op::Get(_)) => Some(V::Str(value.clone())),
-            (Outcome::Ok(_), Op::Put(_, v)) => Some(V::Str(v.clone())),
-        };
-        let return_time = if output.is_some() {
-            o.completed.map(|c| c.as_nanos())
-        } else {
-            None
-        };
-        ops.push(check::Op {
-            index: ops.len(),
-            process: o.process as i64,
-            f: f.into(),
-            key: Some(key.clone()),
-            input,
-            output,
-            call_time: o.invoked.as_nanos(),
-            return_time,
-            call_line: 0,
-            return_line: None,
-        });
-    }
-    check::History { ops, failed }
 }
