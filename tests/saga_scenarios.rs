@@ -3,46 +3,21 @@
 //! reports, fewer anomalies with a semantic lock), and the deliberate bug
 //! `compensate-forward` is caught.
 
-use faultline::run::{as_expected, run, RunOptions};
+use faultline::run::{run, RunOptions};
 use faultline::scenario::Scenario;
-use faultline::sim::RunResult;
-use std::path::Path;
+mod common;
+
+use common::{metric, scenario_path, sweep};
 
 const SEEDS: u64 = 12;
 
 fn text(file: &str) -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("scenarios")
-        .join(file);
+    let path = scenario_path(file);
     std::fs::read_to_string(path).unwrap_or_default()
 }
 
 fn parse(text: &str, file: &str) -> Scenario {
     Scenario::parse(text, file).unwrap_or_else(|e| panic!("{e}"))
-}
-
-fn metric(result: &RunResult, key: &str) -> u64 {
-    result
-        .metrics
-        .get(key)
-        .and_then(|v| v.as_u64())
-        .unwrap_or(0)
-}
-
-/// Runs `seeds` of `file`, each as expected; returns the results.
-fn sweep(file: &str, seeds: u64) -> Vec<RunResult> {
-    let scenario = parse(&text(file), file);
-    (0..seeds)
-        .map(|seed| {
-            let result = run(&scenario, seed, RunOptions::default());
-            assert!(
-                as_expected(&scenario, &result),
-                "{file} seed {seed}: {:?}\nreplay: faultline run scenarios/{file} --seed {seed}",
-                result.violations
-            );
-            result
-        })
-        .collect()
 }
 
 #[test]

@@ -2,24 +2,16 @@
 //! sweep of seeds, the crash scenarios hit the protocol moment their file
 //! describes, and the deliberate bug `commit-on-first-yes` is caught.
 
-use faultline::run::{as_expected, run, RunOptions};
+use faultline::run::{run, RunOptions};
 use faultline::scenario::Scenario;
-use faultline::sim::RunResult;
-use std::path::Path;
+mod common;
+
+use common::{metric, scenario_path, sweep};
 
 const SEEDS: u64 = 20;
 
-fn load(file: &str) -> Scenario {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("scenarios")
-        .join(file);
-    Scenario::load(&path).unwrap_or_else(|e| panic!("{e}"))
-}
-
 fn patched(file: &str, section: &str, line: &str) -> Scenario {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("scenarios")
-        .join(file);
+    let path = scenario_path(file);
     let text = std::fs::read_to_string(&path).unwrap_or_default();
     let text = if text.contains(section) {
         text.replace(section, &format!("{section}\n{line}"))
@@ -27,30 +19,6 @@ fn patched(file: &str, section: &str, line: &str) -> Scenario {
         format!("{text}\n{section}\n{line}\n")
     };
     Scenario::parse(&text, file).unwrap_or_else(|e| panic!("{e}"))
-}
-
-fn metric(result: &RunResult, key: &str) -> u64 {
-    result
-        .metrics
-        .get(key)
-        .and_then(|v| v.as_u64())
-        .unwrap_or(0)
-}
-
-/// Runs `seeds` of `file`, each as expected; returns the results.
-fn sweep(file: &str, seeds: u64) -> Vec<RunResult> {
-    let scenario = load(file);
-    (0..seeds)
-        .map(|seed| {
-            let result = run(&scenario, seed, RunOptions::default());
-            assert!(
-                as_expected(&scenario, &result),
-                "{file} seed {seed}: {:?}\nreplay: faultline run scenarios/{file} --seed {seed}",
-                result.violations
-            );
-            result
-        })
-        .collect()
 }
 
 #[test]
@@ -125,8 +93,7 @@ fn coordinator_crash_after_commit_blocks_the_participant_left_out() {
 #[test]
 fn cooperative_termination_ends_the_blocking_early() {
     let scenario = {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("scenarios/2pc-coordinator-crash-after-commit.toml");
+        let path = scenario_path("2pc-coordinator-crash-after-commit.toml");
         let text = std::fs::read_to_string(path)
             .unwrap_or_default()
             .replace("cooperative = false", "cooperative = true");

@@ -135,6 +135,34 @@ fn time_axes<'a, DB: DrawingBackend>(
     Ok(chart)
 }
 
+/// A chart with time (0 to `end`) across and one row per node down (node
+/// 0 at the top, rows on whole numbers), axes drawn.
+fn node_axes<'a, DB: DrawingBackend>(
+    root: &'a DrawingArea<DB, plotters::coord::Shift>,
+    caption: &str,
+    end: f64,
+    x_desc: &str,
+    nodes: usize,
+) -> Result<Chart2d<'a, DB>, String> {
+    let rows = nodes as f64;
+    let mut chart = ChartBuilder::on(root)
+        .caption(caption, (FONT, 18))
+        .margin(12)
+        .x_label_area_size(36)
+        .y_label_area_size(60)
+        .build_cartesian_2d(0f64..end, -0.5f64..rows - 0.5)
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .x_desc(x_desc)
+        .y_labels(nodes)
+        .y_label_formatter(&|y| node_label(rows, *y))
+        .light_line_style(WHITE.mix(0.0))
+        .draw()
+        .map_err(err)?;
+    Ok(chart)
+}
+
 fn by_function(ops: &[ClientOp]) -> BTreeMap<&str, Vec<&ClientOp>> {
     let mut groups: BTreeMap<&str, Vec<&ClientOp>> = BTreeMap::new();
     for op in ops {
@@ -318,21 +346,7 @@ fn timeline_rows(
     render(height, |root| {
         root.fill(&WHITE).map_err(err)?;
         let rows = nodes as f64;
-        let mut chart = ChartBuilder::on(&root)
-            .caption(caption, (FONT, 18))
-            .margin(12)
-            .x_label_area_size(36)
-            .y_label_area_size(60)
-            .build_cartesian_2d(0f64..secs(end_ns).max(1e-9), -0.5f64..rows - 0.5)
-            .map_err(err)?;
-        chart
-            .configure_mesh()
-            .x_desc("time (s)")
-            .y_labels(nodes)
-            .y_label_formatter(&|y| node_label(rows, *y))
-            .light_line_style(WHITE.mix(0.0))
-            .draw()
-            .map_err(err)?;
+        let mut chart = node_axes(&root, caption, secs(end_ns).max(1e-9), "time (s)", nodes)?;
         shade_windows(&mut chart, windows, -0.5, rows - 0.5)?;
         for s in spans {
             let row = row_of(rows, s.node);
@@ -394,21 +408,13 @@ pub fn lamport(
             crate::time::SimTime::from_nanos(from_ns),
             crate::time::SimTime::from_nanos(to_ns)
         );
-        let mut chart = ChartBuilder::on(&root)
-            .caption(caption, (FONT, 18))
-            .margin(12)
-            .x_label_area_size(36)
-            .y_label_area_size(60)
-            .build_cartesian_2d(0f64..ms(to_ns).max(1e-6), -0.5f64..rows - 0.5)
-            .map_err(err)?;
-        chart
-            .configure_mesh()
-            .x_desc("time in window (ms)")
-            .y_labels(processes)
-            .y_label_formatter(&|v| node_label(rows, *v))
-            .light_line_style(WHITE.mix(0.0))
-            .draw()
-            .map_err(err)?;
+        let mut chart = node_axes(
+            &root,
+            &caption,
+            ms(to_ns).max(1e-6),
+            "time in window (ms)",
+            processes,
+        )?;
         for p in 0..processes {
             let yy = row_of(rows, p as u32);
             chart
