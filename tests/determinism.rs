@@ -83,7 +83,7 @@ fn golden_trace_hash_of_broadcast_partition_seed_7() {
     let result = run(&s, 7, RunOptions::default());
     assert_eq!(result.trace_hash, GOLDEN_BROADCAST_PARTITION_SEED_7);
 }
-const GOLDEN_BROADCAST_PARTITION_SEED_7: &str = "102c45aef4dbcbda";
+const GOLDEN_BROADCAST_PARTITION_SEED_7: &str = "bea7ebc1d2dd751a";
 
 fn node(i: u32) -> NodeRef {
     NodeRef::Id(NodeId(i))

@@ -6,15 +6,47 @@
 //! a node can read back a whole log in order on restart without allocating
 //! a string per entry.
 
+use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
 /// A key in a node's durable store: a namespace and an index within it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// Ordered by namespace, then index.
+#[derive(Clone, Copy, Debug)]
 pub struct DiskKey {
     /// The namespace, e.g. `"log"`.
     pub space: &'static str,
     /// The index within the namespace, e.g. a log index; 0 for singletons.
     pub index: u64,
+}
+
+impl PartialEq for DiskKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+
+impl Eq for DiskKey {}
+
+impl PartialOrd for DiskKey {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for DiskKey {
+    /// Namespace, then index. Keys of one namespace almost always share the
+    /// same `&'static str`, so equal pointers skip the string comparison
+    /// (this is on the path of every durable write).
+    fn cmp(&self, other: &Self) -> Ordering {
+        let same_space = std::ptr::eq(self.space, other.space);
+        if !same_space {
+            let by_space = self.space.cmp(other.space);
+            if by_space != Ordering::Equal {
+                return by_space;
+            }
+        }
+        self.index.cmp(&other.index)
+    }
 }
 
 impl DiskKey {

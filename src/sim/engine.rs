@@ -40,6 +40,7 @@ enum Event<N: Process> {
     },
     Fault(usize),
     Invoke(usize),
+    /// A client's timeout check (one pending per client at most).
     Timeout(usize),
     Liveness,
 }
@@ -86,6 +87,10 @@ struct Slot<N: Process> {
 struct Client {
     process: u64,
     open: Option<usize>,
+    /// When this client's pending `Timeout` event fires, if one is queued.
+    /// One event per client, re-armed when it finds a younger operation
+    /// open, keeps the queue small (one per client, not one per operation).
+    timeout_armed: Option<SimTime>,
 }
 
 #[derive(Default)]
@@ -159,6 +164,7 @@ impl<P: Protocol> Simulation<P> {
             .map(|c| Client {
                 process: c as u64,
                 open: None,
+                timeout_armed: None,
             })
             .collect();
         Simulation {
@@ -530,10 +536,9 @@ impl<P: Protocol> Simulation<P> {
             outcome: Outcome::Unknown,
         });
         self.clients[client].open = Some(index);
-        self.queue.push(
-            self.now + self.config.workload.timeout,
-            Event::Timeout(index),
-        );
+        if self.clients[client].timeout_armed.is_none() {
+            self.arm_timeout(client, self.now + self.config.workload.timeout);
+        }
         self.request(target, RequestId(index as u64), op);
     }
 
@@ -576,13 +581,25 @@ impl<P: Protocol> Simulation<P> {
             .push(now + self.config.workload.interval, Event::Invoke(client));
     }
 
-    fn timeout(&mut self, index: usize) {
-        let op = &mut self.history.ops[index];
-        if op.completed.is_some() {
+    fn arm_timeout(&mut self, client: usize, at: SimTime) {
+        self.clients[client].timeout_armed = Some(at);
+        self.queue.push(at, Event::Timeout(client));
+    }
+
+    /// A client's timeout event: times out its open operation if that is
+    /// due, or waits for the deadline of the operation open now.
+    fn timeout(&mut self, client: usize) {
+        self.clients[client].timeout_armed = None;
+        let Some(index) = self.clients[client].open else {
             return;
+        };
+        let op = &mut self.history.ops[index];
+        assert!(op.completed.is_none(), "an open operation is completed");
+        let deadline = op.invoked + self.config.workload.timeout;
+        if deadline > self.now {
+            return self.arm_timeout(client, deadline);
         }
         op.completed = Some(self.now);
-        let client = op.client;
         self.hasher.event(EventTag::Timeout, self.now.as_nanos());
         self.hasher.word(index as u64);
         if self.config.record_trace {

@@ -13,7 +13,8 @@ use super::messages::{Answer, Msg, Stored, Timer};
 use super::server::send;
 use super::RaftNode;
 use crate::process::{Ctx, Disk, DiskKey, NodeId, RequestId, TimerId};
-use crate::time::SimDuration;
+use crate::time::{SimDuration, SimTime};
+use std::rc::Rc;
 
 type CCtx<'a, 'b> = &'a mut Ctx<'b, RaftNode>;
 
@@ -26,8 +27,7 @@ const SESSIONS_PER_CLIENT: u64 = 1 << 20;
 struct Pending {
     req: RequestId,
     seq: u64,
-    op: KvOp,
-    attempt: u64,
+    op: Rc<KvOp>,
     /// Whether the armed timer is a short back-off (resend to the same
     /// guess) rather than a timeout (try the next server).
     backoff: bool,
@@ -41,6 +41,13 @@ pub struct Client {
     seq: u64,
     leader: NodeId,
     pending: Option<Pending>,
+    /// The armed retry timer and when it fires (on this client's clock).
+    /// One timer at a time: a new attempt only moves `deadline`, and a timer
+    /// that fires before the deadline re-arms itself for the rest, so an
+    /// answered request leaves no timer event behind.
+    timer: Option<(TimerId, SimTime)>,
+    /// When the current attempt times out (or its back-off ends).
+    deadline: SimTime,
 }
 
 impl Client {
@@ -53,12 +60,14 @@ impl Client {
             seq: 0,
             leader: NodeId(0),
             pending: None,
+            timer: None,
+            deadline: SimTime::ZERO,
         }
     }
 
     /// The operation still waiting for an outcome, if any.
     pub fn pending(&self) -> Option<&KvOp> {
-        self.pending.as_ref().map(|p| &p.op)
+        self.pending.as_ref().map(|p| &*p.op)
     }
 
     /// Opens a new session.
@@ -80,8 +89,7 @@ impl Client {
         self.pending = Some(Pending {
             req,
             seq: self.seq,
-            op,
-            attempt: 0,
+            op: Rc::new(op),
             backoff: false,
         });
         self.transmit(ctx);
@@ -91,19 +99,33 @@ impl Client {
         let Some(p) = self.pending.as_mut() else {
             return;
         };
-        p.attempt += 1;
         p.backoff = false;
         let msg = Msg::Request {
             session: self.session,
             seq: p.seq,
-            op: p.op.clone(),
-        };
-        let timer = Timer::ClientRetry {
-            seq: p.seq,
-            attempt: p.attempt,
+            op: Rc::clone(&p.op),
         };
         send(ctx, self.leader, msg);
-        ctx.set_timer(self.retry, timer);
+        self.retry_after(ctx, self.retry);
+    }
+
+    /// Moves the retry deadline to `after` from now, arming a timer unless
+    /// one already fires by then.
+    fn retry_after(&mut self, ctx: CCtx, after: SimDuration) {
+        self.deadline = ctx.now() + after;
+        match self.timer {
+            Some((_, fires)) if fires <= self.deadline => {}
+            Some((id, _)) => {
+                ctx.cancel_timer(id);
+                self.arm(ctx, after);
+            }
+            None => self.arm(ctx, after),
+        }
+    }
+
+    fn arm(&mut self, ctx: CCtx, after: SimDuration) {
+        let id = ctx.set_timer(after, Timer::ClientRetry);
+        self.timer = Some((id, ctx.now() + after));
     }
 
     fn next_server(&mut self) {
@@ -129,14 +151,9 @@ impl Client {
             }
             Answer::NotLeader { .. } => {
                 // No leader known there: try the next server after a short pause.
-                p.attempt += 1;
                 p.backoff = true;
-                let timer = Timer::ClientRetry {
-                    seq,
-                    attempt: p.attempt,
-                };
                 self.next_server();
-                ctx.set_timer(SimDuration::from_nanos(self.retry.as_nanos() / 8), timer);
+                self.retry_after(ctx, SimDuration::from_nanos(self.retry.as_nanos() / 8));
             }
         }
     }
@@ -153,15 +170,17 @@ impl Client {
     }
 
     /// A retry timer fired.
-    pub fn on_timer(&mut self, ctx: CCtx, _id: TimerId, timer: Timer) {
-        let Timer::ClientRetry { seq, attempt } = timer else {
+    pub fn on_timer(&mut self, ctx: CCtx, id: TimerId, timer: Timer) {
+        if timer != Timer::ClientRetry || self.timer.map(|(armed, _)| armed) != Some(id) {
             return;
-        };
+        }
+        self.timer = None;
         let Some(p) = self.pending.as_ref() else {
             return;
         };
-        if p.seq != seq || p.attempt != attempt {
-            return;
+        let now = ctx.now();
+        if now < self.deadline {
+            return self.arm(ctx, self.deadline.saturating_since(now));
         }
         if !p.backoff {
             self.next_server();

@@ -6,7 +6,9 @@
 //! indices `1..=snapshot_index` (all of them committed).
 
 use super::kv::{Kv, KvOp};
-use serde::{Deserialize, Serialize};
+use crate::trace::TraceHasher;
+use serde::ser::SerializeStruct;
+use serde::{Deserialize, Serialize, Serializer};
 use std::rc::Rc;
 
 /// What an entry asks the state machine to do.
@@ -44,12 +46,39 @@ impl Command {
 /// One log entry. The command is shared (`Rc`): the log, the disk and every
 /// AppendEntries that carries the entry hold the same one, so replicating
 /// an entry copies no strings.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Entry {
     /// The term of the leader that created it.
     pub term: u64,
     /// The command.
     pub cmd: Rc<Command>,
+    /// The command's fingerprint in the trace hash, computed once here.
+    fingerprint: u64,
+}
+
+impl Entry {
+    /// An entry of `term` carrying `cmd`.
+    pub fn new(term: u64, cmd: Command) -> Self {
+        let mut hasher = TraceHasher::default();
+        hasher.value(&cmd);
+        Entry {
+            term,
+            cmd: Rc::new(cmd),
+            fingerprint: hasher.finish(),
+        }
+    }
+}
+
+impl Serialize for Entry {
+    /// In the trace hash an entry is its term and its command's
+    /// fingerprint: the command's content is hashed once, where the entry
+    /// is created, not again in every AppendEntries that carries it.
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut s = serializer.serialize_struct("Entry", 2)?;
+        s.serialize_field("term", &self.term)?;
+        s.serialize_field("fingerprint", &self.fingerprint)?;
+        s.end()
+    }
 }
 
 /// A snapshot of the state machine after applying `1..=last_index`.
@@ -186,10 +215,7 @@ mod tests {
     use super::*;
 
     fn entry(term: u64) -> Entry {
-        Entry {
-            term,
-            cmd: Rc::new(Command::Noop),
-        }
+        Entry::new(term, Command::Noop)
     }
 
     #[test]

@@ -5,6 +5,7 @@ use super::kv::{KvOp, KvRes};
 use super::log::{Entry, Snapshot};
 use crate::process::NodeId;
 use serde::Serialize;
+use std::rc::Rc;
 
 /// A message between servers, or between a client and a server.
 #[derive(Clone, Debug, Serialize)]
@@ -74,8 +75,8 @@ pub enum Msg {
         session: u64,
         /// Its sequence number.
         seq: u64,
-        /// The operation.
-        op: KvOp,
+        /// The operation (shared with the client's retries).
+        op: Rc<KvOp>,
     },
     /// A server's answer to a client.
     Response {
@@ -174,7 +175,7 @@ pub enum Answer {
 }
 
 /// A timer of a Raft process.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub enum Timer {
     /// A follower or candidate heard no leader for an election timeout.
     Election,
@@ -182,13 +183,9 @@ pub enum Timer {
     Heartbeat,
     /// CheckQuorum: one election timeout passed for the leader.
     Quorum,
-    /// A client's attempt `attempt` of command `seq` got no answer in time.
-    ClientRetry {
-        /// The command.
-        seq: u64,
-        /// The attempt.
-        attempt: u64,
-    },
+    /// A client's retry deadline may have passed: its pending command got
+    /// no answer in time, or its back-off ended.
+    ClientRetry,
 }
 
 /// A value in a node's durable store.

@@ -321,10 +321,7 @@ impl Server {
         self.match_index = vec![0; self.n];
         self.heard = vec![false; self.n];
         if self.opts.leader_noop {
-            let noop = Entry {
-                term: self.term,
-                cmd: Rc::new(Command::Noop),
-            };
+            let noop = Entry::new(self.term, Command::Noop);
             self.leader_append(ctx, noop);
         } else {
             self.match_index[self.me.index()] = self.log.last_index();
@@ -722,7 +719,7 @@ impl Server {
         self.maybe_snapshot(ctx);
     }
 
-    fn on_request(&mut self, ctx: RCtx, from: NodeId, session: u64, seq: u64, op: KvOp) {
+    fn on_request(&mut self, ctx: RCtx, from: NodeId, session: u64, seq: u64, op: Rc<KvOp>) {
         if self.role != Role::Leader {
             let answer = Msg::Response {
                 seq,
@@ -730,15 +727,13 @@ impl Server {
             };
             return send(ctx, from, answer);
         }
-        let entry = Entry {
-            term: self.term,
-            cmd: Rc::new(Command::Client {
-                from: from.0,
-                session,
-                seq,
-                op,
-            }),
+        let cmd = Command::Client {
+            from: from.0,
+            session,
+            seq,
+            op: Rc::unwrap_or_clone(op),
         };
+        let entry = Entry::new(self.term, cmd);
         self.leader_append(ctx, entry);
     }
 

@@ -8,7 +8,6 @@ use super::server::{Role, Server};
 use super::{RaftNode, RaftOptions};
 use crate::process::{DiskKey, Effect, Harness, Invariants, NodeId, TimerId};
 use crate::time::SimDuration;
-use std::rc::Rc;
 
 const N: usize = 5;
 
@@ -31,10 +30,7 @@ fn node(me: u32, term: u64, terms: &[u64], options: &RaftOptions) -> (Harness<Ra
     let mut h = Harness::new(server(me, options), NodeId(me), servers, 7);
     h.disk.write(DiskKey::single("term"), Stored::Term(term));
     for (i, &t) in terms.iter().enumerate() {
-        let e = Entry {
-            term: t,
-            cmd: Rc::new(Command::Noop),
-        };
+        let e = Entry::new(t, Command::Noop);
         h.disk
             .write(DiskKey::new("log", i as u64 + 1), Stored::Entry(e));
     }
@@ -431,10 +427,7 @@ fn s5_4_2_old_term_entries_are_not_committed_by_counting() {
 fn persistence_restart_recovers_from_disk_only() {
     let o = opts(false);
     let (mut h, _) = node(1, 1, &[1], &o);
-    let entries = vec![Entry {
-        term: 2,
-        cmd: Rc::new(Command::Noop),
-    }];
+    let entries = vec![Entry::new(2, Command::Noop)];
     let out = sent(h.deliver(
         NodeId(0),
         Msg::Append {
