@@ -6,47 +6,15 @@
 //! a node can read back a whole log in order on restart without allocating
 //! a string per entry.
 
-use std::cmp::Ordering;
-use std::collections::BTreeMap;
+use std::collections::VecDeque;
 
 /// A key in a node's durable store: a namespace and an index within it.
-/// Ordered by namespace, then index.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct DiskKey {
     /// The namespace, e.g. `"log"`.
     pub space: &'static str,
     /// The index within the namespace, e.g. a log index; 0 for singletons.
     pub index: u64,
-}
-
-impl PartialEq for DiskKey {
-    fn eq(&self, other: &Self) -> bool {
-        self.cmp(other) == Ordering::Equal
-    }
-}
-
-impl Eq for DiskKey {}
-
-impl PartialOrd for DiskKey {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for DiskKey {
-    /// Namespace, then index. Keys of one namespace almost always share the
-    /// same `&'static str`, so equal pointers skip the string comparison
-    /// (this is on the path of every durable write).
-    fn cmp(&self, other: &Self) -> Ordering {
-        let same_space = std::ptr::eq(self.space, other.space);
-        if !same_space {
-            let by_space = self.space.cmp(other.space);
-            if by_space != Ordering::Equal {
-                return by_space;
-            }
-        }
-        self.index.cmp(&other.index)
-    }
 }
 
 impl DiskKey {
@@ -60,19 +28,78 @@ impl DiskKey {
     }
 }
 
-/// A node's durable store. Invariant: `synced` is exactly what a crash now
-/// would leave; `pending` holds unsynced writes in the order they were made.
+/// A node's durable store. Invariant: `spaces` is exactly what a crash now
+/// would leave; `pending` holds unsynced changes in the order they were made.
 #[derive(Clone, Debug)]
 pub struct Disk<V> {
-    synced: BTreeMap<DiskKey, V>,
-    pending: Vec<(DiskKey, Option<V>)>,
+    /// Durable values by namespace (a handful per protocol, searched in order).
+    spaces: Vec<Space<V>>,
+    pending: Vec<Change<V>>,
     syncs: u64,
+}
+
+/// The durable values of one namespace, sorted by index (unique).
+///
+/// A sorted deque rather than a tree: protocols write mostly at increasing
+/// indices (logs) and delete from the front (compaction), which here are
+/// a push and a drain; lookups are binary searches. A write or delete in
+/// the middle shifts the shorter side.
+#[derive(Clone, Debug)]
+struct Space<V> {
+    name: &'static str,
+    values: VecDeque<(u64, V)>,
+}
+
+impl<V> Space<V> {
+    /// Where `index` is (`Ok`) or would go (`Err`).
+    fn find(&self, index: u64) -> Result<usize, usize> {
+        match self.values.back() {
+            Some((last, _)) if *last < index => Err(self.values.len()),
+            None => Err(0),
+            _ => self.values.binary_search_by_key(&index, |(i, _)| *i),
+        }
+    }
+
+    fn get(&self, index: u64) -> Option<&V> {
+        self.find(index).ok().map(|at| &self.values[at].1)
+    }
+
+    fn insert(&mut self, index: u64, value: V) {
+        match self.find(index) {
+            Ok(at) => self.values[at].1 = value,
+            Err(at) => self.values.insert(at, (index, value)),
+        }
+    }
+
+    fn remove(&mut self, index: u64) {
+        if let Ok(at) = self.find(index) {
+            self.values.remove(at);
+        }
+    }
+
+    /// Removes the indices in `from..=to`.
+    fn remove_range(&mut self, from: u64, to: u64) {
+        let lo = self.values.partition_point(|(i, _)| *i < from);
+        let hi = self.values.partition_point(|(i, _)| *i <= to);
+        if lo < hi {
+            self.values.drain(lo..hi);
+        }
+    }
+}
+
+/// An unsynced change.
+#[derive(Clone, Debug)]
+enum Change<V> {
+    Write(DiskKey, V),
+    Delete(DiskKey),
+    /// Every index of the namespace in `from..=to`.
+    DeleteRange(&'static str, u64, u64),
 }
 
 impl<V> Default for Disk<V> {
     fn default() -> Self {
         Disk {
-            synced: BTreeMap::new(),
+            spaces: Vec::new(),
             pending: Vec::new(),
             syncs: 0,
         }
@@ -80,54 +107,75 @@ impl<V> Default for Disk<V> {
 }
 
 impl<V: Clone> Disk<V> {
+    /// Where the namespace `name` is: keys of one namespace almost always
+    /// share one `&'static str`, so pointers are compared before text.
+    fn position(&self, name: &'static str) -> Option<usize> {
+        let spaces = &self.spaces;
+        spaces
+            .iter()
+            .position(|s| std::ptr::eq(s.name, name))
+            .or_else(|| spaces.iter().position(|s| s.name == name))
+    }
+
+    fn space(&self, name: &'static str) -> Option<&Space<V>> {
+        self.position(name).map(|at| &self.spaces[at])
+    }
+
+    fn space_mut(&mut self, name: &'static str) -> &mut Space<V> {
+        let at = match self.position(name) {
+            Some(at) => at,
+            None => {
+                self.spaces.push(Space {
+                    name,
+                    values: VecDeque::new(),
+                });
+                self.spaces.len() - 1
+            }
+        };
+        &mut self.spaces[at]
+    }
+
     /// The durable value at `key`, as a restart would see it.
     pub fn get(&self, key: DiskKey) -> Option<&V> {
-        self.synced.get(&key)
+        self.space(key.space)?.get(key.index)
     }
 
     /// Every durable `(index, value)` in `space`, in index order.
     pub fn scan(&self, space: &'static str) -> impl Iterator<Item = (u64, &V)> + '_ {
-        let lo = DiskKey::new(space, 0);
-        let hi = DiskKey::new(space, u64::MAX);
-        self.synced.range(lo..=hi).map(|(k, v)| (k.index, v))
+        self.space(space)
+            .into_iter()
+            .flat_map(|s| s.values.iter().map(|(i, v)| (*i, v)))
     }
 
     /// Writes `value` at `key`; lost on a crash unless synced.
     pub fn write(&mut self, key: DiskKey, value: V) {
-        self.pending.push((key, Some(value)));
+        self.pending.push(Change::Write(key, value));
     }
 
     /// Deletes `key`; undone by a crash unless synced.
     pub fn delete(&mut self, key: DiskKey) {
-        self.pending.push((key, None));
+        self.pending.push(Change::Delete(key));
     }
 
-    /// Deletes every index of `space` in `from..=to`; undone by a crash unless synced.
+    /// Deletes every index of `space` in `from..=to` (durable or written
+    /// before this call); undone by a crash unless synced.
     pub fn delete_range(&mut self, space: &'static str, from: u64, to: u64) {
-        let keys: Vec<DiskKey> = self
-            .synced
-            .range(DiskKey::new(space, from)..=DiskKey::new(space, to))
-            .map(|(k, _)| *k)
-            .chain(
-                self.pending
-                    .iter()
-                    .map(|(k, _)| *k)
-                    .filter(|k| k.space == space && (from..=to).contains(&k.index)),
-            )
-            .collect();
-        for key in keys {
-            self.delete(key);
-        }
+        self.pending.push(Change::DeleteRange(space, from, to));
     }
 
-    /// Makes every pending write durable, in order.
+    /// Makes every pending change durable, in order.
     pub fn sync(&mut self) {
-        for (key, value) in self.pending.drain(..) {
-            match value {
-                Some(v) => self.synced.insert(key, v),
-                None => self.synced.remove(&key),
-            };
+        let mut pending = std::mem::take(&mut self.pending);
+        for change in pending.drain(..) {
+            match change {
+                Change::Write(key, value) => self.space_mut(key.space).insert(key.index, value),
+                Change::Delete(key) => self.space_mut(key.space).remove(key.index),
+                Change::DeleteRange(space, from, to) => {
+                    self.space_mut(space).remove_range(from, to)
+                }
+            }
         }
+        self.pending = pending; // empty again; its buffer is reused
         self.syncs += 1;
     }
 
@@ -136,7 +184,7 @@ impl<V: Clone> Disk<V> {
         self.pending.clear();
     }
 
-    /// Number of writes not yet synced.
+    /// Number of changes not yet synced.
     pub fn unsynced(&self) -> usize {
         self.pending.len()
     }
@@ -148,18 +196,20 @@ impl<V: Clone> Disk<V> {
 
     /// Number of durable keys.
     pub fn len(&self) -> usize {
-        self.synced.len()
+        self.spaces.iter().map(|s| s.values.len()).sum()
     }
 
     /// True when nothing is durable.
     pub fn is_empty(&self) -> bool {
-        self.synced.is_empty()
+        self.len() == 0
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+    use std::collections::BTreeMap;
 
     #[test]
     fn crash_loses_unsynced_writes_only() {
@@ -185,5 +235,81 @@ mod tests {
         disk.sync();
         let left: Vec<u64> = disk.scan("log").map(|(i, _)| i).collect();
         assert_eq!(left, vec![1, 2]);
+    }
+
+    /// One change to a disk, over two namespaces and a few indices.
+    #[derive(Clone, Debug)]
+    enum Step {
+        Write(bool, u64, u8),
+        Delete(bool, u64),
+        DeleteRange(bool, u64, u64),
+        Sync,
+        Crash,
+    }
+
+    fn space(first: bool) -> &'static str {
+        if first {
+            "log"
+        } else {
+            "meta"
+        }
+    }
+
+    fn step() -> impl Strategy<Value = Step> {
+        prop_oneof![
+            (any::<bool>(), 0u64..8, any::<u8>()).prop_map(|(s, i, v)| Step::Write(s, i, v)),
+            (any::<bool>(), 0u64..8).prop_map(|(s, i)| Step::Delete(s, i)),
+            (any::<bool>(), 0u64..8, prop_oneof![0u64..8, Just(u64::MAX)])
+                .prop_map(|(s, a, b)| Step::DeleteRange(s, a, b)),
+            Just(Step::Sync),
+            Just(Step::Crash),
+        ]
+    }
+
+    proptest! {
+        /// The disk agrees with a naive model: a map of durable values plus
+        /// a list of pending changes replayed in order at each sync.
+        #[test]
+        fn matches_a_naive_model(steps in proptest::collection::vec(step(), 0..60)) {
+            let mut disk = Disk::default();
+            let mut durable: BTreeMap<(&'static str, u64), u8> = BTreeMap::new();
+            let mut pending: Vec<Step> = Vec::new();
+            for step in steps {
+                match step {
+                    Step::Write(s, i, v) => disk.write(DiskKey::new(space(s), i), v),
+                    Step::Delete(s, i) => disk.delete(DiskKey::new(space(s), i)),
+                    Step::DeleteRange(s, a, b) => disk.delete_range(space(s), a, b),
+                    Step::Sync => disk.sync(),
+                    Step::Crash => disk.crash(),
+                }
+                match step {
+                    Step::Sync => {
+                        for change in pending.drain(..) {
+                            match change {
+                                Step::Write(s, i, v) => { durable.insert((space(s), i), v); }
+                                Step::Delete(s, i) => { durable.remove(&(space(s), i)); }
+                                Step::DeleteRange(s, a, b) => {
+                                    durable.retain(|(sp, i), _| *sp != space(s) || !(a..=b).contains(i));
+                                }
+                                Step::Sync | Step::Crash => {}
+                            }
+                        }
+                    }
+                    Step::Crash => pending.clear(),
+                    change => pending.push(change),
+                }
+                prop_assert_eq!(disk.unsynced(), pending.len());
+                prop_assert_eq!(disk.len(), durable.len());
+                for first in [true, false] {
+                    let got: Vec<(u64, u8)> = disk.scan(space(first)).map(|(i, v)| (i, *v)).collect();
+                    let want: Vec<(u64, u8)> = durable
+                        .iter()
+                        .filter(|((sp, _), _)| *sp == space(first))
+                        .map(|((_, i), v)| (*i, *v))
+                        .collect();
+                    prop_assert_eq!(got, want);
+                }
+            }
+        }
     }
 }
