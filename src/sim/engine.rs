@@ -301,7 +301,7 @@ impl<P: Protocol> Simulation<P> {
         };
         f(process, &mut ctx);
         let role = process.role();
-        if role != slot.role {
+        if !same_role(role, slot.role) {
             slot.role = role;
             self.roles.push(RoleChange {
                 time_ns: self.now.as_nanos(),
@@ -1030,6 +1030,16 @@ impl<P: Protocol> Simulation<P> {
         }
         lines.sort_by_key(|(t, order, _)| (*t, *order));
         lines.into_iter().map(|(_, _, v)| v).collect()
+    }
+}
+
+/// Whether two roles are the same; roles are `&'static str`s, so equal
+/// pointers (the usual case) answer without comparing text.
+fn same_role(a: Option<&'static str>, b: Option<&'static str>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => std::ptr::eq(a, b) || a == b,
+        (None, None) => true,
+        _ => false,
     }
 }
 

@@ -6,33 +6,36 @@ use crate::time::SimTime;
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
-struct Entry<E> {
+/// A heap entry: the ordering key and where the event waits in the slab.
+/// Kept small (24 bytes) so sifting through the heap moves little memory;
+/// the event itself moves once in and once out.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Key {
     time: SimTime,
     seq: u64,
-    event: E,
+    slot: u32,
 }
 
-impl<E> PartialEq for Entry<E> {
-    fn eq(&self, other: &Self) -> bool {
-        (self.time, self.seq) == (other.time, other.seq)
-    }
-}
-impl<E> Eq for Entry<E> {}
-impl<E> PartialOrd for Entry<E> {
+impl PartialOrd for Key {
     fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
         Some(self.cmp(other))
     }
 }
-impl<E> Ord for Entry<E> {
-    /// Reversed: the heap's maximum is the earliest (time, seq).
+impl Ord for Key {
+    /// Reversed: the heap's maximum is the earliest (time, seq). `seq` is
+    /// unique, so `slot` never decides.
     fn cmp(&self, other: &Self) -> Ordering {
         (other.time, other.seq).cmp(&(self.time, self.seq))
     }
 }
 
-/// Pending events in the order they will happen.
+/// Pending events in the order they will happen. Invariant: every key in
+/// `heap` names a `Some` slot of `slab`, and `free` lists exactly the
+/// `None` slots.
 pub struct EventQueue<E> {
-    heap: BinaryHeap<Entry<E>>,
+    heap: BinaryHeap<Key>,
+    slab: Vec<Option<E>>,
+    free: Vec<u32>,
     next_seq: u64,
 }
 
@@ -40,6 +43,8 @@ impl<E> Default for EventQueue<E> {
     fn default() -> Self {
         EventQueue {
             heap: BinaryHeap::new(),
+            slab: Vec::new(),
+            free: Vec::new(),
             next_seq: 0,
         }
     }
@@ -51,18 +56,35 @@ impl<E> EventQueue<E> {
     pub fn push(&mut self, time: SimTime, event: E) {
         let seq = self.next_seq;
         self.next_seq += 1;
-        self.heap.push(Entry { time, seq, event });
+        let slot = match self.free.pop() {
+            Some(slot) => {
+                self.slab[slot as usize] = Some(event);
+                slot
+            }
+            None => {
+                let slot = u32::try_from(self.slab.len()).expect("more than 2^32 pending events");
+                self.slab.push(Some(event));
+                slot
+            }
+        };
+        self.heap.push(Key { time, seq, slot });
     }
 
     /// Removes and returns the earliest event.
     #[inline]
     pub fn pop(&mut self) -> Option<(SimTime, E)> {
-        self.heap.pop().map(|e| (e.time, e.event))
+        let key = self.heap.pop()?;
+        let event = self.slab[key.slot as usize].take();
+        self.free.push(key.slot);
+        match event {
+            Some(event) => Some((key.time, event)),
+            None => panic!("the event queue's slot {} was empty", key.slot),
+        }
     }
 
     /// The time of the earliest event.
     pub fn peek_time(&self) -> Option<SimTime> {
-        self.heap.peek().map(|e| e.time)
+        self.heap.peek().map(|k| k.time)
     }
 
     /// Number of pending events.
