@@ -17,7 +17,7 @@ use crate::process::{EndState, Invariants, Lifecycle, NodeId, Violation};
 use crate::stats::quantile;
 use crate::time::{SimDuration, SimTime};
 use serde_json::{json, Value};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
 
 /// Check names.
@@ -42,6 +42,41 @@ struct Ghost {
     digest: u64,
     /// A hash of this entry and every one before it.
     chain: u64,
+}
+
+/// The first holder of each (index, term) and its chain, for Log
+/// Matching: a slot per index for the first term seen there, and a map for
+/// the rare later terms at an index already taken.
+#[derive(Default)]
+struct FirstHolders {
+    /// Index 1 at position 0: (term, chain, holder).
+    by_index: Vec<Option<(u64, u64, NodeId)>>,
+    others: BTreeMap<(u64, u64), (u64, NodeId)>,
+}
+
+impl FirstHolders {
+    /// The chain and holder first recorded for (`index`, `term`), recording
+    /// (`chain`, `node`) if there were none.
+    fn first_or_insert(
+        &mut self,
+        index: u64,
+        term: u64,
+        chain: u64,
+        node: NodeId,
+    ) -> (u64, NodeId) {
+        let i = (index - 1) as usize;
+        if self.by_index.len() <= i {
+            self.by_index.resize(i + 1, None);
+        }
+        match self.by_index[i] {
+            None => {
+                self.by_index[i] = Some((term, chain, node));
+                (chain, node)
+            }
+            Some((t, c, holder)) if t == term => (c, holder),
+            Some(_) => *self.others.entry((index, term)).or_insert((chain, node)),
+        }
+    }
 }
 
 /// One leader's time in office.
@@ -69,7 +104,7 @@ pub struct RaftChecks {
     /// Each server's durable log, index 1 at position 0.
     logs: Vec<Vec<Ghost>>,
     /// First holder of each (index, term) with its chain (Log Matching).
-    chains: BTreeMap<(u64, u64), (u64, NodeId)>,
+    chains: FirstHolders,
     /// The committed prefix.
     committed: Vec<Ghost>,
     /// Each term's leader: who, elected when, and when it stopped leading.
@@ -78,8 +113,8 @@ pub struct RaftChecks {
     leading: Vec<Option<u64>>,
     /// Acknowledged client commands: (index, term, digest).
     acked: Vec<(u64, u64, u64)>,
-    /// When the current leader proposed each uncommitted index.
-    proposed: BTreeMap<u64, SimTime>,
+    /// When the current leader proposed each uncommitted index, in index order.
+    proposed: VecDeque<(u64, SimTime)>,
     commit_latency_ns: Vec<u64>,
     leaderless_since: Option<SimTime>,
     leaderless_ns: u64,
@@ -102,12 +137,12 @@ impl RaftChecks {
             liveness_timeouts: options.liveness_election_timeouts,
             budget_ms: options.linearizability_budget_ms,
             logs: vec![Vec::new(); servers],
-            chains: BTreeMap::new(),
+            chains: FirstHolders::default(),
             committed: Vec::new(),
             leaders: BTreeMap::new(),
             leading: vec![None; servers],
             acked: Vec::new(),
-            proposed: BTreeMap::new(),
+            proposed: VecDeque::new(),
             commit_latency_ns: Vec::new(),
             leaderless_since: Some(SimTime::ZERO),
             leaderless_ns: 0,
@@ -139,7 +174,7 @@ impl RaftChecks {
                 return Err(Violation::new("raft.leader-append-only", at, msg));
             }
             for i in 0..entries.len() as u64 {
-                self.proposed.insert(first + i, at);
+                self.proposed.push_back((first + i, at));
             }
         }
         let log = &mut self.logs[n];
@@ -153,15 +188,10 @@ impl RaftChecks {
                 chain: chain(prev, term, digest),
             };
             log.push(g);
-            match self.chains.get(&(index, term)) {
-                Some(&(c, other)) if c != g.chain => {
-                    let msg = format!("{node} and {other} both hold an entry of term {term} at index {index}, but their logs differ up to it");
-                    return Err(Violation::new("raft.log-matching", at, msg));
-                }
-                Some(_) => {}
-                None => {
-                    self.chains.insert((index, term), (g.chain, node));
-                }
+            let (c, other) = self.chains.first_or_insert(index, term, g.chain, node);
+            if c != g.chain {
+                let msg = format!("{node} and {other} both hold an entry of term {term} at index {index}, but their logs differ up to it");
+                return Err(Violation::new("raft.log-matching", at, msg));
             }
         }
         Ok(())
@@ -246,15 +276,15 @@ impl RaftChecks {
             return Err(Violation::new("raft.state-machine-safety", at, msg));
         }
         if i > self.committed.len() {
-            let fresh = log[self.committed.len()..i].to_vec();
-            self.committed.extend(fresh);
+            self.committed
+                .extend_from_slice(&self.logs[node.index()][c..i]);
         }
         if self.leading[node.index()].is_some() {
-            while let Some(entry) = self.proposed.first_entry() {
-                if *entry.key() > index {
+            while let Some(&(proposed, proposed_at)) = self.proposed.front() {
+                if proposed > index {
                     break;
                 }
-                let proposed_at = entry.remove();
+                self.proposed.pop_front();
                 self.commit_latency_ns
                     .push(at.saturating_since(proposed_at).as_nanos());
             }
@@ -290,14 +320,13 @@ impl RaftChecks {
         digest: u64,
     ) -> Result<(), Violation> {
         let i = (index as usize).wrapping_sub(1);
-        let holders: Vec<usize> = (0..self.servers)
-            .filter(|&s| {
-                self.logs[s]
-                    .get(i)
-                    .is_some_and(|g| g.term == term && g.digest == digest)
-            })
-            .collect();
-        if holders.len() < self.servers / 2 + 1 {
+        let holds = |s: &usize| {
+            self.logs[*s]
+                .get(i)
+                .is_some_and(|g| g.term == term && g.digest == digest)
+        };
+        if (0..self.servers).filter(holds).count() < self.servers / 2 + 1 {
+            let holders: Vec<usize> = (0..self.servers).filter(holds).collect();
             let msg = format!("{node} acknowledged the write at index {index} (term {term}) while only servers {holders:?} held it durably: a crash of those loses it");
             return Err(Violation::new("raft.acked-write-lost", at, msg));
         }

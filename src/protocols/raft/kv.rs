@@ -10,6 +10,11 @@
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::rc::Rc;
+
+/// An immutable shared string: cloning one (into the history, a retry,
+/// a log entry, the store of each replica) copies a pointer, not the text.
+pub type Text = Rc<str>;
 
 /// A client operation on the store.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -17,30 +22,30 @@ pub enum KvOp {
     /// Read a key ("" when missing).
     Get {
         /// The key.
-        key: String,
+        key: Text,
     },
     /// Replace a key's value.
     Put {
         /// The key.
-        key: String,
+        key: Text,
         /// The new value.
-        value: String,
+        value: Text,
     },
     /// Append to a key's value.
     Append {
         /// The key.
-        key: String,
+        key: Text,
         /// What to append.
-        value: String,
+        value: Text,
     },
     /// Set the key to `new` if it holds `old` (a missing key holds "").
     Cas {
         /// The key.
-        key: String,
+        key: Text,
         /// The value expected.
-        old: String,
+        old: Text,
         /// The value to set.
-        new: String,
+        new: Text,
     },
 }
 
@@ -60,7 +65,7 @@ impl KvOp {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum KvRes {
     /// The value a `get` read.
-    Value(String),
+    Value(Text),
     /// A `put`, `append` or successful `cas` took effect.
     Done,
     /// A `cas` found another value and changed nothing.
@@ -81,7 +86,7 @@ pub struct Session {
 /// The store and its session table.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Kv {
-    data: BTreeMap<String, String>,
+    data: BTreeMap<Text, Text>,
     sessions: BTreeMap<u64, Session>,
 }
 
@@ -109,17 +114,21 @@ impl Kv {
 
     fn execute(&mut self, op: &KvOp) -> KvRes {
         match op {
-            KvOp::Get { key } => KvRes::Value(self.get(key).to_string()),
+            KvOp::Get { key } => KvRes::Value(self.data.get(key).cloned().unwrap_or_default()),
             KvOp::Put { key, value } => {
                 self.data.insert(key.clone(), value.clone());
                 KvRes::Done
             }
             KvOp::Append { key, value } => {
-                self.data.entry(key.clone()).or_default().push_str(value);
+                let old = self.get(key);
+                let mut joined = String::with_capacity(old.len() + value.len());
+                joined.push_str(old);
+                joined.push_str(value);
+                self.data.insert(key.clone(), joined.into());
                 KvRes::Done
             }
             KvOp::Cas { key, old, new } => {
-                if self.get(key) != old {
+                if self.get(key) != &**old {
                     return KvRes::CasFailed;
                 }
                 self.data.insert(key.clone(), new.clone());
@@ -130,7 +139,7 @@ impl Kv {
 
     /// The value of `key` ("" when missing).
     pub fn get(&self, key: &str) -> &str {
-        self.data.get(key).map_or("", String::as_str)
+        self.data.get(key).map_or("", |v| v)
     }
 }
 

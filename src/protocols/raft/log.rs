@@ -1,9 +1,11 @@
-//! A node's Raft log: entries after the last snapshot, and the snapshot's
-//! boundary (index and term).
+//! A node's Raft log: entries after the compaction point, and that point's
+//! index and term (called the snapshot boundary: the node's latest
+//! snapshot covers at least `1..=snapshot_index`, and may cover more when a
+//! leader keeps entries its followers still need).
 //!
 //! Invariants: entry `i` of `entries` has log index `snapshot_index + 1 + i`;
-//! terms never decrease along the log; the snapshot covers exactly the
-//! indices `1..=snapshot_index` (all of them committed).
+//! terms never decrease along the log; the indices `1..=snapshot_index` are
+//! all committed.
 
 use super::kv::{Kv, KvOp};
 use crate::trace::TraceHasher;

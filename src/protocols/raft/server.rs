@@ -77,6 +77,11 @@ pub struct Server {
     next_index: Vec<u64>,
     /// Leader only: the highest index known replicated on each server.
     match_index: Vec<u64>,
+    /// Leader only, without `pipeline`: when the AppendEntries (with
+    /// entries) or InstallSnapshot each server has not yet acknowledged
+    /// was sent. While one is in flight, new entries wait; a heartbeat
+    /// interval without an answer counts it as lost.
+    in_flight: Vec<Option<SimTime>>,
     /// Leader only (CheckQuorum): servers heard from since the last check.
     heard: Vec<bool>,
 }
@@ -104,6 +109,7 @@ impl Server {
             leader_timers: None,
             next_index: vec![1; n],
             match_index: vec![0; n],
+            in_flight: vec![None; n],
             heard: vec![false; n],
         }
     }
@@ -187,14 +193,19 @@ impl Server {
 
     /// Truncates the log from `from` (if given) and appends `entries`,
     /// durably, then tells the checks.
-    fn persist_entries(&mut self, ctx: RCtx, truncate: Option<u64>, entries: Vec<Entry>) {
+    fn persist_entries<I>(&mut self, ctx: RCtx, truncate: Option<u64>, entries: I)
+    where
+        I: IntoIterator<Item = Entry>,
+        I::IntoIter: ExactSizeIterator,
+    {
+        let entries = entries.into_iter();
         if let Some(from) = truncate {
             self.log.truncate_from(from);
             ctx.delete_range(LOG, from, u64::MAX);
         }
         let first = self.log.last_index() + 1;
         let mut seen = Vec::with_capacity(entries.len());
-        for (i, e) in entries.into_iter().enumerate() {
+        for (i, e) in entries.enumerate() {
             ctx.write(
                 DiskKey::new(LOG, first + i as u64),
                 Stored::Entry(e.clone()),
@@ -303,8 +314,7 @@ impl Server {
             last_term: self.log.last_term(),
             pre_vote,
         };
-        let peers: Vec<NodeId> = ctx.peers().collect();
-        for peer in peers {
+        for peer in ctx.peers() {
             send(ctx, peer, msg.clone());
         }
     }
@@ -319,6 +329,7 @@ impl Server {
         let next = self.log.last_index() + 1;
         self.next_index = vec![next; self.n];
         self.match_index = vec![0; self.n];
+        self.in_flight = vec![None; self.n];
         self.heard = vec![false; self.n];
         if self.opts.leader_noop {
             let noop = Entry::new(self.term, Command::Noop);
@@ -353,7 +364,7 @@ impl Server {
         match (timer, self.leader_timers) {
             (Timer::Election, _) if self.election_timer == Some(id) => self.on_election_timer(ctx),
             (Timer::Heartbeat, Some((hb, q))) if leading && hb == id => {
-                self.broadcast_append(ctx);
+                self.heartbeat(ctx);
                 let hb = ctx.set_timer(self.opts.heartbeat, Timer::Heartbeat);
                 self.leader_timers = Some((hb, q));
             }
@@ -472,18 +483,71 @@ impl Server {
     // ----- replication (§5.3) --------------------------------------------------------
 
     fn leader_append(&mut self, ctx: RCtx, entry: Entry) {
-        self.persist_entries(ctx, None, vec![entry]);
+        self.persist_entries(ctx, None, std::iter::once(entry));
         self.match_index[self.me.index()] = self.log.last_index();
         self.next_index[self.me.index()] = self.log.last_index() + 1;
         self.advance_commit(ctx);
-        self.broadcast_append(ctx);
+        self.replicate(ctx);
     }
 
     fn broadcast_append(&mut self, ctx: RCtx) {
-        let peers: Vec<NodeId> = ctx.peers().collect();
-        for peer in peers {
+        for peer in ctx.peers() {
             self.send_append(ctx, peer);
         }
+    }
+
+    /// Sends new entries to every follower not waiting to acknowledge
+    /// earlier ones (to every follower with `pipeline`).
+    fn replicate(&mut self, ctx: RCtx) {
+        for peer in ctx.peers() {
+            if self.opts.pipeline || self.in_flight[peer.index()].is_none() {
+                self.send_append(ctx, peer);
+            }
+        }
+    }
+
+    /// The heartbeat (§5.2), also the retransmission of lost AppendEntries:
+    /// a follower with nothing in flight gets what it lacks (often nothing);
+    /// one whose AppendEntries went unanswered for a heartbeat interval is
+    /// presumed to have lost it and is sent everything from its match
+    /// index on; one with an AppendEntries on its way gets an empty one
+    /// that checks against its match index, so it cannot overtake the
+    /// entries and be rejected.
+    fn heartbeat(&mut self, ctx: RCtx) {
+        if self.opts.pipeline {
+            return self.broadcast_append(ctx);
+        }
+        let now = ctx.now();
+        for peer in ctx.peers() {
+            let p = peer.index();
+            match self.in_flight[p] {
+                None => self.send_append(ctx, peer),
+                Some(sent) if now.saturating_since(sent) >= self.opts.heartbeat => {
+                    self.next_index[p] = self.match_index[p] + 1;
+                    self.in_flight[p] = None;
+                    self.send_append(ctx, peer);
+                }
+                Some(_) => self.send_heartbeat(ctx, peer),
+            }
+        }
+    }
+
+    /// An AppendEntries without entries whose consistency check is at the
+    /// follower's match index (or the snapshot boundary, if compacted).
+    fn send_heartbeat(&mut self, ctx: RCtx, peer: NodeId) {
+        let matched = self.match_index[peer.index()];
+        let (prev_index, prev_term) = match self.log.term_at(matched) {
+            Some(term) => (matched, term),
+            None => (self.log.snapshot_index(), self.log.snapshot_term()),
+        };
+        let msg = Msg::Append {
+            term: self.term,
+            prev_index,
+            prev_term,
+            entries: Vec::new(),
+            commit: self.commit,
+        };
+        send(ctx, peer, msg);
     }
 
     /// Sends `peer` what it lacks from `next_index` on (or the snapshot, if
@@ -500,6 +564,9 @@ impl Server {
         };
         let entries = self.log.slice(next, self.opts.batch_max);
         self.next_index[peer.index()] = next + entries.len() as u64;
+        if !entries.is_empty() && !self.opts.pipeline {
+            self.in_flight[peer.index()] = Some(ctx.now());
+        }
         let msg = Msg::Append {
             term: self.term,
             prev_index,
@@ -514,6 +581,9 @@ impl Server {
         let Some(snapshot) = self.snapshot.clone() else {
             panic!("the log is compacted but there is no snapshot");
         };
+        if !self.opts.pipeline {
+            self.in_flight[peer.index()] = Some(ctx.now());
+        }
         let msg = Msg::InstallSnapshot {
             term: self.term,
             snapshot,
@@ -607,8 +677,7 @@ impl Server {
         if skip == entries.len() {
             return;
         }
-        let fresh: Vec<Entry> = entries.into_iter().skip(skip).collect();
-        self.persist_entries(ctx, truncate, fresh);
+        self.persist_entries(ctx, truncate, entries.into_iter().skip(skip));
     }
 
     fn on_append_reply(
@@ -631,7 +700,8 @@ impl Server {
         if success {
             self.match_index[peer] = self.match_index[peer].max(match_index);
             self.next_index[peer] = self.next_index[peer].max(self.match_index[peer] + 1);
-            return self.advance_commit(ctx);
+            self.advance_commit(ctx);
+            return self.acknowledged(ctx, from);
         }
         let next = match conflict_term.and_then(|t| self.log.last_index_of_term(t)) {
             Some(last) => last + 1,
@@ -639,19 +709,42 @@ impl Server {
         };
         let next = next.clamp(self.match_index[peer] + 1, self.log.last_index() + 1);
         self.next_index[peer] = next;
+        self.in_flight[peer] = None;
         self.send_append(ctx, from);
+    }
+
+    /// `peer`'s match index moved: once it covers everything sent, nothing
+    /// is in flight and what accumulated meanwhile goes out.
+    fn acknowledged(&mut self, ctx: RCtx, peer: NodeId) {
+        let p = peer.index();
+        if self.opts.pipeline || self.role != Role::Leader {
+            return;
+        }
+        if self.match_index[p] + 1 >= self.next_index[p] {
+            self.in_flight[p] = None;
+        }
+        if self.in_flight[p].is_none() && self.next_index[p] <= self.log.last_index() {
+            self.send_append(ctx, peer);
+        }
     }
 
     /// §5.4.2: a leader commits by counting replicas only an entry of its
     /// own term; earlier entries are committed with it, indirectly.
     fn advance_commit(&mut self, ctx: RCtx) {
-        let mut n = self.log.last_index();
-        while n > self.commit && self.log.term_at(n) == Some(self.term) {
-            let replicas = self.match_index.iter().filter(|&&m| m >= n).count();
-            if replicas >= self.majority() {
-                return self.set_commit(ctx, n);
-            }
-            n -= 1;
+        // The highest index a majority holds (quadratic in the cluster
+        // size, which is small, and allocation-free).
+        let held_by_majority = |&m: &u64| {
+            self.match_index.iter().filter(|&&other| other >= m).count() >= self.majority()
+        };
+        let n = self
+            .match_index
+            .iter()
+            .copied()
+            .filter(held_by_majority)
+            .max()
+            .unwrap_or(0);
+        if n > self.commit && self.log.term_at(n) == Some(self.term) {
+            self.set_commit(ctx, n);
         }
     }
 
@@ -741,7 +834,8 @@ impl Server {
 
     fn maybe_snapshot(&mut self, ctx: RCtx) {
         let every = self.opts.snapshot_every;
-        if every == 0 || self.applied - self.log.snapshot_index() < every {
+        let covered = self.snapshot.as_ref().map_or(0, |s| s.last_index);
+        if every == 0 || self.applied - covered.max(self.log.snapshot_index()) < every {
             return;
         }
         let index = self.applied;
@@ -753,12 +847,32 @@ impl Server {
             last_term: term,
             kv: self.kv.clone(),
         });
+        let compact = self.compaction_point(index);
         ctx.write(SNAPSHOT, Stored::Snapshot(snapshot.clone()));
-        ctx.delete_range(LOG, 0, index);
+        ctx.delete_range(LOG, 0, compact);
         ctx.sync();
-        self.log.compact_to(index);
+        self.log.compact_to(compact);
         self.snapshot = Some(snapshot);
         ctx.note(Note::SnapshotTaken { index });
+    }
+
+    /// How far the log may be compacted after a snapshot through `index`.
+    /// A leader keeps the entries its followers still lack, up to
+    /// `snapshot_every` of them, so a follower a few round trips behind is
+    /// sent entries rather than the whole snapshot; one further behind gets
+    /// the snapshot (§7).
+    fn compaction_point(&self, index: u64) -> u64 {
+        let floor = self.log.snapshot_index();
+        if self.role != Role::Leader {
+            return index;
+        }
+        let slowest = (0..self.n)
+            .filter(|&p| p != self.me.index())
+            .map(|p| self.match_index[p])
+            .min()
+            .unwrap_or(index);
+        let window = index.saturating_sub(self.opts.snapshot_every);
+        slowest.min(index).max(window).max(floor)
     }
 
     fn on_install_snapshot(&mut self, ctx: RCtx, from: NodeId, term: u64, snapshot: Snapshot) {
@@ -815,6 +929,7 @@ impl Server {
         self.match_index[peer] = self.match_index[peer].max(last_index);
         self.next_index[peer] = self.match_index[peer] + 1;
         self.advance_commit(ctx);
+        self.acknowledged(ctx, from);
     }
 }
 

@@ -2,12 +2,14 @@
 //! through [`crate::process::Harness`]: deliver a message or fire a timer,
 //! look at what it sent and what it made durable.
 
+use super::kv::KvOp;
 use super::log::{Command, Entry};
 use super::messages::{Msg, Stored, Timer};
 use super::server::{Role, Server};
 use super::{RaftNode, RaftOptions};
 use crate::process::{DiskKey, Effect, Harness, Invariants, NodeId, TimerId};
 use crate::time::SimDuration;
+use std::rc::Rc;
 
 const N: usize = 5;
 
@@ -419,6 +421,142 @@ fn s5_4_2_old_term_entries_are_not_committed_by_counting() {
         3,
         "the term-4 entry commits, and 2 with it"
     );
+}
+
+// ----- replication flow control (`pipeline` off, the default) ----------------------------
+
+/// Elects `h` (pre_vote off) with votes from 1 and 2; returns what it sent
+/// and its heartbeat timer.
+fn elect_with_heartbeat(
+    h: &mut Harness<RaftNode>,
+    timer: TimerId,
+) -> (Vec<(NodeId, Msg)>, TimerId) {
+    time_out(h, timer);
+    let term = srv(h).term();
+    h.deliver(NodeId(1), vote_reply(term, true));
+    let effects = h.deliver(NodeId(2), vote_reply(term, true));
+    let heartbeat = effects.iter().find_map(|e| match e {
+        Effect::SetTimer {
+            id,
+            timer: Timer::Heartbeat,
+            ..
+        } => Some(*id),
+        _ => None,
+    });
+    let Some(heartbeat) = heartbeat else {
+        panic!("a new leader arms its heartbeat");
+    };
+    (sent(effects), heartbeat)
+}
+
+/// A client command from client process 5 (session 5, sequence `seq`).
+fn client_put(seq: u64) -> Msg {
+    Msg::Request {
+        session: 5,
+        seq,
+        op: Rc::new(KvOp::Put {
+            key: "k".into(),
+            value: format!("v{seq}").into(),
+        }),
+    }
+}
+
+/// The (prev_index, number of entries) of every AppendEntries to `to`.
+fn appends_to(out: &[(NodeId, Msg)], to: u32) -> Vec<(u64, usize)> {
+    out.iter()
+        .filter_map(|(n, m)| match m {
+            Msg::Append {
+                prev_index,
+                entries,
+                ..
+            } if n.0 == to => Some((*prev_index, entries.len())),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A follower with an AppendEntries in flight gets no more until it answers;
+/// its answer releases what accumulated, in one message.
+#[test]
+fn flow_control_keeps_one_append_in_flight_per_follower() {
+    let (mut h, timer) = node(0, 1, &[1], &opts(false));
+    let (out, _) = elect_with_heartbeat(&mut h, timer);
+    assert_eq!(appends_to(&out, 1), vec![(1, 1)], "the no-op at index 2");
+    let out = sent(h.deliver(NodeId(5), client_put(1)));
+    let out2 = sent(h.deliver(NodeId(5), client_put(2)));
+    assert!(
+        out.is_empty() && out2.is_empty(),
+        "every follower has one in flight"
+    );
+    let term = srv(&h).term();
+    let out = sent(h.deliver(NodeId(1), success(term, 2)));
+    assert_eq!(
+        appends_to(&out, 1),
+        vec![(2, 2)],
+        "indices 3 and 4 together"
+    );
+    assert!(
+        appends_to(&out, 2).is_empty(),
+        "follower 2 has not answered"
+    );
+}
+
+/// With `pipeline`, every new entry goes to every follower at once.
+#[test]
+fn pipeline_sends_each_entry_at_once() {
+    let o = RaftOptions {
+        pipeline: true,
+        ..opts(false)
+    };
+    let (mut h, timer) = node(0, 1, &[1], &o);
+    elect_with_heartbeat(&mut h, timer);
+    let out = sent(h.deliver(NodeId(5), client_put(1)));
+    for peer in 1..N as u32 {
+        assert_eq!(appends_to(&out, peer), vec![(2, 1)]);
+    }
+}
+
+/// A heartbeat to a follower with entries in flight checks at its match
+/// index (so it cannot overtake them and be rejected); one unanswered for
+/// a heartbeat interval is presumed lost and resent from the match index.
+#[test]
+fn heartbeats_do_not_overtake_and_resend_what_was_lost() {
+    let (mut h, timer) = node(0, 1, &[1], &opts(false));
+    let (_, heartbeat) = elect_with_heartbeat(&mut h, timer);
+    let term = srv(&h).term();
+    h.deliver(NodeId(1), success(term, 2));
+    h.now = h.now + SimDuration::from_millis(10);
+    let effects = h.fire(heartbeat, Timer::Heartbeat);
+    let next = effects.iter().find_map(|e| match e {
+        Effect::SetTimer {
+            id,
+            timer: Timer::Heartbeat,
+            ..
+        } => Some(*id),
+        _ => None,
+    });
+    let out = sent(effects);
+    assert_eq!(
+        appends_to(&out, 1),
+        vec![(2, 0)],
+        "caught up: a plain heartbeat"
+    );
+    assert_eq!(
+        appends_to(&out, 2),
+        vec![(0, 0)],
+        "in flight: checks at match index 0"
+    );
+    h.now = h.now + SimDuration::from_millis(50);
+    let Some(next) = next else {
+        panic!("the heartbeat re-arms");
+    };
+    let out = sent(h.fire(next, Timer::Heartbeat));
+    assert_eq!(
+        appends_to(&out, 2),
+        vec![(0, 2)],
+        "presumed lost: resent from index 1"
+    );
+    assert_eq!(appends_to(&out, 1), vec![(2, 0)]);
 }
 
 /// Figure 2: everything a restart needs (term, vote, log) is synced before
