@@ -1,12 +1,19 @@
 //! Raft throughput: simulated seconds per wall second.
 //!
-//! Run: `cargo bench --bench raft` (`-- skipped` for the configuration
-//! without the end-of-run linearizability check only). Five servers, 50 ms heartbeats, 1-10 ms
-//! uniform latency and a client workload of about 1,000 operations per
-//! simulated second (25 clients), with every invariant checked as the run
-//! goes and the linearizability check at the end. Prints simulated seconds
-//! per wall second (median of 3 runs) with and without the end-of-run
-//! linearizability check, and events per simulated second. Results go in
+//! Run: `cargo bench --bench raft [-- FILTER] [--secs N] [--runs N]`.
+//! Five servers, 50 ms heartbeats, 1-10 ms uniform latency and a client
+//! workload of about 1,000 operations per simulated second (32 clients),
+//! with every invariant checked as the run goes. Configurations:
+//!
+//! * `linearizability`: also the end-of-run linearizability check (2 s budget);
+//! * `invariants`: the run-time invariants only (the check's budget is 0);
+//! * `pipelined`: invariants only, with `pipeline = true` (every entry sent
+//!   to every follower at once, so many more messages per operation).
+//!
+//! FILTER runs the configurations whose name contains it. `--secs` sets the
+//! simulated fault phase (60 s), `--runs` the seeds per configuration (3).
+//! Prints, per run, simulated seconds per wall second, events and client
+//! operations per simulated second, then the median. Results go in
 //! reports/BENCHMARKS.md.
 #![allow(clippy::disallowed_methods)] // wall-clock timing is the point of a benchmark
 
@@ -14,31 +21,56 @@ use faultline::run::{run, RunOptions};
 use faultline::scenario::Scenario;
 use std::time::Instant;
 
-const SIM_SECS: u64 = 60;
+/// One benchmarked configuration.
+struct Config {
+    name: &'static str,
+    linearizability_budget_ms: u64,
+    pipeline: bool,
+}
 
-fn scenario(linearizability_budget_ms: u64) -> Scenario {
+const CONFIGS: [Config; 3] = [
+    Config {
+        name: "linearizability",
+        linearizability_budget_ms: 2000,
+        pipeline: false,
+    },
+    Config {
+        name: "invariants",
+        linearizability_budget_ms: 0,
+        pipeline: false,
+    },
+    Config {
+        name: "pipelined",
+        linearizability_budget_ms: 0,
+        pipeline: true,
+    },
+];
+
+fn scenario(config: &Config, secs: u64) -> Scenario {
     let text = format!(
         r#"
 name = "raft-bench"
 protocol = "raft"
 nodes = 5
-duration = "{SIM_SECS}s"
+duration = "{secs}s"
 
 [raft]
 heartbeat = "50ms"
-linearizability_budget_ms = {linearizability_budget_ms}
+linearizability_budget_ms = {}
+pipeline = {}
 
 [network]
 latency = {{ dist = "uniform", min = "1ms", max = "10ms" }}
 
 [workload]
-clients = 25
+clients = 32
 interval = "5ms"
 timeout = "1s"
 
 [checks]
 settle = "1s"
-"#
+"#,
+        config.linearizability_budget_ms, config.pipeline
     );
     match Scenario::parse(&text, "raft-bench") {
         Ok(s) => s,
@@ -46,9 +78,9 @@ settle = "1s"
     }
 }
 
-fn measure(label: &str, scenario: &Scenario) {
+fn measure(name: &str, scenario: &Scenario, runs: u64) {
     let mut rates = Vec::new();
-    for seed in 0..3 {
+    for seed in 0..runs {
         let start = Instant::now();
         let options = RunOptions {
             skip_history: true,
@@ -61,33 +93,44 @@ fn measure(label: &str, scenario: &Scenario) {
         let ops = result.metrics["ops_invoked"].as_u64().unwrap_or(0) as f64 / sim;
         let lin = &result.metrics["raft_linearizability"];
         println!(
-            "{label} seed {seed}: {:.0} sim s / wall s, {:.0} events / sim s, {ops:.0} ops / sim s, linearizability {lin}, wall {wall:.3} s",
+            "{name} seed {seed}: {:.0} sim s / wall s, {:.0} events / sim s, {ops:.0} ops / sim s, linearizability {lin}, wall {wall:.3} s",
             sim / wall,
             result.events as f64 / sim,
         );
         rates.push(sim / wall);
     }
     rates.sort_by(f64::total_cmp);
-    println!(
-        "{label}: median {:.0} simulated seconds per wall second",
-        rates[1]
-    );
+    if let Some(median) = rates.get(rates.len() / 2) {
+        println!("{name}: median {median:.0} simulated seconds per wall second");
+    }
 }
 
-/// `cargo bench --bench raft [-- FILTER]`: runs the configurations whose
-/// label contains FILTER (all of them without one).
+/// The value after `flag` on the command line, if given.
+fn option(args: &[String], flag: &str, default: u64) -> u64 {
+    match args.iter().position(|a| a == flag) {
+        Some(i) => match args.get(i + 1).and_then(|v| v.parse().ok()) {
+            Some(v) => v,
+            None => panic!("{flag} expects a whole number"),
+        },
+        None => default,
+    }
+}
+
 fn main() {
-    let filter = std::env::args()
-        .skip(1)
-        .find(|a| !a.starts_with('-'))
-        .unwrap_or_default();
-    let configurations = [
-        ("invariants + linearizability (2 s budget)", 2000),
-        ("invariants, linearizability skipped (0 ms budget)", 0),
-    ];
-    for (label, budget_ms) in configurations {
-        if label.contains(&filter) {
-            measure(label, &scenario(budget_ms));
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let secs = option(&args, "--secs", 60);
+    let runs = option(&args, "--runs", 3);
+    let mut filter = String::new();
+    let mut i = 0;
+    while i < args.len() {
+        match args[i].as_str() {
+            "--secs" | "--runs" => i += 1,
+            a if !a.starts_with('-') => filter = a.to_string(),
+            _ => {}
         }
+        i += 1;
+    }
+    for config in CONFIGS.iter().filter(|c| c.name.contains(&filter)) {
+        measure(config.name, &scenario(config, secs), runs);
     }
 }
