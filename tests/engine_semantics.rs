@@ -25,6 +25,9 @@ enum Plan {
     /// Every node writes its start count synced, a marker unsynced, and
     /// ticks every `ms` (to observe timer rates).
     Tick(u64),
+    /// Node 0 sends 10 messages to node 1, which panics at message `n`
+    /// (a protocol breaking its own assertion).
+    PanicAt(u64),
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -76,14 +79,20 @@ impl Process for Probe {
             Plan::Burst(n) if ctx.me() == NodeId(0) => {
                 (0..n).for_each(|i| ctx.send(NodeId(1), Ping(i)))
             }
-            Plan::Burst(_) => {}
+            Plan::PanicAt(_) if ctx.me() == NodeId(0) => {
+                (0..10).for_each(|i| ctx.send(NodeId(1), Ping(i)))
+            }
+            Plan::Burst(_) | Plan::PanicAt(_) => {}
             Plan::Chatter(ms) | Plan::Tick(ms) => {
                 ctx.set_timer(SimDuration::from_millis(ms), ());
             }
         }
     }
 
-    fn on_message(&mut self, ctx: &mut Ctx<'_, Self>, from: NodeId, _msg: Ping) {
+    fn on_message(&mut self, ctx: &mut Ctx<'_, Self>, from: NodeId, msg: Ping) {
+        if let Plan::PanicAt(n) = self.plan {
+            assert!(msg.0 != n, "probe invariant broken by message {n}");
+        }
         ctx.note(Note::Received { from });
     }
 
@@ -98,7 +107,7 @@ impl Process for Probe {
                 ctx.note(Note::Tick { local_ns });
                 ms
             }
-            Plan::Burst(_) => return,
+            Plan::Burst(_) | Plan::PanicAt(_) => return,
         };
         ctx.set_timer(SimDuration::from_millis(ms), ());
     }
@@ -444,4 +453,34 @@ fn paused_node_queues_messages_and_timers_until_resumed() {
         "about 100 queued messages are handled on resume, got {burst}"
     );
     assert_eq!(result.net.dropped(), 0);
+}
+
+/// A process that panics stops the run with the check `engine.panic`,
+/// naming the message, at the time of the event that panicked, instead of
+/// taking the whole program down; the run stays deterministic.
+#[test]
+fn a_panicking_process_fails_the_run_with_engine_panic() {
+    faultline::sim::panics::install_quiet_hook();
+    let config = || SimConfig {
+        duration: SimDuration::from_secs(1),
+        ..SimConfig::default()
+    };
+    let (result, notes) = run(Plan::PanicAt(4), 2, config());
+    assert_eq!(result.end_reason, faultline::sim::EndReason::Panic);
+    assert_eq!(result.violations.len(), 1, "{:?}", result.violations);
+    let v = &result.violations[0];
+    assert_eq!(v.check, "engine.panic");
+    assert!(
+        v.message.contains("probe invariant broken by message 4"),
+        "{}",
+        v.message
+    );
+    assert!(
+        v.message.contains("tests/engine_semantics.rs:"),
+        "{}",
+        v.message
+    );
+    assert!(received(&notes) >= 1 && received(&notes) < 10);
+    let (again, _) = run(Plan::PanicAt(4), 2, config());
+    assert_eq!(again.trace_hash, result.trace_hash);
 }

@@ -46,6 +46,7 @@ pub const EXIT_UNKNOWN: i32 = 3;
 
 /// Parses the process arguments, runs the command and returns its exit code.
 pub fn main() -> i32 {
+    faultline::sim::panics::install_quiet_hook();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(err) => {

@@ -20,7 +20,7 @@ pub struct ProtocolInfo {
 }
 
 /// Checks the engine itself reports, whatever the protocol.
-pub const ENGINE_CHECKS: &[&str] = &["engine.max-events"];
+pub const ENGINE_CHECKS: &[&str] = &["engine.max-events", "engine.panic"];
 
 /// Every built-in protocol.
 pub const ALL: &[ProtocolInfo] = &[

@@ -4,7 +4,9 @@
 use super::clock::NodeClock;
 use super::fault::{FaultAction, NodeRef, Shape, TimedFault};
 use super::queue::EventQueue;
-use super::{nemesis, AppliedFault, EndReason, RoleChange, RunResult, SimConfig, TraceRecord};
+use super::{
+    nemesis, panics, AppliedFault, EndReason, RoleChange, RunResult, SimConfig, TraceRecord,
+};
 use crate::history::{History, Operation, Outcome};
 use crate::net::partition::shapes;
 use crate::net::{Cut, DropReason, Fate, Network};
@@ -206,6 +208,20 @@ impl<P: Protocol> Simulation<P> {
     pub fn run(mut self) -> RunResult {
         self.hasher.word(self.config.seed);
         self.schedule_initial_events();
+        if let Some(message) = panics::catching(|| self.run_events()) {
+            self.violations
+                .push(Violation::new("engine.panic", self.now, message));
+            self.stopped = Some(EndReason::Panic);
+        }
+        let completed = self.stopped.is_none();
+        if completed {
+            self.now = self.end;
+        }
+        self.finish(completed)
+    }
+
+    /// The event loop: until the end, a violation or the event bound.
+    fn run_events(&mut self) {
         while self.stopped.is_none() {
             match self.queue.peek_time() {
                 Some(t) if t <= self.end => {}
@@ -233,11 +249,6 @@ impl<P: Protocol> Simulation<P> {
             self.events += 1;
             self.dispatch(event);
         }
-        let completed = self.stopped.is_none();
-        if completed {
-            self.now = self.end;
-        }
-        self.finish(completed)
     }
 
     fn schedule_initial_events(&mut self) {

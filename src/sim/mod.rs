@@ -14,6 +14,7 @@ mod clock;
 mod engine;
 pub mod fault;
 pub mod nemesis;
+pub mod panics;
 mod queue;
 pub mod swarm;
 
@@ -113,6 +114,8 @@ pub enum EndReason {
     Violation,
     /// It hit `max_events` first.
     EventLimit,
+    /// A process (or the engine) panicked; the check `engine.panic` says where.
+    Panic,
 }
 
 /// A fault as it was applied.
