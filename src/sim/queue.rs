@@ -6,14 +6,39 @@ use crate::time::SimTime;
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
-/// A heap entry: the ordering key and where the event waits in the slab.
-/// Kept small (24 bytes) so sifting through the heap moves little memory;
-/// the event itself moves once in and once out.
+/// Bits of a heap entry's second word that hold the slab slot; the rest
+/// hold the insertion sequence number.
+const SLOT_BITS: u32 = 24;
+
+/// A heap entry: the event's time, and its insertion sequence number and
+/// slab slot packed in one word (sequence in the high 40 bits, so the
+/// pair orders by (time, sequence)). 16 bytes, compared as one `u128`,
+/// so sifting through the heap moves and compares little; the event itself
+/// moves once into the slab and once out.
 #[derive(Clone, Copy, PartialEq, Eq)]
-struct Key {
-    time: SimTime,
-    seq: u64,
-    slot: u32,
+struct Key(u128);
+
+impl Key {
+    fn new(time: SimTime, seq: u64, slot: u32) -> Self {
+        assert!(
+            seq < 1 << (64 - SLOT_BITS),
+            "more than 2^40 events scheduled in one run"
+        );
+        assert!(
+            slot < 1 << SLOT_BITS,
+            "more than 2^24 events pending at once"
+        );
+        let low = (seq << SLOT_BITS) | u64::from(slot);
+        Key((u128::from(time.as_nanos()) << 64) | u128::from(low))
+    }
+
+    fn time(self) -> SimTime {
+        SimTime::from_nanos((self.0 >> 64) as u64)
+    }
+
+    fn slot(self) -> usize {
+        (self.0 as u64 & ((1 << SLOT_BITS) - 1)) as usize
+    }
 }
 
 impl PartialOrd for Key {
@@ -22,10 +47,9 @@ impl PartialOrd for Key {
     }
 }
 impl Ord for Key {
-    /// Reversed: the heap's maximum is the earliest (time, seq). `seq` is
-    /// unique, so `slot` never decides.
+    /// Reversed: the heap's maximum is the earliest (time, seq).
     fn cmp(&self, other: &Self) -> Ordering {
-        (other.time, other.seq).cmp(&(self.time, self.seq))
+        other.0.cmp(&self.0)
     }
 }
 
@@ -67,24 +91,25 @@ impl<E> EventQueue<E> {
                 slot
             }
         };
-        self.heap.push(Key { time, seq, slot });
+        self.heap.push(Key::new(time, seq, slot));
     }
 
     /// Removes and returns the earliest event.
     #[inline]
     pub fn pop(&mut self) -> Option<(SimTime, E)> {
         let key = self.heap.pop()?;
-        let event = self.slab[key.slot as usize].take();
-        self.free.push(key.slot);
+        let slot = key.slot();
+        let event = self.slab[slot].take();
+        self.free.push(slot as u32);
         match event {
-            Some(event) => Some((key.time, event)),
-            None => panic!("the event queue's slot {} was empty", key.slot),
+            Some(event) => Some((key.time(), event)),
+            None => panic!("the event queue's slot {slot} was empty"),
         }
     }
 
     /// The time of the earliest event.
     pub fn peek_time(&self) -> Option<SimTime> {
-        self.heap.peek().map(|k| k.time)
+        self.heap.peek().map(|k| k.time())
     }
 
     /// Number of pending events.

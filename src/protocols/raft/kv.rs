@@ -9,7 +9,7 @@
 //! carry it.
 
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{btree_map, BTreeMap};
 use std::rc::Rc;
 
 /// An immutable shared string: cloning one (into the history, a retry,
@@ -93,53 +93,67 @@ pub struct Kv {
 impl Kv {
     /// Applies command `seq` of `client` once; a retry gets the cached result.
     pub fn apply(&mut self, client: u64, seq: u64, op: &KvOp) -> KvRes {
-        if let Some(s) = self.sessions.get(&client) {
-            if seq == s.seq {
-                return s.result.clone();
-            }
-            if seq < s.seq {
-                return KvRes::Stale;
-            }
-        }
-        let result = self.execute(op);
-        self.sessions.insert(
-            client,
-            Session {
-                seq,
-                result: result.clone(),
-            },
-        );
-        result
-    }
-
-    fn execute(&mut self, op: &KvOp) -> KvRes {
-        match op {
-            KvOp::Get { key } => KvRes::Value(self.data.get(key).cloned().unwrap_or_default()),
-            KvOp::Put { key, value } => {
-                self.data.insert(key.clone(), value.clone());
-                KvRes::Done
-            }
-            KvOp::Append { key, value } => {
-                let old = self.get(key);
-                let mut joined = String::with_capacity(old.len() + value.len());
-                joined.push_str(old);
-                joined.push_str(value);
-                self.data.insert(key.clone(), joined.into());
-                KvRes::Done
-            }
-            KvOp::Cas { key, old, new } => {
-                if self.get(key) != &**old {
-                    return KvRes::CasFailed;
+        let data = &mut self.data;
+        match self.sessions.entry(client) {
+            btree_map::Entry::Occupied(mut e) => {
+                let last = e.get_mut();
+                if seq == last.seq {
+                    return last.result.clone();
                 }
-                self.data.insert(key.clone(), new.clone());
-                KvRes::Done
+                if seq < last.seq {
+                    return KvRes::Stale;
+                }
+                let result = execute(data, op);
+                *last = Session {
+                    seq,
+                    result: result.clone(),
+                };
+                result
+            }
+            btree_map::Entry::Vacant(e) => {
+                let result = execute(data, op);
+                e.insert(Session {
+                    seq,
+                    result: result.clone(),
+                });
+                result
             }
         }
     }
 
     /// The value of `key` ("" when missing).
     pub fn get(&self, key: &str) -> &str {
-        self.data.get(key).map_or("", |v| v)
+        value_of(&self.data, key)
+    }
+}
+
+fn value_of<'a>(data: &'a BTreeMap<Text, Text>, key: &str) -> &'a str {
+    data.get(key).map_or("", |v| v)
+}
+
+/// Performs `op` on the store.
+fn execute(data: &mut BTreeMap<Text, Text>, op: &KvOp) -> KvRes {
+    match op {
+        KvOp::Get { key } => KvRes::Value(data.get(key).cloned().unwrap_or_default()),
+        KvOp::Put { key, value } => {
+            data.insert(key.clone(), value.clone());
+            KvRes::Done
+        }
+        KvOp::Append { key, value } => {
+            let old = value_of(data, key);
+            let mut joined = String::with_capacity(old.len() + value.len());
+            joined.push_str(old);
+            joined.push_str(value);
+            data.insert(key.clone(), joined.into());
+            KvRes::Done
+        }
+        KvOp::Cas { key, old, new } => {
+            if value_of(data, key) != &**old {
+                return KvRes::CasFailed;
+            }
+            data.insert(key.clone(), new.clone());
+            KvRes::Done
+        }
     }
 }
 

@@ -778,7 +778,7 @@ impl Server {
         while self.applied < self.commit {
             self.applied += 1;
             let index = self.applied;
-            let Some(entry) = self.log.entry(index).cloned() else {
+            let Some(entry) = self.log.entry(index) else {
                 panic!("applying index {index}, which the log does not hold");
             };
             let digest = entry.cmd.digest();
