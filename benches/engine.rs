@@ -23,6 +23,11 @@ use std::collections::BinaryHeap;
 use std::path::Path;
 use std::time::Instant;
 
+/// The allocator the `faultline` binary uses (the `mimalloc` feature).
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Pattern {
     PingPong,

@@ -11,6 +11,11 @@ use faultline::scenario::Scenario;
 use std::path::Path;
 use std::time::Instant;
 
+/// The allocator the `faultline` binary uses (the `mimalloc` feature).
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn seeds_per_second(scenario: &Scenario, seeds: &[u64], jobs: usize) -> f64 {
     let options = ExploreOptions {
         jobs: Some(jobs),

@@ -9,6 +9,11 @@ use faultline::check::{check_history, CheckOptions, History, ModelKind, Verdict}
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+/// The allocator the `faultline` binary uses (the `mimalloc` feature).
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const RUNS: usize = 3;
 
 struct Case {

@@ -21,6 +21,11 @@ use faultline::run::{run, RunOptions};
 use faultline::scenario::Scenario;
 use std::time::Instant;
 
+/// The allocator the `faultline` binary uses (the `mimalloc` feature).
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// One benchmarked configuration.
 struct Config {
     name: &'static str,
