@@ -135,6 +135,12 @@ pub trait Invariants<P: Process> {
     /// A node noted `note` at true time `at`. An `Err` stops the run at once.
     fn on_note(&mut self, at: SimTime, node: NodeId, note: &P::Note) -> Result<(), Violation>;
 
+    /// Node `from` sent `msg` to `to` (before the network decides its fate).
+    /// For metrics such as messages by type; it cannot fail the run.
+    fn on_send(&mut self, from: NodeId, to: NodeId, msg: &P::Msg) {
+        let _ = (from, to, msg);
+    }
+
     /// A node crashed or restarted.
     fn on_lifecycle(&mut self, at: SimTime, node: NodeId, event: Lifecycle) {
         let _ = (at, node, event);

@@ -383,6 +383,7 @@ impl<P: Protocol> Simulation<P> {
             to.index() < self.slots.len(),
             "{from} sent a message to {to}, which does not exist"
         );
+        self.invariants.on_send(from, to, &msg);
         if self.config.record_trace {
             self.record("send", Some(from), Some(to), None, format!("{msg:?}"));
         }

@@ -8,7 +8,7 @@
 //! the ghost log of every node that noted a commit at or beyond its end.
 
 use super::kv::{KvOp, KvRes};
-use super::messages::{MsgKind, Note};
+use super::messages::{Msg, MsgKind, Note};
 use super::server::Role;
 use super::{RaftNode, RaftOptions};
 use crate::check::value::Value as CValue;
@@ -463,10 +463,6 @@ impl Invariants<RaftNode> for RaftChecks {
 
     fn on_note(&mut self, at: SimTime, node: NodeId, note: &Note) -> Result<(), Violation> {
         match note {
-            Note::Sent(kind) => {
-                self.sent[*kind as usize] += 1;
-                Ok(())
-            }
             Note::Logged { first, entries } => self.on_logged(at, node, *first, entries),
             Note::SnapshotInstalled { index, term } => {
                 self.on_snapshot_installed(at, node, *index, *term)
@@ -496,6 +492,10 @@ impl Invariants<RaftNode> for RaftChecks {
                 digest,
             } => self.on_acknowledged(at, node, *index, *term, *digest),
         }
+    }
+
+    fn on_send(&mut self, _from: NodeId, _to: NodeId, msg: &Msg) {
+        self.sent[msg.kind() as usize] += 1;
     }
 
     fn on_lifecycle(&mut self, at: SimTime, node: NodeId, event: Lifecycle) {

@@ -10,7 +10,6 @@
 
 use super::kv::{KvOp, KvRes};
 use super::messages::{Answer, Msg, Stored, Timer};
-use super::server::send;
 use super::RaftNode;
 use crate::process::{Ctx, Disk, DiskKey, NodeId, RequestId, TimerId};
 use crate::time::{SimDuration, SimTime};
@@ -105,7 +104,7 @@ impl Client {
             seq: p.seq,
             op: Rc::clone(&p.op),
         };
-        send(ctx, self.leader, msg);
+        ctx.send(self.leader, msg);
         self.retry_after(ctx, self.retry);
     }
 

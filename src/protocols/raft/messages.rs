@@ -264,6 +264,4 @@ pub enum Note {
         /// Its command digest.
         digest: u64,
     },
-    /// The node sent a message of this kind.
-    Sent(MsgKind),
 }

@@ -315,7 +315,7 @@ impl Server {
             pre_vote,
         };
         for peer in ctx.peers() {
-            send(ctx, peer, msg.clone());
+            ctx.send(peer, msg.clone());
         }
     }
 
@@ -429,7 +429,7 @@ impl Server {
             granted,
             pre_vote: true,
         };
-        send(ctx, from, reply);
+        ctx.send(from, reply);
     }
 
     fn on_vote(&mut self, ctx: RCtx, from: NodeId, term: u64, last_index: u64, last_term: u64) {
@@ -451,7 +451,7 @@ impl Server {
             granted,
             pre_vote: false,
         };
-        send(ctx, from, reply);
+        ctx.send(from, reply);
     }
 
     fn on_vote_reply(&mut self, ctx: RCtx, from: NodeId, term: u64, granted: bool, pre: bool) {
@@ -547,7 +547,7 @@ impl Server {
             entries: Vec::new(),
             commit: self.commit,
         };
-        send(ctx, peer, msg);
+        ctx.send(peer, msg);
     }
 
     /// Sends `peer` what it lacks from `next_index` on (or the snapshot, if
@@ -574,7 +574,7 @@ impl Server {
             entries,
             commit: self.commit,
         };
-        send(ctx, peer, msg);
+        ctx.send(peer, msg);
     }
 
     fn send_snapshot(&mut self, ctx: RCtx, peer: NodeId) {
@@ -588,7 +588,7 @@ impl Server {
             term: self.term,
             snapshot,
         };
-        send(ctx, peer, msg);
+        ctx.send(peer, msg);
     }
 
     /// Accepts a message from the leader of `term`: adopt the term, follow.
@@ -610,7 +610,7 @@ impl Server {
     ) {
         if term < self.term {
             let reply = self.append_reply(false, 0, None);
-            return send(ctx, from, reply);
+            return ctx.send(from, reply);
         }
         self.accept_leader(ctx, from, term);
         let (mut prev_index, mut prev_term) = prev;
@@ -623,12 +623,12 @@ impl Server {
             (prev_index, prev_term) = (base, self.log.snapshot_term());
             if skip < (base - prev.0) as usize {
                 let reply = self.append_reply(true, base, None);
-                return send(ctx, from, reply);
+                return ctx.send(from, reply);
             }
         }
         if self.log.term_at(prev_index) != Some(prev_term) {
             let reply = self.conflict_reply(prev_index);
-            return send(ctx, from, reply);
+            return ctx.send(from, reply);
         }
         let last_new = prev_index + entries.len() as u64;
         self.merge_entries(ctx, prev_index, entries);
@@ -636,7 +636,7 @@ impl Server {
             self.set_commit(ctx, leader_commit.min(last_new));
         }
         let reply = self.append_reply(true, last_new, None);
-        send(ctx, from, reply);
+        ctx.send(from, reply);
     }
 
     /// The fast back-off hint (§5.3): where the leader should try next.
@@ -805,7 +805,7 @@ impl Server {
                         seq: *seq,
                         outcome: Answer::Applied(result),
                     };
-                    send(ctx, NodeId(*from), answer);
+                    ctx.send(NodeId(*from), answer);
                 }
             }
         }
@@ -818,7 +818,7 @@ impl Server {
                 seq,
                 outcome: Answer::NotLeader { hint: self.leader },
             };
-            return send(ctx, from, answer);
+            return ctx.send(from, answer);
         }
         let cmd = Command::Client {
             from: from.0,
@@ -881,7 +881,7 @@ impl Server {
                 term: self.term,
                 last_index: 0,
             };
-            return send(ctx, from, reply);
+            return ctx.send(from, reply);
         }
         self.accept_leader(ctx, from, term);
         let index = snapshot.last_index;
@@ -892,7 +892,7 @@ impl Server {
             term: self.term,
             last_index: self.commit.max(index),
         };
-        send(ctx, from, reply);
+        ctx.send(from, reply);
     }
 
     /// Replaces the state with `snapshot`, keeping the log after it only if
@@ -931,10 +931,4 @@ impl Server {
         self.advance_commit(ctx);
         self.acknowledged(ctx, from);
     }
-}
-
-/// Sends `msg` and counts it for the metrics.
-pub fn send(ctx: RCtx, to: NodeId, msg: Msg) {
-    ctx.note(Note::Sent(msg.kind()));
-    ctx.send(to, msg);
 }
