@@ -481,11 +481,12 @@ impl Invariants<RaftNode> for RaftChecks {
                 Ok(())
             }
             Note::Committed { index } => self.on_committed(at, node, *index),
-            Note::Applied {
-                index,
-                term,
-                digest,
-            } => self.on_applied(at, node, *index, *term, *digest),
+            Note::Applied { first, entries } => {
+                for (i, &(term, digest)) in entries.iter().enumerate() {
+                    self.on_applied(at, node, first + i as u64, term, digest)?;
+                }
+                Ok(())
+            }
             Note::Acknowledged {
                 index,
                 term,

@@ -246,14 +246,13 @@ pub enum Note {
         /// The new commit index.
         index: u64,
     },
-    /// The node applied the entry at `index` to its state machine.
+    /// The node applied the entries from `first` on to its state machine,
+    /// in order (one note per batch).
     Applied {
-        /// The index.
-        index: u64,
-        /// The entry's term.
-        term: u64,
-        /// Its command digest.
-        digest: u64,
+        /// The index of the first.
+        first: u64,
+        /// (term, command digest) of each.
+        entries: Vec<(u64, u64)>,
     },
     /// The leader told a client that the command at `index` took effect.
     Acknowledged {

@@ -775,6 +775,8 @@ impl Server {
     // ----- the state machine and clients ---------------------------------------------
 
     fn apply(&mut self, ctx: RCtx) {
+        let first = self.applied + 1;
+        let mut applied = Vec::with_capacity(self.commit.saturating_sub(self.applied) as usize);
         while self.applied < self.commit {
             self.applied += 1;
             let index = self.applied;
@@ -782,11 +784,7 @@ impl Server {
                 panic!("applying index {index}, which the log does not hold");
             };
             let digest = entry.cmd.digest();
-            ctx.note(Note::Applied {
-                index,
-                term: entry.term,
-                digest,
-            });
+            applied.push((entry.term, digest));
             if let Command::Client {
                 from,
                 session,
@@ -808,6 +806,12 @@ impl Server {
                     ctx.send(NodeId(*from), answer);
                 }
             }
+        }
+        if !applied.is_empty() {
+            ctx.note(Note::Applied {
+                first,
+                entries: applied,
+            });
         }
         self.maybe_snapshot(ctx);
     }
