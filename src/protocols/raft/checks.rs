@@ -123,6 +123,8 @@ pub struct RaftChecks {
     snapshots_taken: u64,
     snapshots_installed: u64,
     linearizability: &'static str,
+    /// Why the verdict is `unknown` (which budget ran out), if it is.
+    linearizability_reason: Option<String>,
     linearizability_ms: f64,
 }
 
@@ -151,6 +153,7 @@ impl RaftChecks {
             snapshots_taken: 0,
             snapshots_installed: 0,
             linearizability: "not-run",
+            linearizability_reason: None,
             linearizability_ms: 0.0,
         }
     }
@@ -430,7 +433,10 @@ impl RaftChecks {
         self.linearizability_ms = report.elapsed.as_secs_f64() * 1000.0;
         match report.verdict {
             Verdict::Linearizable => self.linearizability = "linearizable",
-            Verdict::Unknown(_) => self.linearizability = "unknown",
+            Verdict::Unknown(reason) => {
+                self.linearizability = "unknown";
+                self.linearizability_reason = Some(reason.to_string());
+            }
             Verdict::Illegal(ce) => {
                 self.linearizability = "illegal";
                 let msg = format!("the client history is not linearizable (kv model):\n{ce}");
@@ -549,6 +555,10 @@ impl Invariants<RaftNode> for RaftChecks {
             (
                 "raft_linearizability".to_string(),
                 json!(self.linearizability),
+            ),
+            (
+                "raft_linearizability_reason".to_string(),
+                json!(self.linearizability_reason),
             ),
             (
                 "raft_linearizability_ms".to_string(),
