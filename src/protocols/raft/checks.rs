@@ -44,6 +44,56 @@ struct Ghost {
     chain: u64,
 }
 
+/// One server's durable log as its notes describe it. The entries before
+/// `base` are known to equal the committed prefix (the server committed
+/// through them and its hash chain matched), so they are read from the
+/// committed prefix and not kept twice. Invariant: `base <= committed.len()`.
+#[derive(Clone, Debug, Default)]
+struct GhostLog {
+    base: usize,
+    tail: VecDeque<Ghost>,
+}
+
+impl GhostLog {
+    /// Number of entries.
+    fn len(&self) -> usize {
+        self.base + self.tail.len()
+    }
+
+    /// The entry at position `k` (index `k + 1`).
+    fn get(&self, k: usize, committed: &[Ghost]) -> Option<Ghost> {
+        if k < self.base {
+            committed.get(k).copied()
+        } else {
+            self.tail.get(k - self.base).copied()
+        }
+    }
+
+    /// Keeps the first `len` entries.
+    fn truncate(&mut self, len: usize) {
+        if len <= self.base {
+            self.base = len;
+            self.tail.clear();
+        } else {
+            self.tail.truncate(len - self.base);
+        }
+    }
+
+    /// Forgets the entries before position `upto`, now known to equal the
+    /// committed prefix.
+    fn settle(&mut self, upto: usize) {
+        while self.base < upto && self.tail.pop_front().is_some() {
+            self.base += 1;
+        }
+    }
+
+    /// The log is exactly the first `len` committed entries.
+    fn reset_to_committed(&mut self, len: usize) {
+        self.base = len;
+        self.tail.clear();
+    }
+}
+
 /// The first holder of each (index, term) and its chain, for Log
 /// Matching: a slot per index for the first term seen there, and a map for
 /// the rare later terms at an index already taken.
@@ -102,7 +152,7 @@ pub struct RaftChecks {
     liveness_timeouts: u64,
     budget_ms: u64,
     /// Each server's durable log, index 1 at position 0.
-    logs: Vec<Vec<Ghost>>,
+    logs: Vec<GhostLog>,
     /// First holder of each (index, term) with its chain (Log Matching).
     chains: FirstHolders,
     /// The committed prefix.
@@ -138,7 +188,7 @@ impl RaftChecks {
             liveness_bound: SimDuration::from_nanos(bound),
             liveness_timeouts: options.liveness_election_timeouts,
             budget_ms: options.linearizability_budget_ms,
-            logs: vec![Vec::new(); servers],
+            logs: vec![GhostLog::default(); servers],
             chains: FirstHolders::default(),
             committed: Vec::new(),
             leaders: BTreeMap::new(),
@@ -182,15 +232,19 @@ impl RaftChecks {
         }
         let log = &mut self.logs[n];
         log.truncate((first - 1) as usize);
+        let mut prev = match log.len() {
+            0 => 0,
+            len => log.get(len - 1, &self.committed).map_or(0, |g| g.chain),
+        };
         for (i, &(term, digest)) in entries.iter().enumerate() {
             let index = first + i as u64;
-            let prev = log.last().map_or(0, |g| g.chain);
             let g = Ghost {
                 term,
                 digest,
                 chain: chain(prev, term, digest),
             };
-            log.push(g);
+            log.tail.push_back(g);
+            prev = g.chain;
             let (c, other) = self.chains.first_or_insert(index, term, g.chain, node);
             if c != g.chain {
                 let msg = format!("{node} and {other} both hold an entry of term {term} at index {index}, but their logs differ up to it");
@@ -210,7 +264,7 @@ impl RaftChecks {
         self.snapshots_installed += 1;
         let i = index as usize;
         let held = self.logs[node.index()]
-            .get(i.wrapping_sub(1))
+            .get(i.wrapping_sub(1), &self.committed)
             .map(|g| g.term);
         if index == 0 || held == Some(term) {
             return Ok(());
@@ -219,7 +273,7 @@ impl RaftChecks {
             let msg = format!("{node} installed a snapshot through index {index} of term {term}, which is not the committed entry there ({} committed)", self.committed.len());
             return Err(Violation::new("raft.state-machine-safety", at, msg));
         }
-        self.logs[node.index()] = self.committed[..i].to_vec();
+        self.logs[node.index()].reset_to_committed(i);
         Ok(())
     }
 
@@ -238,7 +292,9 @@ impl RaftChecks {
         self.leaders.insert(term, reign);
         let log = &self.logs[node.index()];
         let c = self.committed.len();
-        if c > 0 && log.get(c - 1).map(|g| g.chain) != Some(self.committed[c - 1].chain) {
+        if c > 0
+            && log.get(c - 1, &self.committed).map(|g| g.chain) != Some(self.committed[c - 1].chain)
+        {
             let msg = format!("{node} became leader of term {term} without every committed entry (committed through index {c}, its log has {})", log.len());
             return Err(Violation::new("raft.leader-completeness", at, msg));
         }
@@ -274,14 +330,23 @@ impl RaftChecks {
             return Err(Violation::new("raft.state-machine-safety", at, msg));
         }
         let c = self.committed.len().min(i);
-        if c > 0 && log[c - 1].chain != self.committed[c - 1].chain {
-            let msg = format!("{node} committed through index {index}, but its entries up to index {c} differ from those committed before (term {} there, committed term {})", log[c - 1].term, self.committed[c - 1].term);
-            return Err(Violation::new("raft.state-machine-safety", at, msg));
+        if c > 0 {
+            let held = log.get(c - 1, &self.committed);
+            let agreed = self.committed[c - 1];
+            if held.map(|g| g.chain) != Some(agreed.chain) {
+                let term = held.map_or(0, |g| g.term);
+                let msg = format!("{node} committed through index {index}, but its entries up to index {c} differ from those committed before (term {term} there, committed term {})", agreed.term);
+                return Err(Violation::new("raft.state-machine-safety", at, msg));
+            }
         }
-        if i > self.committed.len() {
-            self.committed
-                .extend_from_slice(&self.logs[node.index()][c..i]);
+        let log = &mut self.logs[node.index()];
+        for k in self.committed.len()..i {
+            // k >= committed.len() >= base: the entry is in the tail.
+            if let Some(g) = log.tail.get(k - log.base) {
+                self.committed.push(*g);
+            }
         }
+        log.settle(i);
         if self.leading[node.index()].is_some() {
             while let Some(&(proposed, proposed_at)) = self.proposed.front() {
                 if proposed > index {
@@ -325,7 +390,7 @@ impl RaftChecks {
         let i = (index as usize).wrapping_sub(1);
         let holds = |s: &usize| {
             self.logs[*s]
-                .get(i)
+                .get(i, &self.committed)
                 .is_some_and(|g| g.term == term && g.digest == digest)
         };
         if (0..self.servers).filter(holds).count() < self.servers / 2 + 1 {
