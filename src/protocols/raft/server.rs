@@ -551,8 +551,9 @@ impl Server {
     }
 
     /// Sends `peer` what it lacks from `next_index` on (or the snapshot, if
-    /// that was compacted), and assumes it will arrive (pipelining; a failed
-    /// reply moves `next_index` back).
+    /// that was compacted) and advances `next_index` past it, assuming it
+    /// will arrive; without `pipeline` it is then in flight. A failed reply,
+    /// or a heartbeat interval without one, moves `next_index` back.
     fn send_append(&mut self, ctx: RCtx, peer: NodeId) {
         let next = self.next_index[peer.index()];
         if next <= self.log.snapshot_index() {

@@ -425,6 +425,18 @@ fn s5_4_2_old_term_entries_are_not_committed_by_counting() {
 
 // ----- replication flow control (`pipeline` off, the default) ----------------------------
 
+/// The heartbeat timer armed among `effects`, if any.
+fn heartbeat_timer(effects: &[Effect<RaftNode>]) -> Option<TimerId> {
+    effects.iter().find_map(|e| match e {
+        Effect::SetTimer {
+            id,
+            timer: Timer::Heartbeat,
+            ..
+        } => Some(*id),
+        _ => None,
+    })
+}
+
 /// Elects `h` (pre_vote off) with votes from 1 and 2; returns what it sent
 /// and its heartbeat timer.
 fn elect_with_heartbeat(
@@ -435,14 +447,7 @@ fn elect_with_heartbeat(
     let term = srv(h).term();
     h.deliver(NodeId(1), vote_reply(term, true));
     let effects = h.deliver(NodeId(2), vote_reply(term, true));
-    let heartbeat = effects.iter().find_map(|e| match e {
-        Effect::SetTimer {
-            id,
-            timer: Timer::Heartbeat,
-            ..
-        } => Some(*id),
-        _ => None,
-    });
+    let heartbeat = heartbeat_timer(&effects);
     let Some(heartbeat) = heartbeat else {
         panic!("a new leader arms its heartbeat");
     };
@@ -527,14 +532,7 @@ fn heartbeats_do_not_overtake_and_resend_what_was_lost() {
     h.deliver(NodeId(1), success(term, 2));
     h.now = h.now + SimDuration::from_millis(10);
     let effects = h.fire(heartbeat, Timer::Heartbeat);
-    let next = effects.iter().find_map(|e| match e {
-        Effect::SetTimer {
-            id,
-            timer: Timer::Heartbeat,
-            ..
-        } => Some(*id),
-        _ => None,
-    });
+    let next = heartbeat_timer(&effects);
     let out = sent(effects);
     assert_eq!(
         appends_to(&out, 1),
