@@ -10,7 +10,7 @@
 //! heal. The runs are independent and run in parallel.
 
 use crate::report::markdown::service;
-use crate::report::timeline::{client_ops, ClientOp};
+use crate::report::timeline::ClientOp;
 use crate::run::{run, RunOptions};
 use crate::scenario::Scenario;
 use rayon::prelude::*;
@@ -44,7 +44,7 @@ pub const STORES: &[StoreSpec] = &[
     StoreSpec {
         name: "raft (CP)",
         protocol: "raft",
-        sections: "[raft]\nkeys = 2\nget_put_only = true\nlinearizability_budget_ms = 10000\n",
+        sections: "[raft]\nkeys = 2\nget_put_only = true\n",
     },
 ];
 
@@ -117,7 +117,7 @@ pub fn availability_over_time(
     let text = scenario_text(store, shape, partition_s, seed);
     let scenario = Scenario::parse(&text, "cap").map_err(|e| e.to_string())?;
     let result = run(&scenario, seed, RunOptions::default());
-    let ops = client_ops(&result.history);
+    let ops = &result.history;
     let bucket_ns = bucket_ms * 1_000_000;
     let buckets = (scenario.config.duration.as_nanos() / bucket_ns) as usize;
     Ok((0..buckets)
@@ -125,7 +125,7 @@ pub fn availability_over_time(
             let (lo, hi) = (b as u64 * bucket_ns, (b as u64 + 1) * bucket_ns);
             let group: Vec<&ClientOp> = ops
                 .iter()
-                .filter(|o| o.invoke_ns >= lo && o.invoke_ns < hi)
+                .filter(|o| o.invoked_ns >= lo && o.invoked_ns < hi)
                 .collect();
             client_availability(&group).map(|share| (lo as f64 / 1e9, share))
         })
@@ -169,7 +169,7 @@ pub struct CapRow {
 
 fn ok_share(ops: &[&ClientOp]) -> Option<f64> {
     (!ops.is_empty())
-        .then(|| ops.iter().filter(|o| o.outcome == "ok").count() as f64 / ops.len() as f64)
+        .then(|| ops.iter().filter(|o| o.outcome_name() == "ok").count() as f64 / ops.len() as f64)
 }
 
 /// Availability weighted by client: the mean over clients of each one's
@@ -177,7 +177,7 @@ fn ok_share(ops: &[&ClientOp]) -> Option<f64> {
 /// refused client issues fewer requests than a served one; counting
 /// requests would let the served side drown out the refused side.
 fn client_availability(ops: &[&ClientOp]) -> Option<f64> {
-    let mut clients: Vec<u64> = ops.iter().map(|o| o.client).collect();
+    let mut clients: Vec<usize> = ops.iter().map(|o| o.client).collect();
     clients.sort_unstable();
     clients.dedup();
     let shares: Vec<f64> = clients
@@ -204,7 +204,7 @@ pub fn measure(
     let text = scenario_text(store, shape, partition_s, seed);
     let scenario = Scenario::parse(&text, "cap").map_err(|e| format!("{e}\n{text}"))?;
     let result = run(&scenario, seed, RunOptions::default());
-    let ops = client_ops(&result.history);
+    let ops = &result.history;
     let all: Vec<&ClientOp> = ops.iter().collect();
     let (start, end) = (
         PARTITION_AT_S * 1_000_000_000,
@@ -212,7 +212,7 @@ pub fn measure(
     );
     let during: Vec<&ClientOp> = ops
         .iter()
-        .filter(|o| !shape.fields.is_empty() && o.invoke_ns >= start && o.invoke_ns < end)
+        .filter(|o| !shape.fields.is_empty() && o.invoked_ns >= start && o.invoked_ns < end)
         .collect();
     let answered = service(ops.iter());
     let metric = |k: &str| result.metrics.get(k).and_then(|v| v.as_u64());

@@ -1,5 +1,6 @@
 //! Runs a scenario for one seed and judges the result against what the
-//! scenario expects.
+//! scenario expects: every check ends held, violated or undecided, and the
+//! run passes, fails or is undecided.
 
 use crate::protocols::broadcast::Broadcast;
 use crate::protocols::raft::Raft;
@@ -7,8 +8,9 @@ use crate::protocols::saga::Saga;
 use crate::protocols::store::Store;
 use crate::protocols::twopc::TwoPc;
 use crate::scenario::{Expect, ProtocolPlan, Scenario};
-use crate::sim::{RunResult, SimConfig, Simulation};
+use crate::sim::{EndReason, Progress, RunResult, SimConfig, Simulation};
 use crate::time::SimTime;
+use serde::Serialize;
 
 /// Options of one run beyond the seed.
 #[derive(Clone, Copy, Debug, Default)]
@@ -23,13 +25,23 @@ pub struct RunOptions {
 
 /// Runs `scenario` with `seed`.
 pub fn run(scenario: &Scenario, seed: u64, options: RunOptions) -> RunResult {
+    run_observed(scenario, seed, options, None)
+}
+
+/// Runs `scenario` with `seed`, telling `progress` how far it got.
+pub fn run_observed(
+    scenario: &Scenario,
+    seed: u64,
+    options: RunOptions,
+    progress: Option<Progress>,
+) -> RunResult {
     let (mut config, mix) = match scenario.swarm_config(seed) {
         Some((config, mix)) if options.swarm => (config, Some(mix)),
         _ => (scenario.config(seed), None),
     };
     config.record_trace = options.record_trace;
     config.export_history = !options.skip_history;
-    let mut result = run_config(scenario, config);
+    let mut result = run_config_observed(scenario, config, progress);
     result.swarm = mix;
     result
 }
@@ -37,36 +49,189 @@ pub fn run(scenario: &Scenario, seed: u64, options: RunOptions) -> RunResult {
 /// Runs `scenario`'s protocol under an explicit engine configuration (the
 /// scenario's own, or one derived from it, e.g. while shrinking).
 pub fn run_config(scenario: &Scenario, config: SimConfig) -> RunResult {
+    run_config_observed(scenario, config, None)
+}
+
+fn run_config_observed(
+    scenario: &Scenario,
+    config: SimConfig,
+    progress: Option<Progress>,
+) -> RunResult {
+    fn go<P: crate::process::Protocol>(
+        protocol: P,
+        config: SimConfig,
+        progress: Option<Progress>,
+    ) -> RunResult {
+        let sim = Simulation::new(protocol, config);
+        match progress {
+            Some(p) => sim.with_progress(p).run(),
+            None => sim.run(),
+        }
+    }
     match &scenario.protocol {
         ProtocolPlan::Broadcast(o) => {
-            Simulation::new(Broadcast::new(o.clone(), scenario.nodes), config).run()
+            go(Broadcast::new(o.clone(), scenario.nodes), config, progress)
         }
         ProtocolPlan::Store(kind, workload) => {
             let clients = config.workload.clients;
             let store = Store::new(kind.clone(), scenario.nodes, clients, workload.clone());
-            Simulation::new(store, config).run()
+            go(store, config, progress)
         }
-        ProtocolPlan::TwoPc(o) => {
-            Simulation::new(TwoPc::new(o.clone(), scenario.nodes), config).run()
-        }
-        ProtocolPlan::Saga(o) => {
-            Simulation::new(Saga::new(o.clone(), scenario.nodes), config).run()
-        }
+        ProtocolPlan::TwoPc(o) => go(TwoPc::new(o.clone(), scenario.nodes), config, progress),
+        ProtocolPlan::Saga(o) => go(Saga::new(o.clone(), scenario.nodes), config, progress),
         ProtocolPlan::Raft(o) => {
             let clients = config.workload.clients;
             let liveness_start = SimTime::ZERO + config.duration;
             let raft = Raft::new(o.clone(), scenario.nodes, clients, liveness_start);
-            Simulation::new(raft, config).run()
+            go(raft, config, progress)
         }
     }
 }
 
-/// Whether a run ended as the scenario expects: every check held for
-/// `expect = "pass"`; the expected check (or any) failed for `"violation"`.
+/// How a run ended, judged against what its scenario expects.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunVerdict {
+    /// Every check held (`expect = "pass"`), or the expected violation
+    /// happened.
+    Pass,
+    /// A check was violated (`expect = "pass"`), or the expected violation
+    /// definitely did not happen.
+    Fail,
+    /// Nothing failed, but a check that could change the answer was not
+    /// decided within its budget.
+    Undecided,
+}
+
+impl RunVerdict {
+    /// `pass`, `fail` or `undecided`, as the JSON summary writes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            RunVerdict::Pass => "pass",
+            RunVerdict::Fail => "fail",
+            RunVerdict::Undecided => "undecided",
+        }
+    }
+}
+
+/// The run's verdict: for `expect = "pass"`, a violation fails it and an
+/// undecided check leaves it undecided; for `expect = "violation"` (of a
+/// check, or of any), the violation passes it, and an undecided check
+/// (that check, or any) leaves it undecided rather than failed.
+pub fn verdict(scenario: &Scenario, result: &RunResult) -> RunVerdict {
+    let undecided = |check: Option<&String>| {
+        result
+            .undecided
+            .iter()
+            .any(|u| check.is_none_or(|c| &u.check == c))
+    };
+    let (happened, open) = match &scenario.expect {
+        Expect::Pass => {
+            return match (result.violations.is_empty(), result.undecided.is_empty()) {
+                (false, _) => RunVerdict::Fail,
+                (true, false) => RunVerdict::Undecided,
+                (true, true) => RunVerdict::Pass,
+            }
+        }
+        Expect::Violation(None) => (!result.violations.is_empty(), undecided(None)),
+        Expect::Violation(Some(check)) => (
+            result.violations.iter().any(|v| &v.check == check),
+            undecided(Some(check)),
+        ),
+    };
+    match (happened, open) {
+        (true, _) => RunVerdict::Pass,
+        (false, true) => RunVerdict::Undecided,
+        (false, false) => RunVerdict::Fail,
+    }
+}
+
+/// Whether a run ended as the scenario expects (its verdict is `Pass`).
 pub fn as_expected(scenario: &Scenario, result: &RunResult) -> bool {
-    match &scenario.expect {
-        Expect::Pass => result.violations.is_empty(),
-        Expect::Violation(None) => !result.violations.is_empty(),
-        Expect::Violation(Some(check)) => result.violations.iter().any(|v| &v.check == check),
+    verdict(scenario, result) == RunVerdict::Pass
+}
+
+/// What became of one check in a run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CheckStatus {
+    /// It held.
+    Held,
+    /// It was violated.
+    Violated,
+    /// It was not decided: its budget ran out, or the run stopped before
+    /// it could be judged.
+    Undecided,
+    /// The scenario's `[checks] enabled` leaves it out: it cannot fail the run.
+    Disabled,
+}
+
+/// One check of a run: its name, status and, unless it held, why.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct CheckRow {
+    /// The check, e.g. `raft.linearizable`.
+    pub name: &'static str,
+    /// What became of it.
+    pub status: CheckStatus,
+    /// The violation's message, or why it is undecided (`None` when it held).
+    pub reason: Option<String>,
+    /// When it was violated (ns), if it was.
+    pub time_ns: Option<u64>,
+}
+
+/// Every check of the scenario's protocol and the engine, with its status.
+pub fn check_rows(scenario: &Scenario, result: &RunResult) -> Vec<CheckRow> {
+    let stopped = result.end_reason != EndReason::Completed;
+    let enabled = |name: &str| {
+        scenario
+            .config
+            .enabled_checks
+            .as_ref()
+            .is_none_or(|e| e.iter().any(|c| c == name))
+    };
+    let row = |name: &'static str, status, reason, time_ns| CheckRow {
+        name,
+        status,
+        reason,
+        time_ns,
+    };
+    scenario
+        .protocol
+        .info()
+        .checks
+        .iter()
+        .chain(crate::protocols::ENGINE_CHECKS)
+        .map(|&name| {
+            if let Some(v) = result.violations.iter().find(|v| v.check == name) {
+                let at = Some(v.time.as_nanos());
+                return row(name, CheckStatus::Violated, Some(v.message.clone()), at);
+            }
+            if let Some(u) = result.undecided.iter().find(|u| u.check == name) {
+                return row(name, CheckStatus::Undecided, Some(u.reason.clone()), None);
+            }
+            if !enabled(name) {
+                return row(name, CheckStatus::Disabled, None, None);
+            }
+            if stopped && !name.starts_with("engine.") {
+                let why = format!(
+                    "not reached: the run stopped early at {} ({})",
+                    result.sim_time,
+                    end_reason_text(result.end_reason)
+                );
+                return row(name, CheckStatus::Undecided, Some(why), None);
+            }
+            row(name, CheckStatus::Held, None, None)
+        })
+        .collect()
+}
+
+fn end_reason_text(reason: EndReason) -> &'static str {
+    match reason {
+        EndReason::Completed => "completed",
+        EndReason::Violation => "a check was violated",
+        EndReason::EventLimit => "max_events",
+        EndReason::PendingLimit => "max_pending_events",
+        EndReason::HistoryLimit => "max_history_ops",
+        EndReason::Panic => "a panic",
     }
 }

@@ -124,11 +124,47 @@ fn shards_merge_into_the_unsharded_sweep() {
     );
     assert_eq!(essence(&merged), essence(&json(&whole)));
 
-    // Two shards of three are reported as incomplete; a shard twice is an error.
-    let (_, partial) = faultline(&["merge", "--json", &files[0], &files[1]]);
-    assert_eq!(json(&partial)["seeds_run"], 20);
-    let (code, _) = faultline(&["merge", &files[0], &files[0]]);
-    assert_eq!(code, 2);
+    // Two shards of three: an error naming the missing shard, unless asked
+    // for; a shard twice is an error naming both files.
+    let partial = Command::new(BIN)
+        .args(["merge", &files[0], &files[1]])
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        partial.status.code(),
+        Some(2),
+        "a partial sweep must not pass"
+    );
+    let stderr = String::from_utf8_lossy(&partial.stderr);
+    assert!(stderr.contains("shard 2/3 is missing"), "{stderr}");
+    let (code, partial) = faultline(&[
+        "merge",
+        "--json",
+        "--allow-incomplete",
+        &files[0],
+        &files[1],
+    ]);
+    assert_eq!(
+        code, 0,
+        "the scenario's expected violation is in these shards"
+    );
+    let partial = json(&partial);
+    assert_eq!(partial["seeds_run"], 20);
+    assert_eq!(
+        partial["missing_shards"],
+        serde_json::json!([{"index": 2, "count": 3}])
+    );
+    let twice = Command::new(BIN)
+        .args(["merge", &files[0], &files[0]])
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(twice.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&twice.stderr);
+    assert!(stderr.contains("shard 0/3 appears twice"), "{stderr}");
+    assert!(
+        !stderr.contains('{'),
+        "a plain message, not a debug struct: {stderr}"
+    );
 }
 
 #[test]

@@ -174,8 +174,9 @@ fn bad_usage_exits_2() {
     }
 }
 
-/// n overlapping writes of distinct values and a concurrent read of a value
-/// never written: refuting it visits every subset of the writes.
+/// n overlapping writes (each value written twice, so the unique-writes
+/// procedure steps aside) and a concurrent read of a value never written:
+/// refuting it by search visits every subset of the writes.
 fn hard_history(writes: usize) -> String {
     let mut lines = Vec::new();
     for p in 0..=writes {
@@ -185,7 +186,7 @@ fn hard_history(writes: usize) -> String {
             ("write", "")
         };
         let value = if v.is_empty() {
-            p.to_string()
+            (p / 2).to_string()
         } else {
             v.to_string()
         };
@@ -197,7 +198,7 @@ fn hard_history(writes: usize) -> String {
         let value = if p == writes {
             "999".to_string()
         } else {
-            p.to_string()
+            (p / 2).to_string()
         };
         let f = if p == writes { "read" } else { "write" };
         lines.push(format!(
@@ -248,9 +249,7 @@ fn memory_budget_gives_unknown_exit_3() {
         ],
     );
     assert_eq!(out.status.code(), Some(3));
-    assert!(
-        String::from_utf8_lossy(&out.stdout).contains("memory budget of 4194304 bytes exceeded")
-    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("memory budget of 4194304 bytes"));
 }
 
 #[test]

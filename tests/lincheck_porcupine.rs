@@ -1,13 +1,12 @@
 //! Agreement with Porcupine's data: every history in the porcupine folder
 //! (102 Jepsen etcd logs checked as a cas-register, 6 kv histories) gets the
 //! verdict listed in its verdicts.csv, and kv/c50-bad yields a counterexample
-//! within the bounds (10 s, 1 GB). The data is read from the folder
+//! within the default step budget and 1 GB. The data is read from the folder
 //! named by FAULTLINE_PORCUPINE_DATA; it is never copied into the repo.
 use faultline::check::history::parse_file;
-use faultline::check::{check_history, CheckOptions, ModelKind, Verdict};
+use faultline::check::{check_history, CheckOptions, ModelKind, Verdict, DEFAULT_STEPS};
 use std::io::Write;
 use std::path::PathBuf;
-use std::time::Duration;
 
 const ENV: &str = "FAULTLINE_PORCUPINE_DATA";
 
@@ -100,9 +99,11 @@ fn c50_bad_counterexample_within_bounds() {
     let Some(dir) = data_dir() else { return };
     let history = parse_file(&dir.join("kv/c50-bad.txt"), None).expect("parse c50-bad");
     let opts = CheckOptions {
-        timeout: Duration::from_secs(10),
+        steps_max: Some(DEFAULT_STEPS),
         memory_bytes_max: 1 << 30,
         threads: 0,
+        deadline: None,
+        unique_writes: true,
     };
     let report = check_history(ModelKind::Kv, &history, &opts).expect("model fits");
     let Verdict::Illegal(cx) = report.verdict else {
@@ -110,7 +111,7 @@ fn c50_bad_counterexample_within_bounds() {
     };
     assert!(cx.key.is_some(), "kv counterexamples name the key");
     assert!(!cx.cannot_place.is_empty(), "some op cannot be placed");
-    assert!(report.elapsed < Duration::from_secs(10));
+    assert!(report.steps <= DEFAULT_STEPS, "{} steps", report.steps);
     let text = cx.to_string();
     assert!(text.contains("not linearizable"), "{text}");
 }

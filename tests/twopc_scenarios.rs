@@ -63,7 +63,7 @@ fn coordinator_crash_before_decision_blocks_then_presumes_abort() {
             r.seed
         );
         assert!(
-            r.history.iter().any(|l| l["type"] == "info"),
+            r.history.iter().any(|l| l.outcome_name() == "info"),
             "the first transfer's outcome is unknown to its client"
         );
     }

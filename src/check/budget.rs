@@ -1,121 +1,241 @@
-//! The bounds of one check: a wall-clock deadline and a memory budget
-//! shared by all partitions' searches. Owns the periodic meter the search
-//! calls: the clock and the shared memory counter are read only every
-//! `CHECK_EVERY` steps, so a budget may be overshot by that many steps.
-// The checker runs outside simulated runs, so the project's lint against
-// reading the wall clock in simulated code does not apply here.
-#![allow(clippy::disallowed_types, clippy::disallowed_methods)]
+//! The bounds of one check, and why a check that hit one is undecided.
+//!
+//! Inside a simulated run every bound counts deterministic work: search
+//! steps (counted by the driver in `mod.rs`, round by round, so the
+//! thread count cannot change where a search stops) and bytes of the
+//! checker's own structures (the memo caches, estimated from their
+//! capacities, and the history it was handed). The same history and
+//! budget give the same verdict on every machine. A wall-clock limit
+//! exists only for checks outside a run (`faultline check --timeout`): the
+//! caller hands in a [`Deadline`], and this module never reads a clock.
+//!
+//! The memory bound is a bound on the real peak, not only the estimate:
+//! structures that grow ask for their next allocation first
+//! ([`Meter::grant`]), so the transient of a resize counts too, and they
+//! allocate fallibly, so an allocation the system refuses ends the check as
+//! undecided instead of aborting the process.
 use serde::Serialize;
 use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
 
-/// Search steps between two reads of the clock and the memory counter.
-const CHECK_EVERY: u32 = 1024;
+/// Search steps between two looks at the deadline and the shared memory
+/// counter. A step costs well under a microsecond, so a deadline is seen
+/// within a fraction of a millisecond of passing.
+const CHECK_EVERY: u32 = 256;
 
-/// Why a check could not decide.
+/// A wall-clock limit handed in by code outside simulated runs (the CLI):
+/// the checker asks `expired` now and then and never reads a clock itself.
+#[derive(Clone)]
+pub struct Deadline {
+    /// The limit, for the reason reported when it passes.
+    pub budget_ms: u64,
+    /// Whether the limit has passed.
+    pub expired: Arc<dyn Fn() -> bool + Send + Sync>,
+}
+
+impl fmt::Debug for Deadline {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Deadline({} ms)", self.budget_ms)
+    }
+}
+
+/// Which bound a check ran into.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "budget", rename_all = "snake_case")]
-pub enum UnknownReason {
-    /// The time budget ran out.
-    Timeout {
-        /// The budget in milliseconds.
-        budget_ms: u64,
+pub enum Exhausted {
+    /// The step budget (deterministic work) ran out.
+    Steps {
+        /// The budget in search steps.
+        budget_steps: u64,
     },
-    /// The memo cache outgrew the memory budget.
+    /// The checker's structures would have outgrown the memory budget.
     Memory {
         /// The budget in bytes.
         budget_bytes: u64,
     },
+    /// The system refused an allocation the budget allowed.
+    Allocation {
+        /// The allocation that failed, in bytes.
+        bytes: u64,
+    },
+    /// The wall-clock deadline passed (outside simulated runs only).
+    Timeout {
+        /// The budget in milliseconds.
+        budget_ms: u64,
+    },
+}
+
+/// Why a check could not decide: which bound, and how far it got.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct UnknownReason {
+    /// The bound it hit (serialized as `budget` plus the bound's fields).
+    #[serde(flatten)]
+    pub exhausted: Exhausted,
+    /// Search steps taken over all partitions.
+    pub steps: u64,
+    /// Partitions (keys) in the history.
+    pub partitions: usize,
+    /// Partitions decided (each linearizable) before the bound.
+    pub partitions_decided: usize,
+    /// The key of the first partition left undecided, if the model has keys.
+    pub undecided_key: Option<String>,
+    /// Ops in that partition.
+    pub undecided_ops: usize,
+    /// The longest linearizable prefix its search had found.
+    pub undecided_prefix: usize,
+}
+
+impl UnknownReason {
+    /// A reason with no progress recorded yet (the driver fills it in).
+    pub(crate) fn bare(exhausted: Exhausted) -> Self {
+        UnknownReason {
+            exhausted,
+            steps: 0,
+            partitions: 0,
+            partitions_decided: 0,
+            undecided_key: None,
+            undecided_ops: 0,
+            undecided_prefix: 0,
+        }
+    }
+}
+
+impl fmt::Display for Exhausted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Exhausted::Steps { budget_steps } => {
+                write!(f, "step budget of {budget_steps} steps exhausted")
+            }
+            Exhausted::Memory { budget_bytes } => {
+                write!(f, "memory budget of {budget_bytes} bytes exhausted")
+            }
+            Exhausted::Allocation { bytes } => {
+                write!(f, "the system refused an allocation of {bytes} bytes")
+            }
+            Exhausted::Timeout { budget_ms } => {
+                write!(f, "time budget of {budget_ms} ms exceeded")
+            }
+        }
+    }
 }
 
 impl fmt::Display for UnknownReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            UnknownReason::Timeout { budget_ms } => {
-                write!(f, "time budget of {budget_ms} ms exceeded")
-            }
-            UnknownReason::Memory { budget_bytes } => {
-                write!(f, "memory budget of {budget_bytes} bytes exceeded")
-            }
+        write!(
+            f,
+            "{} after {} steps; {} of {} partitions decided",
+            self.exhausted, self.steps, self.partitions_decided, self.partitions
+        )?;
+        if self.undecided_ops > 0 {
+            let key = match &self.undecided_key {
+                Some(k) => format!("key {k:?}"),
+                None => "the history".to_string(),
+            };
+            write!(
+                f,
+                "; {key} undecided after a linearizable prefix of {} of its {} ops",
+                self.undecided_prefix, self.undecided_ops
+            )?;
         }
+        Ok(())
     }
 }
 
-/// The shared bounds of one check.
+/// The bounds of one check, as its caller sets them.
+#[derive(Clone, Debug)]
+pub(crate) struct Limits {
+    pub steps_max: Option<u64>,
+    pub memory_bytes_max: usize,
+    pub deadline: Option<Deadline>,
+}
+
+/// The shared bounds of one check: the limits and the bytes every search
+/// (and the driver) holds now.
 pub(crate) struct Budget {
-    start: Instant,
-    timeout: Duration,
-    memory_bytes_max: usize,
+    limits: Limits,
     memory_bytes_used: AtomicUsize,
 }
 
 impl Budget {
-    /// Starts the clock now.
-    pub(crate) fn start(timeout: Duration, memory_bytes_max: usize) -> Self {
+    /// A budget with nothing spent.
+    pub(crate) fn new(limits: Limits) -> Self {
         Budget {
-            start: Instant::now(), // determinism: ok (checker runs outside simulated runs)
-            timeout,
-            memory_bytes_max,
+            limits,
             memory_bytes_used: AtomicUsize::new(0),
         }
     }
 
-    /// Time since the check started.
-    pub(crate) fn elapsed(&self) -> Duration {
-        self.start.elapsed() // determinism: ok
+    /// The step budget, if any.
+    pub(crate) fn steps_max(&self) -> Option<u64> {
+        self.limits.steps_max
     }
 
-    fn timeout_reason(&self) -> UnknownReason {
-        UnknownReason::Timeout {
-            budget_ms: self.timeout.as_millis() as u64,
+    /// Counts `bytes` the driver holds for the whole check (the history,
+    /// its encoding), or says the budget cannot hold them.
+    pub(crate) fn charge(&self, bytes: usize) -> Result<(), Exhausted> {
+        let total = self.memory_bytes_used.fetch_add(bytes, Ordering::Relaxed) + bytes;
+        if total > self.limits.memory_bytes_max {
+            return Err(self.memory_exhausted());
         }
+        Ok(())
     }
 
-    fn memory_reason(&self) -> UnknownReason {
-        UnknownReason::Memory {
-            budget_bytes: self.memory_bytes_max as u64,
+    /// Whether the deadline (if any) has passed.
+    pub(crate) fn deadline_passed(&self) -> Option<Exhausted> {
+        let deadline = self.limits.deadline.as_ref()?;
+        (deadline.expired)().then_some(Exhausted::Timeout {
+            budget_ms: deadline.budget_ms,
+        })
+    }
+
+    fn memory_exhausted(&self) -> Exhausted {
+        Exhausted::Memory {
+            budget_bytes: self.limits.memory_bytes_max as u64,
         }
     }
 }
 
-/// One search's view of the budget: counts steps and reports its memory
-/// growth to the shared counter at each periodic check.
+/// One search's view of the budget: counts steps and keeps the shared
+/// memory counter up to date with the search's own structures.
 pub(crate) struct Meter<'a> {
     budget: &'a Budget,
-    steps: u32,
+    since_check: u32,
     reported_bytes: usize,
 }
 
 impl<'a> Meter<'a> {
-    /// A meter for one partition's search.
+    /// A meter for one search.
     pub(crate) fn new(budget: &'a Budget) -> Self {
         Meter {
             budget,
-            steps: 0,
+            since_check: 0,
             reported_bytes: 0,
         }
     }
 
-    /// Counts one step; every `CHECK_EVERY` steps checks the bounds given
-    /// the search's current memory use.
+    /// Counts one step; every `CHECK_EVERY` steps publishes the search's
+    /// current memory (`bytes_now`) and looks at the deadline.
     #[inline]
-    pub(crate) fn tick(&mut self, bytes_now: impl FnOnce() -> usize) -> Result<(), UnknownReason> {
-        self.steps += 1;
-        if self.steps < CHECK_EVERY {
+    pub(crate) fn tick(&mut self, bytes_now: impl FnOnce() -> usize) -> Result<(), Exhausted> {
+        self.since_check += 1;
+        if self.since_check < CHECK_EVERY {
             return Ok(());
         }
-        self.steps = 0;
-        self.check(bytes_now())
+        self.since_check = 0;
+        self.report(bytes_now());
+        match self.budget.deadline_passed() {
+            Some(stop) => Err(stop),
+            None => Ok(()),
+        }
     }
 
-    fn check(&mut self, bytes_now: usize) -> Result<(), UnknownReason> {
-        let used = self.report(bytes_now);
-        if used > self.budget.memory_bytes_max {
-            return Err(self.budget.memory_reason());
-        }
-        if self.budget.elapsed() >= self.budget.timeout {
-            return Err(self.budget.timeout_reason());
+    /// Asks for `extra` bytes beyond the search's current `bytes_now`
+    /// before allocating them; refuses when the budget cannot hold them.
+    pub(crate) fn grant(&mut self, bytes_now: usize, extra: usize) -> Result<(), Exhausted> {
+        let total = self.report(bytes_now);
+        if total.saturating_add(extra) > self.budget.limits.memory_bytes_max {
+            return Err(self.budget.memory_exhausted());
         }
         Ok(())
     }
@@ -124,11 +244,11 @@ impl<'a> Meter<'a> {
     fn report(&mut self, bytes_now: usize) -> usize {
         let shared = &self.budget.memory_bytes_used;
         let total = if bytes_now >= self.reported_bytes {
-            shared.fetch_add(bytes_now - self.reported_bytes, Ordering::Relaxed)
-                + (bytes_now - self.reported_bytes)
+            let grow = bytes_now - self.reported_bytes;
+            shared.fetch_add(grow, Ordering::Relaxed) + grow
         } else {
-            shared.fetch_sub(self.reported_bytes - bytes_now, Ordering::Relaxed)
-                - (self.reported_bytes - bytes_now)
+            let shrink = self.reported_bytes - bytes_now;
+            shared.fetch_sub(shrink, Ordering::Relaxed) - shrink
         };
         self.reported_bytes = bytes_now;
         total
@@ -136,7 +256,7 @@ impl<'a> Meter<'a> {
 }
 
 impl Drop for Meter<'_> {
-    /// The search's memo cache is freed with it.
+    /// The search's structures are freed with it.
     fn drop(&mut self) {
         self.budget
             .memory_bytes_used

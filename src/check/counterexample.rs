@@ -4,8 +4,9 @@
 //! window where every choice fails). Owns its readable rendering and its
 //! serde form (for the HTML report). Built after the search from its
 //! deepest point, so it costs no more than the search itself.
-use super::history::Op;
-use super::model::Model;
+use super::history::{History, Op};
+use super::model::{Model, Partition};
+use super::unique::Why;
 use super::value::Value;
 use serde::Serialize;
 use std::fmt;
@@ -102,6 +103,10 @@ pub struct Counterexample {
     pub state_after_prefix: String,
     /// The completed ops that could go next in real time, none of which works.
     pub cannot_place: Vec<StuckOp>,
+    /// Why, in words, when the checker proved it directly from the values
+    /// (histories with unique writes): the ops that contradict each other.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub explanation: Option<String>,
 }
 
 /// Builds the counterexample from the search's deepest point. `part` maps
@@ -149,6 +154,91 @@ pub(crate) fn build<M: Model>(
             .collect(),
         state_after_prefix: model.describe_state(state),
         cannot_place,
+        explanation: None,
+    }
+}
+
+/// A counterexample without a searched prefix: the ops of a proof that
+/// the partition is illegal, listed as the ones that cannot be placed.
+pub(crate) fn from_ops<M: Model>(model: &M, key: Option<String>, part: &[&Op]) -> Counterexample {
+    Counterexample {
+        key,
+        partition_ops: part.len(),
+        prefix: Vec::new(),
+        state_after_prefix: model.describe_state(&model.init()),
+        cannot_place: part
+            .iter()
+            .filter(|op| op.is_completed())
+            .map(|op| StuckOp {
+                op: OpRecord::new(model, op),
+                reason: StuckReason::DeadEnd,
+            })
+            .collect(),
+        explanation: None,
+    }
+}
+
+/// The direct procedure's proof in words; ops are named by history index
+/// and description.
+pub(crate) fn explain_conflict<M: Model>(
+    model: &M,
+    partition: &Partition,
+    history: &History,
+    why: &Why,
+) -> String {
+    let op = |local: usize| {
+        let op = &history.ops[partition.ops[local]];
+        format!("#{} {}", op.index, model.describe_op(op))
+    };
+    match why {
+        Why::Unreachable { reader } => format!(
+            "{} saw a value that no sequence of the writes to it produces",
+            op(*reader)
+        ),
+        Why::TwoSuccessors { first, second } => format!(
+            "{} and {} both change the same value directly (as a compare-and-set or append seen by a later read), but only one op can follow a value directly",
+            op(*first),
+            op(*second)
+        ),
+        Why::TwoPredecessors { op: m, by_a, by_b } => format!(
+            "{} and {} disagree on which value {} was applied to",
+            op(*by_a),
+            op(*by_b),
+            op(*m)
+        ),
+        Why::Loop { ops } => {
+            let names: Vec<String> = ops.iter().map(|&o| op(o)).collect();
+            format!(
+                "each of these ops must directly follow the one before it, round a loop: {}",
+                names.join(", ")
+            )
+        }
+        Why::OutOfOrder { earlier, later } => format!(
+            "the values put {} after {}, but it finished before that op began",
+            op(*later),
+            op(*earlier)
+        ),
+        Why::RealTime { a, b, c, d } => {
+            let first = match a {
+                Some(a) => format!("{} finished before {} began", op(*a), op(*b)),
+                None => format!(
+                    "the initial value comes before everything, so before {}",
+                    op(*b)
+                ),
+            };
+            let owner = match a {
+                Some(a) => op(*a),
+                None => "the initial value".to_string(),
+            };
+            format!(
+                "{first}, and {} finished before {} began; but {owner} and {} belong to one run of values (a value, the ops that saw it, and what was applied directly on top), {} and {} to another, and each run would have to be linearized before the other (a stale or future read)",
+                op(*c),
+                op(*d),
+                op(*d),
+                op(*b),
+                op(*c)
+            )
+        }
     }
 }
 
@@ -173,6 +263,9 @@ impl fmt::Display for Counterexample {
         }
         for op in &self.prefix[self.prefix.len() - shown..] {
             writeln!(f, "  {op}")?;
+        }
+        if let Some(why) = &self.explanation {
+            writeln!(f, "why: {why}")?;
         }
         writeln!(f, "state after the prefix: {}", self.state_after_prefix)?;
         writeln!(f, "none of these can be linearized next:")?;

@@ -1,13 +1,10 @@
 //! Lowe's memo cache for the Wing & Gong search: the set of configurations
 //! (linearized ops as a bitset, model state) already explored. Owns a
-//! compact arena layout (all bitsets in one `Vec<u64>`, hash chains through
-//! indices) so that a lookup allocates nothing and an insert allocates only
-//! amortised arena growth; and an estimate of its own size in bytes.
-// The checker runs outside simulated runs, so the project's lint against
-// HashMap in simulated code does not apply here.
-#![allow(clippy::disallowed_types, clippy::disallowed_methods)]
-use std::collections::HashMap; // determinism: ok (checker only, never in a run)
-use std::hash::{BuildHasherDefault, Hash, Hasher};
+//! compact layout (bitsets and states in fixed-size chunks, an
+//! open-addressing table of indices) so that a lookup allocates nothing,
+//! growth is fallible and announced before it happens, and its size in
+//! bytes is known exactly enough to bound the real peak.
+use std::hash::{Hash, Hasher};
 
 /// FxHash (as used in rustc): one rotate, xor and multiply per word.
 #[derive(Default, Clone, Copy)]
@@ -73,48 +70,104 @@ pub(crate) fn zobrist(op: usize) -> u64 {
     z ^ (z >> 31)
 }
 
-const NO_ENTRY: u32 = u32::MAX;
+/// An empty slot of the hash table.
+const EMPTY: u32 = u32::MAX;
+/// Bitset words per chunk (256 KiB): big enough that chunks are few, small
+/// enough that growing the last one never holds much twice.
+const CHUNK_WORDS: usize = 1 << 15;
+/// Hash-table slots of the first table; it doubles at half load.
+const TABLE_SLOTS_FIRST: usize = 1 << 10;
 
-/// The set of explored configurations.
+/// The memo cannot grow: the system refused an allocation of this many bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct AllocFailed(pub usize);
+
+/// The set of explored configurations: entries (hash, state, bitset) in
+/// fixed-size chunks, found through an open-addressing table of entry
+/// indices. Chunks never move once full, so the only large transient is a
+/// table resize, and [`Memo::growth_bytes`] says how big the next one is
+/// before it happens. Invariant: every entry index below `len` sits in
+/// exactly one table slot, and the table is at most half full.
 pub(crate) struct Memo<S> {
     words: usize,
-    bits: Vec<u64>,
-    states: Vec<S>,
-    chain: Vec<u32>,
-    heads: HashMap<u64, u32, BuildHasherDefault<FxHasher>>, // determinism: ok
+    /// Entries per chunk, a power of two.
+    per_chunk: usize,
+    shift: u32,
+    bits: Vec<Vec<u64>>,
+    entries: Vec<Vec<(u64, S)>>,
+    len: usize,
+    table: Vec<u32>,
     heap_bytes: usize,
 }
 
 impl<S: Eq> Memo<S> {
     /// An empty cache for bitsets of `words` 64-bit words.
     pub(crate) fn new(words: usize) -> Self {
+        let per_chunk = (CHUNK_WORDS / words.max(1)).max(1);
+        let per_chunk = 1usize << (usize::BITS - 1 - per_chunk.leading_zeros());
         Memo {
             words,
+            per_chunk,
+            shift: per_chunk.trailing_zeros(),
             bits: Vec::new(),
-            states: Vec::new(),
-            chain: Vec::new(),
-            heads: HashMap::default(), // determinism: ok
+            entries: Vec::new(),
+            len: 0,
+            table: Vec::new(),
             heap_bytes: 0,
         }
     }
 
+    fn locate(&self, idx: usize) -> (usize, usize) {
+        (idx >> self.shift, idx & (self.per_chunk - 1))
+    }
+
+    fn bits_of(&self, idx: usize) -> &[u64] {
+        let (c, o) = self.locate(idx);
+        &self.bits[c][o * self.words..(o + 1) * self.words]
+    }
+
     /// The state of entry `idx`.
     pub(crate) fn state(&self, idx: u32) -> &S {
-        &self.states[idx as usize]
+        let (c, o) = self.locate(idx as usize);
+        &self.entries[c][o].1
     }
 
     /// Whether (`bits`, `state`), whose combined hash is `hash`, is cached.
     pub(crate) fn contains(&self, hash: u64, bits: &[u64], state: &S) -> bool {
-        let mut idx = self.heads.get(&hash).copied().map_or(NO_ENTRY, |i| i);
-        while idx != NO_ENTRY {
-            let i = idx as usize;
-            if self.states[i] == *state && self.bits[i * self.words..(i + 1) * self.words] == *bits
-            {
+        if self.table.is_empty() {
+            return false;
+        }
+        let mask = self.table.len() - 1;
+        let mut slot = hash as usize & mask;
+        loop {
+            let idx = self.table[slot];
+            if idx == EMPTY {
+                return false;
+            }
+            let (c, o) = self.locate(idx as usize);
+            let (h, s) = &self.entries[c][o];
+            if *h == hash && s == state && self.bits_of(idx as usize) == bits {
                 return true;
             }
-            idx = self.chain[i];
+            slot = (slot + 1) & mask;
         }
-        false
+    }
+
+    /// Bytes the next insert allocates beyond [`Memo::bytes`] at its peak:
+    /// a fuller chunk and, at half load, a table of twice the slots (the
+    /// old table is still held while the new one fills).
+    pub(crate) fn growth_bytes(&self) -> usize {
+        let (c, o) = self.locate(self.len);
+        let mut extra = 0;
+        if c == self.entries.len() || self.entries[c].len() == self.entries[c].capacity() {
+            let have = self.entries.get(c).map_or(0, Vec::capacity);
+            let want = next_chunk_capacity(have, o, self.per_chunk);
+            extra += (want - have) * (self.words * 8 + std::mem::size_of::<(u64, S)>());
+        }
+        if (self.len + 1) * 2 > self.table.len() {
+            extra += (self.table.len() * 2).max(TABLE_SLOTS_FIRST) * 4;
+        }
+        extra
     }
 
     /// Adds an entry known to be absent and returns its index.
@@ -124,30 +177,88 @@ impl<S: Eq> Memo<S> {
         bits: &[u64],
         state: S,
         heap_bytes: usize,
-    ) -> u32 {
+    ) -> Result<u32, AllocFailed> {
         assert_eq!(
             bits.len(),
             self.words,
             "bitset width is fixed per partition"
         );
-        let idx = self.states.len() as u32;
-        assert!(idx != NO_ENTRY, "memo cache index overflow");
-        let head = self.heads.entry(hash).or_insert(NO_ENTRY);
-        self.chain.push(*head);
-        *head = idx;
-        self.bits.extend_from_slice(bits);
-        self.states.push(state);
+        let idx = self.len;
+        assert!(idx < EMPTY as usize, "memo cache index overflow");
+        if (self.len + 1) * 2 > self.table.len() {
+            self.grow_table()?;
+        }
+        self.reserve_entry()?;
+        let (c, _) = self.locate(idx);
+        self.bits[c].extend_from_slice(bits);
+        self.entries[c].push((hash, state));
+        self.len += 1;
         self.heap_bytes += heap_bytes;
-        idx
+        self.place(hash, idx as u32);
+        Ok(idx as u32)
     }
 
-    /// Estimated bytes held: arenas at capacity, the hash table's slots and
-    /// control bytes, and the states' own heap data.
-    pub(crate) fn bytes(&self) -> usize {
-        self.bits.capacity() * 8
-            + self.states.capacity() * std::mem::size_of::<S>()
-            + self.chain.capacity() * 4
-            + self.heads.capacity() * (8 + 4 + 1)
-            + self.heap_bytes
+    fn place(&mut self, hash: u64, idx: u32) {
+        let mask = self.table.len() - 1;
+        let mut slot = hash as usize & mask;
+        while self.table[slot] != EMPTY {
+            slot = (slot + 1) & mask;
+        }
+        self.table[slot] = idx;
     }
+
+    /// Makes room for entry `len` in its chunk.
+    fn reserve_entry(&mut self) -> Result<(), AllocFailed> {
+        let (c, o) = self.locate(self.len);
+        if c == self.bits.len() {
+            self.bits.push(Vec::new());
+            self.entries.push(Vec::new());
+        }
+        if self.entries[c].len() < self.entries[c].capacity() {
+            return Ok(());
+        }
+        let want = next_chunk_capacity(self.entries[c].capacity(), o, self.per_chunk);
+        let more = want - self.entries[c].len();
+        self.entries[c]
+            .try_reserve_exact(more)
+            .map_err(|_| AllocFailed(more * std::mem::size_of::<(u64, S)>()))?;
+        self.bits[c]
+            .try_reserve_exact(more * self.words)
+            .map_err(|_| AllocFailed(more * self.words * 8))
+    }
+
+    fn grow_table(&mut self) -> Result<(), AllocFailed> {
+        let slots = (self.table.len() * 2).max(TABLE_SLOTS_FIRST);
+        let mut table = Vec::new();
+        table
+            .try_reserve_exact(slots)
+            .map_err(|_| AllocFailed(slots * 4))?;
+        table.resize(slots, EMPTY);
+        self.table = table;
+        for idx in 0..self.len {
+            let (c, o) = self.locate(idx);
+            let hash = self.entries[c][o].0;
+            self.place(hash, idx as u32);
+        }
+        Ok(())
+    }
+
+    /// Bytes held: chunks and table at capacity, and the states' own heap
+    /// data.
+    pub(crate) fn bytes(&self) -> usize {
+        let entry = std::mem::size_of::<(u64, S)>();
+        let chunks: usize = self
+            .entries
+            .iter()
+            .zip(&self.bits)
+            .map(|(e, b)| e.capacity() * entry + b.capacity() * 8)
+            .sum();
+        chunks + self.table.capacity() * 4 + self.heap_bytes
+    }
+}
+
+/// The capacity a chunk grows to when entry offset `offset` does not fit:
+/// doubling from 64 entries up to `per_chunk`.
+fn next_chunk_capacity(have: usize, offset: usize, per_chunk: usize) -> usize {
+    (have * 2).max(64).max(offset + 1).min(per_chunk)
 }

@@ -1,50 +1,74 @@
 //! Checking recorded histories: linearizability against sequential models.
 //!
 //! Layout: [`history`] reads files into paired ops; [`model`] is the
-//! sequential-specification trait, [`models`] the built-in ones; `wgl` is
-//! the per-partition search (Wing & Gong with Lowe's memo cache, `memo`);
-//! `budget` bounds time and memory; [`counterexample`] explains a violation;
-//! [`units`] parses human durations and sizes. This module drives them:
-//! encode, partition, search partitions (in parallel by default), combine.
-//! The answer is `Linearizable`, `Illegal` or `Unknown`, never a guess.
+//! sequential-specification trait, [`models`] the built-in ones; `unique`
+//! decides register-like partitions whose written values are unique in
+//! O(n log n); `wgl` is the general per-partition search (Wing & Gong with
+//! Lowe's memo cache, `memo`); `budget` bounds steps, memory and (outside
+//! runs) wall time; [`counterexample`] explains a violation; [`units`]
+//! parses human durations and sizes. This module drives them: encode,
+//! partition, decide what can be decided directly, search the rest (in
+//! parallel by default), combine. The answer is `Linearizable`, `Illegal`
+//! or `Unknown` (with the bound and how far the check got), never a guess;
+//! with a step budget and no deadline it is a function of the history and
+//! the options alone.
 mod budget;
 pub mod counterexample;
 pub mod history;
 mod memo;
 pub mod model;
 pub mod models;
+mod unique;
 pub mod units;
 pub mod value;
 mod wgl;
 
-pub use budget::UnknownReason;
+pub use budget::{Deadline, Exhausted, UnknownReason};
 pub use counterexample::Counterexample;
 pub use history::{History, HistoryError, Op};
-pub use model::{Model, ModelKind, Partition};
+pub use model::{Access, Model, ModelKind, Partition, Val};
 
-use budget::Budget;
+use budget::{Budget, Limits, Meter};
 use rayon::prelude::*;
-use std::time::Duration;
 use thiserror::Error;
+use unique::Decision;
 use wgl::{Outcome, PartOp, Search};
+
+/// The step budget of [`CheckOptions::default`]: a few seconds of search
+/// at most; histories with unique writes need about `n log n` steps.
+pub const DEFAULT_STEPS: u64 = 50_000_000;
 
 /// The bounds and parallelism of one check.
 #[derive(Clone, Debug)]
 pub struct CheckOptions {
-    /// Wall-clock budget for the whole check.
-    pub timeout: Duration,
-    /// Memory budget for all memo caches together, in bytes.
+    /// Search steps over all partitions (`None`: no step bound). Counted
+    /// deterministically: the same history gives the same verdict under
+    /// the same budget, whatever the thread count.
+    pub steps_max: Option<u64>,
+    /// Memory budget for the checker's structures (the history it holds
+    /// and every search's memo cache), in bytes; growth that would pass it
+    /// stops the check.
     pub memory_bytes_max: usize,
-    /// Worker threads; 0 = rayon's default, 1 = sequential.
+    /// Worker threads; 0 = rayon's default, 1 = sequential. With more than
+    /// one, which partition hits the memory budget first may vary.
     pub threads: usize,
+    /// A wall-clock limit, for checks outside simulated runs only (a run's
+    /// verdict must not depend on the machine's speed).
+    pub deadline: Option<Deadline>,
+    /// Decide register-like partitions whose written values are unique
+    /// directly, in O(n log n) (on by default). Off, every partition is
+    /// searched: for cross-checking the two.
+    pub unique_writes: bool,
 }
 
 impl Default for CheckOptions {
     fn default() -> Self {
         CheckOptions {
-            timeout: Duration::from_secs(10),
+            steps_max: Some(DEFAULT_STEPS),
             memory_bytes_max: 1 << 30,
             threads: 0,
+            deadline: None,
+            unique_writes: true,
         }
     }
 }
@@ -71,8 +95,13 @@ pub struct CheckReport {
     pub ops: usize,
     /// Independent partitions.
     pub partitions: usize,
-    /// Wall time of the check.
-    pub elapsed: Duration,
+    /// Partitions decided directly because their written values are unique.
+    pub partitions_unique: usize,
+    /// Why the first partition left to the general search could not be
+    /// decided directly (e.g. "a value is written twice").
+    pub searched_because: Option<&'static str>,
+    /// Search steps taken (the unit of the step budget).
+    pub steps: u64,
 }
 
 /// An op that does not fit the chosen model (bad input, not a violation).
@@ -104,18 +133,46 @@ pub fn check<M: Model>(
     history: &History,
     opts: &CheckOptions,
 ) -> Result<CheckReport, ModelError> {
-    let budget = Budget::start(opts.timeout, opts.memory_bytes_max);
+    let budget = Budget::new(Limits {
+        steps_max: opts.steps_max,
+        memory_bytes_max: opts.memory_bytes_max,
+        deadline: opts.deadline.clone(),
+    });
     let encoded = encode(model, history)?;
     let partitions = model.partition(&history.ops);
-    let outcomes = run_partitions(model, history, &encoded, &partitions, &budget, opts.threads);
-    let verdict = combine(model, history, &encoded, &partitions, outcomes);
+    let mut run = Run {
+        model,
+        history,
+        encoded: &encoded,
+        partitions: &partitions,
+        budget: &budget,
+        threads: opts.threads,
+        unique_writes: opts.unique_writes,
+        steps: 0,
+        unique: 0,
+        searched_because: None,
+    };
+    let verdict = match budget.charge(held_bytes(history, &partitions)) {
+        Ok(()) => run.verdict(),
+        Err(stop) => Verdict::Unknown(run.unknown(stop, &[], None)),
+    };
     Ok(CheckReport {
         verdict,
         model: model.name(),
         ops: history.ops.len(),
         partitions: partitions.len(),
-        elapsed: budget.elapsed(),
+        partitions_unique: run.unique,
+        searched_because: run.searched_because,
+        steps: run.steps,
     })
+}
+
+/// Bytes the check holds for its whole length besides the searches: the
+/// parsed history (ops and their values), its encoding and the partition
+/// index. An estimate from sizes, generous for the values' heap data.
+fn held_bytes(history: &History, partitions: &[Partition]) -> usize {
+    let per_op = std::mem::size_of::<Op>() + 2 * 64 + std::mem::size_of::<usize>();
+    history.ops.len() * per_op + std::mem::size_of_val(partitions)
 }
 
 type Encoded<M> = Vec<(<M as Model>::Input, Option<<M as Model>::Output>)>;
@@ -137,44 +194,284 @@ fn encode<M: Model>(model: &M, history: &History) -> Result<Encoded<M>, ModelErr
 /// round. Interleaving partitions this way finds a cheap refutation in one
 /// partition before a hard one exhausts the budget, and keeps the verdict
 /// independent of the thread count (partitions never stop each other
-/// mid-round).
+/// mid-round, and the step budget is shared out at round boundaries).
 const SLICE_STEPS_FIRST: u64 = 1 << 12;
+/// Steps allowed for the search of a conflict's sub-history (to turn the
+/// direct procedure's proof into a step-by-step counterexample).
+const SUPPORT_STEPS_MAX: u64 = 1 << 20;
 
-/// Searches all partitions round-robin until one is illegal, a budget runs
-/// out, or all are linearizable. `None` = left undecided.
-fn run_partitions<'a, M: Model>(
+/// One check in progress.
+struct Run<'a, M: Model> {
     model: &'a M,
     history: &'a History,
     encoded: &'a Encoded<M>,
     partitions: &'a [Partition],
     budget: &'a Budget,
     threads: usize,
-) -> Vec<Option<Outcome<M::State>>> {
-    let mut searches: Vec<Option<Search<'a, M>>> = partitions
-        .iter()
-        .map(|p| Some(Search::new(model, part_ops(history, encoded, p), budget)))
-        .collect();
-    let mut outcomes: Vec<Option<Outcome<M::State>>> = partitions.iter().map(|_| None).collect();
-    let mode = Parallelism::choose(threads, partitions.len());
-    let mut slice = SLICE_STEPS_FIRST;
-    while outcomes.iter().any(Option::is_none) {
-        match &mode {
-            Parallelism::Pool(pool) => {
-                pool.install(|| round_parallel(&mut searches, &mut outcomes, slice))
-            }
-            Parallelism::Global => round_parallel(&mut searches, &mut outcomes, slice),
-            Parallelism::Sequential => round_sequential(&mut searches, &mut outcomes, slice),
-        }
-        if outcomes
+    unique_writes: bool,
+    /// Steps taken so far, over all partitions.
+    steps: u64,
+    /// Partitions decided by the unique-writes procedure.
+    unique: usize,
+    /// Why the first partition it could not decide was searched.
+    searched_because: Option<&'static str>,
+}
+
+/// Where one partition stands.
+enum Standing<S> {
+    /// Decided by the unique-writes procedure or the search.
+    Linearizable,
+    /// Not linearizable, with the counterexample.
+    Illegal(Box<Counterexample>),
+    /// A bound stopped it, after this longest linearizable prefix.
+    Stopped(Exhausted, usize),
+    /// Left for the general search.
+    Search,
+    /// The search's outcome, to be turned into a counterexample.
+    Searched(Outcome<S>, usize),
+}
+
+impl<'a, M: Model> Run<'a, M> {
+    fn verdict(&mut self) -> Verdict {
+        let mut standings = self.decide_unique();
+        if let Some(i) = standings
             .iter()
-            .flatten()
-            .any(|o| !matches!(o, Outcome::Linearizable))
+            .position(|s| matches!(s, Standing::Illegal(_)))
         {
-            break;
+            let Standing::Illegal(cx) = standings.swap_remove(i) else {
+                unreachable!("position found an Illegal standing");
+            };
+            return Verdict::Illegal(cx);
         }
-        slice = slice.saturating_mul(2);
+        self.search(&mut standings);
+        self.combine(standings)
     }
-    outcomes
+
+    fn remaining_steps(&self) -> u64 {
+        self.budget
+            .steps_max()
+            .map_or(u64::MAX, |max| max.saturating_sub(self.steps))
+    }
+
+    fn ops_of(&self, partition: &Partition, local: &[usize]) -> Vec<PartOp<'a, M>> {
+        local
+            .iter()
+            .map(|&l| {
+                let i = partition.ops[l];
+                PartOp {
+                    input: &self.encoded[i].0,
+                    output: self.encoded[i].1.as_ref(),
+                    call_time: self.history.ops[i].call_time,
+                    return_time: self.history.ops[i].return_time,
+                }
+            })
+            .collect()
+    }
+
+    fn all_ops(&self, partition: &Partition) -> Vec<PartOp<'a, M>> {
+        let local: Vec<usize> = (0..partition.ops.len()).collect();
+        self.ops_of(partition, &local)
+    }
+
+    /// Runs the unique-writes procedure on every partition. Each gets the
+    /// whole remaining step budget (so the outcome does not depend on the
+    /// order they run in); their steps are then summed.
+    fn decide_unique(&mut self) -> Vec<Standing<M::State>> {
+        if !self.unique_writes {
+            return self.partitions.iter().map(|_| Standing::Search).collect();
+        }
+        let cap = self.remaining_steps();
+        let this = &*self;
+        let one = |p: &Partition| {
+            let mut meter = Meter::new(this.budget);
+            let ops = this.all_ops(p);
+            unique::decide(this.model, &ops, &mut meter, cap)
+        };
+        let decisions: Vec<(Decision, u64)> = if self.threads == 1 || self.partitions.len() <= 1 {
+            self.partitions.iter().map(one).collect()
+        } else {
+            self.partitions.par_iter().map(one).collect()
+        };
+        let mut standings = Vec::with_capacity(decisions.len());
+        for (p, (decision, steps)) in self.partitions.iter().zip(decisions) {
+            self.steps = self.steps.saturating_add(steps);
+            let standing = match decision {
+                Decision::NotApplicable(why) => {
+                    self.searched_because = self.searched_because.or(Some(why));
+                    Standing::Search
+                }
+                Decision::Linearizable => {
+                    self.unique += 1;
+                    Standing::Linearizable
+                }
+                Decision::Stopped(stop) => Standing::Stopped(stop, 0),
+                Decision::Illegal(conflict) => {
+                    self.unique += 1;
+                    Standing::Illegal(Box::new(self.explain(p, &conflict)))
+                }
+            };
+            standings.push(standing);
+        }
+        standings
+    }
+
+    /// A counterexample for a conflict the direct procedure proved: the
+    /// search over the conflict's (small, itself illegal) sub-history gives
+    /// the step-by-step form; the proof gives the explanation.
+    fn explain(&mut self, p: &Partition, conflict: &unique::Conflict) -> Counterexample {
+        let part: Vec<&Op> = conflict
+            .support
+            .iter()
+            .map(|&l| &self.history.ops[p.ops[l]])
+            .collect();
+        let explanation =
+            counterexample::explain_conflict(self.model, p, self.history, &conflict.why);
+        let ops = self.ops_of(p, &conflict.support);
+        let steps = self.remaining_steps().min(SUPPORT_STEPS_MAX);
+        let outcome = Search::new(self.model, ops, self.budget).map(|mut search| {
+            let outcome = search.advance(steps);
+            self.steps = self.steps.saturating_add(search.steps());
+            outcome
+        });
+        let mut cx = match outcome {
+            Ok(Some(Outcome::Illegal { prefix, state })) => {
+                let enc: Vec<_> = conflict
+                    .support
+                    .iter()
+                    .map(|&l| &self.encoded[p.ops[l]])
+                    .collect();
+                counterexample::build(self.model, p.key.clone(), &part, &enc, &prefix, &state)
+            }
+            Ok(Some(Outcome::Linearizable)) => panic!(
+                "checker bug: the unique-writes procedure proved {} ops illegal ({:?}) but the search linearized them",
+                part.len(),
+                conflict.why
+            ),
+            // Out of budget for the step-by-step form: the proof alone.
+            _ => counterexample::from_ops(self.model, p.key.clone(), &part),
+        };
+        cx.partition_ops = p.ops.len();
+        cx.explanation = Some(explanation);
+        cx
+    }
+
+    /// Searches the partitions the direct procedure left, round-robin until
+    /// one is illegal, a bound stops them, or all are linearizable.
+    fn search(&mut self, standings: &mut [Standing<M::State>]) {
+        let mut searches: Vec<Option<Search<'a, M>>> = Vec::with_capacity(standings.len());
+        for (p, standing) in self.partitions.iter().zip(standings.iter_mut()) {
+            if !matches!(standing, Standing::Search) {
+                searches.push(None);
+                continue;
+            }
+            match Search::new(self.model, self.all_ops(p), self.budget) {
+                Ok(search) => searches.push(Some(search)),
+                Err(stop) => {
+                    *standing = Standing::Stopped(stop, 0);
+                    searches.push(None);
+                }
+            }
+        }
+        let mode = Parallelism::choose(self.threads, searches.iter().flatten().count());
+        let mut slice = SLICE_STEPS_FIRST;
+        loop {
+            let open = searches.iter().flatten().count() as u64;
+            if open == 0 {
+                return;
+            }
+            let remaining = self.remaining_steps();
+            if remaining == 0 {
+                let budget_steps = self.budget.steps_max().unwrap_or(u64::MAX);
+                for (search, standing) in searches.iter_mut().zip(standings.iter_mut()) {
+                    if let Some(s) = search.take() {
+                        let stop = Exhausted::Steps { budget_steps };
+                        *standing = Standing::Stopped(stop, s.deepest());
+                    }
+                }
+                return;
+            }
+            let allowance = slice.min((remaining / open).max(1));
+            let before: u64 = searches.iter().flatten().map(Search::steps).sum();
+            let mut outcomes: Vec<Option<Outcome<M::State>>> =
+                searches.iter().map(|_| None).collect();
+            match &mode {
+                Parallelism::Pool(pool) => {
+                    pool.install(|| round_parallel(&mut searches, &mut outcomes, allowance))
+                }
+                Parallelism::Global => round_parallel(&mut searches, &mut outcomes, allowance),
+                Parallelism::Sequential => {
+                    round_sequential(&mut searches, &mut outcomes, allowance)
+                }
+            }
+            let after: u64 = searches.iter().flatten().map(Search::steps).sum();
+            self.steps = self.steps.saturating_add(after - before);
+            let mut stop = false;
+            let decided = outcomes.into_iter().zip(searches.iter_mut());
+            for ((outcome, search), standing) in decided.zip(standings.iter_mut()) {
+                let Some(outcome) = outcome else { continue };
+                let deepest = search.take().map_or(0, |s| s.deepest());
+                stop |= !matches!(outcome, Outcome::Linearizable);
+                *standing = Standing::Searched(outcome, deepest);
+            }
+            if stop {
+                return;
+            }
+            slice = slice.saturating_mul(2);
+        }
+    }
+
+    /// Illegal anywhere wins (it is a proof); else a bound means Unknown.
+    fn combine(&mut self, standings: Vec<Standing<M::State>>) -> Verdict {
+        for (i, standing) in standings.iter().enumerate() {
+            if let Standing::Searched(Outcome::Illegal { prefix, state }, _) = standing {
+                let p = &self.partitions[i];
+                let part: Vec<&Op> = p.ops.iter().map(|&j| &self.history.ops[j]).collect();
+                let enc: Vec<_> = p.ops.iter().map(|&j| &self.encoded[j]).collect();
+                let cx =
+                    counterexample::build(self.model, p.key.clone(), &part, &enc, prefix, state);
+                return Verdict::Illegal(Box::new(cx));
+            }
+        }
+        let stopped = standings.iter().enumerate().find_map(|(i, s)| match s {
+            Standing::Stopped(stop, deepest)
+            | Standing::Searched(Outcome::Stopped(stop), deepest) => Some((i, *stop, *deepest)),
+            _ => None,
+        });
+        match stopped {
+            None => Verdict::Linearizable,
+            Some((i, stop, deepest)) => {
+                Verdict::Unknown(self.unknown(stop, &standings, Some((i, deepest))))
+            }
+        }
+    }
+
+    /// The reason for an undecided check, with how far it got.
+    fn unknown(
+        &self,
+        stop: Exhausted,
+        standings: &[Standing<M::State>],
+        undecided: Option<(usize, usize)>,
+    ) -> UnknownReason {
+        let mut reason = UnknownReason::bare(stop);
+        reason.steps = self.steps;
+        reason.partitions = self.partitions.len();
+        reason.partitions_decided = standings
+            .iter()
+            .filter(|s| {
+                matches!(
+                    s,
+                    Standing::Linearizable | Standing::Searched(Outcome::Linearizable, _)
+                )
+            })
+            .count();
+        if let Some((i, deepest)) = undecided {
+            let p = &self.partitions[i];
+            reason.undecided_key = p.key.clone();
+            reason.undecided_ops = p.ops.len();
+            reason.undecided_prefix = deepest;
+        }
+        reason
+    }
 }
 
 /// Where the rounds run.
@@ -202,7 +499,7 @@ impl Parallelism {
     }
 }
 
-/// Advances one undecided search; drops it (freeing its memo) once decided.
+/// Advances one undecided search; its outcome, once decided.
 fn advance_one<M: Model>(
     search: &mut Option<Search<'_, M>>,
     outcome: &mut Option<Outcome<M::State>>,
@@ -210,9 +507,6 @@ fn advance_one<M: Model>(
 ) {
     if let Some(s) = search {
         *outcome = s.advance(slice);
-        if outcome.is_some() {
-            *search = None;
-        }
     }
 }
 
@@ -235,56 +529,4 @@ fn round_parallel<M: Model>(
         .par_iter_mut()
         .zip(outcomes.par_iter_mut())
         .for_each(|(search, outcome)| advance_one(search, outcome, slice));
-}
-
-fn part_ops<'a, M: Model>(
-    history: &'a History,
-    encoded: &'a Encoded<M>,
-    partition: &Partition,
-) -> Vec<PartOp<'a, M>> {
-    partition
-        .ops
-        .iter()
-        .map(|&i| PartOp {
-            input: &encoded[i].0,
-            output: encoded[i].1.as_ref(),
-            call_time: history.ops[i].call_time,
-            return_time: history.ops[i].return_time,
-        })
-        .collect()
-}
-
-/// Illegal anywhere wins (it is a proof); else a budget stop means Unknown.
-fn combine<M: Model>(
-    model: &M,
-    history: &History,
-    encoded: &Encoded<M>,
-    partitions: &[Partition],
-    outcomes: Vec<Option<Outcome<M::State>>>,
-) -> Verdict {
-    let mut unknown = None;
-    for (partition, outcome) in partitions.iter().zip(outcomes) {
-        let Some(outcome) = outcome else { continue };
-        match outcome {
-            Outcome::Illegal { prefix, state } => {
-                let part: Vec<&Op> = partition.ops.iter().map(|&i| &history.ops[i]).collect();
-                let enc: Vec<_> = partition.ops.iter().map(|&i| &encoded[i]).collect();
-                let cx = counterexample::build(
-                    model,
-                    partition.key.clone(),
-                    &part,
-                    &enc,
-                    &prefix,
-                    &state,
-                );
-                return Verdict::Illegal(Box::new(cx));
-            }
-            Outcome::Stopped(reason) => unknown = unknown.or(Some(reason)),
-            Outcome::Linearizable => {}
-        }
-    }
-    match unknown {
-        Some(reason) => Verdict::Unknown(reason),
-        None => Verdict::Linearizable,
-    }
 }

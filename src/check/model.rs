@@ -3,6 +3,10 @@
 //! an initial state, a step that lists the states an operation may lead to
 //! (none = the operation is illegal there), a partition of the history into
 //! independent sub-histories (P-compositionality), and descriptions.
+//! Register-like models also describe each op as an [`Access`] (a read, a
+//! blind write, a compare-and-set or an append of a value), which lets the
+//! checker decide histories whose written values are unique in near-linear
+//! time (`unique.rs`) instead of searching.
 use super::history::Op;
 use std::fmt::Debug;
 use std::hash::Hash;
@@ -67,6 +71,51 @@ pub trait Model: Sync {
     fn state_heap_bytes(&self, _state: &Self::State) -> usize {
         0
     }
+
+    /// The op as an access to a register-like object, for the unique-writes
+    /// decision procedure; `None` (the default) when the model is not
+    /// register-like, and then only the general search runs.
+    fn access<'a>(
+        &self,
+        input: &'a Self::Input,
+        output: Option<&'a Self::Output>,
+    ) -> Option<Access<'a>> {
+        let _ = (input, output);
+        None
+    }
+
+    /// The object's initial value as an [`Access`] value; `None` (the
+    /// default) for models that are not register-like.
+    fn initial_value(&self) -> Option<Val<'static>> {
+        None
+    }
+}
+
+/// A value read or written by a register-like op, borrowed from the
+/// encoded history.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Val<'a> {
+    /// No value (nil).
+    Nil,
+    /// An integer.
+    Int(i64),
+    /// A string.
+    Str(&'a str),
+}
+
+/// How one op touches a register-like object.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access<'a> {
+    /// A read that returned this value.
+    Read(Val<'a>),
+    /// A read whose result is unknown: it constrains nothing.
+    Unobserved,
+    /// A blind write of this value.
+    Write(Val<'a>),
+    /// Compare-and-set from `.0` to `.1`.
+    Cas(Val<'a>, Val<'a>),
+    /// Appends this string to the current (string) value.
+    Append(&'a str),
 }
 
 /// Which built-in model to check against.

@@ -6,7 +6,7 @@
 //! Unknown-outcome ops return at +infinity: their return entries sit after
 //! every real return, so the search never has to place them, and it ends as
 //! soon as every completed op is linearized.
-use super::budget::{Budget, Meter, UnknownReason};
+use super::budget::{Budget, Exhausted, Meter};
 use super::memo::{hash_state, zobrist, Memo};
 use super::model::Model;
 
@@ -28,8 +28,8 @@ pub(crate) enum Outcome<S> {
     Linearizable,
     /// No order works; the deepest prefix reached and the state after it.
     Illegal { prefix: Vec<usize>, state: S },
-    /// A budget ran out before the search decided.
-    Stopped(UnknownReason),
+    /// A bound was hit before the search decided.
+    Stopped(Exhausted),
 }
 
 /// The entries in time order, as a doubly-linked list through indices.
@@ -163,21 +163,32 @@ pub(crate) struct Search<'a, M: Model> {
     alt: u32,
     /// Completed ops not yet linearized.
     remaining: usize,
+    /// Steps taken so far.
+    steps: u64,
 }
 
 impl<'a, M: Model> Search<'a, M> {
-    /// Prepares the search of one partition's ops.
-    pub(crate) fn new(model: &'a M, ops: Vec<PartOp<'a, M>>, budget: &'a Budget) -> Self {
+    /// Prepares the search of one partition's ops; `Err` if the budget
+    /// cannot hold even its first memo entry.
+    pub(crate) fn new(
+        model: &'a M,
+        ops: Vec<PartOp<'a, M>>,
+        budget: &'a Budget,
+    ) -> Result<Self, Exhausted> {
         let remaining = ops.iter().filter(|op| op.return_time.is_some()).count();
         let list = EntryList::build(&ops);
         let words = ops.len().div_ceil(64);
         let mut memo: Memo<M::State> = Memo::new(words);
+        let mut meter = Meter::new(budget);
         let init = model.init();
         let init_heap = model.state_heap_bytes(&init);
         let bits = vec![0u64; words];
-        let state = memo.insert_new(hash_state(&init), &bits, init, init_heap);
+        meter.grant(memo.bytes(), memo.growth_bytes() + init_heap)?;
+        let state = memo
+            .insert_new(hash_state(&init), &bits, init, init_heap)
+            .map_err(|e| Exhausted::Allocation { bytes: e.0 as u64 })?;
         let node = list.first();
-        Search {
+        Ok(Search {
             model,
             ops,
             list,
@@ -190,11 +201,22 @@ impl<'a, M: Model> Search<'a, M> {
             stack: Vec::new(),
             deepest: (Vec::new(), state),
             candidates: Vec::new(),
-            meter: Meter::new(budget),
+            meter,
             node,
             alt: 0,
             remaining,
-        }
+            steps: 0,
+        })
+    }
+
+    /// Steps taken so far.
+    pub(crate) fn steps(&self) -> u64 {
+        self.steps
+    }
+
+    /// Ops in the longest linearizable prefix found so far.
+    pub(crate) fn deepest(&self) -> usize {
+        self.deepest.0.len()
     }
 
     /// Runs up to `steps_max` steps; `None` if still undecided.
@@ -203,6 +225,7 @@ impl<'a, M: Model> Search<'a, M> {
             return Some(Outcome::Linearizable);
         }
         for _ in 0..steps_max {
+            self.steps += 1;
             let memo = &self.memo;
             if let Err(stop) = self.meter.tick(|| memo.bytes()) {
                 return Some(Outcome::Stopped(stop));
@@ -236,13 +259,22 @@ impl<'a, M: Model> Search<'a, M> {
             &mut self.candidates,
         );
         self.pos.toggle(op);
-        let Some((taken, new_state)) = take_unseen(
+        let unseen = take_unseen(
             self.model,
             &mut self.memo,
+            &mut self.meter,
             &self.pos,
             &mut self.candidates,
             self.alt,
-        ) else {
+        );
+        let unseen = match unseen {
+            Ok(unseen) => unseen,
+            Err(stop) => {
+                self.pos.toggle(op);
+                return Some(Outcome::Stopped(stop));
+            }
+        };
+        let Some((taken, new_state)) = unseen else {
             self.pos.toggle(op);
             self.node = self.list.next[self.node as usize];
             self.alt = 0;
@@ -293,27 +325,33 @@ impl<'a, M: Model> Search<'a, M> {
 
 /// Finds the first candidate state, from index `alt` on, whose configuration
 /// (with the op's bit already set in `pos`) is not cached; caches it and
-/// returns (its candidate index, its memo index).
+/// returns (its candidate index, its memo index). `Err` when the budget
+/// cannot hold the new entry.
 fn take_unseen<M: Model>(
     model: &M,
     memo: &mut Memo<M::State>,
+    meter: &mut Meter<'_>,
     pos: &Position,
     candidates: &mut Vec<M::State>,
     alt: u32,
-) -> Option<(u32, u32)> {
+) -> Result<Option<(u32, u32)>, Exhausted> {
     let mut i = alt as usize;
     while i < candidates.len() {
         let hash = pos.zob ^ hash_state(&candidates[i]);
         if !memo.contains(hash, &pos.bits, &candidates[i]) {
+            let heap = model.state_heap_bytes(&candidates[i]);
+            meter.grant(memo.bytes(), memo.growth_bytes() + heap)?;
             // Order of the rest does not matter: they are recomputed on
             // backtrack.
             let state = candidates.swap_remove(i);
-            let heap = model.state_heap_bytes(&state);
-            return Some((i as u32, memo.insert_new(hash, &pos.bits, state, heap)));
+            let idx = memo
+                .insert_new(hash, &pos.bits, state, heap)
+                .map_err(|e| Exhausted::Allocation { bytes: e.0 as u64 })?;
+            return Ok(Some((i as u32, idx)));
         }
         i += 1;
     }
-    None
+    Ok(None)
 }
 
 #[cfg(test)]
@@ -385,8 +423,13 @@ mod tests {
             op(&w, Some(&done), 0, Some(1)),
             op(&r, Some(&two), 2, Some(3)),
         ];
-        let budget = Budget::start(std::time::Duration::from_secs(5), 1 << 20);
-        let mut search = Search::new(&RegisterModel { cas: false }, ops, &budget);
+        let budget = Budget::new(crate::check::budget::Limits {
+            steps_max: None,
+            memory_bytes_max: 1 << 20,
+            deadline: None,
+        });
+        let mut search = Search::new(&RegisterModel { cas: false }, ops, &budget)
+            .unwrap_or_else(|_| panic!("a 1 MiB budget holds the first entry"));
         match search.advance(1000) {
             Some(Outcome::Illegal { prefix, state }) => {
                 assert_eq!(prefix, vec![0]);

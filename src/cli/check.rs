@@ -1,14 +1,22 @@
 //! `faultline check`: linearizability of a history file (issue 4). Turns
 //! the raw flags into a validated plan (model, format, budgets), runs the
 //! checker and maps its answer to the exit-code contract: 0 linearizable,
-//! 1 not linearizable, 2 bad input, 3 unknown (a budget ran out).
+//! 1 not linearizable, 2 bad input, 3 unknown (a budget ran out). The
+//! wall-clock `--timeout` counts from the start of the command (reading the
+//! file included) and is handed to the checker as a deadline; `--memory`
+//! bounds the checker's structures, and the peak resident memory of the
+//! whole process is reported beside it.
+// The wall clock is read here, outside any simulated run, for `--timeout`
+// and the elapsed time shown to the user.
+#![allow(clippy::disallowed_methods)]
 use clap::{Args, ValueEnum};
 use faultline::check::history::{parse_file, Format};
 use faultline::check::units::{parse_duration, parse_size};
-use faultline::check::{check_history, CheckOptions, CheckReport, ModelKind, Verdict};
+use faultline::check::{check_history, CheckOptions, CheckReport, Deadline, ModelKind, Verdict};
 use serde_json::json;
 use std::path::PathBuf;
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 /// Arguments of `faultline check`.
 #[derive(Args, Debug)]
@@ -24,9 +32,14 @@ pub struct CheckArgs {
     /// Time budget, e.g. 150ms, 10s, 2m.
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
     pub timeout: Duration,
-    /// Memory budget for the search, e.g. 512MiB, 1GiB.
+    /// Memory budget for the checker (the history and every search), e.g.
+    /// 512MiB, 1GiB.
     #[arg(long, default_value = "1GiB", value_parser = parse_size)]
     pub memory: usize,
+    /// A deterministic budget of search steps (the same history gives the
+    /// same verdict on every machine); none by default.
+    #[arg(long)]
+    pub steps: Option<u64>,
     /// Worker threads (0 = one per core, 1 = sequential).
     #[arg(long, default_value_t = 0)]
     pub threads: usize,
@@ -82,14 +95,21 @@ impl FormatArg {
 
 /// Runs `faultline check` and returns its exit code.
 pub fn run(args: CheckArgs) -> i32 {
+    let started = Instant::now();
     let history = match parse_file(&args.history, args.format.format()) {
         Ok(history) => history,
         Err(err) => return bad_input(&err.to_string()),
     };
+    let timeout = args.timeout;
     let opts = CheckOptions {
-        timeout: args.timeout,
+        steps_max: args.steps,
         memory_bytes_max: args.memory,
         threads: args.threads,
+        deadline: Some(Deadline {
+            budget_ms: timeout.as_millis() as u64,
+            expired: Arc::new(move || started.elapsed() >= timeout),
+        }),
+        unique_writes: true,
     };
     let report = match check_history(args.model.kind(), &history, &opts) {
         Ok(report) => report,
@@ -102,12 +122,32 @@ pub fn run(args: CheckArgs) -> i32 {
             ))
         }
     };
+    let verdict = exit_code(&report.verdict);
+    let measured = Measured {
+        elapsed: started.elapsed(),
+        peak_rss_bytes: peak_rss_bytes(),
+    };
     if args.json {
-        println!("{}", to_json(&report, &args));
+        println!("{}", to_json(&report, &args, &measured));
     } else {
-        print_text(&report, &args);
+        print_text(&report, &args, &measured);
     }
-    exit_code(&report.verdict)
+    verdict
+}
+
+/// What the command measured about itself.
+struct Measured {
+    elapsed: Duration,
+    /// The process's peak resident memory, where the system reports it.
+    peak_rss_bytes: Option<u64>,
+}
+
+/// The peak resident set size of this process (Linux: `VmHWM`).
+fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
 }
 
 fn bad_input(message: &str) -> i32 {
@@ -123,14 +163,19 @@ fn exit_code(verdict: &Verdict) -> i32 {
     }
 }
 
-fn to_json(report: &CheckReport, args: &CheckArgs) -> serde_json::Value {
+fn to_json(report: &CheckReport, args: &CheckArgs, measured: &Measured) -> serde_json::Value {
     let mut out = json!({
         "verdict": verdict_name(&report.verdict),
         "model": report.model,
         "history": args.history.display().to_string(),
         "ops": report.ops,
         "partitions": report.partitions,
-        "elapsed_ms": report.elapsed.as_secs_f64() * 1e3,
+        "partitions_unique": report.partitions_unique,
+        "searched_because": report.searched_because,
+        "steps": report.steps,
+        "elapsed_ms": measured.elapsed.as_secs_f64() * 1e3,
+        "peak_rss_bytes": measured.peak_rss_bytes,
+        "memory_budget_bytes": args.memory,
     });
     match &report.verdict {
         Verdict::Illegal(cx) => out["counterexample"] = json!(cx),
@@ -151,14 +196,19 @@ fn verdict_name(verdict: &Verdict) -> &'static str {
     }
 }
 
-fn print_text(report: &CheckReport, args: &CheckArgs) {
+fn print_text(report: &CheckReport, args: &CheckArgs, measured: &Measured) {
+    let peak = measured.peak_rss_bytes.map_or(String::new(), |b| {
+        format!(", peak {:.1} MiB", b as f64 / (1 << 20) as f64)
+    });
     let summary = format!(
-        "{}: {} ops, {} partition(s), model {}, {:.1} ms",
+        "{}: {} ops, {} partition(s) ({} decided directly: unique writes), model {}, {} steps, {:.1} ms{peak}",
         args.history.display(),
         report.ops,
         report.partitions,
+        report.partitions_unique,
         report.model,
-        report.elapsed.as_secs_f64() * 1e3
+        report.steps,
+        measured.elapsed.as_secs_f64() * 1e3
     );
     match &report.verdict {
         Verdict::Linearizable => println!("linearizable  {summary}"),

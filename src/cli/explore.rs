@@ -1,7 +1,7 @@
 //! `faultline explore`: a seed sweep with progress, a grouped summary,
 //! replay commands, a determinism self-check, and shard/merge support.
 
-use super::{EXIT_BAD_INPUT, EXIT_OK, EXIT_VIOLATION};
+use super::{EXIT_BAD_INPUT, EXIT_OK, EXIT_UNKNOWN, EXIT_VIOLATION};
 use clap::Args;
 use faultline::explore::{self, ExploreOptions, ExploreReport, SeedOutcome, SeedRange, Shard};
 use faultline::run::{self, RunOptions};
@@ -46,6 +46,10 @@ pub struct ExploreArgs {
     /// Write the report (explore.json) into this directory.
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Exit 0 when no seed failed but some had a check that could not be
+    /// decided within its budget (by default such a sweep exits 3).
+    #[arg(long)]
+    pub allow_undecided: bool,
 }
 
 /// Runs `faultline explore` and returns its exit code.
@@ -116,10 +120,14 @@ pub fn run(args: ExploreArgs) -> i32 {
         print!("{}", human(&report, jobs, wall_s));
         print_verify(args.verify, &outcomes, &mismatches);
     }
-    if report.verdict == "pass" && mismatches.is_empty() {
-        EXIT_OK
-    } else {
-        EXIT_VIOLATION
+    if !mismatches.is_empty() {
+        return EXIT_VIOLATION;
+    }
+    match report.verdict.as_str() {
+        "pass" => EXIT_OK,
+        "undecided" if args.allow_undecided => EXIT_OK,
+        "undecided" => EXIT_UNKNOWN,
+        _ => EXIT_VIOLATION,
     }
 }
 
@@ -138,10 +146,20 @@ fn sweep(
             .unwrap_or_else(|_| ProgressStyle::default_bar());
     bar.set_style(style);
     let failures = AtomicU64::new(0);
+    let undecided = AtomicU64::new(0);
     let result = explore::explore(scenario, seeds, options, &|outcome| {
         if outcome.check.is_some() {
-            let n = failures.fetch_add(1, Ordering::Relaxed) + 1;
-            bar.set_message(format!("{n} failing"));
+            failures.fetch_add(1, Ordering::Relaxed);
+        }
+        if outcome.undecided_check.is_some() {
+            undecided.fetch_add(1, Ordering::Relaxed);
+        }
+        let (f, u) = (
+            failures.load(Ordering::Relaxed),
+            undecided.load(Ordering::Relaxed),
+        );
+        if f + u > 0 {
+            bar.set_message(format!("{f} failing, {u} undecided"));
         }
         bar.inc(1);
     });
@@ -174,6 +192,20 @@ fn human(report: &ExploreReport, jobs: usize, wall_s: f64) -> String {
             out += &format!("  {:<28} swarm mix: {mix}\n", "");
         }
     }
+    if !report.undecided.is_empty() {
+        out += &format!(
+            "undecided   {} seeds, {} checks (no violation, but a check ran out of budget)\n",
+            report.undecided.len(),
+            report.by_check_undecided.len()
+        );
+        for (check, f) in &report.by_check_undecided {
+            out += &format!("  {check:<28} {} seeds, first {}\n", f.count, f.first_seed);
+            out += &format!("  {:<28} replay: {}\n", "", f.replay);
+            if let Some(first) = report.undecided.iter().find(|x| x.seed == f.first_seed) {
+                out += &format!("  {:<28} why: {}\n", "", first.message);
+            }
+        }
+    }
     let rate = report.seeds_run as f64 / wall_s.max(1e-9);
     let events = report.events as f64 / wall_s.max(1e-9);
     out += &format!(
@@ -183,6 +215,9 @@ fn human(report: &ExploreReport, jobs: usize, wall_s: f64) -> String {
     let verdict = match (report.verdict.as_str(), report.expect.as_str()) {
         ("pass", "pass") => "PASS: every seed held every check".to_string(),
         ("pass", expect) => format!("PASS: the expected {expect} was found"),
+        ("undecided", _) => {
+            "UNDECIDED: no seed failed, but some had a check that could not be decided (replay commands above)".to_string()
+        }
         (_, "pass") => "FAIL: some seeds violated a check (replay commands above)".to_string(),
         (_, expect) => format!("FAIL: expected a {expect}, which no seed showed"),
     };

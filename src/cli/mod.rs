@@ -1,7 +1,7 @@
 //! Command-line interface: parses arguments with clap, dispatches to one
 //! module per command, and maps every outcome to the exit-code contract:
 //! 0 every check held, 1 a check was violated, 2 bad input or usage,
-//! 3 a check could not decide within its budget (`check` only).
+//! 3 a check could not decide within its budget.
 mod cap;
 mod check;
 mod explore;
@@ -46,6 +46,7 @@ pub const EXIT_UNKNOWN: i32 = 3;
 
 /// Parses the process arguments, runs the command and returns its exit code.
 pub fn main() -> i32 {
+    restore_default_sigpipe();
     faultline::sim::panics::install_quiet_hook();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
@@ -86,3 +87,24 @@ fn load_scenario(
     }
     Ok(scenario)
 }
+
+/// Lets a closed output end the program quietly, as it does `cat` or
+/// `grep`: Rust ignores SIGPIPE, so a write to a closed pipe (`faultline
+/// check ... | head`) would otherwise fail and `println!` panic. With the
+/// default action the process ends at that write, silently (status 141).
+#[cfg(unix)]
+fn restore_default_sigpipe() {
+    extern "C" {
+        fn signal(signum: i32, handler: usize) -> usize;
+    }
+    const SIGPIPE: i32 = 13;
+    const SIG_DFL: usize = 0;
+    // SAFETY: setting a signal's action to its default is async-signal-safe
+    // and done before any other thread exists.
+    unsafe {
+        signal(SIGPIPE, SIG_DFL);
+    }
+}
+
+#[cfg(not(unix))]
+fn restore_default_sigpipe() {}

@@ -1,13 +1,16 @@
 //! `faultline run`: one scenario, one seed, a summary, a report directory
 //! and an exit code.
 
-use super::{EXIT_BAD_INPUT, EXIT_OK, EXIT_VIOLATION};
+use super::{EXIT_BAD_INPUT, EXIT_OK, EXIT_UNKNOWN, EXIT_VIOLATION};
 use clap::Args;
 use faultline::report::{self, WallTime};
-use faultline::run::{as_expected, RunOptions};
-use faultline::time::parse_duration;
+use faultline::run::{verdict, RunOptions, RunVerdict};
+use faultline::sim::Progress;
+use faultline::time::{parse_duration, SimTime};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::io::IsTerminal;
 use std::path::PathBuf;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Arguments of `faultline run`.
 #[derive(Args, Debug)]
@@ -36,6 +39,10 @@ pub struct RunArgs {
     /// Apply the seed's swarm fault mix (as `explore --swarm` ran it).
     #[arg(long)]
     pub swarm: bool,
+    /// Exit 0 when no check failed but one could not be decided within its
+    /// budget (by default such a run exits 3).
+    #[arg(long)]
+    pub allow_undecided: bool,
 }
 
 /// Parses `A..B` (two durations, A < B) into nanoseconds.
@@ -77,11 +84,17 @@ pub fn run(args: RunArgs) -> i32 {
     #[allow(clippy::disallowed_methods)]
     // wall time of the whole run, for the user; outside the simulated world
     let started = Instant::now();
-    let result = faultline::run::run(&scenario, seed, options);
+    let bar = progress_bar();
+    let progress = bar.clone().map(|bar| track(bar, started));
+    let result = faultline::run::run_observed(&scenario, seed, options, progress);
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
     let wall = WallTime {
         seconds: started.elapsed().as_secs_f64(),
     };
-    let ok = as_expected(&scenario, &result);
+    let verdict = verdict(&scenario, &result);
+    let ok = verdict == RunVerdict::Pass;
     if let Some(dir) = &out {
         if let Err(e) = report::write_run_report(dir, &scenario, &result, wall, args.window) {
             eprintln!("error: cannot write the report to {}: {e}", dir.display());
@@ -94,9 +107,44 @@ pub fn run(args: RunArgs) -> i32 {
         let page = out.as_deref().filter(|_| !args.quiet);
         print!("{}", report::human_summary(&scenario, &result, wall, page));
     }
-    if ok {
-        EXIT_OK
-    } else {
-        EXIT_VIOLATION
+    match verdict {
+        RunVerdict::Pass => EXIT_OK,
+        RunVerdict::Undecided if args.allow_undecided => EXIT_OK,
+        RunVerdict::Undecided => EXIT_UNKNOWN,
+        RunVerdict::Fail => EXIT_VIOLATION,
     }
+}
+
+/// How long a run goes before its progress bar appears.
+const PROGRESS_AFTER: Duration = Duration::from_secs(1);
+
+/// A progress bar over simulated time, hidden for now; `None` when stderr
+/// is not a terminal (CI, pipes): then the run stays quiet.
+fn progress_bar() -> Option<ProgressBar> {
+    if !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::hidden());
+    let style = ProgressStyle::with_template("{bar:40} {msg} simulated  {elapsed} wall  ETA {eta}")
+        .unwrap_or_else(|_| ProgressStyle::default_bar());
+    bar.set_style(style);
+    Some(bar)
+}
+
+/// The engine's progress callback: shows the bar once the run has taken
+/// `PROGRESS_AFTER` of wall time, then moves it along simulated time.
+fn track(bar: ProgressBar, started: Instant) -> Progress {
+    let mut shown = false;
+    Box::new(move |now: SimTime, end: SimTime| {
+        if !shown {
+            if started.elapsed() < PROGRESS_AFTER {
+                return;
+            }
+            bar.set_draw_target(ProgressDrawTarget::stderr());
+            bar.set_length(end.as_nanos() / 1_000_000);
+            shown = true;
+        }
+        bar.set_position(now.as_nanos() / 1_000_000);
+        bar.set_message(format!("{now} of {end}"));
+    })
 }

@@ -123,6 +123,12 @@ pub struct SeedOutcome {
     pub events: u64,
     /// The swarm fault mix the seed drew, if swarm testing was on.
     pub swarm: Option<String>,
+    /// With no violation: the first check that could not be decided.
+    #[serde(default)]
+    pub undecided_check: Option<String>,
+    /// Why it could not be decided.
+    #[serde(default)]
+    pub undecided_reason: Option<String>,
 }
 
 /// Options of a sweep.
@@ -146,6 +152,7 @@ pub fn run_seed(scenario: &Scenario, seed: u64, swarm: bool) -> SeedOutcome {
     };
     let result = run::run(scenario, seed, options);
     let first = result.violations.first();
+    let undecided = result.undecided.first().filter(|_| first.is_none());
     SeedOutcome {
         seed,
         check: first.map(|v| v.check.clone()),
@@ -153,6 +160,8 @@ pub fn run_seed(scenario: &Scenario, seed: u64, swarm: bool) -> SeedOutcome {
         trace_hash: result.trace_hash,
         events: result.events,
         swarm: result.swarm,
+        undecided_check: undecided.map(|u| u.check.clone()),
+        undecided_reason: undecided.map(|u| u.reason.clone()),
     }
 }
 
@@ -233,7 +242,9 @@ pub struct ExploreReport {
     pub seeds_run: u64,
     /// Events over every seed.
     pub events: u64,
-    /// `"pass"` when the sweep ended as the scenario expects.
+    /// `"pass"` when the sweep ended as the scenario expects, `"fail"` when
+    /// it did not, `"undecided"` when nothing failed but some seeds had a
+    /// check that could not be decided within its budget.
     pub verdict: String,
     /// What the scenario expects: `"pass"` or `"violation"` (of a check).
     pub expect: String,
@@ -241,6 +252,13 @@ pub struct ExploreReport {
     pub failures: Vec<Failure>,
     /// Failures grouped by check, with the first failing seed of each.
     pub by_check: BTreeMap<String, CheckFailures>,
+    /// Seeds with no violation but a check left undecided, in seed order
+    /// (`message` says why).
+    #[serde(default)]
+    pub undecided: Vec<Failure>,
+    /// Undecided seeds grouped by check, with the first seed of each.
+    #[serde(default)]
+    pub by_check_undecided: BTreeMap<String, CheckFailures>,
 }
 
 impl ExploreReport {
@@ -251,19 +269,23 @@ impl ExploreReport {
         shard: Option<Shard>,
         outcomes: &[SeedOutcome],
     ) -> Self {
+        let failure = |o: &SeedOutcome, check: &Option<String>, message: &Option<String>| {
+            Some(Failure {
+                seed: o.seed,
+                check: check.clone()?,
+                message: message.clone().unwrap_or_default(),
+                replay: replay_command(scenario, o.seed, o.swarm.is_some()),
+                swarm: o.swarm.clone(),
+                trace_hash: o.trace_hash.clone(),
+            })
+        };
         let failures: Vec<Failure> = outcomes
             .iter()
-            .filter_map(|o| {
-                let check = o.check.clone()?;
-                Some(Failure {
-                    seed: o.seed,
-                    check,
-                    message: o.message.clone().unwrap_or_default(),
-                    replay: replay_command(scenario, o.seed, o.swarm.is_some()),
-                    swarm: o.swarm.clone(),
-                    trace_hash: o.trace_hash.clone(),
-                })
-            })
+            .filter_map(|o| failure(o, &o.check, &o.message))
+            .collect();
+        let undecided: Vec<Failure> = outcomes
+            .iter()
+            .filter_map(|o| failure(o, &o.undecided_check, &o.undecided_reason))
             .collect();
         let mut report = ExploreReport {
             scenario: scenario.name.clone(),
@@ -276,39 +298,71 @@ impl ExploreReport {
             expect: expect_text(&scenario.expect),
             failures,
             by_check: BTreeMap::new(),
+            undecided,
+            by_check_undecided: BTreeMap::new(),
         };
         report.summarize();
         report
     }
 
-    /// Regroups failures by check and recomputes the verdict.
+    /// Regroups failures and undecided seeds by check and recomputes the
+    /// verdict.
     fn summarize(&mut self) {
         self.failures.sort_by_key(|f| f.seed);
-        self.by_check.clear();
-        for f in &self.failures {
-            let entry = self
-                .by_check
-                .entry(f.check.clone())
-                .or_insert(CheckFailures {
-                    count: 0,
-                    first_seed: f.seed,
-                    replay: f.replay.clone(),
-                });
-            entry.count += 1;
-        }
-        let ok = match self.expect.strip_prefix("violation") {
-            None => self.failures.is_empty(),
-            Some("") => !self.failures.is_empty(),
-            Some(of) => self.by_check.contains_key(of.trim_start_matches(" of ")),
+        self.undecided.sort_by_key(|f| f.seed);
+        self.by_check = group(&self.failures);
+        self.by_check_undecided = group(&self.undecided);
+        let expected = self
+            .expect
+            .strip_prefix("violation")
+            .map(|of| of.trim_start_matches(" of "));
+        let (happened, open) = match expected {
+            None => (self.failures.is_empty(), !self.undecided.is_empty()),
+            Some("") => (!self.failures.is_empty(), !self.undecided.is_empty()),
+            Some(check) => (
+                self.by_check.contains_key(check),
+                self.by_check_undecided.contains_key(check),
+            ),
         };
-        self.verdict = if ok { "pass" } else { "fail" }.into();
+        self.verdict = match (happened, open, expected) {
+            // expect = "pass": a failure fails; an undecided seed leaves it open.
+            (false, _, None) => "fail",
+            (true, true, None) => "undecided",
+            (true, false, None) => "pass",
+            // expect = "violation": one seed showing it is enough.
+            (true, _, Some(_)) => "pass",
+            (false, true, Some(_)) => "undecided",
+            (false, false, Some(_)) => "fail",
+        }
+        .into();
     }
 
-    /// Combines shard reports of one sweep into the report of the whole.
+    /// The shards of the sweep that this (merged) report lacks; empty when
+    /// it covers the whole sweep.
+    pub fn missing_shards(&self) -> Vec<Shard> {
+        let Some(count) = self.shards.first().map(|s| s.count) else {
+            return Vec::new();
+        };
+        (0..count)
+            .map(|index| Shard { index, count })
+            .filter(|s| !self.shards.contains(s))
+            .collect()
+    }
+
+    /// Combines shard reports of one sweep into the report of the whole (or
+    /// of the shards present: see [`ExploreReport::missing_shards`]). Fails
+    /// with a plain message when the reports are of different sweeps, when
+    /// a shard appears twice, or when shard counts differ.
     pub fn merge(reports: Vec<ExploreReport>) -> Result<ExploreReport, String> {
         let mut iter = reports.into_iter();
         let mut merged = iter.next().ok_or("nothing to merge")?;
         for r in iter {
+            if r.shards.is_empty() || merged.shards.is_empty() {
+                return Err(format!(
+                    "a report of the whole sweep ({} seeds {}) cannot be merged with others: merge only the reports of `explore --shard I/N` runs",
+                    r.scenario, r.seeds
+                ));
+            }
             if (r.scenario.as_str(), r.seeds, r.expect.as_str())
                 != (
                     merged.scenario.as_str(),
@@ -321,13 +375,21 @@ impl ExploreReport {
                     r.scenario, r.seeds, merged.scenario, merged.seeds
                 ));
             }
-            if r.shards.iter().any(|s| merged.shards.contains(s)) {
-                return Err(format!("shard {:?} appears twice", r.shards));
+            if let Some(twice) = r.shards.iter().find(|s| merged.shards.contains(s)) {
+                return Err(format!("shard {twice} appears twice"));
+            }
+            let count = merged.shards[0].count;
+            if let Some(other) = r.shards.iter().find(|s| s.count != count) {
+                return Err(format!(
+                    "shard {other} is of a sweep cut into {} shards, the others into {count}",
+                    other.count
+                ));
             }
             merged.shards.extend(r.shards);
             merged.seeds_run += r.seeds_run;
             merged.events += r.events;
             merged.failures.extend(r.failures);
+            merged.undecided.extend(r.undecided);
         }
         merged.shards.sort_by_key(|s| (s.count, s.index));
         if let Some(count) = merged.shards.first().map(|s| s.count) {
@@ -339,6 +401,22 @@ impl ExploreReport {
         merged.summarize();
         Ok(merged)
     }
+}
+
+/// Seeds grouped by check, with the first seed and its replay command.
+fn group(failures: &[Failure]) -> BTreeMap<String, CheckFailures> {
+    let mut by_check: BTreeMap<String, CheckFailures> = BTreeMap::new();
+    for f in failures {
+        by_check
+            .entry(f.check.clone())
+            .or_insert(CheckFailures {
+                count: 0,
+                first_seed: f.seed,
+                replay: f.replay.clone(),
+            })
+            .count += 1;
+    }
+    by_check
 }
 
 fn expect_text(expect: &Expect) -> String {

@@ -219,11 +219,7 @@ pub fn shrink(
         .first()
         .map(|v| v.check.clone())
         .ok_or(ShrinkError::NotFailing(seed))?;
-    let ops_before = first
-        .history
-        .iter()
-        .filter(|l| l["type"] == "invoke")
-        .count();
+    let ops_before = first.history.len();
     materialize(&mut config, scenario.nodes);
     let faults_before = config.faults.len();
     let mut s = Shrinker {
@@ -266,11 +262,7 @@ fn reproduce(toml: &str, check: &str) -> Result<usize, ShrinkError> {
     if !result.violations.iter().any(|v| v.check == check) {
         return Err(ShrinkError::NotReproduced(check.into()));
     }
-    Ok(result
-        .history
-        .iter()
-        .filter(|l| l["type"] == "invoke")
-        .count())
+    Ok(result.history.len())
 }
 
 /// Writes the nemesis schedule out as timed faults and turns the nemesis off.

@@ -60,7 +60,8 @@ pub use ctx::{Ctx, Effect, Harness};
 pub use disk::{Disk, DiskKey};
 pub use ids::{NodeId, RequestId, TimerId};
 pub use protocol::{
-    EndState, Interval, Invariants, Lifecycle, OpFields, OpOf, Protocol, ResOf, Violation,
+    CheckBudget, EndState, Interval, Invariants, Lifecycle, OpFields, OpOf, Protocol, ResOf,
+    Undecided, Violation,
 };
 
 use serde::Serialize;

@@ -103,6 +103,52 @@ impl Violation {
     }
 }
 
+/// A check that could not be decided within its budget: which check, and
+/// why (the bound it hit and how far it got). A run with one does not pass.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Undecided {
+    /// The check, e.g. `"raft.linearizable"`.
+    pub check: String,
+    /// Which bound was hit and how far the check got, in words.
+    pub reason: String,
+    /// Structured detail (e.g. the checker's budget and progress).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data: Option<serde_json::Value>,
+}
+
+/// The budget of end-of-run checks that search (linearizability): work
+/// counted deterministically, never wall time, so a verdict depends on the
+/// scenario and seed alone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CheckBudget {
+    /// Search steps (see `check::CheckOptions::steps_max`).
+    pub steps: u64,
+    /// Bytes the checker's structures may hold.
+    pub memory_bytes: usize,
+}
+
+impl Default for CheckBudget {
+    fn default() -> Self {
+        CheckBudget {
+            steps: crate::check::DEFAULT_STEPS,
+            memory_bytes: 256 << 20,
+        }
+    }
+}
+
+impl CheckBudget {
+    /// The checker's options under this budget: sequential, no deadline.
+    pub fn options(&self) -> crate::check::CheckOptions {
+        crate::check::CheckOptions {
+            steps_max: Some(self.steps),
+            memory_bytes_max: self.memory_bytes,
+            threads: 1,
+            deadline: None,
+            unique_writes: true,
+        }
+    }
+}
+
 /// A change in a node's life, told to the checks as it happens.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Lifecycle {
@@ -125,6 +171,19 @@ pub struct EndState<'a, P: Process> {
     /// Whether the run reached its planned end (not stopped early by a
     /// violation or a bound); liveness checks only mean something then.
     pub completed: bool,
+    /// The budget of checks that search.
+    pub budget: CheckBudget,
+    /// The checks that may fail the run (`None`: all); a check left out
+    /// may skip expensive work.
+    pub enabled_checks: Option<&'a [String]>,
+}
+
+impl<P: Process> EndState<'_, P> {
+    /// Whether `check` can fail the run (so is worth computing).
+    pub fn is_enabled(&self, check: &str) -> bool {
+        self.enabled_checks
+            .is_none_or(|list| list.iter().any(|c| c == check))
+    }
 }
 
 /// The properties of a protocol, checked as the run goes and at its end.
@@ -148,6 +207,12 @@ pub trait Invariants<P: Process> {
 
     /// Checks that need the whole run (eventual delivery, liveness).
     fn at_end(&mut self, end: &EndState<'_, P>) -> Vec<Violation>;
+
+    /// Checks that `at_end` could not decide within their budget, with
+    /// why. Asked once, after `at_end`.
+    fn undecided(&self) -> Vec<Undecided> {
+        Vec::new()
+    }
 
     /// Protocol metrics for the run summary.
     fn metrics(&self) -> BTreeMap<String, serde_json::Value> {

@@ -3,6 +3,7 @@
 //! also a worked example of implementing them.
 
 pub mod broadcast;
+pub mod lincheck;
 pub mod raft;
 pub mod saga;
 pub mod store;
@@ -20,7 +21,12 @@ pub struct ProtocolInfo {
 }
 
 /// Checks the engine itself reports, whatever the protocol.
-pub const ENGINE_CHECKS: &[&str] = &["engine.max-events", "engine.panic"];
+pub const ENGINE_CHECKS: &[&str] = &[
+    "engine.max-events",
+    "engine.max-pending",
+    "engine.max-history",
+    "engine.panic",
+];
 
 /// Every built-in protocol.
 pub const ALL: &[ProtocolInfo] = &[

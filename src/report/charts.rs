@@ -196,9 +196,9 @@ pub fn latency(ops: &[ClientOp], windows: &[Window], end_ns: u64) -> String {
             let color = Palette99::pick(i).to_rgba();
             let points = group.iter().filter_map(|o| {
                 Some((
-                    secs(o.invoke_ns),
+                    secs(o.invoked_ns),
                     o.latency_ns()? as f64 / 1e6,
-                    o.outcome == "fail",
+                    o.outcome_name() == "fail",
                 ))
             });
             let ok: Vec<(f64, f64)> = points
@@ -235,8 +235,8 @@ pub fn throughput(ops: &[ClientOp], windows: &[Window], end_ns: u64) -> String {
         .iter()
         .map(|(f, group)| {
             let mut counts = vec![0f64; buckets + 1];
-            for o in group.iter().filter(|o| o.outcome == "ok") {
-                if let Some(c) = o.complete_ns {
+            for o in group.iter().filter(|o| o.outcome_name() == "ok") {
+                if let Some(c) = o.completed_ns {
                     counts[((c / width_ns) as usize).min(buckets)] += 1.0;
                 }
             }

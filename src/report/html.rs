@@ -5,7 +5,7 @@
 
 use super::charts::html_escape;
 use super::replay_command;
-use crate::run::as_expected;
+use crate::run::verdict;
 use crate::scenario::Scenario;
 use crate::sim::RunResult;
 use crate::time::SimTime;
@@ -13,26 +13,22 @@ use serde_json::Value;
 use std::fmt::Write;
 
 const STYLE: &str = "body{font-family:sans-serif;margin:0 auto;max-width:1000px;padding:0 16px 40px;color:#222}\
-header{padding:12px 16px;border-radius:6px;margin:16px 0}header.pass{background:#e3f4e1}header.fail{background:#fbe3e1}\
+header{padding:12px 16px;border-radius:6px;margin:16px 0}header.pass{background:#e3f4e1}header.fail{background:#fbe3e1}header.undecided{background:#fbf1d6}\
 h1{margin:0 0 4px;font-size:22px}table{border-collapse:collapse;margin:8px 0 16px}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;font-size:14px}\
 th{background:#f4f4f4}code{background:#f4f4f4;padding:1px 4px}section{margin-top:20px}svg{max-width:100%;height:auto}";
 
 /// The page for `result`; `charts` are (title, SVG text) pairs.
 pub fn index_html(scenario: &Scenario, result: &RunResult, charts: &[(&str, String)]) -> String {
-    let ok = as_expected(scenario, result);
+    let verdict = verdict(scenario, result);
     let mut h = String::new();
     let title = format!("{} — seed {}", scenario.name, result.seed);
     let _ = write!(h, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{}</title><style>{STYLE}</style></head><body>\n", html_escape(&title));
-    let verdict = if ok {
-        "PASS: the run ended as the scenario expects"
-    } else {
-        "FAIL: a check did not end as the scenario expects"
-    };
     let _ = writeln!(
         h,
-        "<header class=\"{}\"><h1>{}</h1><div>{verdict}</div></header>",
-        if ok { "pass" } else { "fail" },
-        html_escape(&title)
+        "<header class=\"{}\"><h1>{}</h1><div>{}</div></header>",
+        verdict.name(),
+        html_escape(&title),
+        html_escape(&super::verdict_line(verdict, &scenario.expect))
     );
     if !scenario.description.is_empty() {
         let _ = writeln!(h, "<p>{}</p>", html_escape(&scenario.description));
@@ -124,12 +120,12 @@ fn checks(h: &mut String, scenario: &Scenario, result: &RunResult) {
         h,
         "<section><h2>Checks</h2><table><tr><th>check</th><th>result</th></tr>"
     );
-    for (name, state) in super::check_rows(scenario, result) {
+    for row in crate::run::check_rows(scenario, result) {
         let _ = writeln!(
             h,
             "<tr><td><code>{}</code></td><td>{}</td></tr>",
-            html_escape(name),
-            html_escape(&state)
+            html_escape(row.name),
+            html_escape(&super::check_state_text(&row))
         );
     }
     let _ = writeln!(h, "</table></section>");

@@ -6,7 +6,7 @@
 
 use super::replay_command;
 use super::timeline::{ClientOp, Window};
-use crate::run::as_expected;
+use crate::run::verdict;
 use crate::scenario::Scenario;
 use crate::sim::RunResult;
 use crate::stats::quantile;
@@ -42,7 +42,7 @@ pub fn service<'a>(ops: impl Iterator<Item = &'a ClientOp>) -> Service {
 fn in_window(op: &ClientOp, windows: &[Window]) -> bool {
     windows
         .iter()
-        .any(|w| op.invoke_ns >= w.start_ns && op.invoke_ns < w.end_ns)
+        .any(|w| op.invoked_ns >= w.start_ns && op.invoked_ns < w.end_ns)
 }
 
 fn dur(ns: Option<u64>) -> String {
@@ -103,10 +103,10 @@ pub fn report_md(
     windows: &[Window],
 ) -> String {
     let mut md = String::new();
-    let ok = as_expected(scenario, result);
+    let verdict = verdict(scenario, result);
     let all = service(ops.iter());
     let duration_s = scenario.config.duration.as_secs_f64().max(1e-9);
-    let throughput = ops.iter().filter(|o| o.outcome == "ok").count() as f64 / duration_s;
+    let throughput = ops.iter().filter(|o| o.outcome_name() == "ok").count() as f64 / duration_s;
     let _ = writeln!(
         md,
         "---\ntitle: \"{}: seed {}\"",
@@ -123,7 +123,7 @@ pub fn report_md(
     let _ = writeln!(
         md,
         "verdict: {}\ntrace_hash: {}\nreproduce: \"{}\"\n---\n",
-        if ok { "pass" } else { "fail" },
+        verdict.name(),
         result.trace_hash,
         replay_command(scenario, result.seed, result.swarm.is_some())
     );
@@ -302,8 +302,9 @@ fn metrics(
 
 fn checks(md: &mut String, scenario: &Scenario, result: &RunResult) {
     let _ = writeln!(md, "## Checks\n\n| check | result |\n|---|---|");
-    for (name, state) in super::check_rows(scenario, result) {
-        let _ = writeln!(md, "| {name} | {} |", state.replace('|', "\\|"));
+    for row in crate::run::check_rows(scenario, result) {
+        let state = super::check_state_text(&row);
+        let _ = writeln!(md, "| {} | {} |", row.name, state.replace('|', "\\|"));
     }
     let _ = writeln!(md);
 }
@@ -338,21 +339,29 @@ fn tradeoffs(
             dur(outside.p99_ns)
         );
     }
-    let unknown = ops.iter().filter(|o| o.outcome == "info").count();
+    let unknown = ops.iter().filter(|o| o.outcome_name() == "info").count();
     if unknown > 0 {
         let _ = writeln!(md, "- **Uncertainty:** {unknown} operations timed out: their clients cannot know whether they took effect (they are \"maybe\" to the linearizability checker).");
     }
-    let done = ops.iter().filter(|o| o.outcome == "ok").count().max(1);
+    let done = ops
+        .iter()
+        .filter(|o| o.outcome_name() == "ok")
+        .count()
+        .max(1);
     let n = &result.net;
     let _ = writeln!(
         md,
         "- **Cost:** {:.1} messages per successful operation; {} dropped (loss {}, partitions {}, nodes down {}), {} duplicated.",
         n.sent as f64 / done as f64, n.dropped(), n.dropped_loss, n.dropped_partition, n.dropped_node, n.duplicated
     );
-    let verdict = if result.violations.is_empty() {
-        "every check held: the protocol kept its guarantees under these faults".to_string()
-    } else {
-        format!("{} check(s) failed: see above", result.violations.len())
+    let verdict = match (result.violations.len(), result.undecided.len()) {
+        (0, 0) => {
+            "every check held: the protocol kept its guarantees under these faults".to_string()
+        }
+        (0, n) => {
+            format!("no check failed, but {n} could not be decided within its budget: see above")
+        }
+        (n, _) => format!("{n} check(s) failed: see above"),
     };
     let _ = writeln!(md, "- **Correctness:** {verdict}.");
 }

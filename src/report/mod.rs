@@ -7,9 +7,9 @@ pub mod markdown;
 pub mod perfetto;
 pub mod timeline;
 
-use crate::run::as_expected;
+use crate::run::{check_rows, verdict, CheckStatus, RunVerdict};
 use crate::scenario::{Expect, Scenario};
-use crate::sim::{EndReason, RunResult};
+use crate::sim::RunResult;
 use crate::time::SimTime;
 use serde_json::{json, Value};
 use std::fmt::Write;
@@ -44,9 +44,11 @@ pub struct WallTime {
 }
 
 /// The summary object. Keys `scenario`, `seed`, `trace_hash`, `events`,
-/// `sim_time_ns`, `verdict`, `violations` and `metrics` are a contract.
+/// `sim_time_ns`, `verdict` (`pass`, `fail` or `undecided`), `violations`,
+/// `checks` (`[{name, status, reason}]`, status `held`, `violated`,
+/// `undecided` or `disabled`), `undecided` and `metrics` are a contract.
 pub fn summary_json(scenario: &Scenario, result: &RunResult, wall: WallTime) -> Value {
-    let ok = as_expected(scenario, result);
+    let verdict = verdict(scenario, result);
     let expect = match &scenario.expect {
         Expect::Pass => json!("pass"),
         Expect::Violation(None) => json!("violation"),
@@ -67,9 +69,11 @@ pub fn summary_json(scenario: &Scenario, result: &RunResult, wall: WallTime) -> 
         "events": result.events,
         "sim_time_ns": result.sim_time.as_nanos(),
         "end_reason": result.end_reason,
-        "verdict": if ok { "pass" } else { "fail" },
+        "verdict": verdict.name(),
         "expect": expect,
         "violations": result.violations,
+        "undecided": result.undecided,
+        "checks": check_rows(scenario, result),
         "faults": result.faults,
         "metrics": result.metrics,
         "wall_time_s": wall.seconds,
@@ -103,7 +107,7 @@ pub fn human_summary(
     report: Option<&std::path::Path>,
 ) -> String {
     let mut out = String::new();
-    let ok = as_expected(scenario, result);
+    let verdict = verdict(scenario, result);
     let config = &scenario.config;
     let _ = writeln!(out, "scenario    {} ({})", scenario.name, scenario.file);
     let _ = writeln!(
@@ -180,19 +184,12 @@ pub fn human_summary(
     if let Some(dir) = report {
         let _ = writeln!(out, "report      {}", dir.join("index.html").display());
     }
-    let verdict = match (ok, &scenario.expect) {
-        (true, Expect::Pass) => "PASS: every check held".to_string(),
-        (true, Expect::Violation(_)) => "PASS: the expected violation happened".to_string(),
-        (false, Expect::Pass) => "FAIL: a check was violated".to_string(),
-        (false, Expect::Violation(Some(c))) => {
-            format!("FAIL: expected a violation of {c}, which did not happen")
-        }
-        (false, Expect::Violation(None)) => {
-            "FAIL: expected a violation, but every check held".to_string()
-        }
-    };
-    let _ = writeln!(out, "verdict     {verdict}");
-    if !ok {
+    let _ = writeln!(
+        out,
+        "verdict     {}",
+        verdict_line(verdict, &scenario.expect)
+    );
+    if verdict != RunVerdict::Pass {
         let _ = writeln!(
             out,
             "replay      {}",
@@ -200,6 +197,27 @@ pub fn human_summary(
         );
     }
     out
+}
+
+/// The verdict in words, e.g. `PASS: every check held`.
+pub fn verdict_line(verdict: RunVerdict, expect: &Expect) -> String {
+    match (verdict, expect) {
+        (RunVerdict::Pass, Expect::Pass) => "PASS: every check held".to_string(),
+        (RunVerdict::Pass, Expect::Violation(_)) => {
+            "PASS: the expected violation happened".to_string()
+        }
+        (RunVerdict::Fail, Expect::Pass) => "FAIL: a check was violated".to_string(),
+        (RunVerdict::Fail, Expect::Violation(Some(c))) => {
+            format!("FAIL: expected a violation of {c}, which did not happen")
+        }
+        (RunVerdict::Fail, Expect::Violation(None)) => {
+            "FAIL: expected a violation, but every check held".to_string()
+        }
+        (RunVerdict::Undecided, _) => {
+            "UNDECIDED: no check failed, but one could not be decided within its budget (see checks)"
+                .to_string()
+        }
+    }
 }
 
 /// The protocol's own headline metrics, for protocols that have them.
@@ -225,40 +243,25 @@ fn write_protocol_metrics(out: &mut String, scenario: &Scenario, result: &RunRes
     let _ = writeln!(out, "{line}");
 }
 
-/// Every check of the scenario's protocol (and the engine's) with what
-/// became of it in `result`: `VIOLATED at T: message`, `disabled`, `not
-/// reached (the run stopped early)` or `held`.
-pub fn check_rows(scenario: &Scenario, result: &RunResult) -> Vec<(&'static str, String)> {
-    let stopped = result.end_reason != EndReason::Completed;
-    let enabled = |name: &str| {
-        scenario
-            .config
-            .enabled_checks
-            .as_ref()
-            .is_none_or(|e| e.iter().any(|c| c == name))
-    };
-    scenario
-        .protocol
-        .info()
-        .checks
-        .iter()
-        .chain(crate::protocols::ENGINE_CHECKS)
-        .map(|&name| {
-            let state = match result.violations.iter().find(|v| v.check == name) {
-                Some(v) => format!("VIOLATED at {}: {}", v.time, v.message),
-                None if !enabled(name) => "disabled".to_string(),
-                None if stopped => "not reached (the run stopped early)".to_string(),
-                None => "held".to_string(),
-            };
-            (name, state)
-        })
-        .collect()
+/// A check's status in words: `held`, `VIOLATED at T: message`,
+/// `UNDECIDED: reason` or `disabled`.
+pub fn check_state_text(row: &crate::run::CheckRow) -> String {
+    let reason = row.reason.as_deref().unwrap_or("");
+    match row.status {
+        CheckStatus::Held => "held".to_string(),
+        CheckStatus::Violated => format!(
+            "VIOLATED at {}: {reason}",
+            SimTime::from_nanos(row.time_ns.unwrap_or(0))
+        ),
+        CheckStatus::Undecided => format!("UNDECIDED: {reason}"),
+        CheckStatus::Disabled => "disabled".to_string(),
+    }
 }
 
 fn write_checks(out: &mut String, scenario: &Scenario, result: &RunResult) {
     let _ = writeln!(out, "checks");
-    for (name, state) in check_rows(scenario, result) {
-        let _ = writeln!(out, "  {name:<28} {state}");
+    for row in check_rows(scenario, result) {
+        let _ = writeln!(out, "  {:<28} {}", row.name, check_state_text(&row));
     }
 }
 
@@ -295,13 +298,11 @@ pub fn write_run_report(
         format!("{:#}\n", summary_json(scenario, result, wall)),
     )?;
     let mut history = std::io::BufWriter::new(std::fs::File::create(dir.join("history.jsonl"))?);
-    for line in &result.history {
-        writeln!(history, "{line}")?;
-    }
+    crate::history::write_jsonl(&result.history, &mut history)?;
     history.flush()?;
     let end_ns = result.sim_time.as_nanos();
     let windows = timeline::fault_windows(&result.faults, end_ns);
-    let ops = timeline::client_ops(&result.history);
+    let ops = &result.history;
     let processes = result
         .trace
         .iter()
@@ -317,12 +318,12 @@ pub fn write_run_report(
         (
             "Client latency over time",
             "latency.svg",
-            charts::latency(&ops, &windows, end_ns),
+            charts::latency(ops, &windows, end_ns),
         ),
         (
             "Throughput over time",
             "throughput.svg",
-            charts::throughput(&ops, &windows, end_ns),
+            charts::throughput(ops, &windows, end_ns),
         ),
     ];
     if !result.roles.is_empty() {
@@ -357,7 +358,7 @@ pub fn write_run_report(
     )?;
     std::fs::write(
         dir.join("report.md"),
-        markdown::report_md(scenario, result, &ops, &windows),
+        markdown::report_md(scenario, result, ops, &windows),
     )?;
     std::fs::write(
         dir.join("index.html"),

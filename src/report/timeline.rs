@@ -1,6 +1,6 @@
 //! The data every report view shares: fault windows (a fault and the
-//! repair that ends it, paired from the engine's fault log) and client
-//! operations (invocations paired with their completions).
+//! repair that ends it, paired from the engine's fault log); client
+//! operations are the run's [`crate::history::Record`]s.
 //!
 //! Fault descriptions are the engine's own, fixed format (`partition NAME:
 //! ...`, `heal NAME`, `heal all (...)`, `crash nX`, `restart nX`, `restart
@@ -8,7 +8,6 @@
 //! `liveness phase begins: ...`); skipped faults open no window.
 
 use crate::sim::AppliedFault;
-use serde_json::Value;
 use std::collections::BTreeMap;
 
 /// A span of time during which a fault was in force.
@@ -97,58 +96,8 @@ fn listed_nodes(description: &str) -> Vec<String> {
         .collect()
 }
 
-/// A client operation as the reports show it.
-#[derive(Clone, Debug, PartialEq)]
-pub struct ClientOp {
-    /// The logical client process.
-    pub process: u64,
-    /// The workload client slot that issued it.
-    pub client: u64,
-    /// The function (`read`, `put`, `broadcast`, ...).
-    pub f: String,
-    /// When it was invoked.
-    pub invoke_ns: u64,
-    /// When it completed or timed out (`None`: open at the end).
-    pub complete_ns: Option<u64>,
-    /// `ok`, `fail`, `info` (timed out) or `open`.
-    pub outcome: String,
-}
-
-impl ClientOp {
-    /// Its latency, if it completed (ok or fail).
-    pub fn latency_ns(&self) -> Option<u64> {
-        match self.outcome.as_str() {
-            "ok" | "fail" => self.complete_ns.map(|c| c.saturating_sub(self.invoke_ns)),
-            _ => None,
-        }
-    }
-}
-
-/// Pairs the history's invoke lines with their completions, per process.
-pub fn client_ops(history: &[Value]) -> Vec<ClientOp> {
-    let mut open: BTreeMap<u64, usize> = BTreeMap::new();
-    let mut ops: Vec<ClientOp> = Vec::new();
-    for line in history {
-        let process = line["process"].as_u64().unwrap_or(0);
-        let time = line["time_ns"].as_u64().unwrap_or(0);
-        let kind = line["type"].as_str().unwrap_or("");
-        if kind == "invoke" {
-            open.insert(process, ops.len());
-            ops.push(ClientOp {
-                process,
-                client: line["client"].as_u64().unwrap_or(process),
-                f: line["f"].as_str().unwrap_or("op").to_string(),
-                invoke_ns: time,
-                complete_ns: None,
-                outcome: "open".into(),
-            });
-        } else if let Some(i) = open.remove(&process) {
-            ops[i].complete_ns = Some(time);
-            ops[i].outcome = kind.to_string();
-        }
-    }
-    ops
-}
+/// A client operation as the reports show it: the run's own record.
+pub type ClientOp = crate::history::Record;
 
 #[cfg(test)]
 mod tests {

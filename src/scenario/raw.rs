@@ -23,6 +23,8 @@ pub struct RawScenario {
     pub duration: Spanned<SimDuration>,
     pub seed: Option<u64>,
     pub max_events: Option<Spanned<u64>>,
+    pub max_pending_events: Option<Spanned<u64>>,
+    pub max_history_ops: Option<Spanned<u64>>,
     pub network: Option<RawNetwork>,
     #[serde(default)]
     pub faults: Vec<Spanned<RawFault>>,
@@ -203,6 +205,8 @@ pub struct RawChecks {
     pub expect_check: Option<Spanned<String>>,
     pub settle: Option<Spanned<SimDuration>>,
     pub enabled: Option<Spanned<Vec<String>>>,
+    pub linearizability_steps: Option<Spanned<u64>>,
+    pub linearizability_memory: Option<Spanned<String>>,
 }
 
 /// `[swarm]`: ranges each seed draws its own fault mix from.

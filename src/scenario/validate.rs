@@ -5,12 +5,12 @@
 
 use super::error::{ScenarioError, Source};
 use super::raw::{
-    DurationRange, RawFault, RawLatency, RawLink, RawNemesis, RawNetwork, RawNodeRef, RawRate,
-    RawScenario, RawSwarm, RawSwarmRate, RawWorkload,
+    DurationRange, RawChecks, RawFault, RawLatency, RawLink, RawNemesis, RawNetwork, RawNodeRef,
+    RawRate, RawScenario, RawSwarm, RawSwarmRate, RawWorkload,
 };
 use super::{Expect, ProtocolPlan, Scenario, Slo};
 use crate::net::{Latency, LinkConfig, NetworkConfig};
-use crate::process::NodeId;
+use crate::process::{CheckBudget, NodeId};
 use crate::protocols::saga::{Flow, SagaOptions, ORDER_NODES};
 use crate::protocols::{self, ProtocolInfo, ENGINE_CHECKS};
 use crate::sim::{
@@ -28,6 +28,21 @@ type Result<T> = std::result::Result<T, ScenarioError>;
 const DURATION_MAX: SimDuration = SimDuration::from_secs(24 * 3600);
 /// Most server nodes a scenario may ask for.
 const NODES_MAX: i64 = 1024;
+/// Most pending events a scenario may allow (the queue holds 2^24; one
+/// handler may add a few thousand before the engine looks).
+const PENDING_EVENTS_MAX: u64 = 1 << 23;
+/// Most client operations a scenario may let the history hold (about
+/// 1 KB each in memory).
+const HISTORY_OPS_MAX: u64 = 10_000_000;
+/// Most random faults (and repairs) one nemesis or swarm rate may schedule
+/// over a run, on average.
+const NEMESIS_FAULTS_MAX: u64 = 100_000;
+/// The shortest pause between a client's operations: a million
+/// operations per client per simulated second.
+const INTERVAL_MIN: SimDuration = SimDuration::from_micros(1);
+/// Bounds of the end-of-run checker's memory budget.
+const CHECK_MEMORY_MIN: usize = 1 << 20;
+const CHECK_MEMORY_MAX: usize = 64 << 30;
 
 pub fn parse(text: &str, file: &str) -> Result<Scenario> {
     let src = Source { file, text };
@@ -112,18 +127,34 @@ impl Validator<'_> {
         let nemesis = raw
             .nemesis
             .as_ref()
-            .map(|n| self.nemesis(n))
+            .map(|n| self.nemesis(n, duration))
             .transpose()?
             .unwrap_or_default();
         let faults = self.faults(&raw.faults, &ctx, &nemesis)?;
         let (expect, settle, enabled_checks) = self.checks(&raw, info)?;
-        let max_events = match &raw.max_events {
-            Some(m) if *m.get_ref() == 0 => {
-                return Err(self.err(m.span(), "max_events", "expected at least 1 event"))
-            }
-            Some(m) => *m.get_ref(),
-            None => SimConfig::default().max_events,
-        };
+        let check_budget = self.check_budget(raw.checks.as_ref())?;
+        let defaults = SimConfig::default();
+        let max_events = self.limit(
+            &raw.max_events,
+            "max_events",
+            defaults.max_events,
+            u64::MAX,
+            "events",
+        )?;
+        let max_pending_events = self.limit(
+            &raw.max_pending_events,
+            "max_pending_events",
+            defaults.max_pending_events,
+            PENDING_EVENTS_MAX,
+            "pending events",
+        )?;
+        let max_history_ops = self.limit(
+            &raw.max_history_ops,
+            "max_history_ops",
+            defaults.max_history_ops,
+            HISTORY_OPS_MAX,
+            "operations",
+        )?;
         let (network, pause_drops_messages) = match &raw.network {
             Some(n) => self.network(n, &ctx)?,
             None => (NetworkConfig::default(), false),
@@ -133,6 +164,10 @@ impl Validator<'_> {
             duration,
             settle,
             max_events,
+            max_pending_events,
+            max_history_ops,
+            max_trace_records: defaults.max_trace_records,
+            check_budget,
             network,
             pause_drops_messages,
             faults,
@@ -142,7 +177,11 @@ impl Validator<'_> {
             record_trace: false,
             export_history: true,
         };
-        let swarm = raw.swarm.as_ref().map(|w| self.swarm(w)).transpose()?;
+        let swarm = raw
+            .swarm
+            .as_ref()
+            .map(|w| self.swarm(w, duration))
+            .transpose()?;
         let slo = match &raw.slo {
             None => Slo::default(),
             Some(s) => Slo {
@@ -367,8 +406,12 @@ impl Validator<'_> {
             .as_ref()
             .map(|r| r.get_ref().clone())
             .unwrap_or_default();
+        let span = raw.raft.as_ref().map_or(0..0, |r| r.span());
+        if options.linearizability_budget_ms.is_some() {
+            let message = "no longer supported: a budget in wall time made the verdict depend on the machine; expected [checks] linearizability_steps (a budget of search steps) instead, or raft.linearizable left out of [checks] enabled to skip the check";
+            return Err(self.option_err(span, "raft", "linearizability_budget_ms", message.into()));
+        }
         if let Some(problem) = options.problem() {
-            let span = raw.raft.as_ref().map_or(0..0, |r| r.span());
             return Err(self.err(span, "raft", problem));
         }
         Ok(ProtocolPlan::Raft(options))
@@ -943,9 +986,65 @@ impl Validator<'_> {
         Ok(())
     }
 
+    /// A run bound: at least 1, at most `max`, `default` when absent.
+    fn limit(
+        &self,
+        raw: &Option<Spanned<u64>>,
+        name: &str,
+        default: u64,
+        max: u64,
+        what: &str,
+    ) -> Result<u64> {
+        match raw {
+            None => Ok(default),
+            Some(m) if (1..=max).contains(m.get_ref()) => Ok(*m.get_ref()),
+            Some(m) if max == u64::MAX => Err(self.err(
+                m.span(),
+                name,
+                format!("expected at least 1 {}", what.trim_end_matches('s')),
+            )),
+            Some(m) => Err(self.err(
+                m.span(),
+                name,
+                format!("expected 1 to {max} {what}, found {}", m.get_ref()),
+            )),
+        }
+    }
+
+    /// `[checks] linearizability_steps` and `linearizability_memory`.
+    fn check_budget(&self, raw: Option<&RawChecks>) -> Result<CheckBudget> {
+        let mut budget = CheckBudget::default();
+        let Some(raw) = raw else { return Ok(budget) };
+        if let Some(steps) = &raw.linearizability_steps {
+            if *steps.get_ref() == 0 {
+                return Err(self.err(
+                    steps.span(),
+                    "checks.linearizability_steps",
+                    "expected at least 1 step (to skip the check, leave it out of [checks] enabled)",
+                ));
+            }
+            budget.steps = *steps.get_ref();
+        }
+        if let Some(memory) = &raw.linearizability_memory {
+            let bytes = crate::check::units::parse_size(memory.get_ref())
+                .map_err(|e| self.err(memory.span(), "checks.linearizability_memory", e))?;
+            if !(CHECK_MEMORY_MIN..=CHECK_MEMORY_MAX).contains(&bytes) {
+                return Err(self.err(
+                    memory.span(),
+                    "checks.linearizability_memory",
+                    "expected a size from 1MiB to 64GiB",
+                ));
+            }
+            budget.memory_bytes = bytes;
+        }
+        Ok(budget)
+    }
+
     // ----- nemesis, workload, checks ------------------------------------------------
 
-    fn nemesis(&self, raw: &RawNemesis) -> Result<NemesisConfig> {
+    fn nemesis(&self, raw: &RawNemesis, duration: SimDuration) -> Result<NemesisConfig> {
+        let start = raw.start.unwrap_or(SimDuration::ZERO);
+        let span_ns = duration.as_nanos().saturating_sub(start.as_nanos());
         let rate = |r: &Option<Spanned<RawRate>>, name: &str| -> Result<Option<FaultRate>> {
             let Some(r) = r else { return Ok(None) };
             let RawRate {
@@ -955,6 +1054,7 @@ impl Validator<'_> {
             if every == SimDuration::ZERO || min > max || max == SimDuration::ZERO {
                 return Err(self.err(r.span(), name, "expected every > 0 and a duration range [min, max] with 0 < max and min <= max"));
             }
+            self.fault_count(r.span(), name, span_ns, every, min)?;
             Ok(Some(FaultRate {
                 every,
                 duration_min: min,
@@ -1019,7 +1119,36 @@ impl Validator<'_> {
         })
     }
 
-    fn swarm(&self, raw: &RawSwarm) -> Result<SwarmConfig> {
+    /// Rejects a rate that would schedule more than `NEMESIS_FAULTS_MAX`
+    /// faults and repairs over `span_ns` on average (each fault lasts at
+    /// least `length` and is followed by a gap of `every` on average).
+    fn fault_count(
+        &self,
+        span: Range<usize>,
+        name: &str,
+        span_ns: u64,
+        every: SimDuration,
+        length: SimDuration,
+    ) -> Result<()> {
+        let cycle_ns = every.as_nanos().saturating_add(length.as_nanos()).max(1);
+        let faults = (span_ns / cycle_ns).saturating_mul(2);
+        if faults <= NEMESIS_FAULTS_MAX {
+            return Ok(());
+        }
+        let every_min = SimDuration::from_nanos(
+            (span_ns / (NEMESIS_FAULTS_MAX / 2)).saturating_sub(length.as_nanos()),
+        );
+        Err(self.err(
+            span,
+            name,
+            format!(
+                "this rate schedules about {faults} faults and repairs over the run, more than the limit of {NEMESIS_FAULTS_MAX}: expected every of at least {every_min} for this duration"
+            ),
+        ))
+    }
+
+    fn swarm(&self, raw: &RawSwarm, duration: SimDuration) -> Result<SwarmConfig> {
+        let swarm_span_ns = duration.as_nanos();
         let range = |r: &Option<Spanned<[f64; 2]>>, name: &str| -> Result<Option<(f64, f64)>> {
             match r {
                 None => Ok(None),
@@ -1047,6 +1176,7 @@ impl Validator<'_> {
             if !ok {
                 return Err(self.err(r.span(), name, "expected every = [min, max] with 0 < min <= max and duration = [min, max] with min <= max, max > 0"));
             }
+            self.fault_count(r.span(), name, swarm_span_ns, every.min, duration.min)?;
             Ok(Some(SwarmRate {
                 every_min: every.min,
                 every_max: every.max,
@@ -1079,16 +1209,21 @@ impl Validator<'_> {
             }
             w.clients = *c.get_ref() as usize;
         }
-        for (value, name, slot) in [
-            (&raw.interval, "workload.interval", &mut w.interval),
-            (&raw.timeout, "workload.timeout", &mut w.timeout),
-        ] {
-            if let Some(v) = value {
-                if *v.get_ref() == SimDuration::ZERO {
-                    return Err(self.err(v.span(), name, "expected a duration above 0"));
-                }
-                *slot = *v.get_ref();
+        if let Some(v) = &raw.interval {
+            if *v.get_ref() < INTERVAL_MIN {
+                return Err(self.err(
+                    v.span(),
+                    "workload.interval",
+                    format!("expected an interval of at least {INTERVAL_MIN} (a client issues at most a million operations per simulated second)"),
+                ));
             }
+            w.interval = *v.get_ref();
+        }
+        if let Some(v) = &raw.timeout {
+            if *v.get_ref() == SimDuration::ZERO {
+                return Err(self.err(v.span(), "workload.timeout", "expected a duration above 0"));
+            }
+            w.timeout = *v.get_ref();
         }
         w.max_ops = raw.max_ops;
         Ok(w)

@@ -6,13 +6,14 @@ use super::fault::{FaultAction, NodeRef, Shape, TimedFault};
 use super::queue::EventQueue;
 use super::{
     nemesis, panics, AppliedFault, EndReason, RoleChange, RunResult, SimConfig, TraceRecord,
+    MAX_ROLE_CHANGES,
 };
-use crate::history::{History, Operation, Outcome};
+use crate::history::{History, Operation, Outcome, Record, RecordOutcome};
 use crate::net::partition::shapes;
 use crate::net::{Cut, DropReason, Fate, Network};
 use crate::process::{
     Ctx, Disk, Effect, EndState, Invariants, Lifecycle, NodeId, Process, Protocol, RequestId,
-    TimerId, Violation,
+    TimerId, Undecided, Violation,
 };
 use crate::rng::{SimRng, Stream};
 use crate::stats::quantile;
@@ -98,6 +99,7 @@ struct Client {
 #[derive(Default)]
 struct Counters {
     timers_fired: u64,
+    pending_max: u64,
     late_replies: u64,
     requests_lost: u64,
 }
@@ -129,9 +131,18 @@ pub struct Simulation<P: Protocol> {
     stopped: Option<EndReason>,
     applied: Vec<AppliedFault>,
     trace: Vec<TraceRecord>,
+    trace_dropped: u64,
     roles: Vec<RoleChange>,
     counters: Counters,
+    progress: Option<Progress>,
 }
+
+/// A callback told `(now, end)` of simulated time every [`PROGRESS_EVERY`]
+/// events, for a progress display. It observes; it cannot change the run.
+pub type Progress = Box<dyn FnMut(SimTime, SimTime)>;
+
+/// Events between two progress callbacks.
+const PROGRESS_EVERY: u64 = 1 << 16;
 
 impl<P: Protocol> Simulation<P> {
     /// Prepares a run of `protocol` under `config`. The random fault schedule
@@ -199,9 +210,17 @@ impl<P: Protocol> Simulation<P> {
             stopped: None,
             applied: Vec::new(),
             trace: Vec::new(),
+            trace_dropped: 0,
             roles: Vec::new(),
             counters: Counters::default(),
+            progress: None,
         }
+    }
+
+    /// This simulation, telling `progress` how far it got as it runs.
+    pub fn with_progress(mut self, progress: Progress) -> Self {
+        self.progress = Some(progress);
+        self
     }
 
     /// Runs to the end (or to the first violation, or the event bound).
@@ -228,13 +247,7 @@ impl<P: Protocol> Simulation<P> {
                 _ => break,
             }
             if self.events >= self.config.max_events {
-                let message = format!(
-                    "the run processed {} events before reaching its end at {}: raise max_events or look for a message storm",
-                    self.events, self.end
-                );
-                self.violations
-                    .push(Violation::new("engine.max-events", self.now, message));
-                self.stopped = Some(EndReason::EventLimit);
+                self.stop_at_bound(EndReason::EventLimit);
                 break;
             }
             let Some((time, event)) = self.queue.pop() else {
@@ -247,8 +260,39 @@ impl<P: Protocol> Simulation<P> {
             );
             self.now = time;
             self.events += 1;
+            if self.events % PROGRESS_EVERY == 0 {
+                if let Some(progress) = &mut self.progress {
+                    progress(self.now, self.end);
+                }
+            }
             self.dispatch(event);
+            let pending = self.queue.len() as u64;
+            self.counters.pending_max = self.counters.pending_max.max(pending);
+            if pending > self.config.max_pending_events && self.stopped.is_none() {
+                self.stop_at_bound(EndReason::PendingLimit);
+            }
         }
+    }
+
+    /// Ends the run at one of its bounds, with the bound's named check.
+    fn stop_at_bound(&mut self, reason: EndReason) {
+        let (check, message) = match reason {
+            EndReason::PendingLimit => ("engine.max-pending", format!(
+                "{} events were pending at once, more than max_pending_events = {}: look for a message or timer storm, or raise max_pending_events",
+                self.queue.len(), self.config.max_pending_events
+            )),
+            EndReason::HistoryLimit => ("engine.max-history", format!(
+                "the client history reached max_history_ops = {} operations before the run's end at {}: shorten the run, slow the workload or raise max_history_ops (about 1 KB of memory per operation)",
+                self.config.max_history_ops, self.end
+            )),
+            _ => ("engine.max-events", format!(
+                "the run processed {} events before reaching its end at {}: raise max_events or look for a message storm",
+                self.events, self.end
+            )),
+        };
+        self.violations
+            .push(Violation::new(check, self.now, message));
+        self.stopped = Some(reason);
     }
 
     fn schedule_initial_events(&mut self) {
@@ -314,11 +358,13 @@ impl<P: Protocol> Simulation<P> {
         let role = process.role();
         if !same_role(role, slot.role) {
             slot.role = role;
-            self.roles.push(RoleChange {
-                time_ns: self.now.as_nanos(),
-                node: node.0,
-                role: role.map(str::to_string),
-            });
+            if self.roles.len() < MAX_ROLE_CHANGES {
+                self.roles.push(RoleChange {
+                    time_ns: self.now.as_nanos(),
+                    node: node.0,
+                    role: role.map(str::to_string),
+                });
+            }
         }
         self.apply_effects(node);
     }
@@ -517,6 +563,9 @@ impl<P: Protocol> Simulation<P> {
             .is_some_and(|max| issued >= max);
         if self.now >= self.fault_end || exhausted {
             return;
+        }
+        if self.history.ops.len() as u64 >= self.config.max_history_ops {
+            return self.stop_at_bound(EndReason::HistoryLimit);
         }
         let (target, op) = self.protocol.next_op(client, &mut self.workload_rng);
         assert!(
@@ -831,7 +880,7 @@ impl<P: Protocol> Simulation<P> {
         slot.incarnation += 1;
         slot.live_timers.clear();
         slot.inbox.clear();
-        if slot.role.take().is_some() {
+        if slot.role.take().is_some() && self.roles.len() < MAX_ROLE_CHANGES {
             self.roles.push(RoleChange {
                 time_ns: self.now.as_nanos(),
                 node: node.0,
@@ -891,12 +940,15 @@ impl<P: Protocol> Simulation<P> {
 
     // ----- checks and results -------------------------------------------------------
 
-    fn record_violation(&mut self, v: Violation) {
-        let enabled = match &self.config.enabled_checks {
+    fn is_enabled(&self, check: &str) -> bool {
+        match &self.config.enabled_checks {
             None => true,
-            Some(list) => list.contains(&v.check),
-        };
-        if enabled {
+            Some(list) => list.iter().any(|c| c == check),
+        }
+    }
+
+    fn record_violation(&mut self, v: Violation) {
+        if self.is_enabled(&v.check) {
             self.violations.push(v);
             self.stopped = Some(EndReason::Violation);
         } else {
@@ -912,6 +964,10 @@ impl<P: Protocol> Simulation<P> {
         sent: Option<SimTime>,
         detail: String,
     ) {
+        if self.trace.len() >= self.config.max_trace_records {
+            self.trace_dropped += 1;
+            return;
+        }
         self.trace.push(TraceRecord {
             time_ns: self.now.as_nanos(),
             kind,
@@ -930,11 +986,24 @@ impl<P: Protocol> Simulation<P> {
                 servers: self.servers.len(),
                 history: &self.history,
                 completed,
+                budget: self.config.check_budget,
+                enabled_checks: self.config.enabled_checks.as_deref(),
             };
-            for v in self.invariants.at_end(&end) {
+            let invariants = &mut self.invariants;
+            let mut found = Vec::new();
+            if let Some(message) = panics::catching(|| found = invariants.at_end(&end)) {
+                found.push(Violation::new("engine.panic", self.now, message));
+            }
+            for v in found {
                 self.record_violation(v);
             }
         }
+        let undecided: Vec<Undecided> = self
+            .invariants
+            .undecided()
+            .into_iter()
+            .filter(|u| self.is_enabled(&u.check))
+            .collect();
         self.hasher.event(EventTag::End, self.now.as_nanos());
         self.hasher.word(self.events);
         let end_reason = self.stopped.unwrap_or(EndReason::Completed);
@@ -957,9 +1026,11 @@ impl<P: Protocol> Simulation<P> {
             },
             violations: self.violations,
             ignored_violations: self.ignored,
+            undecided,
             faults: self.applied,
             net: self.net.stats,
             trace: self.trace,
+            trace_dropped: self.trace_dropped,
             roles: self.roles,
             intervals: self.invariants.intervals(),
             swarm: None,
@@ -1011,37 +1082,42 @@ impl<P: Protocol> Simulation<P> {
         let syncs: u64 = self.slots.iter().map(|s| s.disk.syncs()).sum();
         m.insert("disk_syncs".into(), json!(syncs));
         m.insert("ignored_violations".into(), json!(self.ignored.len()));
+        m.insert(
+            "pending_events_max".into(),
+            json!(self.counters.pending_max),
+        );
+        m.insert("trace_records_dropped".into(), json!(self.trace_dropped));
         m.extend(self.invariants.metrics());
         m
     }
 
-    /// The history as Jepsen-shaped JSON lines, in time order.
-    fn export_history(&self) -> Vec<Value> {
-        let mut lines: Vec<(u64, usize, Value)> = Vec::with_capacity(self.history.ops.len() * 2);
-        for (i, o) in self.history.ops.iter().enumerate() {
-            let fields = self.protocol.op_fields(&o.op);
-            let line = |kind: &str, value: Value, t: SimTime| {
-                let mut obj = json!({"process": o.process, "type": kind, "f": fields.f, "value": value, "time_ns": t.as_nanos(), "client": o.client});
-                if let Some(key) = &fields.key {
-                    obj["key"] = json!(key);
+    /// The history as protocol-independent records, in invocation order.
+    fn export_history(&self) -> Vec<Record> {
+        self.history
+            .ops
+            .iter()
+            .map(|o| {
+                let fields = self.protocol.op_fields(&o.op);
+                let outcome = match (&o.outcome, o.completed) {
+                    (Outcome::Ok(r), _) => RecordOutcome::Ok(self.protocol.result_value(&o.op, r)),
+                    (Outcome::Fail(r), _) => {
+                        RecordOutcome::Fail(self.protocol.result_value(&o.op, r))
+                    }
+                    (Outcome::Unknown, Some(_)) => RecordOutcome::Info,
+                    (Outcome::Unknown, None) => RecordOutcome::Open,
+                };
+                Record {
+                    process: o.process,
+                    client: o.client,
+                    f: fields.f,
+                    key: fields.key,
+                    input: fields.value,
+                    invoked_ns: o.invoked.as_nanos(),
+                    completed_ns: o.completed.map(SimTime::as_nanos),
+                    outcome,
                 }
-                obj
-            };
-            lines.push((
-                o.invoked.as_nanos(),
-                2 * i,
-                line("invoke", fields.value.clone(), o.invoked),
-            ));
-            let Some(done) = o.completed else { continue };
-            let (kind, value) = match &o.outcome {
-                Outcome::Ok(r) => ("ok", self.protocol.result_value(&o.op, r)),
-                Outcome::Fail(r) => ("fail", self.protocol.result_value(&o.op, r)),
-                Outcome::Unknown => ("info", fields.value.clone()),
-            };
-            lines.push((done.as_nanos(), 2 * i + 1, line(kind, value, done)));
-        }
-        lines.sort_by_key(|(t, order, _)| (*t, *order));
-        lines.into_iter().map(|(_, _, v)| v).collect()
+            })
+            .collect()
     }
 }
 

@@ -19,14 +19,15 @@ mod queue;
 pub mod swarm;
 
 pub use clock::NodeClock;
-pub use engine::Simulation;
+pub use engine::{Progress, Simulation};
 pub use fault::{FaultAction, NodeRef, Shape, TimedFault};
 pub use nemesis::{FaultRate, NemesisConfig, ShapeKind};
 pub use queue::EventQueue;
 pub use swarm::{SwarmConfig, SwarmRate};
 
+use crate::history::Record;
 use crate::net::{NetStats, NetworkConfig};
-use crate::process::Violation;
+use crate::process::{CheckBudget, Undecided, Violation};
 use crate::time::{SimDuration, SimTime};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -55,6 +56,20 @@ impl Default for WorkloadConfig {
     }
 }
 
+/// Default of [`SimConfig::max_pending_events`]: a million queued events
+/// (a few hundred bytes each at most) stay well under the run's memory
+/// ceiling (docs/scenarios.md, "Limits").
+pub const MAX_PENDING_EVENTS_DEFAULT: u64 = 1_000_000;
+/// Default of [`SimConfig::max_history_ops`]: the history, its report
+/// form and the linearizability checker's copy cost about 1 KB per
+/// operation together, so a million keep a run near 1 GiB.
+pub const MAX_HISTORY_OPS_DEFAULT: u64 = 1_000_000;
+/// Default of [`SimConfig::max_trace_records`]: the report's trace
+/// (Perfetto) and message diagram draw from at most this many events.
+pub const MAX_TRACE_RECORDS_DEFAULT: usize = 200_000;
+/// Most role changes a run keeps for its role chart.
+pub const MAX_ROLE_CHANGES: usize = 100_000;
+
 /// Everything the engine needs besides the protocol.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SimConfig {
@@ -64,8 +79,19 @@ pub struct SimConfig {
     pub duration: SimDuration,
     /// Length of the liveness phase after it.
     pub settle: SimDuration,
-    /// The run stops (as a failure) after this many events.
+    /// The run stops (as a failure, `engine.max-events`) after this many events.
     pub max_events: u64,
+    /// The run stops (as a failure, `engine.max-pending`) when more events
+    /// than this wait in the queue at once (a message storm).
+    pub max_pending_events: u64,
+    /// The run stops (as a failure, `engine.max-history`) when the client
+    /// history would grow past this many operations.
+    pub max_history_ops: u64,
+    /// At most this many events are recorded for reports (`record_trace`);
+    /// later ones are counted, not kept.
+    pub max_trace_records: usize,
+    /// The budget of end-of-run checks that search (linearizability).
+    pub check_budget: CheckBudget,
     /// The network.
     pub network: NetworkConfig,
     /// Whether messages to a paused node are dropped (true) or queued.
@@ -92,6 +118,10 @@ impl Default for SimConfig {
             duration: SimDuration::from_secs(10),
             settle: SimDuration::ZERO,
             max_events: 50_000_000,
+            max_pending_events: MAX_PENDING_EVENTS_DEFAULT,
+            max_history_ops: MAX_HISTORY_OPS_DEFAULT,
+            max_trace_records: MAX_TRACE_RECORDS_DEFAULT,
+            check_budget: CheckBudget::default(),
             network: NetworkConfig::default(),
             pause_drops_messages: false,
             faults: Vec::new(),
@@ -114,6 +144,10 @@ pub enum EndReason {
     Violation,
     /// It hit `max_events` first.
     EventLimit,
+    /// Too many events were pending at once (`max_pending_events`).
+    PendingLimit,
+    /// The history reached `max_history_ops`.
+    HistoryLimit,
     /// A process (or the engine) panicked; the check `engine.panic` says where.
     Panic,
 }
@@ -173,17 +207,24 @@ pub struct RunResult {
     pub violations: Vec<Violation>,
     /// Violations of checks the scenario did not enable (counted, not failing).
     pub ignored_violations: Vec<Violation>,
+    /// Checks that could not be decided within their budget.
+    pub undecided: Vec<Undecided>,
     /// Engine and protocol metrics.
     pub metrics: BTreeMap<String, serde_json::Value>,
     /// Faults applied, in order.
     pub faults: Vec<AppliedFault>,
     /// Network counters.
     pub net: NetStats,
-    /// The client history as JSON lines (Jepsen-shaped, see docs/histories.md).
-    pub history: Vec<serde_json::Value>,
-    /// Every event, when `record_trace` was set.
+    /// The client history (empty when `export_history` was off); written
+    /// as JSON lines by [`crate::history::write_jsonl`].
+    pub history: Vec<Record>,
+    /// The events, when `record_trace` was set: the first
+    /// `max_trace_records` of them.
     pub trace: Vec<TraceRecord>,
-    /// Every change of a process's role, in time order.
+    /// Events recorded beyond `max_trace_records` and not kept.
+    pub trace_dropped: u64,
+    /// Every change of a process's role, in time order (the first
+    /// [`MAX_ROLE_CHANGES`]).
     pub roles: Vec<RoleChange>,
     /// The protocol's intervals worth drawing (e.g. in-doubt periods).
     pub intervals: Vec<crate::process::Interval>,

@@ -2,7 +2,7 @@
 //! a missing key reads as "". Keys are independent, so the history is
 //! partitioned by key and each partition's state is one string.
 use crate::check::history::Op;
-use crate::check::model::{Model, Partition};
+use crate::check::model::{Access, Model, Partition, Val};
 use crate::check::value::Value;
 use std::collections::BTreeMap;
 
@@ -115,6 +115,20 @@ impl Model for KvModel {
 
     fn state_heap_bytes(&self, state: &String) -> usize {
         state.capacity()
+    }
+
+    fn access<'a>(&self, input: &'a KvInput, output: Option<&'a KvOutput>) -> Option<Access<'a>> {
+        Some(match (input, output) {
+            (KvInput::Get, Some(KvOutput::Get(v))) => Access::Read(Val::Str(v)),
+            (KvInput::Get, _) => Access::Unobserved,
+            (KvInput::Put(v), _) => Access::Write(Val::Str(v)),
+            (KvInput::Append(v), _) => Access::Append(v),
+            (KvInput::Cas(old, new), _) => Access::Cas(Val::Str(old), Val::Str(new)),
+        })
+    }
+
+    fn initial_value(&self) -> Option<Val<'static>> {
+        Some(Val::Str(""))
     }
 }
 

@@ -2,7 +2,7 @@
 //! `cas-register` (read, write, cas), the model of the Jepsen etcd tests.
 //! The state is `Option<i64>` so the memo cache compares it in one word.
 use crate::check::history::Op;
-use crate::check::model::Model;
+use crate::check::model::{Access, Model, Val};
 use crate::check::value::Value;
 
 /// A register op's argument.
@@ -95,6 +95,23 @@ impl Model for RegisterModel {
             Some(v) => v.to_string(),
         }
     }
+
+    fn access<'a>(&self, input: &'a RegInput, output: Option<&'a RegOutput>) -> Option<Access<'a>> {
+        Some(match (input, output) {
+            (RegInput::Read, Some(RegOutput::Read(v))) => Access::Read(val(*v)),
+            (RegInput::Read, _) => Access::Unobserved,
+            (RegInput::Write(v), _) => Access::Write(val(*v)),
+            (RegInput::Cas(old, new), _) => Access::Cas(val(*old), val(*new)),
+        })
+    }
+
+    fn initial_value(&self) -> Option<Val<'static>> {
+        Some(Val::Nil)
+    }
+}
+
+fn val(v: Option<i64>) -> Val<'static> {
+    v.map_or(Val::Nil, Val::Int)
 }
 
 impl RegisterModel {

@@ -12,13 +12,12 @@ use super::messages::{Msg, MsgKind, Note};
 use super::server::Role;
 use super::{RaftNode, RaftOptions};
 use crate::check::value::Value as CValue;
-use crate::check::{check_history, CheckOptions, ModelKind, Verdict};
-use crate::process::{EndState, Invariants, Lifecycle, NodeId, Violation};
+use crate::process::{EndState, Invariants, Lifecycle, NodeId, Undecided, Violation};
+use crate::protocols::lincheck::{judge_kv, Judgement};
 use crate::stats::quantile;
 use crate::time::{SimDuration, SimTime};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, VecDeque};
-use std::time::Duration;
 
 /// Check names.
 pub const CHECKS: &[&str] = &[
@@ -31,9 +30,6 @@ pub const CHECKS: &[&str] = &[
     "raft.liveness",
     "raft.linearizable",
 ];
-
-/// Memory budget of the end-of-run linearizability check.
-const CHECK_MEMORY_BYTES_MAX: usize = 256 << 20;
 
 /// One entry of a ghost log.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -150,7 +146,6 @@ pub struct RaftChecks {
     liveness_start: SimTime,
     liveness_bound: SimDuration,
     liveness_timeouts: u64,
-    budget_ms: u64,
     /// Each server's durable log, index 1 at position 0.
     logs: Vec<GhostLog>,
     /// First holder of each (index, term) with its chain (Log Matching).
@@ -172,10 +167,8 @@ pub struct RaftChecks {
     sent: [u64; MsgKind::ALL.len()],
     snapshots_taken: u64,
     snapshots_installed: u64,
-    linearizability: &'static str,
-    /// Why the verdict is `unknown` (which budget ran out), if it is.
-    linearizability_reason: Option<String>,
-    linearizability_ms: f64,
+    /// The end-of-run linearizability check's outcome and figures.
+    linearizability: Judgement,
 }
 
 impl RaftChecks {
@@ -187,7 +180,6 @@ impl RaftChecks {
             liveness_start,
             liveness_bound: SimDuration::from_nanos(bound),
             liveness_timeouts: options.liveness_election_timeouts,
-            budget_ms: options.linearizability_budget_ms,
             logs: vec![GhostLog::default(); servers],
             chains: FirstHolders::default(),
             committed: Vec::new(),
@@ -202,9 +194,7 @@ impl RaftChecks {
             sent: [0; MsgKind::ALL.len()],
             snapshots_taken: 0,
             snapshots_installed: 0,
-            linearizability: "not-run",
-            linearizability_reason: None,
-            linearizability_ms: 0.0,
+            linearizability: Judgement::skipped(),
         }
     }
 
@@ -472,8 +462,7 @@ impl RaftChecks {
     }
 
     fn linearizable(&mut self, end: &EndState<'_, RaftNode>) -> Option<Violation> {
-        if self.budget_ms == 0 {
-            self.linearizability = "skipped";
+        if !end.is_enabled("raft.linearizable") {
             return None;
         }
         let history = end.history.to_check_history(
@@ -486,30 +475,8 @@ impl RaftChecks {
                 _ => input.clone(),
             },
         );
-        let options = CheckOptions {
-            timeout: Duration::from_millis(self.budget_ms),
-            memory_bytes_max: CHECK_MEMORY_BYTES_MAX,
-            threads: 1,
-        };
-        let report = match check_history(ModelKind::Kv, &history, &options) {
-            Ok(r) => r,
-            Err(e) => panic!("the run's own history does not fit the kv model: {e}"),
-        };
-        self.linearizability_ms = report.elapsed.as_secs_f64() * 1000.0;
-        match report.verdict {
-            Verdict::Linearizable => self.linearizability = "linearizable",
-            Verdict::Unknown(reason) => {
-                self.linearizability = "unknown";
-                self.linearizability_reason = Some(reason.to_string());
-            }
-            Verdict::Illegal(ce) => {
-                self.linearizability = "illegal";
-                let msg = format!("the client history is not linearizable (kv model):\n{ce}");
-                let data = serde_json::to_value(&*ce).unwrap_or(Value::Null);
-                return Some(Violation::new("raft.linearizable", end.time, msg).with_data(data));
-            }
-        }
-        None
+        self.linearizability = judge_kv("raft.linearizable", &history, end.budget, end.time);
+        self.linearizability.violation()
     }
 }
 
@@ -589,13 +556,18 @@ impl Invariants<RaftNode> for RaftChecks {
         found
     }
 
+    fn undecided(&self) -> Vec<Undecided> {
+        self.linearizability.undecided().into_iter().collect()
+    }
+
     fn metrics(&self) -> BTreeMap<String, Value> {
         let mut latency = self.commit_latency_ns.clone();
         let by_type: BTreeMap<&str, u64> = MsgKind::ALL
             .iter()
             .map(|k| (k.name(), self.sent[*k as usize]))
             .collect();
-        BTreeMap::from([
+        let mut metrics = self.linearizability.metrics("raft_linearizability");
+        metrics.extend([
             ("raft_leader_changes".to_string(), json!(self.leaders.len())),
             ("raft_max_term".to_string(), json!(self.max_term)),
             ("raft_leaderless_ns".to_string(), json!(self.leaderless_ns)),
@@ -617,18 +589,7 @@ impl Invariants<RaftNode> for RaftChecks {
                 "raft_snapshots_installed".to_string(),
                 json!(self.snapshots_installed),
             ),
-            (
-                "raft_linearizability".to_string(),
-                json!(self.linearizability),
-            ),
-            (
-                "raft_linearizability_reason".to_string(),
-                json!(self.linearizability_reason),
-            ),
-            (
-                "raft_linearizability_ms".to_string(),
-                json!(self.linearizability_ms),
-            ),
-        ])
+        ]);
+        metrics
     }
 }

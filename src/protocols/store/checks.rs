@@ -1,9 +1,10 @@
 //! Checks and CAP metrics of the stores, judged on the whole run:
 //!
 //! * `store.linearizable`: the client history against the key-value model
-//!   (the checker in [`crate::check`], partitioned by key, bounded in time
-//!   and memory; "unknown" is reported as a metric, never as a pass or fail).
-//!   The violation carries the counterexample for the HTML report.
+//!   (the checker in [`crate::check`], partitioned by key, bounded by the
+//!   run's deterministic check budget; a budget overrun makes the check
+//!   undecided, never a pass). The violation carries the counterexample
+//!   for the HTML report.
 //! * `store.convergence` (eventual store only): after the liveness phase
 //!   every replica holds the same value for every key.
 //! * metrics: `stale_reads` (a read that returned a value older than a write
@@ -13,19 +14,19 @@
 //!   last of all writes to the key in real time), and `lincheck`.
 
 use super::{Op, Record, StoreNode};
-use crate::check::{self, CheckOptions, ModelKind, Verdict};
 use crate::history::{History, Outcome};
-use crate::process::{EndState, Invariants, NodeId, Violation};
+use crate::process::{EndState, Invariants, NodeId, Undecided, Violation};
+use crate::protocols::lincheck::{judge_kv, Judgement};
 use crate::time::SimTime;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 /// The stores' checks.
 pub struct StoreChecks {
     replicas: usize,
     eventual: bool,
     metrics: BTreeMap<String, Value>,
+    linearizability: Judgement,
 }
 
 impl StoreChecks {
@@ -35,6 +36,7 @@ impl StoreChecks {
             replicas,
             eventual,
             metrics: BTreeMap::new(),
+            linearizability: Judgement::skipped(),
         }
     }
 }
@@ -67,27 +69,23 @@ impl Invariants<StoreNode> for StoreChecks {
             "acked_writes_lost".into(),
             json!(acked_writes_lost(end.history, &finals)),
         );
-        match linearizability(end.history) {
-            Ok(None) => {
-                self.metrics
-                    .insert("lincheck".into(), json!("linearizable"));
-            }
-            Ok(Some((message, data))) => {
-                self.metrics.insert("lincheck".into(), json!("illegal"));
-                violations
-                    .push(Violation::new("store.linearizable", end.time, message).with_data(data));
-            }
-            Err(reason) => {
-                self.metrics
-                    .insert("lincheck".into(), json!(format!("unknown: {reason}")));
-            }
+        if end.is_enabled("store.linearizable") {
+            let history = check_history(end.history);
+            self.linearizability = judge_kv("store.linearizable", &history, end.budget, end.time);
+            violations.extend(self.linearizability.violation());
         }
+        self.metrics
+            .extend(self.linearizability.metrics("lincheck"));
         if self.eventual {
             if let Some(message) = divergence(end, self.replicas) {
                 violations.push(Violation::new("store.convergence", end.time, message));
             }
         }
         violations
+    }
+
+    fn undecided(&self) -> Vec<Undecided> {
+        self.linearizability.undecided().into_iter().collect()
     }
 
     fn metrics(&self) -> BTreeMap<String, Value> {
@@ -128,48 +126,82 @@ fn divergence(end: &EndState<'_, StoreNode>, replicas: usize) -> Option<String> 
     None
 }
 
-/// Writes to a key that did not definitely fail: (value, invoked, completed-or-never).
-fn writes_of<'a>(history: &'a StoreHistory, key: &str) -> Vec<(&'a str, u64, u64, bool)> {
-    history
-        .ops
-        .iter()
-        .filter_map(|o| match (&o.op, &o.outcome) {
-            (Op::Put(k, v), Outcome::Ok(_)) if k == key => Some((
-                v.as_str(),
-                o.invoked.as_nanos(),
-                o.completed.map_or(u64::MAX, |c| c.as_nanos()),
-                true,
-            )),
-            (Op::Put(k, v), Outcome::Unknown) if k == key => {
-                Some((v.as_str(), o.invoked.as_nanos(), u64::MAX, false))
-            }
-            _ => None,
-        })
-        .collect()
+/// A write that did not definitely fail: its value, when it was invoked,
+/// when it completed (`u64::MAX`: never known), and whether it was
+/// acknowledged.
+#[derive(Clone, Copy)]
+struct Write<'a> {
+    value: &'a str,
+    invoked: u64,
+    completed: u64,
+    acked: bool,
 }
 
-/// Reads that returned a value older than a write completed before they began.
+/// Every key's writes, gathered in one pass (so the metrics cost
+/// O(n log n), not a scan of the history per read).
+fn writes_by_key(history: &StoreHistory) -> BTreeMap<&str, Vec<Write<'_>>> {
+    let mut by_key: BTreeMap<&str, Vec<Write<'_>>> = BTreeMap::new();
+    for o in &history.ops {
+        let (Op::Put(k, v), acked) = (&o.op, matches!(o.outcome, Outcome::Ok(_))) else {
+            continue;
+        };
+        if matches!(o.outcome, Outcome::Fail(_)) {
+            continue;
+        }
+        by_key.entry(k.as_str()).or_default().push(Write {
+            value: v,
+            invoked: o.invoked.as_nanos(),
+            completed: match (acked, o.completed) {
+                (true, Some(c)) => c.as_nanos(),
+                _ => u64::MAX,
+            },
+            acked,
+        });
+    }
+    by_key
+}
+
+/// Reads that returned a value older than a write completed before they
+/// began: the value read could not have been current at any point of the
+/// read (every write of it ended before the latest completed write began).
 pub fn stale_reads(history: &StoreHistory) -> usize {
+    let by_key = writes_by_key(history);
+    // Per key: acknowledged writes by completion time, and writes by value.
+    let mut done: BTreeMap<&str, Vec<(u64, u64)>> = BTreeMap::new();
+    let mut by_value: BTreeMap<(&str, &str), Vec<Write<'_>>> = BTreeMap::new();
+    for (key, writes) in &by_key {
+        let mut acked: Vec<(u64, u64)> = writes
+            .iter()
+            .filter(|w| w.acked)
+            .map(|w| (w.completed, w.invoked))
+            .collect();
+        acked.sort_unstable();
+        done.insert(key, acked);
+        for w in writes {
+            by_value.entry((key, w.value)).or_default().push(*w);
+        }
+    }
     let mut stale = 0;
     for o in &history.ops {
         let (Op::Get(key), Outcome::Ok(value)) = (&o.op, &o.outcome) else {
             continue;
         };
-        let (start, done) = (
-            o.invoked.as_nanos(),
-            o.completed.map_or(u64::MAX, |c| c.as_nanos()),
-        );
-        let writes = writes_of(history, key);
-        let Some(latest) = writes
-            .iter()
-            .filter(|w| w.3 && w.2 < start)
-            .max_by_key(|w| w.2)
-        else {
+        let start = o.invoked.as_nanos();
+        let end = o.completed.map_or(u64::MAX, |c| c.as_nanos());
+        let Some(acked) = done.get(key.as_str()) else {
             continue;
         };
-        let possible = writes
-            .iter()
-            .any(|w| w.0 == value && w.1 < done && w.2 > latest.1);
+        // The write that completed last before the read began.
+        let before = acked.partition_point(|(completed, _)| *completed < start);
+        let Some(&(_, latest_invoked)) = before.checked_sub(1).map(|i| &acked[i]) else {
+            continue;
+        };
+        let possible = by_value
+            .get(&(key.as_str(), value.as_str()))
+            .is_some_and(|ws| {
+                ws.iter()
+                    .any(|w| w.invoked < end && w.completed > latest_invoked)
+            });
         if !possible {
             stale += 1;
         }
@@ -179,27 +211,24 @@ pub fn stale_reads(history: &StoreHistory) -> usize {
 
 /// Keys whose final value lost their last acknowledged write.
 pub fn acked_writes_lost(history: &StoreHistory, finals: &BTreeMap<String, String>) -> usize {
-    let mut keys: Vec<&str> = history.ops.iter().map(|o| o.op.key()).collect();
-    keys.sort();
-    keys.dedup();
-    keys.into_iter()
-        .filter(|key| {
-            let writes = writes_of(history, key);
-            let Some(last) = writes.iter().filter(|w| w.3).max_by_key(|w| w.1) else {
+    writes_by_key(history)
+        .into_iter()
+        .filter(|(key, writes)| {
+            let Some(last) = writes.iter().filter(|w| w.acked).max_by_key(|w| w.invoked) else {
                 return false;
             };
             let alone = writes
                 .iter()
-                .all(|w| std::ptr::eq(w.0, last.0) || w.2 < last.1);
-            alone && finals.get(*key).map(String::as_str) != Some(last.0)
+                .all(|w| std::ptr::eq(w.value, last.value) || w.completed < last.invoked);
+            alone && finals.get(*key).map(String::as_str) != Some(last.value)
         })
         .count()
 }
 
-/// `Ok(None)` linearizable, `Ok(Some(message, counterexample))` not, `Err` unknown.
-fn linearizability(history: &StoreHistory) -> Result<Option<(String, Value)>, String> {
-    use check::value::Value as V;
-    let h = history.to_check_history(
+/// The history as the linearizability checker reads it.
+fn check_history(history: &StoreHistory) -> crate::check::History {
+    use crate::check::value::Value as V;
+    history.to_check_history(
         |op| match op {
             Op::Get(k) => ("get", Some(k.clone()), V::Nil),
             Op::Put(k, v) => ("put", Some(k.clone()), V::Str(v.clone())),
@@ -208,23 +237,5 @@ fn linearizability(history: &StoreHistory) -> Result<Option<(String, Value)>, St
             Op::Get(_) => V::Str(value.clone()),
             Op::Put(..) => input.clone(),
         },
-    );
-    let options = CheckOptions {
-        timeout: Duration::from_secs(10),
-        memory_bytes_max: 512 << 20,
-        threads: 1,
-    };
-    let report = check::check_history(ModelKind::Kv, &h, &options).map_err(|e| e.to_string())?;
-    match report.verdict {
-        Verdict::Linearizable => Ok(None),
-        Verdict::Illegal(cex) => {
-            let key = cex.key.clone().unwrap_or_default();
-            let message = format!("the history is not linearizable on key {key:?}: {} operations cannot follow the longest linearizable prefix of {}", cex.cannot_place.len(), cex.prefix.len());
-            Ok(Some((
-                message,
-                serde_json::to_value(&*cex).unwrap_or(Value::Null),
-            )))
-        }
-        Verdict::Unknown(reason) => Err(format!("{reason:?}")),
-    }
+    )
 }
