@@ -243,13 +243,81 @@ fn memory_budget_gives_unknown_exit_3() {
             "--model",
             "register",
             "--memory",
-            "4MiB",
+            "64MiB",
             "--timeout",
             "60s",
         ],
     );
     assert_eq!(out.status.code(), Some(3));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("memory budget of 4194304 bytes"));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("memory budget of"), "{text}");
+    // Below the floor is bad usage, not an unknown verdict.
+    let out = check(&path, &["--model", "register", "--memory", "4MiB"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("expected at least 64MiB"));
+}
+
+/// `--memory` bounds the whole process's real peak (its resident high-water
+/// mark, which `check --json` reports), for a search that runs into the
+/// budget and for a history too big to read within it.
+#[test]
+fn memory_budget_bounds_the_real_peak() {
+    let hard = temp_file("hard-peak.jsonl", hard_history(26).as_bytes());
+    let big = temp_file("big-peak.jsonl", big_history(150_000).as_bytes());
+    for (path, model) in [(&hard, "register"), (&big, "register")] {
+        for memory_mib in [64u64, 96, 160] {
+            let memory = format!("{memory_mib}MiB");
+            let out = check(
+                path,
+                &[
+                    "--model",
+                    model,
+                    "--memory",
+                    &memory,
+                    "--timeout",
+                    "60s",
+                    "--json",
+                ],
+            );
+            let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+            let Some(peak) = v["peak_rss_bytes"].as_u64() else {
+                return; // no /proc here: nothing to measure
+            };
+            assert!(
+                peak <= memory_mib << 20,
+                "{}: peak {} MiB over --memory {memory}: {v}",
+                path.display(),
+                peak >> 20
+            );
+        }
+    }
+}
+
+/// `ops` sequential writes of distinct values, each read back: a large
+/// history with unique writes (decided directly, without search).
+fn big_history(ops: usize) -> String {
+    let mut lines = Vec::with_capacity(ops * 2);
+    for i in 0..ops {
+        let (f, v) = if i % 2 == 0 {
+            ("write", i)
+        } else {
+            ("read", i - 1)
+        };
+        let t = i as u64 * 10;
+        lines.push(format!(
+            r#"{{"process": 0, "type": "invoke", "f": "{f}", "value": {}, "time_ns": {t}}}"#,
+            if f == "write" {
+                v.to_string()
+            } else {
+                "null".into()
+            }
+        ));
+        lines.push(format!(
+            r#"{{"process": 0, "type": "ok", "f": "{f}", "value": {v}, "time_ns": {}}}"#,
+            t + 5
+        ));
+    }
+    lines.join("\n")
 }
 
 #[test]

@@ -155,6 +155,7 @@ pub(crate) struct Limits {
 pub(crate) struct Budget {
     limits: Limits,
     memory_bytes_used: AtomicUsize,
+    memory_bytes_peak: AtomicUsize,
 }
 
 impl Budget {
@@ -163,7 +164,17 @@ impl Budget {
         Budget {
             limits,
             memory_bytes_used: AtomicUsize::new(0),
+            memory_bytes_peak: AtomicUsize::new(0),
         }
+    }
+
+    /// The most bytes counted at once so far.
+    pub(crate) fn memory_bytes_peak(&self) -> usize {
+        self.memory_bytes_peak.load(Ordering::Relaxed)
+    }
+
+    fn note_total(&self, total: usize) {
+        self.memory_bytes_peak.fetch_max(total, Ordering::Relaxed);
     }
 
     /// The step budget, if any.
@@ -175,6 +186,7 @@ impl Budget {
     /// its encoding), or says the budget cannot hold them.
     pub(crate) fn charge(&self, bytes: usize) -> Result<(), Exhausted> {
         let total = self.memory_bytes_used.fetch_add(bytes, Ordering::Relaxed) + bytes;
+        self.note_total(total);
         if total > self.limits.memory_bytes_max {
             return Err(self.memory_exhausted());
         }
@@ -234,9 +246,11 @@ impl<'a> Meter<'a> {
     /// before allocating them; refuses when the budget cannot hold them.
     pub(crate) fn grant(&mut self, bytes_now: usize, extra: usize) -> Result<(), Exhausted> {
         let total = self.report(bytes_now);
-        if total.saturating_add(extra) > self.budget.limits.memory_bytes_max {
+        let wanted = total.saturating_add(extra);
+        if wanted > self.budget.limits.memory_bytes_max {
             return Err(self.budget.memory_exhausted());
         }
+        self.budget.note_total(wanted);
         Ok(())
     }
 
@@ -251,6 +265,7 @@ impl<'a> Meter<'a> {
             shared.fetch_sub(shrink, Ordering::Relaxed) - shrink
         };
         self.reported_bytes = bytes_now;
+        self.budget.note_total(total);
         total
     }
 }

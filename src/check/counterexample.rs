@@ -11,8 +11,11 @@ use super::value::Value;
 use serde::Serialize;
 use std::fmt;
 
-/// Prefix ops shown in the readable form; the data holds them all.
+/// Prefix ops shown in the readable form.
 const PREFIX_SHOWN_MAX: usize = 8;
+/// Prefix ops kept in the data (the last ones): a long history's prefix can
+/// hold most of it, and the reports must stay small.
+const PREFIX_KEPT_MAX: usize = 32;
 
 /// One op as shown in a counterexample.
 #[derive(Clone, Debug, Serialize)]
@@ -97,7 +100,9 @@ pub struct Counterexample {
     pub key: Option<String>,
     /// Ops in the partition.
     pub partition_ops: usize,
-    /// The longest linearizable prefix found, in linearization order.
+    /// Ops in the longest linearizable prefix found.
+    pub prefix_len: usize,
+    /// Its last ops (at most 32), in linearization order.
     pub prefix: Vec<OpRecord>,
     /// The model state after the prefix.
     pub state_after_prefix: String,
@@ -148,7 +153,8 @@ pub(crate) fn build<M: Model>(
     Counterexample {
         key,
         partition_ops: part.len(),
-        prefix: prefix
+        prefix_len: prefix.len(),
+        prefix: prefix[prefix.len().saturating_sub(PREFIX_KEPT_MAX)..]
             .iter()
             .map(|&i| OpRecord::new(model, part[i]))
             .collect(),
@@ -164,6 +170,7 @@ pub(crate) fn from_ops<M: Model>(model: &M, key: Option<String>, part: &[&Op]) -
     Counterexample {
         key,
         partition_ops: part.len(),
+        prefix_len: 0,
         prefix: Vec::new(),
         state_after_prefix: model.describe_state(&model.init()),
         cannot_place: part
@@ -256,9 +263,9 @@ impl fmt::Display for Counterexample {
         writeln!(
             f,
             "longest linearizable prefix: {} ops (last {shown} shown, in linearization order)",
-            self.prefix.len()
+            self.prefix_len
         )?;
-        if self.prefix.len() > shown {
+        if self.prefix_len > shown {
             writeln!(f, "  ...")?;
         }
         for op in &self.prefix[self.prefix.len() - shown..] {

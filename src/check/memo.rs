@@ -98,6 +98,10 @@ pub(crate) struct Memo<S> {
     len: usize,
     table: Vec<u32>,
     heap_bytes: usize,
+    /// Bytes of tables and chunk buffers outgrown and freed. Still counted:
+    /// an allocator may keep freed memory resident for a while (mimalloc
+    /// does), and the budget bounds the process's real peak.
+    retired_bytes: usize,
 }
 
 impl<S: Eq> Memo<S> {
@@ -114,6 +118,7 @@ impl<S: Eq> Memo<S> {
             len: 0,
             table: Vec::new(),
             heap_bytes: 0,
+            retired_bytes: 0,
         }
     }
 
@@ -219,6 +224,8 @@ impl<S: Eq> Memo<S> {
         }
         let want = next_chunk_capacity(self.entries[c].capacity(), o, self.per_chunk);
         let more = want - self.entries[c].len();
+        self.retired_bytes += self.entries[c].capacity() * std::mem::size_of::<(u64, S)>()
+            + self.bits[c].capacity() * 8;
         self.entries[c]
             .try_reserve_exact(more)
             .map_err(|_| AllocFailed(more * std::mem::size_of::<(u64, S)>()))?;
@@ -234,6 +241,7 @@ impl<S: Eq> Memo<S> {
             .try_reserve_exact(slots)
             .map_err(|_| AllocFailed(slots * 4))?;
         table.resize(slots, EMPTY);
+        self.retired_bytes += self.table.capacity() * 4;
         self.table = table;
         for idx in 0..self.len {
             let (c, o) = self.locate(idx);
@@ -243,8 +251,8 @@ impl<S: Eq> Memo<S> {
         Ok(())
     }
 
-    /// Bytes held: chunks and table at capacity, and the states' own heap
-    /// data.
+    /// Bytes held: chunks and table at capacity, the states' own heap data,
+    /// and what was outgrown.
     pub(crate) fn bytes(&self) -> usize {
         let entry = std::mem::size_of::<(u64, S)>();
         let chunks: usize = self
@@ -253,7 +261,7 @@ impl<S: Eq> Memo<S> {
             .zip(&self.bits)
             .map(|(e, b)| e.capacity() * entry + b.capacity() * 8)
             .sum();
-        chunks + self.table.capacity() * 4 + self.heap_bytes
+        chunks + self.table.capacity() * 4 + self.heap_bytes + self.retired_bytes
     }
 }
 

@@ -102,6 +102,9 @@ pub struct CheckReport {
     pub searched_because: Option<&'static str>,
     /// Search steps taken (the unit of the step budget).
     pub steps: u64,
+    /// The most bytes the checker's structures held at once, as counted
+    /// against the memory budget (the history and every search's memo).
+    pub memory_bytes_peak: usize,
 }
 
 /// An op that does not fit the chosen model (bad input, not a violation).
@@ -152,7 +155,7 @@ pub fn check<M: Model>(
         unique: 0,
         searched_because: None,
     };
-    let verdict = match budget.charge(held_bytes(history, &partitions)) {
+    let verdict = match budget.charge(held_bytes::<M>(history)) {
         Ok(()) => run.verdict(),
         Err(stop) => Verdict::Unknown(run.unknown(stop, &[], None)),
     };
@@ -164,15 +167,28 @@ pub fn check<M: Model>(
         partitions_unique: run.unique,
         searched_because: run.searched_because,
         steps: run.steps,
+        memory_bytes_peak: budget.memory_bytes_peak(),
     })
 }
 
 /// Bytes the check holds for its whole length besides the searches: the
-/// parsed history (ops and their values), its encoding and the partition
-/// index. An estimate from sizes, generous for the values' heap data.
-fn held_bytes(history: &History, partitions: &[Partition]) -> usize {
-    let per_op = std::mem::size_of::<Op>() + 2 * 64 + std::mem::size_of::<usize>();
-    history.ops.len() * per_op + std::mem::size_of_val(partitions)
+/// history (ops and their values), its encoding (which copies the values),
+/// the partition index and the per-partition op views.
+fn held_bytes<M: Model>(history: &History) -> usize {
+    let per_op = std::mem::size_of::<(M::Input, Option<M::Output>)>()
+        + std::mem::size_of::<usize>()
+        + std::mem::size_of::<PartOp<'_, M>>();
+    let slack = (history.ops.capacity() - history.ops.len()) * std::mem::size_of::<Op>();
+    let ops: usize = history
+        .ops
+        .iter()
+        .map(|op| {
+            let values =
+                op.input.heap_bytes() + op.output.as_ref().map_or(0, value::Value::heap_bytes);
+            op.bytes() + per_op + values
+        })
+        .sum();
+    slack + ops
 }
 
 type Encoded<M> = Vec<(<M as Model>::Input, Option<<M as Model>::Output>)>;

@@ -21,7 +21,33 @@ pub enum Value {
     List(Vec<Value>),
 }
 
+/// What one heap allocation costs beyond its bytes (allocator headers and
+/// rounding up to a size class), for memory estimates.
+pub const ALLOCATION_OVERHEAD_BYTES: usize = 16;
+
+/// Heap bytes of a string, with its allocation's overhead.
+pub fn string_heap_bytes(s: &str) -> usize {
+    if s.is_empty() {
+        0
+    } else {
+        s.len() + ALLOCATION_OVERHEAD_BYTES
+    }
+}
+
 impl Value {
+    /// Heap bytes this value owns beyond its inline size (for memory budgets).
+    pub fn heap_bytes(&self) -> usize {
+        match self {
+            Value::Str(s) | Value::Keyword(s) => string_heap_bytes(s),
+            Value::List(items) => {
+                items.len() * std::mem::size_of::<Value>()
+                    + ALLOCATION_OVERHEAD_BYTES
+                    + items.iter().map(Value::heap_bytes).sum::<usize>()
+            }
+            Value::Nil | Value::Bool(_) | Value::Int(_) => 0,
+        }
+    }
+
     /// The integer this value holds, `Some(None)` for nil, `None` otherwise.
     pub fn as_opt_int(&self) -> Option<Option<i64>> {
         match self {

@@ -10,7 +10,7 @@
 // and the elapsed time shown to the user.
 #![allow(clippy::disallowed_methods)]
 use clap::{Args, ValueEnum};
-use faultline::check::history::{parse_file, Format};
+use faultline::check::history::{parse_file_within, Format, HistoryError};
 use faultline::check::units::{parse_duration, parse_size};
 use faultline::check::{check_history, CheckOptions, CheckReport, Deadline, ModelKind, Verdict};
 use serde_json::json;
@@ -32,9 +32,11 @@ pub struct CheckArgs {
     /// Time budget, e.g. 150ms, 10s, 2m.
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
     pub timeout: Duration,
-    /// Memory budget for the checker (the history and every search), e.g.
-    /// 512MiB, 1GiB.
-    #[arg(long, default_value = "1GiB", value_parser = parse_size)]
+    /// Memory budget, at least 64MiB, e.g. 512MiB, 1GiB: a bound on the
+    /// whole command's peak resident memory. The checker counts its own
+    /// structures (the history, every search) against seven eighths of it,
+    /// less 32 MiB for the program and its allocator's caches.
+    #[arg(long, default_value = "1GiB", value_parser = parse_memory)]
     pub memory: usize,
     /// A deterministic budget of search steps (the same history gives the
     /// same verdict on every machine); none by default.
@@ -96,14 +98,16 @@ impl FormatArg {
 /// Runs `faultline check` and returns its exit code.
 pub fn run(args: CheckArgs) -> i32 {
     let started = Instant::now();
-    let history = match parse_file(&args.history, args.format.format()) {
+    let counted_max = counted_budget(args.memory);
+    let history = match parse_file_within(&args.history, args.format.format(), counted_max) {
         Ok(history) => history,
+        Err(err @ HistoryError::TooLarge { .. }) => return too_large(&err, &args, started),
         Err(err) => return bad_input(&err.to_string()),
     };
     let timeout = args.timeout;
     let opts = CheckOptions {
         steps_max: args.steps,
-        memory_bytes_max: args.memory,
+        memory_bytes_max: counted_max,
         threads: args.threads,
         deadline: Some(Deadline {
             budget_ms: timeout.as_millis() as u64,
@@ -150,6 +154,55 @@ fn peak_rss_bytes() -> Option<u64> {
     Some(kib * 1024)
 }
 
+/// Memory the program needs besides what the checker counts: about 9 MiB
+/// for a tiny history, and up to about 25 MiB more that the allocator
+/// (mimalloc) keeps of freed blocks before returning them (measured with
+/// the hard history of tests/lincheck_cli.rs).
+const PROGRAM_BYTES: usize = 32 << 20;
+/// The smallest `--memory`.
+const MEMORY_MIN: usize = 64 << 20;
+
+/// `--memory`: a size of at least [`MEMORY_MIN`].
+fn parse_memory(text: &str) -> Result<usize, String> {
+    let bytes = parse_size(text)?;
+    if bytes < MEMORY_MIN {
+        return Err(format!(
+            "expected at least 64MiB, found `{text}`: the program itself needs about 10 MiB"
+        ));
+    }
+    Ok(bytes)
+}
+
+/// The part of `--memory` the checker counts its structures against:
+/// seven eighths, less the program's own memory. The counts come from the
+/// structures' capacities (resizes and outgrown buffers included); the
+/// eighth left covers the allocator's rounding, so the process's real peak
+/// stays under `--memory`.
+fn counted_budget(memory: usize) -> usize {
+    (memory / 8 * 7).saturating_sub(PROGRAM_BYTES)
+}
+
+/// The history does not fit the memory budget: undecided, exit 3.
+fn too_large(err: &HistoryError, args: &CheckArgs, started: Instant) -> i32 {
+    let reason = err.to_string();
+    if args.json {
+        let out = json!({
+            "verdict": "unknown",
+            "model": args.model.kind().name(),
+            "history": args.history.display().to_string(),
+            "reason": reason,
+            "budget": {"budget": "memory", "budget_bytes": args.memory},
+            "elapsed_ms": started.elapsed().as_secs_f64() * 1e3,
+            "peak_rss_bytes": peak_rss_bytes(),
+            "memory_budget_bytes": args.memory,
+        });
+        println!("{out}");
+    } else {
+        println!("unknown ({reason})");
+    }
+    super::EXIT_UNKNOWN
+}
+
 fn bad_input(message: &str) -> i32 {
     eprintln!("error: {message}");
     super::EXIT_BAD_INPUT
@@ -176,6 +229,7 @@ fn to_json(report: &CheckReport, args: &CheckArgs, measured: &Measured) -> serde
         "elapsed_ms": measured.elapsed.as_secs_f64() * 1e3,
         "peak_rss_bytes": measured.peak_rss_bytes,
         "memory_budget_bytes": args.memory,
+        "memory_bytes_peak": report.memory_bytes_peak,
     });
     match &report.verdict {
         Verdict::Illegal(cx) => out["counterexample"] = json!(cx),

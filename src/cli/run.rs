@@ -79,7 +79,7 @@ pub fn run(args: RunArgs) -> i32 {
     let options = RunOptions {
         swarm: args.swarm,
         record_trace: out.is_some(),
-        skip_history: false,
+        skip_history: out.is_none(),
     };
     #[allow(clippy::disallowed_methods)]
     // wall time of the whole run, for the user; outside the simulated world

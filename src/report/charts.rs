@@ -171,8 +171,40 @@ fn by_function(ops: &[ClientOp]) -> BTreeMap<&str, Vec<&ClientOp>> {
     groups
 }
 
+/// Points one latency series draws at most; a longer series is thinned.
+const LATENCY_POINTS_MAX: usize = 3000;
+/// Time buckets of a thinned series (each keeps three points).
+const LATENCY_BUCKETS: usize = LATENCY_POINTS_MAX / 3;
+
+/// A series of (time s, latency ms) points, thinned when longer than
+/// [`LATENCY_POINTS_MAX`]: per time bucket, the fastest, the median and the
+/// slowest point, so the spread and the tail stay visible while the chart
+/// (and the page that inlines it) keeps a bounded size. Returns whether it
+/// thinned.
+fn thin(mut points: Vec<(f64, f64)>, end_s: f64) -> (Vec<(f64, f64)>, bool) {
+    if points.len() <= LATENCY_POINTS_MAX {
+        return (points, false);
+    }
+    let width = (end_s / LATENCY_BUCKETS as f64).max(f64::MIN_POSITIVE);
+    let bucket = |p: &(f64, f64)| ((p.0 / width) as usize).min(LATENCY_BUCKETS);
+    points.sort_by(|a, b| bucket(a).cmp(&bucket(b)).then(a.1.total_cmp(&b.1)));
+    let mut kept = Vec::with_capacity(LATENCY_BUCKETS * 3 + 3);
+    for group in points.chunk_by(|a, b| bucket(a) == bucket(b)) {
+        kept.push(group[0]);
+        if group.len() > 2 {
+            kept.push(group[group.len() / 2]);
+        }
+        if group.len() > 1 {
+            kept.push(group[group.len() - 1]);
+        }
+    }
+    (kept, true)
+}
+
 /// Latency of each completed operation at its invocation time, by function;
-/// failed operations as crosses; fault windows shaded.
+/// failed operations as crosses; fault windows shaded. Long runs are
+/// thinned per time bucket to the fastest, median and slowest operation
+/// (the title says so).
 pub fn latency(ops: &[ClientOp], windows: &[Window], end_ns: u64) -> String {
     let max_ms = ops
         .iter()
@@ -181,32 +213,40 @@ pub fn latency(ops: &[ClientOp], windows: &[Window], end_ns: u64) -> String {
         .unwrap_or(1) as f64
         / 1e6;
     let top = (max_ms * 1.15).max(0.001);
+    let end_s = secs(end_ns).max(1e-9);
+    let mut series = Vec::new();
+    let mut thinned = false;
+    for (f, group) in by_function(ops) {
+        let points = group.iter().filter_map(|o| {
+            Some((
+                secs(o.invoked_ns),
+                o.latency_ns()? as f64 / 1e6,
+                o.outcome_name() == "fail",
+            ))
+        });
+        let ok = points
+            .clone()
+            .filter(|p| !p.2)
+            .map(|p| (p.0, p.1))
+            .collect();
+        let failed = points.filter(|p| p.2).map(|p| (p.0, p.1)).collect();
+        let ((ok, a), (failed, b)) = (thin(ok, end_s), thin(failed, end_s));
+        thinned |= a || b;
+        series.push((f, ok, failed));
+    }
+    let title = if thinned {
+        "Client latency (fault windows shaded; per time bucket: fastest, median, slowest)"
+    } else {
+        "Client latency (fault windows shaded)"
+    };
     render(420, |root| {
         root.fill(&WHITE).map_err(err)?;
-        let mut chart = time_axes(
-            &root,
-            "Client latency (fault windows shaded)",
-            secs(end_ns).max(1e-9),
-            top,
-            "latency (ms)",
-        )?;
+        let mut chart = time_axes(&root, title, end_s, top, "latency (ms)")?;
         shade_windows(&mut chart, windows, 0.0, top)?;
         label_windows(&mut chart, windows, top, top * 0.05)?;
-        for (i, (f, group)) in by_function(ops).into_iter().enumerate() {
+        for (i, (f, ok, failed)) in series.iter().enumerate() {
             let color = Palette99::pick(i).to_rgba();
-            let points = group.iter().filter_map(|o| {
-                Some((
-                    secs(o.invoked_ns),
-                    o.latency_ns()? as f64 / 1e6,
-                    o.outcome_name() == "fail",
-                ))
-            });
-            let ok: Vec<(f64, f64)> = points
-                .clone()
-                .filter(|p| !p.2)
-                .map(|p| (p.0, p.1))
-                .collect();
-            let failed: Vec<(f64, f64)> = points.filter(|p| p.2).map(|p| (p.0, p.1)).collect();
+            let (ok, failed) = (ok.clone(), failed.clone());
             chart
                 .draw_series(ok.into_iter().map(|p| Circle::new(p, 2, color.filled())))
                 .map_err(err)?

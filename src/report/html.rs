@@ -196,7 +196,10 @@ fn counterexample(h: &mut String, check: &str, data: &Value) {
         .as_str()
         .map(|k| format!(" on key {k:?}"))
         .unwrap_or_default();
-    let _ = writeln!(h, "<p>The longest linearizable prefix{} (green) ends in state <code>{}</code>; none of the red operations can come next.</p>", html_escape(&key), html_escape(data["state_after_prefix"].as_str().unwrap_or("?")));
+    let _ = writeln!(h, "<p>The longest linearizable prefix{} (green: its last operations) ends in state <code>{}</code>; none of the red operations can come next.</p>", html_escape(&key), html_escape(data["state_after_prefix"].as_str().unwrap_or("?")));
+    if let Some(why) = data["explanation"].as_str() {
+        let _ = writeln!(h, "<p><b>Why:</b> {}</p>", html_escape(why));
+    }
     let _ = writeln!(h, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" viewBox=\"0 0 {width} {height}\">");
     for (i, p) in processes.iter().enumerate() {
         let y = 20.0 + row_h * i as f64;

@@ -6,7 +6,7 @@ use super::fault::{FaultAction, NodeRef, Shape, TimedFault};
 use super::queue::EventQueue;
 use super::{
     nemesis, panics, AppliedFault, EndReason, RoleChange, RunResult, SimConfig, TraceRecord,
-    MAX_ROLE_CHANGES,
+    MAX_INTERVALS, MAX_ROLE_CHANGES,
 };
 use crate::history::{History, Operation, Outcome, Record, RecordOutcome};
 use crate::net::partition::shapes;
@@ -1032,7 +1032,11 @@ impl<P: Protocol> Simulation<P> {
             trace: self.trace,
             trace_dropped: self.trace_dropped,
             roles: self.roles,
-            intervals: self.invariants.intervals(),
+            intervals: {
+                let mut intervals = self.invariants.intervals();
+                intervals.truncate(MAX_INTERVALS);
+                intervals
+            },
             swarm: None,
         }
     }

@@ -66,9 +66,13 @@ pub const MAX_PENDING_EVENTS_DEFAULT: u64 = 1_000_000;
 pub const MAX_HISTORY_OPS_DEFAULT: u64 = 1_000_000;
 /// Default of [`SimConfig::max_trace_records`]: the report's trace
 /// (Perfetto) and message diagram draw from at most this many events.
-pub const MAX_TRACE_RECORDS_DEFAULT: usize = 200_000;
-/// Most role changes a run keeps for its role chart.
-pub const MAX_ROLE_CHANGES: usize = 100_000;
+pub const MAX_TRACE_RECORDS_DEFAULT: usize = 100_000;
+/// Most role changes a run keeps for its role chart (later ones are not
+/// kept; the chart stays a few MB at most).
+pub const MAX_ROLE_CHANGES: usize = 20_000;
+/// Most protocol intervals (e.g. in-doubt periods) a run keeps for its
+/// interval chart: the first ones.
+pub const MAX_INTERVALS: usize = 20_000;
 
 /// Everything the engine needs besides the protocol.
 #[derive(Clone, Debug, PartialEq)]

@@ -11,13 +11,19 @@ const MARKER: &str = "jepsen.util - ";
 pub(crate) fn parse(text: &str) -> Result<Vec<Event>, RawError> {
     let mut events = Vec::new();
     for (idx, raw) in text.lines().enumerate() {
-        let Some(at) = raw.find(MARKER) else { continue };
-        let start = at + MARKER.len();
-        if let Some(event) = parse_line(&raw[start..], idx + 1, start + 1)? {
-            events.push(event);
-        }
+        events.extend(parse_log_line(raw, idx + 1)?);
     }
     Ok(events)
+}
+
+/// Parses one log line (1-based `line`): an op event, or `None` for other
+/// loggers' lines and nemesis lines.
+pub(crate) fn parse_log_line(raw: &str, line: usize) -> Result<Option<Event>, RawError> {
+    let Some(at) = raw.find(MARKER) else {
+        return Ok(None);
+    };
+    let start = at + MARKER.len();
+    parse_line(&raw[start..], line, start + 1)
 }
 
 /// Parses `<process> :<type> :<f> <value>`; `None` for nemesis lines.

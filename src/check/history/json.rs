@@ -9,24 +9,28 @@ use serde_json::{Map, Value as Json};
 pub(crate) fn parse(text: &str) -> Result<Vec<Event>, RawError> {
     let mut events = Vec::new();
     for (idx, raw) in text.lines().enumerate() {
-        let line = idx + 1;
-        if raw.trim().is_empty() {
-            continue;
-        }
-        let json: Json = serde_json::from_str(raw).map_err(|e| {
-            RawError::syntax(
-                line,
-                e.column().max(1),
-                "a JSON object on one line",
-                e.to_string(),
-            )
-        })?;
-        let Json::Object(obj) = json else {
-            return Err(RawError::syntax(line, 1, "a JSON object", json_kind(&json)));
-        };
-        events.push(event(&obj, line)?);
+        events.extend(parse_line(raw, idx + 1)?);
     }
     Ok(events)
+}
+
+/// Parses one line (1-based `line`): an event, or `None` when blank.
+pub(crate) fn parse_line(raw: &str, line: usize) -> Result<Option<Event>, RawError> {
+    if raw.trim().is_empty() {
+        return Ok(None);
+    }
+    let json: Json = serde_json::from_str(raw).map_err(|e| {
+        RawError::syntax(
+            line,
+            e.column().max(1),
+            "a JSON object on one line",
+            e.to_string(),
+        )
+    })?;
+    let Json::Object(obj) = json else {
+        return Err(RawError::syntax(line, 1, "a JSON object", json_kind(&json)));
+    };
+    event(&obj, line).map(Some)
 }
 
 fn event(obj: &Map<String, Json>, line: usize) -> Result<Event, RawError> {

@@ -85,6 +85,17 @@ pub struct Op {
 }
 
 impl Op {
+    /// Bytes this op holds in memory: its inline size and its strings' and
+    /// values' heap data.
+    pub fn bytes(&self) -> usize {
+        use super::value::string_heap_bytes;
+        std::mem::size_of::<Op>()
+            + string_heap_bytes(&self.f)
+            + self.key.as_deref().map_or(0, string_heap_bytes)
+            + self.input.heap_bytes()
+            + self.output.as_ref().map_or(0, Value::heap_bytes)
+    }
+
     /// Whether the op completed with `:ok` (so the search must place it).
     pub fn is_completed(&self) -> bool {
         self.return_time.is_some()
@@ -173,6 +184,16 @@ pub enum HistoryError {
         line: usize,
         /// What is wrong.
         message: String,
+    },
+    /// Holding the history would pass the memory budget: reading stopped.
+    #[error("{file}:{line}: reading stopped: holding the history read so far needs more than the memory budget of {budget_bytes} bytes")]
+    TooLarge {
+        /// The file.
+        file: String,
+        /// The line reading stopped at (0: before reading).
+        line: usize,
+        /// The budget in bytes.
+        budget_bytes: usize,
     },
     /// `--format auto` could not recognise the format.
     #[error("{file}:{line}: cannot detect the history format (expected a JSON object, an EDN map or vector, or a jepsen.util log line); pass --format")]
@@ -291,15 +312,168 @@ pub fn parse_str(text: &str, format: Option<Format>, file: &str) -> Result<Histo
     events.and_then(pair).map_err(|e| e.with_file(file))
 }
 
-/// Reads and parses a history file (`format` `None` = detect).
+/// Reads and parses a history file (`format` `None` = detect). Line-based
+/// formats (JSON lines, Jepsen logs) are read a line at a time and paired
+/// as they come, so reading holds little beyond the history itself; an
+/// EDN file (whose maps may span lines) is read whole.
 pub fn parse_file(path: &Path, format: Option<Format>) -> Result<History, HistoryError> {
+    parse_file_within(path, format, usize::MAX)
+}
+
+/// [`parse_file`], stopping with [`HistoryError::TooLarge`] as soon as the
+/// history read so far would hold more than `bytes_max` bytes (an EDN
+/// file, read whole, is judged by its size before reading).
+pub fn parse_file_within(
+    path: &Path,
+    format: Option<Format>,
+    bytes_max: usize,
+) -> Result<History, HistoryError> {
     let file = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|source| HistoryError::Io {
+    let opened = std::fs::File::open(path).map_err(|source| HistoryError::Io {
         file: file.clone(),
         source,
     })?;
-    let text = String::from_utf8(bytes).map_err(|e| not_utf8(&file, &e))?;
-    parse_str(&text, format, &file)
+    let too_large = |line| HistoryError::TooLarge {
+        file: file.clone(),
+        line,
+        budget_bytes: bytes_max,
+    };
+    let file_bytes = opened.metadata().map_or(0, |m| m.len() as usize);
+    let mut lines = LineReader::new(std::io::BufReader::new(opened), &file);
+    while lines.next()?.is_some_and(|text| text.trim().is_empty()) {}
+    if lines.at_end {
+        return Ok(History::default());
+    }
+    let format = match format {
+        Some(f) => f,
+        None => match detect_format(&lines.text, &file) {
+            Ok(Some(f)) => f,
+            Ok(None) => unreachable!("the line is not blank"),
+            Err(HistoryError::UnknownFormat { file, .. }) => {
+                let line = lines.number;
+                return Err(HistoryError::UnknownFormat { file, line });
+            }
+            Err(e) => return Err(e),
+        },
+    };
+    let parse_line: fn(&str, usize) -> Result<Option<Event>, RawError> = match format {
+        Format::Json => json::parse_line,
+        Format::JepsenLog => jepsen_log::parse_log_line,
+        Format::Edn => {
+            // The text, its events and the history: about three times the file.
+            if file_bytes.saturating_mul(EDN_BYTES_PER_FILE_BYTE) > bytes_max {
+                return Err(too_large(0));
+            }
+            let text = lines.read_rest()?;
+            return parse_str(&text, Some(Format::Edn), &file);
+        }
+    };
+    lines.forget_consumed();
+    let mut pairer = Pairer::default();
+    loop {
+        if let Some(event) =
+            parse_line(&lines.text, lines.number).map_err(|e| e.with_file(&file))?
+        {
+            pairer.push(event).map_err(|e| e.with_file(&file))?;
+            if pairer.bytes() > bytes_max {
+                return Err(too_large(lines.number));
+            }
+        }
+        if lines.next()?.is_none() {
+            break;
+        }
+    }
+    pairer.finish().map_err(|e| e.with_file(&file))
+}
+
+/// Memory an EDN file needs per byte of file while it is parsed whole.
+const EDN_BYTES_PER_FILE_BYTE: usize = 3;
+
+/// A file read a line at a time, keeping every byte read until the format
+/// is known (an EDN file is then parsed whole).
+struct LineReader<'a, R> {
+    reader: R,
+    file: &'a str,
+    /// The current line's text, without its end.
+    text: String,
+    /// Its 1-based number.
+    number: usize,
+    /// Whether the file has no more lines.
+    at_end: bool,
+    /// Every byte read so far, while `keep` holds.
+    consumed: Vec<u8>,
+    keep: bool,
+    bytes: Vec<u8>,
+}
+
+impl<'a, R: std::io::BufRead> LineReader<'a, R> {
+    fn new(reader: R, file: &'a str) -> Self {
+        LineReader {
+            reader,
+            file,
+            text: String::new(),
+            number: 0,
+            at_end: false,
+            consumed: Vec::new(),
+            keep: true,
+            bytes: Vec::new(),
+        }
+    }
+
+    fn io(&self, source: std::io::Error) -> HistoryError {
+        HistoryError::Io {
+            file: self.file.to_string(),
+            source,
+        }
+    }
+
+    /// Moves to the next line; `None` at the end of the file.
+    fn next(&mut self) -> Result<Option<&str>, HistoryError> {
+        self.bytes.clear();
+        let read = self
+            .reader
+            .read_until(b'\n', &mut self.bytes)
+            .map_err(|e| self.io(e))?;
+        if read == 0 {
+            self.at_end = true;
+            return Ok(None);
+        }
+        if self.keep {
+            self.consumed.extend_from_slice(&self.bytes);
+        }
+        self.number += 1;
+        let raw = self.bytes.strip_suffix(b"\n").unwrap_or(&self.bytes);
+        let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+        match std::str::from_utf8(raw) {
+            Ok(t) => {
+                self.text.clear();
+                self.text.push_str(t);
+                Ok(Some(&self.text))
+            }
+            Err(e) => Err(HistoryError::Syntax {
+                file: self.file.to_string(),
+                line: self.number,
+                column: e.valid_up_to() + 1,
+                expected: "UTF-8 text".to_string(),
+                found: "invalid UTF-8 bytes".to_string(),
+            }),
+        }
+    }
+
+    /// Stops keeping the bytes read.
+    fn forget_consumed(&mut self) {
+        self.keep = false;
+        self.consumed = Vec::new();
+    }
+
+    /// The whole file as text: what was read and the rest.
+    fn read_rest(mut self) -> Result<String, HistoryError> {
+        let mut bytes = std::mem::take(&mut self.consumed);
+        self.reader
+            .read_to_end(&mut bytes)
+            .map_err(|e| self.io(e))?;
+        String::from_utf8(bytes).map_err(|e| not_utf8(self.file, &e))
+    }
 }
 
 fn not_utf8(file: &str, err: &std::string::FromUtf8Error) -> HistoryError {
@@ -318,37 +492,112 @@ fn not_utf8(file: &str, err: &std::string::FromUtf8Error) -> HistoryError {
 /// Pairs invocations with completions. Times come from the events when every
 /// event has one, else from the event's position.
 fn pair(events: Vec<Event>) -> Result<History, RawError> {
-    let use_times = !events.is_empty() && events.iter().all(|e| e.time_ns.is_some());
-    let mut history = History::default();
-    let mut open: BTreeMap<i64, usize> = BTreeMap::new();
-    let mut failed = Vec::new();
-    for (pos, event) in events.into_iter().enumerate() {
-        let time = match event.time_ns {
-            Some(t) if use_times => t,
-            _ => pos as u64,
-        };
+    let mut pairer = Pairer::default();
+    for event in events {
+        pairer.push(event)?;
+    }
+    pairer.finish()
+}
+
+/// Pairs events into ops as they arrive. Whether times come from the events
+/// (when every event has one) or from positions is known only at the end,
+/// so each op keeps both until then.
+#[derive(Default)]
+struct Pairer {
+    history: History,
+    open: BTreeMap<i64, usize>,
+    failed: Vec<usize>,
+    /// Per op: the positions of its invoke and completion events.
+    positions: Vec<(u64, Option<u64>)>,
+    /// Events seen so far.
+    seen: u64,
+    /// Whether an event without a time was seen.
+    untimed: bool,
+    /// Heap bytes of the ops' strings and values so far.
+    heap_bytes: usize,
+}
+
+impl Pairer {
+    fn push(&mut self, event: Event) -> Result<(), RawError> {
+        let pos = self.seen;
+        self.seen += 1;
+        self.untimed |= event.time_ns.is_none();
+        let time = event.time_ns.unwrap_or(pos);
         if event.kind == EventType::Invoke {
-            invoke(&mut history, &mut open, event, time)?;
+            invoke(&mut self.history, &mut self.open, event, time)?;
+            self.positions.push((pos, None));
+            let op = &self.history.ops[self.history.ops.len() - 1];
+            self.heap_bytes += op.bytes() - std::mem::size_of::<Op>();
         } else {
-            complete(&mut history, &mut open, &mut failed, event, time)?;
+            let idx = complete(
+                &mut self.history,
+                &mut self.open,
+                &mut self.failed,
+                event,
+                time,
+            )?;
+            self.positions[idx].1 = Some(pos);
+            let output = self.history.ops[idx].output.as_ref();
+            self.heap_bytes += output.map_or(0, Value::heap_bytes);
         }
+        Ok(())
     }
-    history.failed = failed.len();
-    let mut dropped = vec![false; history.ops.len()];
-    for idx in failed {
-        dropped[idx] = true;
+
+    /// Bytes held at the peak of the next push: the vectors at capacity
+    /// (and, when the next op does not fit, the larger copy they move to
+    /// beside the old one) and the ops' heap data.
+    fn bytes(&self) -> usize {
+        fn vector<T>(v: &Vec<T>) -> usize {
+            let grown = if v.len() == v.capacity() {
+                (v.capacity() * 2).max(4)
+            } else {
+                0
+            };
+            (v.capacity() + grown) * std::mem::size_of::<T>()
+        }
+        vector(&self.history.ops) + vector(&self.positions) + self.open.len() * 64 + self.heap_bytes
     }
-    let ops = std::mem::take(&mut history.ops);
-    history.ops = ops
-        .into_iter()
-        .zip(dropped)
-        .filter(|(_, d)| !d)
-        .map(|(op, _)| op)
-        .collect();
-    for (i, op) in history.ops.iter_mut().enumerate() {
-        op.index = i;
+
+    fn finish(mut self) -> Result<History, RawError> {
+        if self.untimed {
+            for (op, &(call, ret)) in self.history.ops.iter_mut().zip(&self.positions) {
+                op.call_time = call;
+                op.return_time = op.return_time.and(ret);
+            }
+        }
+        // The first op (by completion line) that completes before its call.
+        let backwards = self
+            .history
+            .ops
+            .iter()
+            .filter(|op| op.return_time.is_some_and(|r| r < op.call_time))
+            .min_by_key(|op| op.return_line);
+        if let Some(op) = backwards {
+            return Err(RawError::invalid(
+                op.return_line.unwrap_or(op.call_line),
+                format!(
+                    "completion time {} is before its invocation time {} (line {})",
+                    op.return_time.unwrap_or(0),
+                    op.call_time,
+                    op.call_line
+                ),
+            ));
+        }
+        drop(self.positions);
+        let mut history = self.history;
+        history.failed = self.failed.len();
+        let mut dropped = vec![false; history.ops.len()];
+        for idx in self.failed {
+            dropped[idx] = true;
+        }
+        // In place: a second vector of ops would double the peak.
+        let mut keep = dropped.iter().map(|d| !d);
+        history.ops.retain(|_| keep.next().unwrap_or(true));
+        for (i, op) in history.ops.iter_mut().enumerate() {
+            op.index = i;
+        }
+        Ok(history)
     }
-    Ok(history)
 }
 
 fn invoke(
@@ -380,13 +629,14 @@ fn invoke(
     Ok(())
 }
 
+/// Records a completion; returns the index of the op it completes.
 fn complete(
     history: &mut History,
     open: &mut BTreeMap<i64, usize>,
     failed: &mut Vec<usize>,
     event: Event,
     time: u64,
-) -> Result<(), RawError> {
+) -> Result<usize, RawError> {
     let Some(idx) = open.remove(&event.process) else {
         return Err(RawError::invalid(
             event.line,
@@ -397,7 +647,7 @@ fn complete(
         ));
     };
     let op = &mut history.ops[idx];
-    check_matches(op, &event, time)?;
+    check_matches(op, &event)?;
     op.return_line = Some(event.line);
     match event.kind {
         EventType::Ok => {
@@ -407,10 +657,10 @@ fn complete(
         EventType::Fail => failed.push(idx),
         EventType::Info | EventType::Invoke => {}
     }
-    Ok(())
+    Ok(idx)
 }
 
-fn check_matches(op: &Op, event: &Event, time: u64) -> Result<(), RawError> {
+fn check_matches(op: &Op, event: &Event) -> Result<(), RawError> {
     if op.f != event.f {
         return Err(RawError::invalid(
             event.line,
@@ -426,15 +676,6 @@ fn check_matches(op: &Op, event: &Event, time: u64) -> Result<(), RawError> {
             format!(
                 "completion key {:?} does not match key {:?} invoked at line {}",
                 event.key, op.key, op.call_line
-            ),
-        ));
-    }
-    if time < op.call_time {
-        return Err(RawError::invalid(
-            event.line,
-            format!(
-                "completion time {time} is before its invocation time {} (line {})",
-                op.call_time, op.call_line
             ),
         ));
     }

@@ -55,7 +55,8 @@ type Resource = (NodeId, u64);
 #[derive(Debug, Default)]
 pub struct SagaChecks {
     flow: Option<Flow>,
-    initial: BTreeMap<Resource, i64>,
+    /// Each service's opening counters, by node.
+    initial: BTreeMap<NodeId, super::Opening>,
     sagas: BTreeMap<SagaId, Track>,
     /// Net change per counter by effects not compensated.
     changes: BTreeMap<Resource, i64>,
@@ -80,12 +81,14 @@ fn outcome(at: SimTime, message: String) -> Result<(), Violation> {
 impl SagaChecks {
     /// Checks for `options` over `servers` nodes.
     pub fn new(options: &SagaOptions, servers: usize) -> Self {
-        let mut initial = BTreeMap::new();
-        for node in 1..servers as u32 {
-            for (key, value) in super::opening_counters(options, NodeId(node), servers) {
-                initial.insert((NodeId(node), key), value);
-            }
-        }
+        let initial = (1..servers as u32)
+            .map(|n| {
+                (
+                    NodeId(n),
+                    super::opening_counters(options, NodeId(n), servers),
+                )
+            })
+            .collect();
         SagaChecks {
             flow: Some(options.flow),
             initial,
@@ -269,6 +272,9 @@ impl SagaChecks {
         Some(Violation::new("saga.outcome", end, m))
     }
 
+    /// Every counter equals its opening value plus the changes in effect,
+    /// and (for transfers) the bank's total is what it opened with. Costs
+    /// the counters written and changed, not the size of the tables.
     fn conservation(&self, end: &EndState<'_, SagaNode>) -> Vec<Violation> {
         let mut out = Vec::new();
         let mut total = 0;
@@ -276,18 +282,28 @@ impl SagaChecks {
             let Some(SagaNode::Service(s)) = node else {
                 continue;
             };
-            for (&key, &value) in s.counters() {
-                let r = (NodeId(i as u32), key);
-                total += value;
-                let expected = self.initial.get(&r).copied().unwrap_or(0)
-                    + self.changes.get(&r).copied().unwrap_or(0);
+            let n = NodeId(i as u32);
+            let opening = s.opening();
+            let written = s.written();
+            let untouched = (opening.keys.end - opening.keys.start) as i64
+                - written.keys().filter(|k| opening.keys.contains(k)).count() as i64;
+            total += written.values().sum::<i64>() + untouched * opening.value;
+            let changed = self
+                .changes
+                .range((n, 0)..=(n, u64::MAX))
+                .map(|((_, k), _)| *k);
+            let keys: BTreeSet<u64> = written.keys().copied().chain(changed).collect();
+            for key in keys {
+                let value = s.counter(key);
+                let expected = self.initial.get(&n).map_or(0, |o| o.of(key))
+                    + self.changes.get(&(n, key)).copied().unwrap_or(0);
                 if value != expected && out.is_empty() {
-                    let m = format!("{} counter {key} holds {value}, but its opening value and the steps in effect make {expected}", r.0);
+                    let m = format!("{n} counter {key} holds {value}, but its opening value and the steps in effect make {expected}");
                     out.push(Violation::new("saga.conservation", end.time, m));
                 }
             }
         }
-        let opening: i64 = self.initial.values().sum();
+        let opening: i64 = self.initial.values().map(super::Opening::total).sum();
         if self.flow == Some(Flow::Transfer) && out.is_empty() && total != opening {
             let m = format!("the bank holds {total} after the liveness phase, not {opening}");
             out.push(Violation::new("saga.conservation", end.time, m));

@@ -33,7 +33,6 @@ use crate::time::SimDuration;
 use msg::{Action, Msg, Note, Step, Stored, Timer};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use std::collections::BTreeMap;
 
 /// Which saga the workload runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
@@ -144,8 +143,35 @@ const NOTIFICATIONS: NodeId = NodeId(5);
 /// Nodes the order flow needs.
 pub const ORDER_NODES: usize = 6;
 
+/// The counters a service holds when the run starts: every key of `keys`
+/// at `value` (a range, so that holding a million accounts costs nothing
+/// until one is written).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Opening {
+    /// The keys.
+    pub keys: std::ops::Range<u64>,
+    /// Their opening value.
+    pub value: i64,
+}
+
+impl Opening {
+    /// The opening value of `key` (0 outside the range).
+    pub fn of(&self, key: u64) -> i64 {
+        if self.keys.contains(&key) {
+            self.value
+        } else {
+            0
+        }
+    }
+
+    /// The sum of every opening counter.
+    pub fn total(&self) -> i64 {
+        (self.keys.end - self.keys.start) as i64 * self.value
+    }
+}
+
 /// The counters `node` holds when the run starts.
-pub fn opening_counters(options: &SagaOptions, node: NodeId, servers: usize) -> BTreeMap<u64, i64> {
+pub fn opening_counters(options: &SagaOptions, node: NodeId, servers: usize) -> Opening {
     let (keys, value) = match (options.flow, node) {
         (Flow::Order, INVENTORY) => (0..options.items, options.stock_per_item),
         (Flow::Order, PAYMENT) => (0..options.users, options.balance_per_user),
@@ -155,7 +181,10 @@ pub fn opening_counters(options: &SagaOptions, node: NodeId, servers: usize) -> 
         }
         (Flow::Transfer, _) => (0..0, 0),
     };
-    keys.map(|k| (k, value as i64)).collect()
+    Opening {
+        keys,
+        value: value as i64,
+    }
 }
 
 /// A client operation: one saga.

@@ -31,8 +31,10 @@ pub struct Service {
     options: SagaOptions,
     /// Answer and effect per idempotency key.
     idem: BTreeMap<Key, (Reply, bool)>,
-    /// The counters this service owns.
+    /// The counters written so far; every other key holds its opening value.
     counters: BTreeMap<u64, i64>,
+    /// The counters at the start of the run.
+    opening: super::Opening,
     /// Semantic locks: saga → the counter it changed and has not finalized.
     pending: BTreeMap<SagaId, u64>,
     /// Live records.
@@ -40,12 +42,13 @@ pub struct Service {
 }
 
 impl Service {
-    /// A fresh service holding `counters` at their opening values.
-    pub fn new(options: SagaOptions, counters: BTreeMap<u64, i64>) -> Self {
+    /// A fresh service holding its `opening` counters.
+    pub fn new(options: SagaOptions, opening: super::Opening) -> Self {
         Service {
             options,
             idem: BTreeMap::new(),
-            counters,
+            counters: BTreeMap::new(),
+            opening,
             pending: BTreeMap::new(),
             records: BTreeSet::new(),
         }
@@ -168,7 +171,7 @@ impl Service {
             return (Reply::Retry, false);
         }
         ctx.note(Note::Read { saga, key });
-        let value = self.counters.get(&key).copied().unwrap_or(0);
+        let value = self.counter(key);
         let declined =
             name == "charge" && ctx.rng().chance(self.options.payment_failure_probability);
         if value + delta < 0 || declined {
@@ -204,7 +207,7 @@ impl Service {
         }
         match what.action {
             Action::Adjust { key, delta } => {
-                let value = self.counters.get(&key).copied().unwrap_or(0);
+                let value = self.counter(key);
                 self.set_counter(ctx, key, value - delta);
                 if self.pending.remove(&saga).is_some() {
                     ctx.delete(DiskKey::new(PENDING, saga));
@@ -256,8 +259,21 @@ impl Service {
         }
     }
 
-    /// The counters this service holds.
-    pub fn counters(&self) -> &BTreeMap<u64, i64> {
+    /// The counter `key` now.
+    pub fn counter(&self, key: u64) -> i64 {
+        self.counters
+            .get(&key)
+            .copied()
+            .unwrap_or_else(|| self.opening.of(key))
+    }
+
+    /// The counters written so far (every other key holds its opening value).
+    pub fn written(&self) -> &BTreeMap<u64, i64> {
         &self.counters
+    }
+
+    /// The counters at the start of the run.
+    pub fn opening(&self) -> &super::Opening {
+        &self.opening
     }
 }

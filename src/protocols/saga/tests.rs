@@ -4,7 +4,6 @@ use super::msg::{Action, Kind, Msg, Reply, Step, Timer};
 use super::orchestrator::compensations;
 use super::{plan, Orchestrator, SagaBug, SagaNode, SagaOp, SagaOptions, Service};
 use crate::process::{Effect, Harness, NodeId, RequestId, TimerId};
-use std::collections::BTreeMap;
 
 const ORDER: SagaOp = SagaOp::Order {
     user: 1,
@@ -28,9 +27,13 @@ fn orchestrator(options: SagaOptions) -> Harness<SagaNode> {
     h
 }
 
-fn service(options: SagaOptions, counters: &[(u64, i64)]) -> Harness<SagaNode> {
-    let counters: BTreeMap<u64, i64> = counters.iter().copied().collect();
-    let node = SagaNode::Service(Service::new(options, counters));
+/// A service whose counters `0..keys` open at `value`.
+fn service(options: SagaOptions, keys: u64, value: i64) -> Harness<SagaNode> {
+    let opening = super::Opening {
+        keys: 0..keys,
+        value,
+    };
+    let node = SagaNode::Service(Service::new(options, opening));
     let mut h = Harness::new(node, NodeId(2), (0..6).map(NodeId).collect(), 3);
     h.start();
     h
@@ -105,7 +108,7 @@ fn respond(
 
 fn counter(h: &Harness<SagaNode>, key: u64) -> i64 {
     match &h.node {
-        SagaNode::Service(s) => s.counters()[&key],
+        SagaNode::Service(s) => s.counter(key),
         SagaNode::Orchestrator(_) => panic!("not a service"),
     }
 }
@@ -251,7 +254,7 @@ fn a_compensation_that_keeps_failing_is_reported_stuck_and_retried() {
 
 #[test]
 fn service_applies_each_key_once() {
-    let mut h = service(SagaOptions::default(), &[(0, 10)]);
+    let mut h = service(SagaOptions::default(), 1, 10);
     let first = sent(&h.deliver(NodeId(0), request(1, Kind::Do, 7)));
     let again = sent(&h.deliver(NodeId(0), request(1, Kind::Do, 7)));
     assert_eq!(first, again);
@@ -263,7 +266,10 @@ fn service_applies_each_key_once() {
     // After a crash the answers are still known.
     h.crash_and_restart(SagaNode::Service(Service::new(
         SagaOptions::default(),
-        BTreeMap::from([(0, 10)]),
+        super::Opening {
+            keys: 0..1,
+            value: 10,
+        },
     )));
     let after = sent(&h.deliver(NodeId(0), request(1, Kind::Do, 7)));
     assert_eq!(after, first);
@@ -272,7 +278,7 @@ fn service_applies_each_key_once() {
 
 #[test]
 fn a_compensation_before_its_step_leaves_a_tombstone() {
-    let mut h = service(SagaOptions::default(), &[(0, 10)]);
+    let mut h = service(SagaOptions::default(), 1, 10);
     let undo = sent(&h.deliver(NodeId(0), request(1, Kind::Undo, 7)));
     assert!(undo[0].1.contains("reply: Done"));
     let late = sent(&h.deliver(NodeId(0), request(1, Kind::Do, 7)));
@@ -282,7 +288,7 @@ fn a_compensation_before_its_step_leaves_a_tombstone() {
 
 #[test]
 fn service_refuses_to_go_below_zero() {
-    let mut h = service(SagaOptions::default(), &[(0, 1)]);
+    let mut h = service(SagaOptions::default(), 1, 1);
     let r = sent(&h.deliver(NodeId(0), request(1, Kind::Do, 7)));
     assert!(r[0].1.contains("reply: Failed"));
 }
@@ -293,7 +299,7 @@ fn semantic_lock_holds_a_pending_change_until_finalized() {
         semantic_lock: true,
         ..SagaOptions::default()
     };
-    let mut h = service(options, &[(0, 10)]);
+    let mut h = service(options, 1, 10);
     h.deliver(NodeId(0), request(1, Kind::Do, 7));
     let other = sent(&h.deliver(NodeId(0), request(1, Kind::Do, 8)));
     assert!(other[0].1.contains("reply: Retry"));

@@ -65,16 +65,15 @@ impl Participant {
         }
     }
 
-    /// Rebuilds the shard from the log: balances, outcomes, and the
-    /// in-doubt transactions with their locks.
+    /// Rebuilds the shard from the log: balances written so far (every
+    /// other account holds its opening balance, so a start costs what was
+    /// written, not the size of the shard), outcomes, and the in-doubt
+    /// transactions with their locks.
     pub fn start(&mut self, ctx: &mut Ctx<'_, TwoPcNode>, disk: &Disk<Stored>) {
-        let bank = self.options.bank();
-        for account in bank.accounts_of(ctx.me()) {
-            let balance = match disk.get(DiskKey::new(BALANCE, account)) {
-                Some(Stored::Balance(b)) => *b,
-                _ => bank.initial_balance as i64,
-            };
-            self.balances.insert(account, balance);
+        for (account, record) in disk.scan(BALANCE) {
+            if let Stored::Balance(b) = record {
+                self.balances.insert(account, *b);
+            }
         }
         for (txn, record) in disk.scan(OUTCOME) {
             if let Stored::Outcome(o) = record {
@@ -174,11 +173,18 @@ impl Participant {
 
     /// No write may take an account below zero.
     fn affordable(&self, part: &Part) -> bool {
-        part.writes.iter().all(|w| {
-            self.balances
-                .get(&w.account)
-                .is_some_and(|b| b + w.delta >= 0)
-        })
+        part.writes
+            .iter()
+            .all(|w| self.balance(w.account) + w.delta >= 0)
+    }
+
+    /// The committed balance of `account` (of this shard): its opening
+    /// balance until a commit writes it.
+    pub fn balance(&self, account: u64) -> i64 {
+        self.balances
+            .get(&account)
+            .copied()
+            .unwrap_or(self.options.initial_balance as i64)
     }
 
     fn lockable(&self, part: &Part) -> bool {
@@ -274,9 +280,9 @@ impl Participant {
             let removed = self.locks.remove(&w.account);
             assert_eq!(removed, Some(txn), "lock of account {} lost", w.account);
             if outcome == Outcome::Commit {
-                let balance = self.balances.entry(w.account).or_insert(0);
-                *balance += w.delta;
-                balances.push((w.account, *balance));
+                let balance = self.balance(w.account) + w.delta;
+                self.balances.insert(w.account, balance);
+                balances.push((w.account, balance));
             }
         }
         self.record(ctx, txn, outcome, balances.clone());
@@ -347,9 +353,16 @@ impl Participant {
         self.inquiring = true;
     }
 
-    /// The committed balances of this shard.
+    /// The committed balances of the accounts commits have written (the
+    /// others hold their opening balance).
     pub fn balances(&self) -> &BTreeMap<u64, i64> {
         &self.balances
+    }
+
+    /// The sum of every account of this shard.
+    pub fn total(&self, accounts: u64) -> i64 {
+        let untouched = accounts as i64 - self.balances.len() as i64;
+        self.balances.values().sum::<i64>() + untouched * self.options.initial_balance as i64
     }
 
     /// The transactions this node is in doubt about.

@@ -50,7 +50,7 @@ fn prepare(txn: u64, account: u64, delta: i64) -> Msg {
 
 fn balance(h: &Harness<TwoPcNode>, account: u64) -> i64 {
     match &h.node {
-        TwoPcNode::Participant(p) => p.balances()[&account],
+        TwoPcNode::Participant(p) => p.balance(account),
         TwoPcNode::Coordinator(_) => panic!("not a participant"),
     }
 }
