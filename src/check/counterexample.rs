@@ -221,7 +221,7 @@ pub(crate) fn explain_conflict<M: Model>(
             )
         }
         Why::OutOfOrder { earlier, later } => format!(
-            "the values put {} after {}, but it finished before that op began",
+            "by the values read, {} must be linearized after {}, but it finished before that op began",
             op(*later),
             op(*earlier)
         ),
