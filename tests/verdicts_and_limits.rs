@@ -340,3 +340,17 @@ fn a_closed_output_ends_quietly() {
     assert!(stderr.is_empty(), "nothing on stderr: {stderr}");
     assert_ne!(out.status.code(), Some(101), "no panic");
 }
+
+/// The built-in workloads write unique values, so their histories are
+/// decided directly whatever their length: here the CAP quorum store.
+#[test]
+fn the_store_workload_writes_unique_values() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/cap-quorum-split.toml");
+    let scenario = Scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
+    let result = run(&scenario, 1, RunOptions::default());
+    assert_eq!(result.metrics["lincheck"], "linearizable");
+    assert_eq!(
+        result.metrics["lincheck_unique_keys"], 2,
+        "both keys decided directly"
+    );
+}

@@ -125,7 +125,7 @@ fn progress_bar() -> Option<ProgressBar> {
         return None;
     }
     let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::hidden());
-    let style = ProgressStyle::with_template("{bar:40} {msg} simulated  {elapsed} wall  ETA {eta}")
+    let style = ProgressStyle::with_template("{bar:30} {msg}, {elapsed} wall, ETA {eta}")
         .unwrap_or_else(|_| ProgressStyle::default_bar());
     bar.set_style(style);
     Some(bar)
@@ -136,15 +136,16 @@ fn progress_bar() -> Option<ProgressBar> {
 fn track(bar: ProgressBar, started: Instant) -> Progress {
     let mut shown = false;
     Box::new(move |now: SimTime, end: SimTime| {
+        if !shown && started.elapsed() < PROGRESS_AFTER {
+            return;
+        }
+        let secs = |t: SimTime| t.as_nanos() / 1_000_000_000;
+        bar.set_length(end.as_nanos() / 1_000_000);
+        bar.set_position(now.as_nanos() / 1_000_000);
+        bar.set_message(format!("{}s of {}s simulated", secs(now), secs(end)));
         if !shown {
-            if started.elapsed() < PROGRESS_AFTER {
-                return;
-            }
             bar.set_draw_target(ProgressDrawTarget::stderr());
-            bar.set_length(end.as_nanos() / 1_000_000);
             shown = true;
         }
-        bar.set_position(now.as_nanos() / 1_000_000);
-        bar.set_message(format!("{now} of {end}"));
     })
 }
