@@ -32,6 +32,19 @@ fn faultline(args: &[&str]) -> Output {
     out
 }
 
+/// Runs scenario `text` (written to a file) with `--json --no-out`: the
+/// exit code and the summary.
+fn run_json(name: &str, text: &str) -> (Option<i32>, Value) {
+    let path = temp_scenario(name, text);
+    let out = faultline(&[
+        "run",
+        path.to_str().unwrap_or_default(),
+        "--json",
+        "--no-out",
+    ]);
+    (out.status.code(), json(&out))
+}
+
 fn json(out: &Output) -> Value {
     serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
@@ -177,15 +190,8 @@ max_history_ops = 5000
 clients = 8
 interval = "1ms"
 "#;
-    let path = temp_scenario("ten-hours", text);
-    let out = faultline(&[
-        "run",
-        path.to_str().unwrap_or_default(),
-        "--json",
-        "--no-out",
-    ]);
-    assert_eq!(out.status.code(), Some(1));
-    let summary = json(&out);
+    let (code, summary) = run_json("ten-hours", text);
+    assert_eq!(code, Some(1));
     assert_eq!(summary["end_reason"], "history-limit");
     assert_eq!(summary["violations"][0]["check"], "engine.max-history");
     assert!(summary["violations"][0]["message"]
@@ -215,15 +221,8 @@ gossip_interval = "1us"
 clients = 4
 interval = "1ms"
 "#;
-    let path = temp_scenario("storm", text);
-    let out = faultline(&[
-        "run",
-        path.to_str().unwrap_or_default(),
-        "--json",
-        "--no-out",
-    ]);
-    assert_eq!(out.status.code(), Some(1));
-    let summary = json(&out);
+    let (code, summary) = run_json("storm", text);
+    assert_eq!(code, Some(1));
     assert_eq!(summary["end_reason"], "pending-limit");
     assert_eq!(summary["violations"][0]["check"], "engine.max-pending");
 }

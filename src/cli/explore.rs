@@ -167,6 +167,28 @@ fn sweep(
     result
 }
 
+/// One block per check: how many seeds, the first, its replay command,
+/// and its swarm mix (and, with `why`, its message).
+fn groups(
+    by_check: &std::collections::BTreeMap<String, faultline::explore::CheckFailures>,
+    seeds: &[faultline::explore::Failure],
+    why: bool,
+) -> String {
+    let mut out = String::new();
+    for (check, f) in by_check {
+        out += &format!("  {check:<28} {} seeds, first {}\n", f.count, f.first_seed);
+        out += &format!("  {:<28} replay: {}\n", "", f.replay);
+        let first = seeds.iter().find(|x| x.seed == f.first_seed);
+        if let Some(mix) = first.and_then(|x| x.swarm.as_ref()) {
+            out += &format!("  {:<28} swarm mix: {mix}\n", "");
+        }
+        if let Some(first) = first.filter(|_| why) {
+            out += &format!("  {:<28} why: {}\n", "", first.message);
+        }
+    }
+    out
+}
+
 fn human(report: &ExploreReport, jobs: usize, wall_s: f64) -> String {
     let mut out = String::new();
     let shard = report
@@ -184,27 +206,14 @@ fn human(report: &ExploreReport, jobs: usize, wall_s: f64) -> String {
         report.failures.len(),
         report.by_check.len()
     );
-    for (check, f) in &report.by_check {
-        out += &format!("  {check:<28} {} seeds, first {}\n", f.count, f.first_seed);
-        out += &format!("  {:<28} replay: {}\n", "", f.replay);
-        let first = report.failures.iter().find(|x| x.seed == f.first_seed);
-        if let Some(mix) = first.and_then(|x| x.swarm.as_ref()) {
-            out += &format!("  {:<28} swarm mix: {mix}\n", "");
-        }
-    }
+    out += &groups(&report.by_check, &report.failures, false);
     if !report.undecided.is_empty() {
         out += &format!(
             "undecided   {} seeds, {} checks (no violation, but a check ran out of budget)\n",
             report.undecided.len(),
             report.by_check_undecided.len()
         );
-        for (check, f) in &report.by_check_undecided {
-            out += &format!("  {check:<28} {} seeds, first {}\n", f.count, f.first_seed);
-            out += &format!("  {:<28} replay: {}\n", "", f.replay);
-            if let Some(first) = report.undecided.iter().find(|x| x.seed == f.first_seed) {
-                out += &format!("  {:<28} why: {}\n", "", first.message);
-            }
-        }
+        out += &groups(&report.by_check_undecided, &report.undecided, true);
     }
     let rate = report.seeds_run as f64 / wall_s.max(1e-9);
     let events = report.events as f64 / wall_s.max(1e-9);
