@@ -1,7 +1,7 @@
 //! The end-of-run linearizability check on long runs (issue 11): checker
 //! CPU time and counted memory against history length, with and without
 //! the unique-writes procedure, under the run's default budget (50 M
-//! steps, 256 MiB, one thread); a planted stale read in the longest
+//! steps, 1 GiB, one thread); a planted stale read in the longest
 //! history; and `faultline check --timeout` against its deadline.
 //!
 //! Histories come from real runs (raft-calm with 32 clients stretched from
@@ -98,7 +98,7 @@ settle = "3s"
 "#;
 
 /// How a case is checked: with the unique-writes procedure or by search
-/// alone, and under which memory budget (the run's default: 256 MiB).
+/// alone, and under which memory budget (the run's default: 1 GiB).
 #[derive(Clone, Copy)]
 struct Mode {
     unique_writes: bool,
@@ -107,7 +107,7 @@ struct Mode {
 
 const DEFAULT: Mode = Mode {
     unique_writes: true,
-    memory_bytes: 256 << 20,
+    memory_bytes: 1 << 30,
 };
 
 /// One measurement: CPU seconds, steps, counted peak bytes, verdict letter.
@@ -159,6 +159,11 @@ fn main() {
         memory_bytes: 2 << 30,
         ..DEFAULT
     };
+    assert_eq!(
+        DEFAULT.memory_bytes,
+        CheckBudget::default().memory_bytes,
+        "the run's default"
+    );
     cases.push(("600 s, 320 clients, 2 GiB budget".into(), crowded, roomy));
     cases.push((
         "quorum, 500 clients, 20 s".into(),

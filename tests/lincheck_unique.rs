@@ -247,6 +247,24 @@ fn a_put_token_after_an_append_is_unreachable() {
     assert!(!direct(ModelKind::Kv, ops).0);
 }
 
+#[test]
+fn a_value_seen_twice_in_one_state_is_unreachable() {
+    let ops = vec![append("k", "a ", 0, Some(10)), get("k", "a a ", 20, 30)];
+    let (ok, why) = direct(ModelKind::Kv, ops);
+    assert!(!ok);
+    assert!(why.expect("explained").contains("no sequence"));
+}
+
+/// A library user may hand in a read with an output but no completion:
+/// it never completed, so it constrains nothing (as in the search).
+#[test]
+fn a_read_that_never_completed_constrains_nothing() {
+    let mut never = read(Some(7), 40, 0);
+    never.return_time = None;
+    let ops = vec![write(1, 0, 10), write(2, 20, 30), never];
+    assert!(direct(ModelKind::Register, ops).0);
+}
+
 /// The verdict with the procedure off: the general search alone.
 fn searched(kind: ModelKind, h: &History) -> Option<bool> {
     let opts = CheckOptions {

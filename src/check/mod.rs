@@ -237,8 +237,8 @@ struct Run<'a, M: Model> {
 enum Standing<S> {
     /// Decided by the unique-writes procedure or the search.
     Linearizable,
-    /// Not linearizable, with the counterexample.
-    Illegal(Box<Counterexample>),
+    /// Proved not linearizable by the unique-writes procedure.
+    Proven(Box<unique::Conflict>),
     /// A bound stopped it, after this longest linearizable prefix.
     Stopped(Exhausted, usize),
     /// Left for the general search.
@@ -250,14 +250,16 @@ enum Standing<S> {
 impl<'a, M: Model> Run<'a, M> {
     fn verdict(&mut self) -> Verdict {
         let mut standings = self.decide_unique();
-        if let Some(i) = standings
-            .iter()
-            .position(|s| matches!(s, Standing::Illegal(_)))
-        {
-            let Standing::Illegal(cx) = standings.swap_remove(i) else {
-                unreachable!("position found an Illegal standing");
-            };
-            return Verdict::Illegal(cx);
+        // The first partition proved illegal (in partition order) is
+        // explained; the others need no counterexample.
+        let proven = standings.iter().enumerate().find_map(|(i, s)| match s {
+            Standing::Proven(conflict) => Some((i, conflict)),
+            _ => None,
+        });
+        if let Some((i, conflict)) = proven {
+            let conflict = conflict.as_ref().clone();
+            let cx = self.explain(&self.partitions[i], &conflict);
+            return Verdict::Illegal(Box::new(cx));
         }
         self.search(&mut standings);
         self.combine(standings)
@@ -309,7 +311,7 @@ impl<'a, M: Model> Run<'a, M> {
             self.partitions.par_iter().map(one).collect()
         };
         let mut standings = Vec::with_capacity(decisions.len());
-        for (p, (decision, steps)) in self.partitions.iter().zip(decisions) {
+        for (decision, steps) in decisions {
             self.steps = self.steps.saturating_add(steps);
             let standing = match decision {
                 Decision::NotApplicable(why) => {
@@ -323,7 +325,7 @@ impl<'a, M: Model> Run<'a, M> {
                 Decision::Stopped(stop) => Standing::Stopped(stop, 0),
                 Decision::Illegal(conflict) => {
                     self.unique += 1;
-                    Standing::Illegal(Box::new(self.explain(p, &conflict)))
+                    Standing::Proven(Box::new(conflict))
                 }
             };
             standings.push(standing);

@@ -200,6 +200,26 @@ impl Work<'_, '_> {
         let held = self.held_bytes;
         self.meter.tick(|| held)
     }
+
+    /// Makes room for one more piece in `chains`, asking the budget first:
+    /// reads of long appended strings hold a piece per append they saw,
+    /// beyond the per-op charge. A vector that outgrows its buffer stays
+    /// counted at both sizes (the allocator may keep the old one).
+    fn room_for_piece(&mut self, chains: &mut Vec<u32>) -> Result<(), Exhausted> {
+        if chains.len() < chains.capacity() {
+            return Ok(());
+        }
+        let grown = (chains.capacity() * 2).max(1024);
+        if grown > u32::MAX as usize {
+            return Err(Exhausted::Allocation {
+                bytes: grown as u64 * 4,
+            });
+        }
+        self.meter.grant(self.held_bytes, grown * 4)?;
+        chains.reserve_exact(grown - chains.len());
+        self.held_bytes += grown * 4;
+        Ok(())
+    }
 }
 
 fn run<M: Model>(model: &M, ops: &[PartOp<'_, M>], work: &mut Work) -> Result<Decision, Exhausted> {
@@ -209,6 +229,9 @@ fn run<M: Model>(model: &M, ops: &[PartOp<'_, M>], work: &mut Work) -> Result<De
     let mut accesses = Vec::with_capacity(ops.len());
     for op in ops {
         match model.access(op.input, op.output) {
+            // A read that never completed constrains nothing, whatever
+            // its recorded output (the search never places it either).
+            Some(Access::Read(_)) if op.return_time.is_none() => accesses.push(Access::Unobserved),
             Some(a) => accesses.push(a),
             None => return Ok(Decision::NotApplicable("an op is not a register access")),
         }
@@ -308,6 +331,7 @@ fn read_facts(
     } else {
         None
     };
+    let mut stamps = Stamps::new(mutations.len());
     let mut facts = Facts {
         mutations,
         observers: Vec::new(),
@@ -321,10 +345,15 @@ fn read_facts(
         };
         let start = facts.chains.len() as u32;
         let resolved = match separator {
-            None => resolve_whole(seen, init, &table, &facts.mutations, &mut facts.chains),
-            Some(sep) => {
-                resolve_pieces(seen, sep, &table, &facts.mutations, &mut facts.chains, work)?
-            }
+            None => resolve_whole(
+                seen,
+                init,
+                &table,
+                &facts.mutations,
+                &mut facts.chains,
+                work,
+            )?,
+            Some(sep) => resolve_pieces(seen, sep, &table, &mut facts, &mut stamps, work)?,
         };
         if !resolved {
             facts.chains.truncate(start as usize);
@@ -378,9 +407,10 @@ fn resolve_whole(
     table: &ValueTable<'_>,
     mutations: &[Mutation],
     chains: &mut Vec<u32>,
-) -> bool {
+    work: &mut Work,
+) -> Result<bool, Exhausted> {
     if seen == init {
-        return true;
+        return Ok(true);
     }
     match table.get(&seen) {
         Some(&m) => {
@@ -388,22 +418,24 @@ fn resolve_whole(
                 mutations[m as usize].kind != Kind::Append,
                 "no appends without a separator"
             );
+            work.room_for_piece(chains)?;
             chains.push(m);
-            true
+            Ok(true)
         }
-        None => false,
+        None => Ok(false),
     }
 }
 
 /// Resolves a string built by appends into the mutations of its pieces:
 /// a write or compare-and-set first (or an append onto the initial ""),
-/// then appends only.
+/// then appends only, none twice (`stamps` marks the pieces seen in this
+/// value: each mutation's slot holds the last observer that saw it).
 fn resolve_pieces(
     seen: Val<'_>,
     sep: char,
     table: &ValueTable<'_>,
-    mutations: &[Mutation],
-    chains: &mut Vec<u32>,
+    facts: &mut Facts,
+    stamps: &mut Stamps,
     work: &mut Work,
 ) -> Result<bool, Exhausted> {
     let Val::Str(text) = seen else {
@@ -415,17 +447,43 @@ fn resolve_pieces(
     if !text.ends_with(sep) {
         return Ok(false);
     }
+    let stamp = stamps.next();
     for (i, piece) in text.split_inclusive(sep).enumerate() {
         work.step()?;
         let Some(&m) = table.get(&Val::Str(piece)) else {
             return Ok(false);
         };
-        if i > 0 && mutations[m as usize].kind != Kind::Append {
+        if i > 0 && facts.mutations[m as usize].kind != Kind::Append {
             return Ok(false);
         }
-        chains.push(m);
+        if std::mem::replace(&mut stamps.of[m as usize], stamp) == stamp {
+            return Ok(false); // one op's value twice in one state
+        }
+        work.room_for_piece(&mut facts.chains)?;
+        facts.chains.push(m);
     }
     Ok(true)
+}
+
+/// Per mutation, the last value (by number) whose pieces included it.
+struct Stamps {
+    of: Vec<u32>,
+    last: u32,
+}
+
+impl Stamps {
+    fn new(mutations: usize) -> Self {
+        Stamps {
+            of: vec![0; mutations],
+            last: 0,
+        }
+    }
+
+    /// A fresh number for the next value.
+    fn next(&mut self) -> u32 {
+        self.last += 1;
+        self.last
+    }
 }
 
 // ----- which mutations happened, and what follows what ---------------------------------

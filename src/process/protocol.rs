@@ -131,7 +131,9 @@ impl Default for CheckBudget {
     fn default() -> Self {
         CheckBudget {
             steps: crate::check::DEFAULT_STEPS,
-            memory_bytes: 256 << 20,
+            // Enough to decide, from unique writes, any history within the
+            // default `max_history_ops` (about 700 bytes counted per op).
+            memory_bytes: 1 << 30,
         }
     }
 }
