@@ -156,7 +156,8 @@ pub struct CapRow {
     pub latency_p50_ms: Option<f64>,
     /// 99th percentile latency of answered requests (ms).
     pub latency_p99_ms: Option<f64>,
-    /// `linearizable`, `illegal` or `unknown: ...`.
+    /// `linearizable`, `illegal`, `unknown` (undecided within the run's
+    /// check budget) or `skipped`.
     pub linearizability: String,
     /// Reads that returned a value older than a completed write (`None`:
     /// the store does not measure it; a linearizable history has none).
@@ -290,6 +291,9 @@ pub struct CapSummary {
     pub latency_p99_ms: f64,
     /// Share of runs whose history was linearizable.
     pub linearizable_share: f64,
+    /// Runs whose linearizability check was undecided (neither counted as
+    /// linearizable nor as not).
+    pub undecided_runs: usize,
     /// Mean stale reads per run, where measured.
     pub stale_reads: Option<f64>,
     /// Total acknowledged writes lost, where measured.
@@ -320,6 +324,10 @@ pub fn summarize(rows: &[CapRow]) -> Vec<CapSummary> {
                 linearizable_share: mean(&|r| {
                     f64::from(u8::from(r.linearizability == "linearizable"))
                 }),
+                undecided_runs: group
+                    .iter()
+                    .filter(|r| r.linearizability == "unknown")
+                    .count(),
                 stale_reads: group
                     .iter()
                     .map(|r| r.stale_reads)
@@ -342,7 +350,7 @@ pub fn markdown(summary: &[CapSummary], command: &str) -> String {
     for s in summary {
         let _ = writeln!(
             md,
-            "| {} | {} | {} | {:.1}% | {:.1}% | {:.1} ms | {:.0}% | {} | {} |",
+            "| {} | {} | {} | {:.1}% | {:.1}% | {:.1} ms | {:.0}%{} | {} | {} |",
             s.store,
             s.shape,
             s.runs,
@@ -350,6 +358,10 @@ pub fn markdown(summary: &[CapSummary], command: &str) -> String {
             s.availability * 100.0,
             s.latency_p99_ms,
             s.linearizable_share * 100.0,
+            match s.undecided_runs {
+                0 => String::new(),
+                n => format!(" ({n} undecided)"),
+            },
             s.stale_reads.map_or("-".into(), |r| format!("{r:.1}")),
             s.acked_writes_lost.map_or("-".into(), |n| n.to_string())
         );
