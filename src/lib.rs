@@ -17,6 +17,7 @@
 //! * [`time`], [`rng`], [`trace`], [`history`]: the foundations.
 pub mod cap;
 pub mod check;
+pub mod cli;
 pub mod explore;
 pub mod history;
 pub mod net;

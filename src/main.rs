@@ -1,6 +1,7 @@
-//! The `faultline` binary: a thin shell over [`cli`], which turns raw
-//! arguments into a validated plan and maps outcomes to exit codes.
-mod cli;
+//! The `faultline` binary: a thin shell over [`faultline::cli`], which
+//! turns raw arguments into a validated plan and maps outcomes to exit
+//! codes. A crate with protocols of its own writes the same three lines
+//! with `faultline::cli::main_with(registry)`.
 
 /// See the `mimalloc` feature in Cargo.toml.
 #[cfg(feature = "mimalloc")]
@@ -8,5 +9,5 @@ mod cli;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() {
-    std::process::exit(cli::main());
+    std::process::exit(faultline::cli::main());
 }

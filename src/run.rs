@@ -2,14 +2,8 @@
 //! scenario expects: every check ends held, violated or undecided, and the
 //! run passes, fails or is undecided.
 
-use crate::protocols::broadcast::Broadcast;
-use crate::protocols::raft::Raft;
-use crate::protocols::saga::Saga;
-use crate::protocols::store::Store;
-use crate::protocols::twopc::TwoPc;
-use crate::scenario::{Expect, ProtocolPlan, Scenario};
-use crate::sim::{EndReason, Progress, RunResult, SimConfig, Simulation};
-use crate::time::SimTime;
+use crate::scenario::{Expect, Scenario};
+use crate::sim::{EndReason, Progress, RunResult, SimConfig};
 use serde::Serialize;
 
 /// Options of one run beyond the seed.
@@ -57,35 +51,8 @@ fn run_config_observed(
     config: SimConfig,
     progress: Option<Progress>,
 ) -> RunResult {
-    fn go<P: crate::process::Protocol>(
-        protocol: P,
-        config: SimConfig,
-        progress: Option<Progress>,
-    ) -> RunResult {
-        let sim = Simulation::new(protocol, config);
-        match progress {
-            Some(p) => sim.with_progress(p).run(),
-            None => sim.run(),
-        }
-    }
-    match &scenario.protocol {
-        ProtocolPlan::Broadcast(o) => {
-            go(Broadcast::new(o.clone(), scenario.nodes), config, progress)
-        }
-        ProtocolPlan::Store(kind, workload) => {
-            let clients = config.workload.clients;
-            let store = Store::new(kind.clone(), scenario.nodes, clients, workload.clone());
-            go(store, config, progress)
-        }
-        ProtocolPlan::TwoPc(o) => go(TwoPc::new(o.clone(), scenario.nodes), config, progress),
-        ProtocolPlan::Saga(o) => go(Saga::new(o.clone(), scenario.nodes), config, progress),
-        ProtocolPlan::Raft(o) => {
-            let clients = config.workload.clients;
-            let liveness_start = SimTime::ZERO + config.duration;
-            let raft = Raft::new(o.clone(), scenario.nodes, clients, liveness_start);
-            go(raft, config, progress)
-        }
-    }
+    let setup = scenario.setup(&config);
+    scenario.protocol.run(&setup, config, progress)
 }
 
 /// How a run ended, judged against what its scenario expects.
@@ -197,8 +164,7 @@ pub fn check_rows(scenario: &Scenario, result: &RunResult) -> Vec<CheckRow> {
     };
     scenario
         .protocol
-        .info()
-        .checks
+        .checks()
         .iter()
         .chain(crate::protocols::ENGINE_CHECKS)
         .map(|&name| {

@@ -3,9 +3,9 @@
 //! Markdown table) and two charts into `--out` (default `reports/cap`).
 
 use super::{EXIT_BAD_INPUT, EXIT_OK};
+use crate::cap::{self, CapPlan, SHAPES, STORES};
+use crate::report::charts;
 use clap::Args;
-use faultline::cap::{self, CapPlan, SHAPES, STORES};
-use faultline::report::charts;
 use std::path::PathBuf;
 
 /// Arguments of `faultline cap`.

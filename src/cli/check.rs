@@ -9,10 +9,10 @@
 // The wall clock is read here, outside any simulated run, for `--timeout`
 // and the elapsed time shown to the user.
 #![allow(clippy::disallowed_methods)]
+use crate::check::history::{parse_file_within, Format, HistoryError};
+use crate::check::units::{parse_duration, parse_size};
+use crate::check::{check_history, CheckOptions, CheckReport, Deadline, ModelKind, Verdict};
 use clap::{Args, ValueEnum};
-use faultline::check::history::{parse_file_within, Format, HistoryError};
-use faultline::check::units::{parse_duration, parse_size};
-use faultline::check::{check_history, CheckOptions, CheckReport, Deadline, ModelKind, Verdict};
 use serde_json::json;
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -2,11 +2,11 @@
 //! replay commands, a determinism self-check, and shard/merge support.
 
 use super::{EXIT_BAD_INPUT, EXIT_OK, EXIT_UNKNOWN, EXIT_VIOLATION};
+use crate::explore::{self, ExploreOptions, ExploreReport, SeedOutcome, SeedRange, Shard};
+use crate::run::{self, RunOptions};
+use crate::scenario::Scenario;
+use crate::sim::TraceRecord;
 use clap::Args;
-use faultline::explore::{self, ExploreOptions, ExploreReport, SeedOutcome, SeedRange, Shard};
-use faultline::run::{self, RunOptions};
-use faultline::scenario::Scenario;
-use faultline::sim::TraceRecord;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 use std::io::IsTerminal;
@@ -53,8 +53,8 @@ pub struct ExploreArgs {
 }
 
 /// Runs `faultline explore` and returns its exit code.
-pub fn run(args: ExploreArgs) -> i32 {
-    let scenario = match super::load_scenario(&args.scenario, args.swarm) {
+pub fn run(args: ExploreArgs, registry: &crate::protocols::Registry) -> i32 {
+    let scenario = match super::load_scenario(&args.scenario, args.swarm, registry) {
         Ok(s) => s,
         Err(code) => return code,
     };
@@ -170,8 +170,8 @@ fn sweep(
 /// One block per check: how many seeds, the first, its replay command,
 /// and its swarm mix (and, with `why`, its message).
 fn groups(
-    by_check: &std::collections::BTreeMap<String, faultline::explore::CheckFailures>,
-    seeds: &[faultline::explore::Failure],
+    by_check: &std::collections::BTreeMap<String, crate::explore::CheckFailures>,
+    seeds: &[crate::explore::Failure],
     why: bool,
 ) -> String {
     let mut out = String::new();
@@ -271,7 +271,7 @@ fn verify(scenario: &Scenario, outcomes: &[SeedOutcome]) -> Vec<serde_json::Valu
                 "sweep_hash": o.trace_hash,
                 "rerun_hashes": [a.trace_hash, b.trace_hash],
                 "first_difference": first,
-                "replay": faultline::report::replay_command(scenario, o.seed, o.swarm.is_some()),
+                "replay": crate::report::replay_command(scenario, o.seed, o.swarm.is_some()),
             }))
         })
         .collect()

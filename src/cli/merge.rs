@@ -4,8 +4,8 @@
 //! sweep must not pass CI by accident.
 
 use super::{EXIT_BAD_INPUT, EXIT_OK, EXIT_UNKNOWN, EXIT_VIOLATION};
+use crate::explore::{ExploreReport, Shard};
 use clap::Args;
-use faultline::explore::{ExploreReport, Shard};
 use std::path::PathBuf;
 
 /// Arguments of `faultline merge`.

@@ -1,14 +1,18 @@
 //! Command-line interface: parses arguments with clap, dispatches to one
 //! module per command, and maps every outcome to the exit-code contract:
 //! 0 every check held, 1 a check was violated, 2 bad input or usage,
-//! 3 a check could not decide within its budget.
+//! 3 a check could not decide within its budget. The only place that reads
+//! the wall clock. [`main`] runs the built-in protocols; [`main_with`]
+//! gives a crate's own protocols the whole CLI.
 mod cap;
 mod check;
 mod explore;
 mod merge;
+mod protocols;
 mod run;
 mod shrink;
 
+use crate::protocols::Registry;
 use clap::{Parser, Subcommand};
 
 /// faultline: a deterministic simulator for distributed systems.
@@ -33,6 +37,8 @@ enum Command {
     Cap(cap::CapArgs),
     /// Check a recorded history for linearizability against a model.
     Check(check::CheckArgs),
+    /// List the protocols scenario files may name, with their checks and roles.
+    Protocols(protocols::ProtocolsArgs),
 }
 
 /// Exit code: every check held.
@@ -44,10 +50,18 @@ pub const EXIT_BAD_INPUT: i32 = 2;
 /// Exit code: a check could not decide within its budget.
 pub const EXIT_UNKNOWN: i32 = 3;
 
-/// Parses the process arguments, runs the command and returns its exit code.
+/// Parses the process arguments, runs the command with the built-in
+/// protocols and returns its exit code.
 pub fn main() -> i32 {
+    main_with(Registry::builtin())
+}
+
+/// [`main`] with the protocols of `registry`: a crate that registers its
+/// own protocols (`Registry::builtin().with(MyDef)`) gets `run`, `explore`,
+/// `shrink`, reports and every other command for them.
+pub fn main_with(registry: Registry) -> i32 {
     restore_default_sigpipe();
-    faultline::sim::panics::install_quiet_hook();
+    crate::sim::panics::install_quiet_hook();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(err) => {
@@ -61,12 +75,13 @@ pub fn main() -> i32 {
         }
     };
     match cli.command {
-        Command::Run(args) => run::run(args),
-        Command::Explore(args) => explore::run(args),
+        Command::Run(args) => run::run(args, &registry),
+        Command::Explore(args) => explore::run(args, &registry),
         Command::Merge(args) => merge::run(args),
-        Command::Shrink(args) => shrink::run(args),
+        Command::Shrink(args) => shrink::run(args, &registry),
         Command::Cap(args) => cap::run(args),
         Command::Check(args) => check::run(args),
+        Command::Protocols(args) => protocols::run(args, &registry),
     }
 }
 
@@ -76,8 +91,9 @@ pub fn main() -> i32 {
 fn load_scenario(
     path: &std::path::Path,
     swarm: bool,
-) -> Result<faultline::scenario::Scenario, i32> {
-    let scenario = faultline::scenario::Scenario::load(path).map_err(|e| {
+    registry: &Registry,
+) -> Result<crate::scenario::Scenario, i32> {
+    let scenario = crate::scenario::Scenario::load_with(path, registry).map_err(|e| {
         eprintln!("error: {e}");
         EXIT_BAD_INPUT
     })?;

@@ -2,11 +2,11 @@
 //! and an exit code.
 
 use super::{EXIT_BAD_INPUT, EXIT_OK, EXIT_UNKNOWN, EXIT_VIOLATION};
+use crate::report::{self, WallTime};
+use crate::run::{verdict, RunOptions, RunVerdict};
+use crate::sim::Progress;
+use crate::time::{parse_duration, SimTime};
 use clap::Args;
-use faultline::report::{self, WallTime};
-use faultline::run::{verdict, RunOptions, RunVerdict};
-use faultline::sim::Progress;
-use faultline::time::{parse_duration, SimTime};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -61,8 +61,8 @@ fn parse_window(text: &str) -> Result<(u64, u64), String> {
 }
 
 /// Runs `faultline run` and returns its exit code.
-pub fn run(args: RunArgs) -> i32 {
-    let scenario = match super::load_scenario(&args.scenario, args.swarm) {
+pub fn run(args: RunArgs, registry: &crate::protocols::Registry) -> i32 {
+    let scenario = match super::load_scenario(&args.scenario, args.swarm, registry) {
         Ok(s) => s,
         Err(code) => return code,
     };
@@ -86,7 +86,7 @@ pub fn run(args: RunArgs) -> i32 {
     let started = Instant::now();
     let bar = progress_bar();
     let progress = bar.clone().map(|bar| track(bar, started));
-    let result = faultline::run::run_observed(&scenario, seed, options, progress);
+    let result = crate::run::run_observed(&scenario, seed, options, progress);
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }

@@ -2,9 +2,9 @@
 //! scenario file that still fails the same check.
 
 use super::{EXIT_BAD_INPUT, EXIT_OK};
+use crate::explore::shrink::{shrink, ShrinkError, Shrunk};
+use crate::scenario::Scenario;
 use clap::Args;
-use faultline::explore::shrink::{shrink, ShrinkError, Shrunk};
-use faultline::scenario::Scenario;
 use std::path::{Path, PathBuf};
 
 /// Arguments of `faultline shrink`.
@@ -27,8 +27,8 @@ pub struct ShrinkArgs {
 }
 
 /// Runs `faultline shrink` and returns its exit code.
-pub fn run(args: ShrinkArgs) -> i32 {
-    let scenario = match super::load_scenario(&args.scenario, args.swarm) {
+pub fn run(args: ShrinkArgs, registry: &crate::protocols::Registry) -> i32 {
+    let scenario = match super::load_scenario(&args.scenario, args.swarm, registry) {
         Ok(s) => s,
         Err(code) => return code,
     };

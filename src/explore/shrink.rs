@@ -79,7 +79,7 @@ impl Shrinker<'_> {
             return false;
         }
         let text = derived_toml(self.scenario, config, "candidate", "");
-        if Scenario::parse(&text, "candidate").is_err() {
+        if self.scenario.reparse(&text, "candidate").is_err() {
             return false;
         }
         self.runs += 1;
@@ -235,14 +235,15 @@ pub fn shrink(
     s.calm_network(&mut config);
     s.drop_episodes(&mut config);
     s.round_times(&mut config);
+    let program = scenario.registry.program_name();
     let header = format!(
-        "Shrunk by `faultline shrink` from {} seed {seed}{}.\nIt fails {check} when run with: faultline run <this file>",
+        "Shrunk by `{program} shrink` from {} seed {seed}{}.\nIt fails {check} when run with: {program} run <this file>",
         scenario.file,
         if swarm { " (with its swarm mix)" } else { "" }
     );
     let name = format!("{}-seed-{seed}-shrunk", scenario.name);
     let toml = derived_toml(scenario, &config, &name, &header);
-    let after = reproduce(&toml, &check)?;
+    let after = reproduce(scenario, &toml, &check)?;
     Ok(Shrunk {
         faults: (faults_before, config.faults.len()),
         operations: (ops_before, after),
@@ -255,9 +256,10 @@ pub fn shrink(
 }
 
 /// Runs the written scenario as a user would; returns its operation count.
-fn reproduce(toml: &str, check: &str) -> Result<usize, ShrinkError> {
-    let again =
-        Scenario::parse(toml, "shrunk").map_err(|_| ShrinkError::NotReproduced(check.into()))?;
+fn reproduce(scenario: &Scenario, toml: &str, check: &str) -> Result<usize, ShrinkError> {
+    let again = scenario
+        .reparse(toml, "shrunk")
+        .map_err(|_| ShrinkError::NotReproduced(check.into()))?;
     let result = run_config(&again, again.config(again.default_seed));
     if !result.violations.iter().any(|v| v.check == check) {
         return Err(ShrinkError::NotReproduced(check.into()));

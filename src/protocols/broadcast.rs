@@ -367,3 +367,46 @@ impl BroadcastChecks {
         Ok(())
     }
 }
+
+/// The `broadcast` protocol's registry entry: options from `[broadcast]`.
+pub struct Def;
+
+impl crate::protocols::registry::ProtocolDef for Def {
+    type Options = BroadcastOptions;
+    type Protocol = Broadcast;
+
+    fn name(&self) -> &'static str {
+        "broadcast"
+    }
+
+    fn about(&self) -> &'static str {
+        "reliable broadcast by anti-entropy gossip (the worked example)"
+    }
+
+    fn checks(&self) -> &'static [&'static str] {
+        CHECKS
+    }
+
+    fn options(
+        &self,
+        input: &crate::scenario::OptionsInput<'_>,
+    ) -> Result<BroadcastOptions, crate::scenario::ScenarioError> {
+        let options: BroadcastOptions = input.table("broadcast")?;
+        if options.gossip_interval == SimDuration::ZERO || options.batch_max == 0 {
+            return Err(input.error(
+                "broadcast",
+                None,
+                "expected gossip_interval above 0 and batch_max of at least 1",
+            ));
+        }
+        Ok(options)
+    }
+
+    fn build(
+        &self,
+        options: &BroadcastOptions,
+        setup: &crate::protocols::registry::Setup,
+    ) -> Broadcast {
+        Broadcast::new(options.clone(), setup.nodes)
+    }
+}

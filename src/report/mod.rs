@@ -19,7 +19,8 @@ use std::fmt::Write;
 pub fn replay_command(scenario: &Scenario, seed: u64, swarm: bool) -> String {
     let flag = if swarm { " --swarm" } else { "" };
     format!(
-        "faultline run {} --seed {seed}{flag}",
+        "{} run {} --seed {seed}{flag}",
+        scenario.registry.program_name(),
         shell_quote(&scenario.file)
     )
 }
@@ -84,18 +85,11 @@ pub fn summary_json(scenario: &Scenario, result: &RunResult, wall: WallTime) -> 
 }
 
 fn metric(result: &RunResult, key: &str) -> String {
-    match result.metrics.get(key) {
-        Some(Value::Number(n)) => n.to_string(),
-        Some(Value::Null) | None => "-".into(),
-        Some(other) => other.to_string(),
-    }
+    result.metric_text(key)
 }
 
 fn ns_metric(result: &RunResult, key: &str) -> String {
-    match result.metrics.get(key).and_then(Value::as_u64) {
-        Some(ns) => SimTime::from_nanos(ns).to_string(),
-        None => "-".into(),
-    }
+    result.metric_duration_text(key)
 }
 
 /// The human summary (naming the report page when one was written), ending
@@ -222,25 +216,9 @@ pub fn verdict_line(verdict: RunVerdict, expect: &Expect) -> String {
 
 /// The protocol's own headline metrics, for protocols that have them.
 fn write_protocol_metrics(out: &mut String, scenario: &Scenario, result: &RunResult) {
-    let m = |key| metric(result, key);
-    let line = match scenario.protocol.name() {
-        "twopc" => format!(
-            "2pc         {} commits, {} aborts; in doubt holding locks: max {}, total {}",
-            m("commits"),
-            m("aborts"),
-            ns_metric(result, "blocking_ns_max"),
-            ns_metric(result, "blocking_ns_total"),
-        ),
-        "saga" => format!(
-            "sagas       {} completed, {} compensated, {} reported stuck; {} isolation anomalies",
-            m("sagas_completed"),
-            m("sagas_compensated"),
-            m("sagas_reported_stuck"),
-            m("anomalies"),
-        ),
-        _ => return,
-    };
-    let _ = writeln!(out, "{line}");
+    if let Some(line) = scenario.protocol.headline(result) {
+        let _ = writeln!(out, "{line}");
+    }
 }
 
 /// A check's status in words: `held`, `VIOLATED at T: message`,

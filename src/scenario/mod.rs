@@ -3,56 +3,18 @@
 //! The format is documented in `docs/scenarios.md`.
 
 mod error;
+mod options;
 mod raw;
 mod validate;
 pub mod write;
 
 pub use error::ScenarioError;
+pub use options::OptionsInput;
 
-use crate::protocols::broadcast::BroadcastOptions;
-use crate::protocols::raft::RaftOptions;
-use crate::protocols::saga::SagaOptions;
-use crate::protocols::twopc::TwoPcOptions;
-use crate::protocols::{self, ProtocolInfo};
+use crate::protocols::registry::{Plan, Registry, Setup};
 use crate::sim::{SimConfig, SwarmConfig};
 use std::path::Path;
-
-/// The protocol a scenario runs, with its options.
-#[derive(Clone, Debug, PartialEq)]
-pub enum ProtocolPlan {
-    /// Gossip broadcast.
-    Broadcast(BroadcastOptions),
-    /// A replicated key-value store (quorum or eventual), with its workload.
-    Store(
-        crate::protocols::store::Kind,
-        crate::protocols::store::WorkloadOptions,
-    ),
-    /// Two-phase commit.
-    TwoPc(TwoPcOptions),
-    /// Sagas.
-    Saga(SagaOptions),
-    /// Raft with a key-value store.
-    Raft(RaftOptions),
-}
-
-impl ProtocolPlan {
-    /// The protocol's name.
-    pub fn name(&self) -> &'static str {
-        match self {
-            ProtocolPlan::Broadcast(_) => "broadcast",
-            ProtocolPlan::Store(crate::protocols::store::Kind::Quorum(_), _) => "quorum",
-            ProtocolPlan::Store(crate::protocols::store::Kind::Eventual(_), _) => "eventual",
-            ProtocolPlan::TwoPc(_) => "twopc",
-            ProtocolPlan::Saga(_) => "saga",
-            ProtocolPlan::Raft(_) => "raft",
-        }
-    }
-
-    /// What the scenario layer knows of the protocol.
-    pub fn info(&self) -> &'static ProtocolInfo {
-        protocols::find(self.name()).unwrap_or(&protocols::ALL[0])
-    }
-}
+use std::sync::Arc;
 
 /// Service-level requirements from a scenario's `[slo]` section, evaluated
 /// PASS / FAIL in the run report (they do not change the exit code).
@@ -78,7 +40,7 @@ pub enum Expect {
 }
 
 /// A validated scenario: everything needed to run it for any seed.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug)]
 pub struct Scenario {
     /// The file it came from, as the user named it (for replay commands).
     pub file: String,
@@ -86,8 +48,8 @@ pub struct Scenario {
     pub name: String,
     /// What it shows.
     pub description: String,
-    /// The protocol and its options.
-    pub protocol: ProtocolPlan,
+    /// The protocol and its options, as its registry entry read them.
+    pub protocol: Arc<dyn Plan>,
     /// Number of server nodes.
     pub nodes: usize,
     /// The seed used when none is given.
@@ -103,11 +65,48 @@ pub struct Scenario {
     /// The file as parsed TOML, for writing derived scenarios (shrinking)
     /// that keep every section they do not change.
     pub document: toml::Table,
+    /// The protocols it was read with, to read derived scenarios again.
+    pub registry: Registry,
+}
+
+impl PartialEq for Scenario {
+    fn eq(&self, other: &Self) -> bool {
+        self.protocol.same(other.protocol.as_ref())
+            && (
+                &self.file,
+                &self.name,
+                &self.description,
+                self.nodes,
+                self.default_seed,
+                &self.expect,
+                &self.config,
+                &self.swarm,
+                &self.slo,
+                &self.document,
+            ) == (
+                &other.file,
+                &other.name,
+                &other.description,
+                other.nodes,
+                other.default_seed,
+                &other.expect,
+                &other.config,
+                &other.swarm,
+                &other.slo,
+                &other.document,
+            )
+    }
 }
 
 impl Scenario {
-    /// Reads and validates the scenario file at `path`.
+    /// Reads and validates the scenario file at `path` (built-in protocols).
     pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+        Scenario::load_with(path, &Registry::builtin())
+    }
+
+    /// Reads and validates the scenario file at `path`, whose protocol is
+    /// one of `registry`'s.
+    pub fn load_with(path: &Path, registry: &Registry) -> Result<Scenario, ScenarioError> {
         let file = path.display().to_string();
         let bytes = std::fs::read(path).map_err(|e| ScenarioError {
             file: file.clone(),
@@ -116,13 +115,22 @@ impl Scenario {
             field: None,
             message: format!("cannot read the scenario file: {e}"),
         })?;
-        Scenario::from_bytes(&bytes, &file)
+        Scenario::from_bytes_with(&bytes, &file, registry)
     }
 
     /// Validates a scenario from raw bytes (which must be UTF-8 TOML).
     pub fn from_bytes(bytes: &[u8], file: &str) -> Result<Scenario, ScenarioError> {
+        Scenario::from_bytes_with(bytes, file, &Registry::builtin())
+    }
+
+    /// [`Scenario::from_bytes`] for a protocol of `registry`.
+    pub fn from_bytes_with(
+        bytes: &[u8],
+        file: &str,
+        registry: &Registry,
+    ) -> Result<Scenario, ScenarioError> {
         match std::str::from_utf8(bytes) {
-            Ok(text) => Scenario::parse(text, file),
+            Ok(text) => Scenario::parse_with(text, file, registry),
             Err(e) => {
                 let valid = std::str::from_utf8(&bytes[..e.valid_up_to()]).unwrap_or("");
                 let src = error::Source { file, text: valid };
@@ -135,9 +143,34 @@ impl Scenario {
         }
     }
 
-    /// Validates a scenario from TOML text; `file` names it in errors.
+    /// Validates a scenario from TOML text (built-in protocols); `file`
+    /// names it in errors.
     pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioError> {
-        validate::parse(text, file)
+        Scenario::parse_with(text, file, &Registry::builtin())
+    }
+
+    /// [`Scenario::parse`] for a protocol of `registry`.
+    pub fn parse_with(
+        text: &str,
+        file: &str,
+        registry: &Registry,
+    ) -> Result<Scenario, ScenarioError> {
+        validate::parse(text, file, registry)
+    }
+
+    /// Reads a scenario derived from this one (e.g. while shrinking) with
+    /// the same protocols.
+    pub fn reparse(&self, text: &str, file: &str) -> Result<Scenario, ScenarioError> {
+        Scenario::parse_with(text, file, &self.registry)
+    }
+
+    /// What the protocol is built from for a run under `config`.
+    pub fn setup(&self, config: &SimConfig) -> Setup {
+        Setup {
+            nodes: self.nodes,
+            clients: config.workload.clients,
+            duration: config.duration,
+        }
     }
 
     /// The engine configuration for a run with `seed`.

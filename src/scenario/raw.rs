@@ -1,11 +1,9 @@
-//! The scenario file exactly as written: serde structs that mirror the TOML,
-//! with spans kept where validation needs to point back at the text. Nothing
-//! here is checked beyond types; `validate` turns it into a plan.
+//! The scenario file exactly as written: serde structs that mirror the
+//! common sections of the TOML, with spans kept where validation needs to
+//! point back at the text. A protocol's own tables are not here: its
+//! registry entry reads them. Nothing here is checked beyond types;
+//! `validate` turns it into a plan.
 
-use crate::protocols::broadcast::BroadcastOptions;
-use crate::protocols::raft::RaftOptions;
-use crate::protocols::saga::SagaOptions;
-use crate::protocols::twopc::TwoPcOptions;
 use crate::time::SimDuration;
 use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde::Deserialize;
@@ -33,13 +31,6 @@ pub struct RawScenario {
     pub checks: Option<RawChecks>,
     pub swarm: Option<RawSwarm>,
     pub slo: Option<RawSlo>,
-    pub broadcast: Option<Spanned<BroadcastOptions>>,
-    pub quorum: Option<Spanned<crate::protocols::store::quorum::QuorumOptions>>,
-    pub eventual: Option<Spanned<crate::protocols::store::eventual::EventualOptions>>,
-    pub store: Option<Spanned<crate::protocols::store::WorkloadOptions>>,
-    pub twopc: Option<Spanned<TwoPcOptions>>,
-    pub saga: Option<Spanned<SagaOptions>>,
-    pub raft: Option<Spanned<RaftOptions>>,
 }
 
 /// `[network]`.

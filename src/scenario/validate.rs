@@ -4,22 +4,24 @@
 //! pointing at the text that holds it.
 
 use super::error::{ScenarioError, Source};
+use super::options::OptionsInput;
 use super::raw::{
     DurationRange, RawChecks, RawFault, RawLatency, RawLink, RawNemesis, RawNetwork, RawNodeRef,
     RawRate, RawScenario, RawSwarm, RawSwarmRate, RawWorkload,
 };
-use super::{Expect, ProtocolPlan, Scenario, Slo};
+use super::{Expect, Scenario, Slo};
 use crate::net::{Latency, LinkConfig, NetworkConfig};
 use crate::process::{CheckBudget, NodeId};
-use crate::protocols::saga::{Flow, SagaOptions, ORDER_NODES};
-use crate::protocols::{self, ProtocolInfo, ENGINE_CHECKS};
+use crate::protocols::registry::{Entry, Registry};
+use crate::protocols::ENGINE_CHECKS;
 use crate::sim::{
     FaultAction, FaultRate, NemesisConfig, NodeRef, Shape, ShapeKind, SimConfig, SwarmConfig,
     SwarmRate, TimedFault, WorkloadConfig,
 };
 use crate::time::{parse_duration, SimDuration, SimTime};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
+use toml::de::{DeTable, DeValue};
 use toml::Spanned;
 
 type Result<T> = std::result::Result<T, ScenarioError>;
@@ -44,7 +46,7 @@ const INTERVAL_MIN: SimDuration = SimDuration::from_micros(1);
 const CHECK_MEMORY_MIN: usize = 1 << 20;
 const CHECK_MEMORY_MAX: usize = 64 << 30;
 
-pub fn parse(text: &str, file: &str) -> Result<Scenario> {
+pub fn parse(text: &str, file: &str, registry: &Registry) -> Result<Scenario> {
     let src = Source { file, text };
     if text.trim().is_empty() {
         // About the file as a whole: line 0, so no position is printed.
@@ -56,16 +58,69 @@ pub fn parse(text: &str, file: &str) -> Result<Scenario> {
             message: "the file is empty: expected a scenario with at least `name`, `protocol`, `nodes` and `duration`".to_string(),
         });
     }
-    let raw: RawScenario = toml::from_str(text).map_err(|e| src.toml_error(&e))?;
+    let (raw, tables) = split(&src, registry)?;
     // The typed parse succeeded, so the text is a valid TOML table.
     let document: toml::Table = toml::from_str(text).map_err(|e| src.toml_error(&e))?;
-    let mut scenario = Validator { src }.scenario(raw)?;
+    let validator = Validator {
+        src,
+        registry,
+        tables: &tables,
+    };
+    let mut scenario = validator.scenario(raw)?;
     scenario.document = document;
     Ok(scenario)
 }
 
+/// Splits the file into the common sections (read into [`RawScenario`],
+/// which denies unknown keys) and the protocols' option tables (any table a
+/// registered protocol reads), which the chosen protocol reads itself.
+/// Both keep their positions in the text.
+#[allow(clippy::type_complexity)]
+fn split<'a>(
+    src: &Source<'a>,
+    registry: &Registry,
+) -> Result<(RawScenario, BTreeMap<String, Spanned<DeValue<'a>>>)> {
+    let document = DeTable::parse(src.text).map_err(|e| src.toml_error(&e))?;
+    let span = document.span();
+    let mut common = document.into_inner();
+    // An unknown protocol is the mistake to report first: its options
+    // table would otherwise be an unknown key.
+    if let Some((_, value)) = common.iter().find(|(k, _)| k.get_ref() == "protocol") {
+        if let DeValue::String(name) = value.get_ref() {
+            if registry.find(name).is_none() {
+                return Err(src.error(
+                    value.span(),
+                    Some("protocol".to_string()),
+                    format!(
+                        "unknown protocol {:?}: expected one of {}",
+                        name.as_ref(),
+                        registry.names().join(", ")
+                    ),
+                ));
+            }
+        }
+    }
+    let protocol_tables: Vec<_> = common
+        .keys()
+        .filter(|k| !registry.readers_of(k.get_ref()).is_empty())
+        .cloned()
+        .collect();
+    let mut tables = BTreeMap::new();
+    for key in protocol_tables {
+        if let Some(value) = common.remove(&key) {
+            tables.insert(key.into_inner().into_owned(), value);
+        }
+    }
+    let deserializer = toml::de::Deserializer::from(Spanned::new(span, common));
+    let raw = serde::Deserialize::deserialize(deserializer).map_err(|e| src.toml_error(&e))?;
+    Ok((raw, tables))
+}
+
 struct Validator<'a> {
     src: Source<'a>,
+    registry: &'a Registry,
+    /// The protocols' option tables in the file, by name.
+    tables: &'a BTreeMap<String, Spanned<DeValue<'a>>>,
 }
 
 fn field(name: &str) -> Option<String> {
@@ -81,18 +136,18 @@ impl Validator<'_> {
         if raw.name.get_ref().trim().is_empty() {
             return Err(self.err(raw.name.span(), "name", "expected a non-empty name"));
         }
-        let info = protocols::find(raw.protocol.get_ref()).ok_or_else(|| {
-            let names: Vec<&str> = protocols::ALL.iter().map(|p| p.name).collect();
+        let entry = self.registry.find(raw.protocol.get_ref()).ok_or_else(|| {
             self.err(
                 raw.protocol.span(),
                 "protocol",
                 format!(
                     "unknown protocol {:?}: expected one of {}",
                     raw.protocol.get_ref(),
-                    names.join(", ")
+                    self.registry.names().join(", ")
                 ),
             )
         })?;
+        let entry = entry.as_ref();
         let nodes = *raw.nodes.get_ref();
         if !(1..=NODES_MAX).contains(&nodes) {
             return Err(self.err(
@@ -110,19 +165,20 @@ impl Validator<'_> {
                 format!("expected a duration above 0 and at most {DURATION_MAX}"),
             ));
         }
-        let protocol = self.protocol_plan(&raw, info)?;
         let workload = self.workload(raw.workload.as_ref())?;
+        let protocol = self.protocol_plan(&raw, entry, nodes, workload.clients)?;
         // Protocols with client processes address them after the servers,
         // in explicit partition groups and links.
-        let processes = match protocol {
-            ProtocolPlan::Raft(_) | ProtocolPlan::Store(..) => nodes + workload.clients,
-            ProtocolPlan::Broadcast(_) | ProtocolPlan::TwoPc(_) | ProtocolPlan::Saga(_) => nodes,
+        let processes = if entry.client_processes() {
+            nodes + workload.clients
+        } else {
+            nodes
         };
         let ctx = Context {
             nodes,
             processes,
             duration,
-            info,
+            entry,
         };
         let nemesis = raw
             .nemesis
@@ -131,7 +187,7 @@ impl Validator<'_> {
             .transpose()?
             .unwrap_or_default();
         let faults = self.faults(&raw.faults, &ctx, &nemesis)?;
-        let (expect, settle, enabled_checks) = self.checks(&raw, info)?;
+        let (expect, settle, enabled_checks) = self.checks(&raw, entry)?;
         let check_budget = self.check_budget(raw.checks.as_ref())?;
         let defaults = SimConfig::default();
         let max_events = self.limit(
@@ -204,6 +260,7 @@ impl Validator<'_> {
             slo,
             swarm,
             document: toml::Table::new(),
+            registry: self.registry.clone(),
             file: self.src.file.to_string(),
             name: raw.name.into_inner(),
             description: raw.description.unwrap_or_default(),
@@ -215,206 +272,45 @@ impl Validator<'_> {
         })
     }
 
-    fn protocol_plan(&self, raw: &RawScenario, info: &ProtocolInfo) -> Result<ProtocolPlan> {
-        let sections: [(&str, Option<Range<usize>>); 7] = [
-            ("broadcast", raw.broadcast.as_ref().map(|b| b.span())),
-            ("quorum", raw.quorum.as_ref().map(|b| b.span())),
-            ("eventual", raw.eventual.as_ref().map(|b| b.span())),
-            ("store", raw.store.as_ref().map(|b| b.span())),
-            ("twopc", raw.twopc.as_ref().map(|b| b.span())),
-            ("saga", raw.saga.as_ref().map(|b| b.span())),
-            ("raft", raw.raft.as_ref().map(|b| b.span())),
-        ];
-        let store_protocol = matches!(info.name, "quorum" | "eventual");
-        for (name, span) in sections {
-            let fits = name == info.name || (name == "store" && store_protocol);
-            if let (Some(span), false) = (span, fits) {
-                return Err(self.err(
-                    span,
-                    name,
-                    format!("options for protocol {name:?}, but the scenario runs {:?}: expected a [{}] section or none", info.name, info.name),
-                ));
-            }
-        }
-        match info.name {
-            "quorum" | "eventual" => self.store_plan(raw, info.name),
-            "twopc" => self.twopc(raw),
-            "saga" => self.saga(raw),
-            "raft" => self.raft_plan(raw),
-            _ => self.broadcast_plan(raw),
-        }
-    }
-
-    fn broadcast_plan(&self, raw: &RawScenario) -> Result<ProtocolPlan> {
-        let options = raw
-            .broadcast
-            .as_ref()
-            .map(|b| b.get_ref().clone())
-            .unwrap_or_default();
-        if options.gossip_interval == SimDuration::ZERO || options.batch_max == 0 {
-            let span = raw.broadcast.as_ref().map_or(0..0, |b| b.span());
-            return Err(self.err(
-                span,
-                "broadcast",
-                "expected gossip_interval above 0 and batch_max of at least 1",
-            ));
-        }
-        Ok(ProtocolPlan::Broadcast(options))
-    }
-
-    fn store_plan(&self, raw: &RawScenario, name: &str) -> Result<ProtocolPlan> {
-        use crate::protocols::store::Kind;
-        let workload = raw
-            .store
-            .as_ref()
-            .map(|s| s.get_ref().clone())
-            .unwrap_or_default();
-        if workload.keys == 0 || !(0.0..=1.0).contains(&workload.read_ratio) {
-            let span = raw.store.as_ref().map_or(0..0, |s| s.span());
-            return Err(self.err(
-                span,
-                "store",
-                "expected keys of at least 1 and a read_ratio between 0 and 1",
-            ));
-        }
-        let nodes = (*raw.nodes.get_ref()).max(1) as usize;
-        let kind = if name == "quorum" {
-            let o = raw
-                .quorum
-                .as_ref()
-                .map(|q| q.get_ref().clone())
-                .unwrap_or_default();
-            if o.r > nodes || o.w > nodes || o.deadline == SimDuration::ZERO {
-                let span = raw.quorum.as_ref().map_or(0..0, |q| q.span());
-                return Err(self.err(span, "quorum", format!("expected r and w between 0 (a majority) and {nodes} (the node count), and a deadline above 0")));
-            }
-            Kind::Quorum(o)
-        } else {
-            let o = raw
-                .eventual
-                .as_ref()
-                .map(|e| e.get_ref().clone())
-                .unwrap_or_default();
-            if o.sync_interval == SimDuration::ZERO {
-                let span = raw.eventual.as_ref().map_or(0..0, |e| e.span());
-                return Err(self.err(span, "eventual", "expected a sync_interval above 0"));
-            }
-            Kind::Eventual(o)
-        };
-        Ok(ProtocolPlan::Store(kind, workload))
-    }
-
-    fn twopc(&self, raw: &RawScenario) -> Result<ProtocolPlan> {
-        let o = raw
-            .twopc
-            .as_ref()
-            .map(|b| b.get_ref().clone())
-            .unwrap_or_default();
-        let span = raw.twopc.as_ref().map_or(0..0, |b| b.span());
-        let nodes = *raw.nodes.get_ref();
-        if nodes < 3 {
-            let m = format!(
-                "expected at least 3 nodes for twopc (a coordinator and two shards), found {nodes}"
-            );
-            return Err(self.err(raw.nodes.span(), "nodes", m));
-        }
-        let problem = if o.vote_timeout == SimDuration::ZERO {
-            Some(("vote_timeout", "expected vote_timeout above 0".to_string()))
-        } else if o.lock_wait == SimDuration::ZERO {
-            Some(("lock_wait", "expected lock_wait above 0".to_string()))
-        } else if o.retry_interval == SimDuration::ZERO {
-            Some((
-                "retry_interval",
-                "expected retry_interval above 0".to_string(),
-            ))
-        } else if !(0.0..=1.0).contains(&o.vote_no_probability) {
-            let m = format!(
-                "expected vote_no_probability from 0 to 1, found {}",
-                o.vote_no_probability
-            );
-            Some(("vote_no_probability", m))
-        } else if o.no_voter.is_some_and(|n| n == 0 || i64::from(n) >= nodes) {
-            let m = format!("expected no_voter to be a participant, 1 to {}", nodes - 1);
-            Some(("no_voter", m))
-        } else {
-            bank_problem(o.accounts_per_shard, o.initial_balance, o.amount_max)
-        };
-        match problem {
-            Some((key, m)) => Err(self.option_err(span, "twopc", key, m)),
-            None => Ok(ProtocolPlan::TwoPc(o)),
-        }
-    }
-
-    /// An error about option `key` of `section`, pointing at its line when
-    /// the section (at `span`) spells it out, else at the section.
-    fn option_err(
+    /// The protocol's tables checked against the protocol the file names,
+    /// and its options read by the protocol itself.
+    fn protocol_plan(
         &self,
-        span: Range<usize>,
-        section: &str,
-        key: &str,
-        message: String,
-    ) -> ScenarioError {
-        // The span may be the header alone: read on to the next table.
-        let text = self.src.text.get(span.start..).unwrap_or("");
-        let mut offset = span.start;
-        for (i, line) in text.split_inclusive('\n').enumerate() {
-            if i > 0 && line.trim_start().starts_with('[') {
-                break;
+        raw: &RawScenario,
+        entry: &dyn Entry,
+        nodes: usize,
+        clients: usize,
+    ) -> Result<std::sync::Arc<dyn crate::protocols::registry::Plan>> {
+        let own = entry.tables();
+        for (table, value) in self.tables {
+            if own.contains(&table.as_str()) {
+                continue;
             }
-            let rest = line.trim_start().strip_prefix(key).unwrap_or("");
-            if rest.trim_start().starts_with('=') {
-                let start = offset + line.len() - line.trim_start().len();
-                return self.err(
-                    start..start + key.len(),
-                    &format!("{section}.{key}"),
-                    message,
-                );
-            }
-            offset += line.len();
-        }
-        self.err(span, section, message)
-    }
-
-    fn saga(&self, raw: &RawScenario) -> Result<ProtocolPlan> {
-        let o = raw
-            .saga
-            .as_ref()
-            .map(|b| b.get_ref().clone())
-            .unwrap_or_default();
-        let span = raw.saga.as_ref().map_or(0..0, |b| b.span());
-        let nodes = *raw.nodes.get_ref();
-        let fits = match o.flow {
-            Flow::Order => nodes == ORDER_NODES as i64,
-            Flow::Transfer => nodes >= 3,
-        };
-        if !fits {
-            let m = match o.flow {
-                Flow::Order => format!("expected exactly 6 nodes for the saga's order flow (orchestrator, users, inventory, payment, orders, notifications), found {nodes}"),
-                Flow::Transfer => format!("expected at least 3 nodes for the saga's transfer flow (an orchestrator and two shards), found {nodes}"),
+            let whose = match self.registry.find(table) {
+                Some(_) => format!("options for protocol {table:?}"),
+                None => format!(
+                    "options for protocols {}",
+                    self.registry.readers_of(table).join(" and ")
+                ),
             };
-            return Err(self.err(raw.nodes.span(), "nodes", m));
+            return Err(self.err(
+                value.span(),
+                table,
+                format!(
+                    "{whose}, but the scenario runs {:?}: expected a [{}] section or none",
+                    entry.name(),
+                    entry.name()
+                ),
+            ));
         }
-        match saga_problem(&o, nodes) {
-            Some((key, m)) => Err(self.option_err(span, "saga", key, m)),
-            None => Ok(ProtocolPlan::Saga(o)),
-        }
-    }
-
-    fn raft_plan(&self, raw: &RawScenario) -> Result<ProtocolPlan> {
-        let options = raw
-            .raft
-            .as_ref()
-            .map(|r| r.get_ref().clone())
-            .unwrap_or_default();
-        let span = raw.raft.as_ref().map_or(0..0, |r| r.span());
-        if options.linearizability_budget_ms.is_some() {
-            let message = "no longer supported: a budget in wall time made the verdict depend on the machine; expected [checks] linearizability_steps (a budget of search steps) instead, or raft.linearizable left out of [checks] enabled to skip the check";
-            return Err(self.option_err(span, "raft", "linearizability_budget_ms", message.into()));
-        }
-        if let Some(problem) = options.problem() {
-            return Err(self.err(span, "raft", problem));
-        }
-        Ok(ProtocolPlan::Raft(options))
+        let input = OptionsInput {
+            src: &self.src,
+            tables: self.tables,
+            nodes,
+            nodes_span: raw.nodes.span(),
+            clients,
+        };
+        entry.plan(&input)
     }
 
     // ----- network ------------------------------------------------------------------
@@ -635,14 +531,18 @@ impl Validator<'_> {
                     .map(NodeRef::Id)
             }
             RawNodeRef::Name(n) if n == "any" => Ok(NodeRef::Any),
-            RawNodeRef::Name(n) if ctx.info.roles.contains(&n.as_str()) => {
+            RawNodeRef::Name(n) if ctx.entry.roles().contains(&n.as_str()) => {
                 Ok(NodeRef::Role(n.clone()))
             }
             RawNodeRef::Name(n) => {
-                let roles = if ctx.info.roles.is_empty() {
-                    format!("protocol {} has no roles", ctx.info.name)
+                let roles = if ctx.entry.roles().is_empty() {
+                    format!("protocol {} has no roles", ctx.entry.name())
                 } else {
-                    format!("roles of {}: {}", ctx.info.name, ctx.info.roles.join(", "))
+                    format!(
+                        "roles of {}: {}",
+                        ctx.entry.name(),
+                        ctx.entry.roles().join(", ")
+                    )
                 };
                 Err(self.err(
                     raw.span(),
@@ -1232,14 +1132,15 @@ impl Validator<'_> {
     fn checks(
         &self,
         raw: &RawScenario,
-        info: &ProtocolInfo,
+        entry: &dyn Entry,
     ) -> Result<(Expect, SimDuration, Option<Vec<String>>)> {
         let default_settle = SimDuration::from_secs(5);
         let Some(c) = &raw.checks else {
             return Ok((Expect::Pass, default_settle, None));
         };
-        let known = |name: &str| info.checks.contains(&name) || ENGINE_CHECKS.contains(&name);
-        let all: Vec<&str> = info.checks.iter().chain(ENGINE_CHECKS).copied().collect();
+        let checks = entry.checks();
+        let known = |name: &str| checks.contains(&name) || ENGINE_CHECKS.contains(&name);
+        let all: Vec<&str> = checks.iter().chain(ENGINE_CHECKS).copied().collect();
         let expect_check = match &c.expect_check {
             Some(e) if !known(e.get_ref()) => {
                 return Err(self.err(
@@ -1308,85 +1209,11 @@ impl Validator<'_> {
 }
 
 /// What validation of one part needs to know about the whole.
-struct Context {
+struct Context<'a> {
     nodes: usize,
     processes: usize,
     duration: SimDuration,
-    info: &'static ProtocolInfo,
-}
-
-/// What is wrong with saga options, if anything: the option and why.
-fn saga_problem(o: &SagaOptions, nodes: i64) -> Option<(&'static str, String)> {
-    let problem = |key, m: &str| Some((key, m.to_string()));
-    if o.retry_base == SimDuration::ZERO {
-        problem("retry_base", "expected retry_base above 0")
-    } else if o.retry_max < o.retry_base {
-        problem("retry_max", "expected retry_max at least retry_base")
-    } else if !(1..=64).contains(&o.max_attempts) {
-        problem("max_attempts", "expected max_attempts from 1 to 64")
-    } else if !(1..=64).contains(&o.stuck_after) {
-        problem("stuck_after", "expected stuck_after from 1 to 64")
-    } else if !(0.0..=1.0).contains(&o.payment_failure_probability) {
-        problem(
-            "payment_failure_probability",
-            "expected payment_failure_probability from 0 to 1",
-        )
-    } else if !(0.0..=1.0).contains(&o.transient_failure_probability) {
-        problem(
-            "transient_failure_probability",
-            "expected transient_failure_probability from 0 to 1",
-        )
-    } else if o
-        .unavailable_service
-        .is_some_and(|n| n == 0 || i64::from(n) >= nodes)
-    {
-        let m = format!(
-            "expected unavailable_service to be a service node, 1 to {}",
-            nodes - 1
-        );
-        Some(("unavailable_service", m))
-    } else if o.unavailable_until < o.unavailable_from {
-        problem(
-            "unavailable_until",
-            "expected unavailable_until at or after unavailable_from",
-        )
-    } else if !(1..=1_000_000).contains(&o.items) || o.stock_per_item > 1_000_000_000_000 {
-        problem(
-            "items",
-            "expected items from 1 to 1000000 and stock_per_item up to 10^12",
-        )
-    } else if !(1..=1_000_000).contains(&o.users) || o.balance_per_user > 1_000_000_000_000 {
-        problem(
-            "users",
-            "expected users from 1 to 1000000 and balance_per_user up to 10^12",
-        )
-    } else {
-        bank_problem(o.accounts_per_shard, o.initial_balance, o.amount_max)
-    }
-}
-
-/// What is wrong with a bank's shape, if anything: the option and why.
-fn bank_problem(
-    accounts_per_shard: u64,
-    initial_balance: u64,
-    amount_max: u64,
-) -> Option<(&'static str, String)> {
-    let max = 1_000_000_000_000;
-    if !(1..=1_000_000).contains(&accounts_per_shard) {
-        Some((
-            "accounts_per_shard",
-            "expected accounts_per_shard from 1 to 1000000".into(),
-        ))
-    } else if initial_balance > max {
-        Some((
-            "initial_balance",
-            "expected initial_balance up to 10^12".into(),
-        ))
-    } else if !(1..=max).contains(&amount_max) {
-        Some(("amount_max", "expected amount_max from 1 to 10^12".into()))
-    } else {
-        None
-    }
+    entry: &'a dyn Entry,
 }
 
 fn parse_signed(text: &str) -> Option<i64> {

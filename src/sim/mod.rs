@@ -235,3 +235,22 @@ pub struct RunResult {
     /// The swarm fault mix this run drew, if any (set by [`crate::run::run`]).
     pub swarm: Option<String>,
 }
+
+impl RunResult {
+    /// Metric `key` as text: a number as is, `-` when absent or null.
+    pub fn metric_text(&self, key: &str) -> String {
+        match self.metrics.get(key) {
+            Some(serde_json::Value::Number(n)) => n.to_string(),
+            Some(serde_json::Value::Null) | None => "-".into(),
+            Some(other) => other.to_string(),
+        }
+    }
+
+    /// Metric `key` (nanoseconds) as a duration, `-` when absent.
+    pub fn metric_duration_text(&self, key: &str) -> String {
+        match self.metrics.get(key).and_then(serde_json::Value::as_u64) {
+            Some(ns) => SimTime::from_nanos(ns).to_string(),
+            None => "-".into(),
+        }
+    }
+}

@@ -16,6 +16,7 @@
 
 pub mod checks;
 pub mod client;
+mod def;
 pub mod kv;
 pub mod log;
 pub mod messages;
@@ -34,6 +35,7 @@ use server::{Role, Server};
 use std::collections::BTreeMap;
 
 pub use checks::CHECKS;
+pub use def::Def;
 
 /// Roles a scenario fault may target.
 pub const ROLES: &[&str] = &["leader", "follower", "candidate"];

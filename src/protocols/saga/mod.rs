@@ -17,11 +17,13 @@
 //! deliberate bug `compensate-forward` for mutation tests.
 
 pub mod checks;
+mod def;
 pub mod msg;
 pub mod orchestrator;
 pub mod service;
 
 pub use checks::{SagaChecks, CHECKS};
+pub use def::Def;
 pub use orchestrator::Orchestrator;
 pub use service::Service;
 

@@ -20,6 +20,7 @@
 
 pub mod checks;
 mod client;
+mod def;
 pub mod eventual;
 pub mod quorum;
 
@@ -30,6 +31,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 pub use checks::StoreChecks;
+pub use def::{EventualDef, QuorumDef};
 
 /// A version: a counter (quorum) or a clock reading (eventual), then the
 /// writer's id to break ties. Ordered lexicographically.

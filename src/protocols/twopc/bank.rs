@@ -32,6 +32,26 @@ impl Default for Bank {
 }
 
 impl Bank {
+    /// What is wrong with this bank's shape, if anything: the option and why.
+    pub fn problem(&self) -> Option<(&'static str, String)> {
+        let max = 1_000_000_000_000;
+        if !(1..=1_000_000).contains(&self.accounts_per_shard) {
+            Some((
+                "accounts_per_shard",
+                "expected accounts_per_shard from 1 to 1000000".into(),
+            ))
+        } else if self.initial_balance > max {
+            Some((
+                "initial_balance",
+                "expected initial_balance up to 10^12".into(),
+            ))
+        } else if !(1..=max).contains(&self.amount_max) {
+            Some(("amount_max", "expected amount_max from 1 to 10^12".into()))
+        } else {
+            None
+        }
+    }
+
     /// The node owning `account`, when shards live on nodes `1..=shards`.
     pub fn owner(&self, account: u64) -> NodeId {
         NodeId(1 + (account / self.accounts_per_shard) as u32)

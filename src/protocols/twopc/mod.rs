@@ -16,11 +16,13 @@
 pub mod bank;
 pub mod checks;
 pub mod coordinator;
+mod def;
 pub mod msg;
 pub mod participant;
 
 pub use checks::{TwoPcChecks, CHECKS};
 pub use coordinator::Coordinator;
+pub use def::Def;
 
 use crate::process::{Ctx, Disk, NodeId, OpFields, Process, Protocol, RequestId, TimerId};
 use crate::rng::SimRng;

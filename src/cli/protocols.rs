@@ -1,0 +1,55 @@
+//! `faultline protocols`: the protocols scenario files may name (the
+//! built-ins, and a crate's own under `main_with`), with their options
+//! tables, checks and roles.
+
+use super::EXIT_OK;
+use crate::protocols::{Registry, ENGINE_CHECKS};
+use clap::Args;
+use serde_json::json;
+
+/// Arguments of `faultline protocols`.
+#[derive(Args, Debug)]
+pub struct ProtocolsArgs {
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Runs `faultline protocols` and returns its exit code.
+pub fn run(args: ProtocolsArgs, registry: &Registry) -> i32 {
+    let entries = registry.entries();
+    if args.json {
+        let list: Vec<_> = entries
+            .iter()
+            .map(|e| {
+                json!({
+                    "name": e.name(),
+                    "about": e.about(),
+                    "tables": e.tables(),
+                    "checks": e.checks(),
+                    "roles": e.roles(),
+                    "client_processes": e.client_processes(),
+                })
+            })
+            .collect();
+        println!(
+            "{}",
+            json!({"protocols": list, "engine_checks": ENGINE_CHECKS})
+        );
+        return EXIT_OK;
+    }
+    for e in entries {
+        let tables: Vec<String> = e.tables().iter().map(|t| format!("[{t}]")).collect();
+        println!("{:<10} {}", e.name(), e.about());
+        println!("{:<10} options {}", "", tables.join(" "));
+        println!("{:<10} checks  {}", "", e.checks().join(", "));
+        if !e.roles().is_empty() {
+            println!("{:<10} roles   {}", "", e.roles().join(", "));
+        }
+    }
+    println!(
+        "every protocol also has the engine's checks: {}",
+        ENGINE_CHECKS.join(", ")
+    );
+    EXIT_OK
+}

@@ -1,0 +1,52 @@
+//! Raft's registry entry: options from `[raft]`, its roles, and client
+//! processes after the servers.
+
+use super::{Raft, RaftOptions, CHECKS, ROLES};
+use crate::protocols::registry::{ProtocolDef, Setup};
+use crate::scenario::{OptionsInput, ScenarioError};
+use crate::time::SimTime;
+
+/// The `raft` protocol.
+pub struct Def;
+
+impl ProtocolDef for Def {
+    type Options = RaftOptions;
+    type Protocol = Raft;
+
+    fn name(&self) -> &'static str {
+        "raft"
+    }
+
+    fn about(&self) -> &'static str {
+        "Raft (PreVote, CheckQuorum, snapshots) with a key-value store and sessions"
+    }
+
+    fn checks(&self) -> &'static [&'static str] {
+        CHECKS
+    }
+
+    fn roles(&self) -> &'static [&'static str] {
+        ROLES
+    }
+
+    fn client_processes(&self) -> bool {
+        true
+    }
+
+    fn options(&self, input: &OptionsInput<'_>) -> Result<RaftOptions, ScenarioError> {
+        let options: RaftOptions = input.table("raft")?;
+        if options.linearizability_budget_ms.is_some() {
+            let message = "no longer supported: a budget in wall time made the verdict depend on the machine; expected [checks] linearizability_steps (a budget of search steps) instead, or raft.linearizable left out of [checks] enabled to skip the check";
+            return Err(input.error("raft", Some("linearizability_budget_ms"), message));
+        }
+        match options.problem() {
+            Some(problem) => Err(input.error("raft", None, problem)),
+            None => Ok(options),
+        }
+    }
+
+    fn build(&self, options: &RaftOptions, setup: &Setup) -> Raft {
+        let liveness_start = SimTime::ZERO + setup.duration;
+        Raft::new(options.clone(), setup.nodes, setup.clients, liveness_start)
+    }
+}

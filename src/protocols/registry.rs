@@ -1,0 +1,303 @@
+//! The protocol registry: every protocol a scenario file can name, each
+//! one entry. A protocol lives in its own folder and reaches the rest of
+//! the program through one [`ProtocolDef`]: its name, checks and roles, how
+//! its options are read and validated from its own `[name]` table (with
+//! line and column on every mistake), how it is built for a run, and what
+//! it adds to the human summary. Adding a protocol is one `with` call here
+//! (built-ins) or in a user's own `main` ([`crate::cli::main_with`]).
+//!
+//! The scenario layer sees a protocol only through [`Entry`] (before its
+//! options are read) and [`Plan`] (after): object-safe views that the
+//! generic adapters below derive from any `ProtocolDef`.
+
+use crate::process::Protocol;
+use crate::scenario::{OptionsInput, ScenarioError};
+use crate::sim::{Progress, RunResult, SimConfig, Simulation};
+use crate::time::SimDuration;
+use std::any::Any;
+use std::fmt;
+use std::sync::Arc;
+
+/// What a protocol is built from for one run: the scenario's servers, its
+/// workload clients and the length of its fault phase.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Setup {
+    /// Server nodes (processes `0..nodes`).
+    pub nodes: usize,
+    /// Workload clients.
+    pub clients: usize,
+    /// The fault phase; the liveness phase starts at its end.
+    pub duration: SimDuration,
+}
+
+/// One protocol as scenario files name it. Implement it for a unit struct
+/// and register it ([`Registry::with`]); `docs/new-protocol.md` walks
+/// through one.
+pub trait ProtocolDef: Send + Sync + 'static {
+    /// The options, read and validated from the scenario.
+    type Options: Clone + fmt::Debug + PartialEq + Send + Sync + 'static;
+    /// The protocol bundle a run simulates.
+    type Protocol: Protocol;
+
+    /// The name a scenario's `protocol` field takes; also the name of its
+    /// options table (`[name]`).
+    fn name(&self) -> &'static str;
+    /// One line saying what it is, for listings.
+    fn about(&self) -> &'static str;
+    /// Every check it can report (the engine adds its own).
+    fn checks(&self) -> &'static [&'static str];
+    /// Roles a fault may target (`node = "leader"`).
+    fn roles(&self) -> &'static [&'static str] {
+        &[]
+    }
+    /// Scenario tables it reads besides `[name]` (e.g. the stores' shared
+    /// `[store]` workload table).
+    fn extra_tables(&self) -> &'static [&'static str] {
+        &[]
+    }
+    /// Whether each workload client is a process of its own, numbered after
+    /// the servers (so partition groups and links may name clients).
+    fn client_processes(&self) -> bool {
+        false
+    }
+    /// Reads and validates the options; every mistake is a
+    /// [`ScenarioError`] made with `input`'s helpers, which point at the
+    /// table or key at fault.
+    fn options(&self, input: &OptionsInput<'_>) -> Result<Self::Options, ScenarioError>;
+    /// The protocol for one run.
+    fn build(&self, options: &Self::Options, setup: &Setup) -> Self::Protocol;
+    /// A line for the human summary with the protocol's headline metrics.
+    fn headline(&self, result: &RunResult) -> Option<String> {
+        let _ = result;
+        None
+    }
+}
+
+/// A registered protocol, before its options are read.
+pub trait Entry: Send + Sync {
+    /// The protocol's name.
+    fn name(&self) -> &'static str;
+    /// One line saying what it is.
+    fn about(&self) -> &'static str;
+    /// Its checks.
+    fn checks(&self) -> &'static [&'static str];
+    /// Its roles.
+    fn roles(&self) -> &'static [&'static str];
+    /// Every scenario table it reads: `[name]` first.
+    fn tables(&self) -> Vec<&'static str>;
+    /// Whether workload clients are processes after the servers.
+    fn client_processes(&self) -> bool;
+    /// Reads its options: the plan a scenario runs.
+    fn plan(&self, input: &OptionsInput<'_>) -> Result<Arc<dyn Plan>, ScenarioError>;
+}
+
+/// A protocol with its options read: what a scenario runs.
+pub trait Plan: fmt::Debug + Send + Sync {
+    /// The protocol's name.
+    fn name(&self) -> &'static str;
+    /// Its checks.
+    fn checks(&self) -> &'static [&'static str];
+    /// Its roles.
+    fn roles(&self) -> &'static [&'static str];
+    /// Whether workload clients are processes after the servers.
+    fn client_processes(&self) -> bool;
+    /// Runs it once under `config`, telling `progress` how far it got.
+    fn run(&self, setup: &Setup, config: SimConfig, progress: Option<Progress>) -> RunResult;
+    /// Its line for the human summary, if it has one.
+    fn headline(&self, result: &RunResult) -> Option<String>;
+    /// Whether `other` is the same protocol with the same options.
+    fn same(&self, other: &dyn Plan) -> bool;
+    /// For [`Plan::same`].
+    fn as_any(&self) -> &dyn Any;
+}
+
+/// The entry of a [`ProtocolDef`].
+struct DefEntry<D>(Arc<D>);
+
+impl<D: ProtocolDef> Entry for DefEntry<D> {
+    fn name(&self) -> &'static str {
+        self.0.name()
+    }
+
+    fn about(&self) -> &'static str {
+        self.0.about()
+    }
+
+    fn checks(&self) -> &'static [&'static str] {
+        self.0.checks()
+    }
+
+    fn roles(&self) -> &'static [&'static str] {
+        self.0.roles()
+    }
+
+    fn tables(&self) -> Vec<&'static str> {
+        std::iter::once(self.0.name())
+            .chain(self.0.extra_tables().iter().copied())
+            .collect()
+    }
+
+    fn client_processes(&self) -> bool {
+        self.0.client_processes()
+    }
+
+    fn plan(&self, input: &OptionsInput<'_>) -> Result<Arc<dyn Plan>, ScenarioError> {
+        let options = self.0.options(input)?;
+        Ok(Arc::new(DefPlan {
+            def: Arc::clone(&self.0),
+            options,
+        }))
+    }
+}
+
+/// The plan of a [`ProtocolDef`]: the definition and its options.
+struct DefPlan<D: ProtocolDef> {
+    def: Arc<D>,
+    options: D::Options,
+}
+
+impl<D: ProtocolDef> fmt::Debug for DefPlan<D> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {:?}", self.def.name(), self.options)
+    }
+}
+
+impl<D: ProtocolDef> Plan for DefPlan<D> {
+    fn name(&self) -> &'static str {
+        self.def.name()
+    }
+
+    fn checks(&self) -> &'static [&'static str] {
+        self.def.checks()
+    }
+
+    fn roles(&self) -> &'static [&'static str] {
+        self.def.roles()
+    }
+
+    fn client_processes(&self) -> bool {
+        self.def.client_processes()
+    }
+
+    fn run(&self, setup: &Setup, config: SimConfig, progress: Option<Progress>) -> RunResult {
+        let simulation = Simulation::new(self.def.build(&self.options, setup), config);
+        match progress {
+            Some(p) => simulation.with_progress(p).run(),
+            None => simulation.run(),
+        }
+    }
+
+    fn headline(&self, result: &RunResult) -> Option<String> {
+        self.def.headline(result)
+    }
+
+    fn same(&self, other: &dyn Plan) -> bool {
+        other
+            .as_any()
+            .downcast_ref::<DefPlan<D>>()
+            .is_some_and(|o| o.options == self.options && o.name() == self.name())
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+/// The protocols scenario files may name, and the command that runs them
+/// (for the replay commands printed with every failure).
+#[derive(Clone)]
+pub struct Registry {
+    entries: Vec<Arc<dyn Entry>>,
+    program: &'static str,
+}
+
+impl fmt::Debug for Registry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.names()).finish()
+    }
+}
+
+impl Registry {
+    /// No protocols.
+    pub fn empty() -> Self {
+        Registry {
+            entries: Vec::new(),
+            program: "faultline",
+        }
+    }
+
+    /// This registry, with replay commands that start with `program`
+    /// (default `faultline`; a crate with its own `main` names its own
+    /// binary, e.g. `cargo run --release --example lww --`).
+    pub fn program(mut self, program: &'static str) -> Self {
+        self.program = program;
+        self
+    }
+
+    /// The command replay commands start with.
+    pub fn program_name(&self) -> &'static str {
+        self.program
+    }
+
+    /// Every built-in protocol.
+    pub fn builtin() -> Self {
+        use super::{broadcast, raft, saga, store, twopc};
+        Registry::empty()
+            .with(broadcast::Def)
+            .with(store::QuorumDef)
+            .with(store::EventualDef)
+            .with(twopc::Def)
+            .with(saga::Def)
+            .with(raft::Def)
+    }
+
+    /// This registry with `def` added. Panics if its name, or a table it
+    /// reads as its own, is taken (a programming mistake, found at start).
+    pub fn with<D: ProtocolDef>(mut self, def: D) -> Self {
+        let entry: Arc<dyn Entry> = Arc::new(DefEntry(Arc::new(def)));
+        assert!(
+            self.find(entry.name()).is_none(),
+            "two protocols are named {:?}",
+            entry.name()
+        );
+        assert!(
+            self.entries
+                .iter()
+                .all(|e| !e.tables().contains(&entry.name())),
+            "protocol {:?} is named like another's options table",
+            entry.name()
+        );
+        self.entries.push(entry);
+        self
+    }
+
+    /// The protocol called `name`.
+    pub fn find(&self, name: &str) -> Option<&Arc<dyn Entry>> {
+        self.entries.iter().find(|e| e.name() == name)
+    }
+
+    /// Every protocol's name, in registration order.
+    pub fn names(&self) -> Vec<&'static str> {
+        self.entries.iter().map(|e| e.name()).collect()
+    }
+
+    /// Every protocol.
+    pub fn entries(&self) -> &[Arc<dyn Entry>] {
+        &self.entries
+    }
+
+    /// The protocols that read scenario table `table`.
+    pub fn readers_of(&self, table: &str) -> Vec<&'static str> {
+        self.entries
+            .iter()
+            .filter(|e| e.tables().contains(&table))
+            .map(|e| e.name())
+            .collect()
+    }
+}
+
+impl Default for Registry {
+    fn default() -> Self {
+        Registry::builtin()
+    }
+}
