@@ -1,31 +1,46 @@
 //! The CAP experiment: the same workload under the same partitions against
 //! each store, measured for availability, latency and consistency.
 //!
-//! For every (store, partition shape, partition duration, seed) it writes a
-//! scenario (5 replicas, a client attached to each, clients on both sides of
-//! every cut), runs it, and measures availability (share of requests
+//! For every (store, partition shape, partition duration, seed) it builds a
+//! scenario as a value (5 replicas, a client attached to each, clients on
+//! both sides of every cut), runs it, and measures availability (share of requests
 //! answered ok within the client timeout, overall and for requests made
 //! during the partition), latency p50/p99, the linearizability verdict of
 //! the whole history, stale reads and acknowledged writes lost after the
 //! heal. The runs are independent and run in parallel.
 
+use crate::net::{Latency, LinkConfig, NetworkConfig};
+use crate::process::NodeId;
+use crate::protocols::raft::{Def as RaftDef, RaftOptions};
+use crate::protocols::registry::{plan_of, Plan};
+use crate::protocols::store::eventual::EventualOptions;
+use crate::protocols::store::quorum::QuorumOptions;
+use crate::protocols::store::{EventualDef, QuorumDef, WorkloadOptions};
 use crate::report::markdown::service;
 use crate::report::timeline::ClientOp;
 use crate::run::{run, RunOptions};
 use crate::scenario::Scenario;
+use crate::sim::{FaultAction, Shape, SimConfig, TimedFault, WorkloadConfig};
+use crate::time::{SimDuration, SimTime};
 use rayon::prelude::*;
 use serde::Serialize;
 use std::fmt::Write;
+use std::sync::Arc;
 
 /// A store under test.
 #[derive(Clone, Debug)]
 pub struct StoreSpec {
     /// Short name, e.g. `quorum (CP)`.
     pub name: &'static str,
-    /// Its scenario `protocol`.
-    pub protocol: &'static str,
-    /// Its options sections (TOML).
-    pub sections: &'static str,
+    /// Its protocol, with half gets and half puts on two keys.
+    pub plan: fn() -> Arc<dyn Plan>,
+}
+
+fn two_keys() -> WorkloadOptions {
+    WorkloadOptions {
+        keys: 2,
+        read_ratio: 0.5,
+    }
 }
 
 /// The stores the experiment compares, each with half gets and half puts
@@ -33,76 +48,125 @@ pub struct StoreSpec {
 pub const STORES: &[StoreSpec] = &[
     StoreSpec {
         name: "quorum (CP)",
-        protocol: "quorum",
-        sections: "[quorum]\nr = 3\nw = 3\n\n[store]\nkeys = 2\nread_ratio = 0.5\n",
+        plan: || {
+            let quorum = QuorumOptions {
+                r: 3,
+                w: 3,
+                ..QuorumOptions::default()
+            };
+            plan_of(QuorumDef, (quorum, two_keys()))
+        },
     },
     StoreSpec {
         name: "eventual (AP)",
-        protocol: "eventual",
-        sections: "[store]\nkeys = 2\nread_ratio = 0.5\n",
+        plan: || plan_of(EventualDef, (EventualOptions::default(), two_keys())),
     },
     StoreSpec {
         name: "raft (CP)",
-        protocol: "raft",
-        sections: "[raft]\nkeys = 2\nget_put_only = true\n",
+        plan: || {
+            let raft = RaftOptions {
+                keys: 2,
+                get_put_only: true,
+                ..RaftOptions::default()
+            };
+            plan_of(RaftDef, raft)
+        },
     },
 ];
 
-/// A partition shape: its name and the `[[faults]]` start entry body.
+/// A partition shape: its name and its groups (none: no partition).
 #[derive(Clone, Debug)]
 pub struct ShapeSpec {
     /// Short name.
     pub name: &'static str,
-    /// The fault's fields after `action = "partition"` (empty: no partition).
-    pub fields: &'static str,
+    /// The partition's groups, by process (empty: no partition).
+    pub groups: &'static [&'static [u32]],
+    /// Whether only the first group's messages to the others are cut.
+    pub one_way: bool,
 }
 
 /// Servers are 0-4; client c (5-9) is attached to replica c - 5.
 pub const SHAPES: &[ShapeSpec] = &[
     ShapeSpec {
         name: "none",
-        fields: "",
+        groups: &[],
+        one_way: false,
     },
     ShapeSpec {
         name: "isolate",
-        fields: "groups = [[0, 5], [1, 2, 3, 4, 6, 7, 8, 9]]",
+        groups: &[&[0, 5], &[1, 2, 3, 4, 6, 7, 8, 9]],
+        one_way: false,
     },
     ShapeSpec {
         name: "split",
-        fields: "groups = [[0, 1, 5, 6], [2, 3, 4, 7, 8, 9]]",
+        groups: &[&[0, 1, 5, 6], &[2, 3, 4, 7, 8, 9]],
+        one_way: false,
     },
     ShapeSpec {
         name: "one-way",
-        fields: "groups = [[0, 5], [1, 2, 3, 4, 6, 7, 8, 9]]\none_way = true",
+        groups: &[&[0, 5], &[1, 2, 3, 4, 6, 7, 8, 9]],
+        one_way: true,
     },
     ShapeSpec {
         name: "bridge",
-        fields: "groups = [[0, 1, 5, 6], [3, 4, 8, 9]]",
+        groups: &[&[0, 1, 5, 6], &[3, 4, 8, 9]],
+        one_way: false,
     },
 ];
 
 /// When the partition starts.
 const PARTITION_AT_S: u64 = 5;
 
-/// The scenario text of one run.
-pub fn scenario_text(store: &StoreSpec, shape: &ShapeSpec, partition_s: u64, seed: u64) -> String {
+/// The scenario of one run: 5 replicas, 5 clients (20 ms apart, 1 s
+/// timeout), 1-5 ms latency, the partition from 5 s for `partition_s`, and
+/// a 3 s liveness phase.
+pub fn scenario(store: &StoreSpec, shape: &ShapeSpec, partition_s: u64, seed: u64) -> Scenario {
     let end = PARTITION_AT_S + partition_s;
-    let mut text = format!(
-        "name = \"cap\"\nprotocol = \"{}\"\nnodes = 5\nduration = \"{}s\"\nseed = {seed}\n\n{}\n\
-         [network]\nlatency = {{ dist = \"uniform\", min = \"1ms\", max = \"5ms\" }}\n\n\
-         [workload]\nclients = 5\ninterval = \"20ms\"\ntimeout = \"1s\"\n\n[checks]\nexpect = \"pass\"\nsettle = \"3s\"\n",
-        store.protocol,
-        end + 5,
-        store.sections
-    );
-    if !shape.fields.is_empty() {
-        let _ = write!(
-            text,
-            "\n[[faults]]\nat = \"{PARTITION_AT_S}s\"\naction = \"partition\"\nname = \"p\"\n{}\n\n[[faults]]\nat = \"{end}s\"\naction = \"heal\"\nname = \"p\"\n",
-            shape.fields
-        );
+    let at = |s: u64| SimTime::ZERO + SimDuration::from_secs(s);
+    let mut faults = Vec::new();
+    if !shape.groups.is_empty() {
+        let groups = shape
+            .groups
+            .iter()
+            .map(|g| g.iter().map(|&n| NodeId(n)).collect())
+            .collect();
+        faults.push(TimedFault {
+            at: at(PARTITION_AT_S),
+            action: FaultAction::Partition {
+                name: "p".into(),
+                shape: Shape::Groups(groups),
+                one_way: shape.one_way,
+            },
+        });
+        faults.push(TimedFault {
+            at: at(end),
+            action: FaultAction::Heal(Some("p".into())),
+        });
     }
-    text
+    let config = SimConfig {
+        seed,
+        duration: SimDuration::from_secs(end + 5),
+        settle: SimDuration::from_secs(3),
+        network: NetworkConfig {
+            default: LinkConfig {
+                latency: Latency::Uniform {
+                    min: SimDuration::from_millis(1),
+                    max: SimDuration::from_millis(5),
+                },
+                ..LinkConfig::default()
+            },
+            links: Vec::new(),
+        },
+        faults,
+        workload: WorkloadConfig {
+            clients: 5,
+            interval: SimDuration::from_millis(20),
+            timeout: SimDuration::from_secs(1),
+            max_ops: None,
+        },
+        ..SimConfig::default()
+    };
+    Scenario::from_plan("cap", (store.plan)(), 5, config)
 }
 
 /// Client-weighted share of requests answered ok per `bucket_ms` of
@@ -114,8 +178,7 @@ pub fn availability_over_time(
     seed: u64,
     bucket_ms: u64,
 ) -> Result<Vec<(f64, f64)>, String> {
-    let text = scenario_text(store, shape, partition_s, seed);
-    let scenario = Scenario::parse(&text, "cap").map_err(|e| e.to_string())?;
+    let scenario = scenario(store, shape, partition_s, seed);
     let result = run(&scenario, seed, RunOptions::default());
     let ops = &result.history;
     let bucket_ns = bucket_ms * 1_000_000;
@@ -202,8 +265,7 @@ pub fn measure(
     partition_s: u64,
     seed: u64,
 ) -> Result<CapRow, String> {
-    let text = scenario_text(store, shape, partition_s, seed);
-    let scenario = Scenario::parse(&text, "cap").map_err(|e| format!("{e}\n{text}"))?;
+    let scenario = scenario(store, shape, partition_s, seed);
     let result = run(&scenario, seed, RunOptions::default());
     let ops = &result.history;
     let all: Vec<&ClientOp> = ops.iter().collect();
@@ -213,14 +275,14 @@ pub fn measure(
     );
     let during: Vec<&ClientOp> = ops
         .iter()
-        .filter(|o| !shape.fields.is_empty() && o.invoked_ns >= start && o.invoked_ns < end)
+        .filter(|o| !shape.groups.is_empty() && o.invoked_ns >= start && o.invoked_ns < end)
         .collect();
     let answered = service(ops.iter());
     let metric = |k: &str| result.metrics.get(k).and_then(|v| v.as_u64());
     Ok(CapRow {
         store: store.name.into(),
         shape: shape.name.into(),
-        partition_s: if shape.fields.is_empty() {
+        partition_s: if shape.groups.is_empty() {
             0
         } else {
             partition_s
@@ -256,7 +318,7 @@ pub fn experiment(plan: &CapPlan) -> Result<Vec<CapRow>, String> {
     let mut configs = Vec::new();
     for store in STORES {
         for shape in SHAPES {
-            let durations: &[u64] = if shape.fields.is_empty() {
+            let durations: &[u64] = if shape.groups.is_empty() {
                 &[0]
             } else {
                 &plan.durations_s

@@ -88,10 +88,9 @@ impl Partitions {
         true
     }
 
-    /// Heals every partition; returns how many were active.
-    pub fn heal_all(&mut self) -> usize {
-        let healed = self.active.len();
-        self.active.clear();
+    /// Heals every partition; returns the names of those that were active.
+    pub fn heal_all(&mut self) -> Vec<String> {
+        let healed = self.active.drain(..).map(|(name, _)| name).collect();
         self.cuts.iter_mut().for_each(|c| *c = 0);
         healed
     }
@@ -191,7 +190,7 @@ mod tests {
         assert!(p.heal("a"));
         assert!(p.is_cut(NodeId(1), NodeId(0)), "b still cuts 1 from 0");
         assert!(!p.heal("a"));
-        assert_eq!(p.heal_all(), 1);
+        assert_eq!(p.heal_all().len(), 1);
         assert!(!p.is_cut(NodeId(1), NodeId(0)));
     }
 

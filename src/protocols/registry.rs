@@ -203,6 +203,16 @@ impl<D: ProtocolDef> Plan for DefPlan<D> {
     }
 }
 
+/// The plan of protocol `def` with `options` given as values (for
+/// experiments that build scenarios in code, e.g. `cap`): not validated,
+/// so the options must be ones `def.options` would accept.
+pub fn plan_of<D: ProtocolDef>(def: D, options: D::Options) -> Arc<dyn Plan> {
+    Arc::new(DefPlan {
+        def: Arc::new(def),
+        options,
+    })
+}
+
 /// The protocols scenario files may name, and the command that runs them
 /// (for the replay commands printed with every failure).
 #[derive(Clone)]

@@ -1,13 +1,9 @@
 //! The data every report view shares: fault windows (a fault and the
-//! repair that ends it, paired from the engine's fault log); client
-//! operations are the run's [`crate::history::Record`]s.
-//!
-//! Fault descriptions are the engine's own, fixed format (`partition NAME:
-//! ...`, `heal NAME`, `heal all (...)`, `crash nX`, `restart nX`, `restart
-//! all crashed: [n1,n2]`, `pause nX`, `resume nX`, `resume all paused: [...]`,
-//! `liveness phase begins: ...`); skipped faults open no window.
+//! repair that ends it, paired from the typed effects the engine logs;
+//! skipped faults open no window); client operations are the run's
+//! [`crate::history::Record`]s.
 
-use crate::sim::AppliedFault;
+use crate::sim::{AppliedFault, FaultEffect};
 use std::collections::BTreeMap;
 
 /// A span of time during which a fault was in force.
@@ -21,7 +17,8 @@ pub struct Window {
     pub label: String,
 }
 
-/// Pairs faults with their repairs; windows still open at `end_ns` close there.
+/// Pairs faults with their repairs (from their typed effects); windows
+/// still open at `end_ns` close there.
 pub fn fault_windows(faults: &[AppliedFault], end_ns: u64) -> Vec<Window> {
     let mut open: BTreeMap<String, (u64, String)> = BTreeMap::new();
     let mut windows = Vec::new();
@@ -34,66 +31,49 @@ pub fn fault_windows(faults: &[AppliedFault], end_ns: u64) -> Vec<Window> {
             });
         }
     };
+    let node_key = |prefix: &str, n: u32| format!("{prefix}:n{n}");
     for f in faults {
-        let d = f.description.as_str();
-        if d.contains("skipped") {
-            continue;
-        }
-        let words: Vec<&str> = d.split_whitespace().collect();
         let t = f.time_ns;
-        match words.as_slice() {
-            ["liveness", ..] => {
+        match &f.effect {
+            FaultEffect::Partitioned { name, .. } => {
+                open.insert(format!("p:{name}"), (t, format!("partition {name}")));
+            }
+            FaultEffect::Healed { names } => {
+                names
+                    .iter()
+                    .for_each(|n| close(&format!("p:{n}"), t, &mut open));
+            }
+            FaultEffect::Crashed { nodes } => {
+                for &n in nodes {
+                    open.insert(node_key("d", n), (t, format!("n{n} down")));
+                }
+            }
+            FaultEffect::Paused { nodes } => {
+                for &n in nodes {
+                    open.insert(node_key("z", n), (t, format!("n{n} paused")));
+                }
+            }
+            FaultEffect::Restarted { nodes } => {
+                nodes
+                    .iter()
+                    .for_each(|&n| close(&node_key("d", n), t, &mut open));
+            }
+            FaultEffect::Resumed { nodes } => {
+                nodes
+                    .iter()
+                    .for_each(|&n| close(&node_key("z", n), t, &mut open));
+            }
+            FaultEffect::LivenessPhase { .. } => {
                 let keys: Vec<String> = open.keys().cloned().collect();
                 keys.iter().for_each(|k| close(k, t, &mut open));
             }
-            ["partition", name, ..] => {
-                let name = name.trim_end_matches(':');
-                open.insert(format!("p:{name}"), (t, format!("partition {name}")));
-            }
-            ["heal", "all", ..] => {
-                let keys: Vec<String> = open
-                    .keys()
-                    .filter(|k| k.starts_with("p:"))
-                    .cloned()
-                    .collect();
-                keys.iter().for_each(|k| close(k, t, &mut open));
-            }
-            ["heal", name] => close(&format!("p:{name}"), t, &mut open),
-            ["crash", node] => {
-                open.insert(format!("d:{node}"), (t, format!("{node} down")));
-            }
-            ["pause", node] => {
-                open.insert(format!("z:{node}"), (t, format!("{node} paused")));
-            }
-            ["restart", "all", ..] | ["resume", "all", ..] => {
-                let prefix = if words[0] == "restart" { "d:" } else { "z:" };
-                for node in listed_nodes(d) {
-                    close(&format!("{prefix}{node}"), t, &mut open);
-                }
-            }
-            ["restart", node] => close(&format!("d:{node}"), t, &mut open),
-            ["resume", node] => close(&format!("z:{node}"), t, &mut open),
-            _ => {}
+            FaultEffect::ClockSet { .. } | FaultEffect::Skipped => {}
         }
     }
     let keys: Vec<String> = open.keys().cloned().collect();
     keys.iter().for_each(|k| close(k, end_ns, &mut open));
     windows.sort_by_key(|w| (w.start_ns, w.end_ns));
     windows
-}
-
-/// The node names in the `[n1,n2]` list of a description.
-fn listed_nodes(description: &str) -> Vec<String> {
-    let inner = description
-        .split_once('[')
-        .and_then(|(_, rest)| rest.split_once(']'))
-        .map_or("", |(list, _)| list);
-    inner
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(String::from)
-        .collect()
 }
 
 /// A client operation as the reports show it: the run's own record.
@@ -103,25 +83,53 @@ pub type ClientOp = crate::history::Record;
 mod tests {
     use super::*;
 
-    fn fault(t: u64, d: &str) -> AppliedFault {
+    fn fault(t: u64, effect: FaultEffect) -> AppliedFault {
         AppliedFault {
             time_ns: t,
-            description: d.into(),
+            description: String::new(),
+            effect,
         }
     }
 
     #[test]
     fn pairs_faults_with_their_repairs() {
+        let names = |n: &[&str]| n.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         let faults = [
-            fault(1, "partition split: [n0,n1] | [n2,n3,n4]"),
-            fault(2, "crash n3"),
-            fault(3, "crash n4"),
-            fault(4, "heal split"),
-            fault(5, "restart all crashed: [n3,n4]"),
-            fault(6, "pause n1"),
-            fault(7, "crash n0: skipped, no such node is up"),
-            fault(8, "partition lonely one-way: [n4] | [n0,n1,n2,n3]"),
-            fault(9, "liveness phase begins: healed 1 partitions, resume all paused: [n1], restart all crashed: []"),
+            fault(
+                1,
+                FaultEffect::Partitioned {
+                    name: "split".into(),
+                    groups: vec![vec![0, 1], vec![2, 3, 4]],
+                    one_way: false,
+                },
+            ),
+            fault(2, FaultEffect::Crashed { nodes: vec![3] }),
+            fault(3, FaultEffect::Crashed { nodes: vec![4] }),
+            fault(
+                4,
+                FaultEffect::Healed {
+                    names: names(&["split"]),
+                },
+            ),
+            fault(5, FaultEffect::Restarted { nodes: vec![3, 4] }),
+            fault(6, FaultEffect::Paused { nodes: vec![1] }),
+            fault(7, FaultEffect::Skipped),
+            fault(
+                8,
+                FaultEffect::Partitioned {
+                    name: "lonely".into(),
+                    groups: vec![vec![4], vec![0, 1, 2, 3]],
+                    one_way: true,
+                },
+            ),
+            fault(
+                9,
+                FaultEffect::LivenessPhase {
+                    healed: names(&["lonely"]),
+                    resumed: vec![1],
+                    restarted: vec![],
+                },
+            ),
         ];
         let w = fault_windows(&faults, 10);
         let spans: Vec<(u64, u64, &str)> = w

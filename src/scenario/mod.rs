@@ -158,6 +158,26 @@ impl Scenario {
         validate::parse(text, file, registry)
     }
 
+    /// A scenario built in code: `name` running `protocol` on `nodes`
+    /// servers under `config`, expecting every check to hold. Nothing is
+    /// validated: the caller builds values a file would be accepted with.
+    pub fn from_plan(name: &str, protocol: Arc<dyn Plan>, nodes: usize, config: SimConfig) -> Self {
+        Scenario {
+            file: format!("<{name}>"),
+            name: name.to_string(),
+            description: String::new(),
+            protocol,
+            nodes,
+            default_seed: config.seed,
+            expect: Expect::Pass,
+            config,
+            swarm: None,
+            slo: Slo::default(),
+            document: toml::Table::new(),
+            registry: Registry::builtin(),
+        }
+    }
+
     /// Reads a scenario derived from this one (e.g. while shrinking) with
     /// the same protocols.
     pub fn reparse(&self, text: &str, file: &str) -> Result<Scenario, ScenarioError> {

@@ -161,8 +161,73 @@ pub enum EndReason {
 pub struct AppliedFault {
     /// When.
     pub time_ns: u64,
-    /// What happened, with role and random targets resolved.
+    /// What happened, with role and random targets resolved, for people.
     pub description: String,
+    /// What happened, typed: what the reports read.
+    pub effect: FaultEffect,
+}
+
+/// What an applied fault did, with its targets resolved.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum FaultEffect {
+    /// Partition `name` started (`groups` as cut; empty for a ring, which
+    /// cuts links rather than groups).
+    Partitioned {
+        /// Its name, which a heal refers to.
+        name: String,
+        /// The groups, by node index.
+        groups: Vec<Vec<u32>>,
+        /// Whether only the first group's messages to the others are cut.
+        one_way: bool,
+    },
+    /// These partitions healed.
+    Healed {
+        /// Their names.
+        names: Vec<String>,
+    },
+    /// These nodes crashed.
+    Crashed {
+        /// By index.
+        nodes: Vec<u32>,
+    },
+    /// These nodes restarted from their disks.
+    Restarted {
+        /// By index.
+        nodes: Vec<u32>,
+    },
+    /// These nodes paused.
+    Paused {
+        /// By index.
+        nodes: Vec<u32>,
+    },
+    /// These nodes resumed.
+    Resumed {
+        /// By index.
+        nodes: Vec<u32>,
+    },
+    /// A node's clock was set.
+    ClockSet {
+        /// By index.
+        node: u32,
+        /// Offset from true time.
+        offset_ns: i64,
+        /// Drift, in parts per million.
+        drift_ppm: i64,
+    },
+    /// The fault found nothing to act on (its node was not in the state it
+    /// acts on, or no partition of that name was active).
+    Skipped,
+    /// The liveness phase began: every partition healed, every paused node
+    /// resumed, every crashed node restarted.
+    LivenessPhase {
+        /// The partitions healed.
+        healed: Vec<String>,
+        /// The nodes resumed.
+        resumed: Vec<u32>,
+        /// The nodes restarted.
+        restarted: Vec<u32>,
+    },
 }
 
 /// One recorded event, for reports (only with `record_trace`).

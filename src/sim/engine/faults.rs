@@ -1,0 +1,377 @@
+//! Fault application: partitions, heals, crashes and restarts, pauses and
+//! resumes, clock faults, and the liveness phase that repairs them all.
+//! Nodes named by role or at random are resolved when the fault fires;
+//! each applied fault is logged with its typed effect for the reports.
+
+use super::*;
+
+impl<P: Protocol> Simulation<P> {
+    pub(super) fn apply_fault(&mut self, index: usize) {
+        let action = self.faults[index].action.clone();
+        let (description, effect) = self.perform(&action);
+        self.log_fault(description, effect);
+    }
+
+    /// Logs an applied fault: the trace hash folds its description (so the
+    /// hash of a run does not depend on how effects are typed).
+    pub(super) fn log_fault(&mut self, description: String, effect: FaultEffect) {
+        self.hasher.event(EventTag::Fault, self.now.as_nanos());
+        self.hasher.bytes(description.as_bytes());
+        if self.config.record_trace {
+            self.record("fault", None, None, None, description.clone());
+        }
+        self.applied.push(AppliedFault {
+            time_ns: self.now.as_nanos(),
+            description,
+            effect,
+        });
+    }
+
+    /// Carries out `action`: what happened, in words and typed.
+    pub(super) fn perform(&mut self, action: &FaultAction) -> (String, FaultEffect) {
+        let nodes = |targets: &[NodeId]| targets.iter().map(|n| n.0).collect::<Vec<u32>>();
+        match action {
+            FaultAction::Partition {
+                name,
+                shape,
+                one_way,
+            } => self.partition(name, shape, *one_way),
+            FaultAction::Heal(Some(name)) => match self.net.partitions.heal(name) {
+                true => (
+                    format!("heal {name}"),
+                    FaultEffect::Healed {
+                        names: vec![name.clone()],
+                    },
+                ),
+                false => (
+                    format!("heal {name}: skipped, no such partition is active"),
+                    FaultEffect::Skipped,
+                ),
+            },
+            FaultAction::Heal(None) => {
+                let names = self.net.partitions.heal_all();
+                let text = format!("heal all ({} partitions)", names.len());
+                (text, FaultEffect::Healed { names })
+            }
+            FaultAction::Crash(r) => {
+                let (text, done) = self.on_one(r, "crash", Status::Up, |s, n| s.crash_node(n));
+                (
+                    text,
+                    typed(done, |n| FaultEffect::Crashed { nodes: nodes(&n) }),
+                )
+            }
+            FaultAction::Pause(r) => {
+                let (text, done) = self.on_one(r, "pause", Status::Up, |s, n| {
+                    s.slots[n.index()].status = Status::Paused
+                });
+                (
+                    text,
+                    typed(done, |n| FaultEffect::Paused { nodes: nodes(&n) }),
+                )
+            }
+            FaultAction::Restart(Some(r)) => {
+                let (text, done) =
+                    self.on_one(r, "restart", Status::Crashed, |s, n| s.restart_node(n));
+                (
+                    text,
+                    typed(done, |n| FaultEffect::Restarted { nodes: nodes(&n) }),
+                )
+            }
+            FaultAction::Restart(None) => {
+                let (text, done) =
+                    self.on_all("restart", Status::Crashed, |s, n| s.restart_node(n));
+                let effect = FaultEffect::Restarted {
+                    nodes: nodes(&done),
+                };
+                (text, effect)
+            }
+            FaultAction::Resume(Some(r)) => {
+                let (text, done) =
+                    self.on_one(r, "resume", Status::Paused, |s, n| s.resume_node(n));
+                (
+                    text,
+                    typed(done, |n| FaultEffect::Resumed { nodes: nodes(&n) }),
+                )
+            }
+            FaultAction::Resume(None) => {
+                let (text, done) = self.on_all("resume", Status::Paused, |s, n| s.resume_node(n));
+                (
+                    text,
+                    FaultEffect::Resumed {
+                        nodes: nodes(&done),
+                    },
+                )
+            }
+            FaultAction::Clock {
+                node,
+                offset_ns,
+                drift_ppm,
+            } => {
+                let (offset, drift) = (*offset_ns, *drift_ppm);
+                let what = format!("clock offset {offset}ns drift {drift}ppm");
+                let (text, done) = self.on_one_any_status(node, &what, |s, n| {
+                    s.slots[n.index()].clock.set(s.now, offset, drift)
+                });
+                let effect = typed(done, |n| FaultEffect::ClockSet {
+                    node: n[0].0,
+                    offset_ns: offset,
+                    drift_ppm: drift,
+                });
+                (text, effect)
+            }
+        }
+    }
+
+    /// Resolves `r` among servers in `status` and applies `f` to it; the
+    /// node acted on, if one was.
+    pub(super) fn on_one(
+        &mut self,
+        r: &NodeRef,
+        verb: &str,
+        status: Status,
+        f: impl FnOnce(&mut Self, NodeId),
+    ) -> (String, Option<NodeId>) {
+        match self.resolve(r, Some(status)) {
+            Some(node) => {
+                f(self, node);
+                (format!("{verb} {node}"), Some(node))
+            }
+            None => (
+                format!(
+                    "{verb} {r}: skipped, no such node is {}",
+                    status_word(status)
+                ),
+                None,
+            ),
+        }
+    }
+
+    pub(super) fn on_one_any_status(
+        &mut self,
+        r: &NodeRef,
+        what: &str,
+        f: impl FnOnce(&mut Self, NodeId),
+    ) -> (String, Option<NodeId>) {
+        match self.resolve(r, None) {
+            Some(node) => {
+                f(self, node);
+                (format!("{what} on {node}"), Some(node))
+            }
+            None => (format!("{what} on {r}: skipped, no such node"), None),
+        }
+    }
+
+    /// Applies `f` to every process in `status`; the ones acted on.
+    pub(super) fn on_all(
+        &mut self,
+        verb: &str,
+        status: Status,
+        mut f: impl FnMut(&mut Self, NodeId),
+    ) -> (String, Vec<NodeId>) {
+        let targets: Vec<NodeId> = (0..self.slots.len() as u32)
+            .map(NodeId)
+            .filter(|n| self.slots[n.index()].status == status)
+            .collect();
+        for &node in &targets {
+            f(self, node);
+        }
+        let names: Vec<String> = targets.iter().map(|n| n.to_string()).collect();
+        let text = format!("{verb} all {}: [{}]", status_word(status), names.join(","));
+        (text, targets)
+    }
+
+    /// The node `r` names now, if it is in `status` (any status when `None`).
+    pub(super) fn resolve(&mut self, r: &NodeRef, status: Option<Status>) -> Option<NodeId> {
+        let fits = |slot: &Slot<Node<P>>| status.is_none_or(|s| slot.status == s);
+        match r {
+            NodeRef::Id(id) => fits(&self.slots[id.index()]).then_some(*id),
+            NodeRef::Role(role) => self.servers.iter().copied().find(|n| {
+                let slot = &self.slots[n.index()];
+                fits(slot) && slot.process.as_ref().and_then(|p| p.role()) == Some(role.as_str())
+            }),
+            NodeRef::Any => {
+                let candidates: Vec<NodeId> = self
+                    .servers
+                    .iter()
+                    .copied()
+                    .filter(|n| fits(&self.slots[n.index()]))
+                    .collect();
+                (!candidates.is_empty())
+                    .then(|| candidates[self.nemesis_rng.index(candidates.len())])
+            }
+        }
+    }
+
+    pub(super) fn partition(
+        &mut self,
+        name: &str,
+        shape: &Shape,
+        one_way: bool,
+    ) -> (String, FaultEffect) {
+        let servers = self.servers.len();
+        let skipped = |r: &NodeRef| {
+            let text = format!("partition {name}: skipped, no node is {r}");
+            (text, FaultEffect::Skipped)
+        };
+        let cut = match shape {
+            Shape::Isolate(r) => match self.resolve(r, None) {
+                Some(node) => shapes::isolate(node, servers, one_way),
+                None => return skipped(r),
+            },
+            Shape::Split(minority) => {
+                let minority = minority.clone().unwrap_or_else(|| self.random_minority());
+                shapes::split(&minority, servers, one_way)
+            }
+            Shape::Bridge(r) => match self.resolve(r, None) {
+                Some(node) => shapes::bridge(node, servers),
+                None => return skipped(r),
+            },
+            Shape::Ring => {
+                self.net
+                    .partitions
+                    .start_links(name.to_string(), shapes::ring_links(servers));
+                let effect = FaultEffect::Partitioned {
+                    name: name.to_string(),
+                    groups: Vec::new(),
+                    one_way: false,
+                };
+                return (format!("partition {name}: ring"), effect);
+            }
+            Shape::Groups(groups) => Cut {
+                groups: groups.clone(),
+                one_way,
+            },
+        };
+        self.net.partitions.start(name.to_string(), &cut);
+        let way = if cut.one_way { " one-way" } else { "" };
+        let groups: Vec<String> = cut
+            .groups
+            .iter()
+            .map(|g| {
+                format!(
+                    "[{}]",
+                    g.iter()
+                        .map(|n| n.to_string())
+                        .collect::<Vec<_>>()
+                        .join(",")
+                )
+            })
+            .collect();
+        let kind = match shape {
+            Shape::Isolate(_) => "isolate",
+            Shape::Split(_) => "split",
+            Shape::Bridge(_) => "bridge (the node in no group reaches both)",
+            Shape::Ring | Shape::Groups(_) => "groups",
+        };
+        let text = format!("partition {name}{way}: {kind} {}", groups.join(" | "));
+        let effect = FaultEffect::Partitioned {
+            name: name.to_string(),
+            groups: cut
+                .groups
+                .iter()
+                .map(|g| g.iter().map(|n| n.0).collect())
+                .collect(),
+            one_way: cut.one_way,
+        };
+        (text, effect)
+    }
+
+    pub(super) fn random_minority(&mut self) -> Vec<NodeId> {
+        let mut ids = self.servers.clone();
+        self.nemesis_rng.shuffle(&mut ids);
+        let mut minority = ids[..(ids.len().saturating_sub(1)) / 2].to_vec();
+        minority.sort();
+        minority
+    }
+
+    pub(super) fn crash_node(&mut self, node: NodeId) {
+        let slot = &mut self.slots[node.index()];
+        slot.process = None;
+        slot.status = Status::Crashed;
+        slot.disk.crash();
+        slot.incarnation += 1;
+        slot.live_timers.clear();
+        slot.inbox.clear();
+        if slot.role.take().is_some() && self.roles.len() < MAX_ROLE_CHANGES {
+            self.roles.push(RoleChange {
+                time_ns: self.now.as_nanos(),
+                node: node.0,
+                role: None,
+            });
+        }
+        self.invariants
+            .on_lifecycle(self.now, node, Lifecycle::Crashed);
+    }
+
+    pub(super) fn restart_node(&mut self, node: NodeId) {
+        let fresh = self.protocol.new_process(node);
+        let slot = &mut self.slots[node.index()];
+        assert_eq!(
+            slot.status,
+            Status::Crashed,
+            "restart of a node that is not down"
+        );
+        slot.process = Some(fresh);
+        slot.status = Status::Up;
+        self.invariants
+            .on_lifecycle(self.now, node, Lifecycle::Restarted);
+        self.start_node(node);
+    }
+
+    pub(super) fn resume_node(&mut self, node: NodeId) {
+        let slot = &mut self.slots[node.index()];
+        slot.status = Status::Up;
+        let waiting = std::mem::take(&mut slot.inbox);
+        for deferred in waiting {
+            if self.slots[node.index()].status != Status::Up {
+                break;
+            }
+            match deferred {
+                Deferred::Start => self.start_node(node),
+                Deferred::Deliver { from, sent, msg } => self.deliver_now(from, node, sent, msg),
+                Deferred::Timer { id, timer } => {
+                    if self.slots[node.index()].live_timers.remove(&id.0) {
+                        self.fire_now(node, id, timer);
+                    }
+                }
+                Deferred::Request { req, op } => {
+                    self.handle(node, |p, ctx| p.on_request(ctx, req, op))
+                }
+            }
+        }
+    }
+
+    pub(super) fn begin_liveness(&mut self) {
+        let healed = self.net.partitions.heal_all();
+        let (resumed, resumed_nodes) =
+            self.on_all("resume", Status::Paused, |s, n| s.resume_node(n));
+        let (restarted, restarted_nodes) =
+            self.on_all("restart", Status::Crashed, |s, n| s.restart_node(n));
+        let text = format!(
+            "liveness phase begins: healed {} partitions, {resumed}, {restarted}",
+            healed.len()
+        );
+        let effect = FaultEffect::LivenessPhase {
+            healed,
+            resumed: resumed_nodes.iter().map(|n| n.0).collect(),
+            restarted: restarted_nodes.iter().map(|n| n.0).collect(),
+        };
+        self.log_fault(text, effect);
+    }
+}
+
+/// The effect of acting on `done` (if a node was acted on), else `Skipped`.
+fn typed(done: Option<NodeId>, effect: impl FnOnce(Vec<NodeId>) -> FaultEffect) -> FaultEffect {
+    match done {
+        Some(node) => effect(vec![node]),
+        None => FaultEffect::Skipped,
+    }
+}
+
+fn status_word(status: Status) -> &'static str {
+    match status {
+        Status::Up => "up",
+        Status::Paused => "paused",
+        Status::Crashed => "crashed",
+    }
+}
