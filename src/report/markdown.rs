@@ -9,41 +9,9 @@ use super::timeline::{ClientOp, Window};
 use crate::run::verdict;
 use crate::scenario::Scenario;
 use crate::sim::RunResult;
-use crate::stats::quantile;
+use crate::stats::{in_window, service, Service};
 use crate::time::{SimDuration, SimTime};
 use std::fmt::Write;
-
-/// Measured service levels of a set of operations.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub struct Service {
-    /// Operations invoked.
-    pub invoked: usize,
-    /// Share answered (ok or fail) within their timeout.
-    pub availability: Option<f64>,
-    /// Median latency of answered operations.
-    pub p50_ns: Option<u64>,
-    /// 99th-percentile latency of answered operations.
-    pub p99_ns: Option<u64>,
-}
-
-/// Service levels of `ops`.
-pub fn service<'a>(ops: impl Iterator<Item = &'a ClientOp>) -> Service {
-    let ops: Vec<&ClientOp> = ops.collect();
-    let mut latencies: Vec<u64> = ops.iter().filter_map(|o| o.latency_ns()).collect();
-    let answered = latencies.len();
-    Service {
-        invoked: ops.len(),
-        availability: (!ops.is_empty()).then(|| answered as f64 / ops.len() as f64),
-        p50_ns: quantile(&mut latencies, 0.5),
-        p99_ns: quantile(&mut latencies, 0.99),
-    }
-}
-
-fn in_window(op: &ClientOp, windows: &[Window]) -> bool {
-    windows
-        .iter()
-        .any(|w| op.invoked_ns >= w.start_ns && op.invoked_ns < w.end_ns)
-}
 
 fn dur(ns: Option<u64>) -> String {
     ns.map_or("-".into(), |n| SimDuration::from_nanos(n).to_string())
