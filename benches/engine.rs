@@ -91,7 +91,7 @@ struct Bench {
 struct NoChecks;
 
 impl Invariants<Node> for NoChecks {
-    fn names(&self) -> &'static [&'static str] {
+    fn names(&self) -> &'static [faultline::process::CheckInfo] {
         &[]
     }
     fn on_note(&mut self, _at: SimTime, _node: NodeId, _note: &()) -> Result<(), Violation> {

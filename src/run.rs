@@ -2,6 +2,7 @@
 //! scenario expects: every check ends held, violated or undecided, and the
 //! run passes, fails or is undecided.
 
+use crate::process::CheckKind;
 use crate::scenario::{Expect, Scenario};
 use crate::sim::{EndReason, Progress, RunResult, SimConfig};
 use serde::Serialize;
@@ -113,6 +114,19 @@ pub fn verdict(scenario: &Scenario, result: &RunResult) -> RunVerdict {
     }
 }
 
+/// Whether the first violation of a failed run is of a liveness check (the
+/// protocol stopped making progress) rather than a safety one.
+pub fn failed_liveness(scenario: &Scenario, result: &RunResult) -> bool {
+    let Some(first) = result.violations.first() else {
+        return false;
+    };
+    scenario
+        .protocol
+        .checks()
+        .iter()
+        .any(|c| c.name == first.check && c.kind.is_liveness())
+}
+
 /// Whether a run ended as the scenario expects (its verdict is `Pass`).
 pub fn as_expected(scenario: &Scenario, result: &RunResult) -> bool {
     verdict(scenario, result) == RunVerdict::Pass
@@ -138,6 +152,9 @@ pub enum CheckStatus {
 pub struct CheckRow {
     /// The check, e.g. `raft.linearizable`.
     pub name: &'static str,
+    /// When it is judged: `always`, `at-end`, `eventually` (liveness) or
+    /// `bound`.
+    pub kind: CheckKind,
     /// What became of it.
     pub status: CheckStatus,
     /// The violation's message, or why it is undecided (`None` when it held).
@@ -156,37 +173,39 @@ pub fn check_rows(scenario: &Scenario, result: &RunResult) -> Vec<CheckRow> {
             .as_ref()
             .is_none_or(|e| e.iter().any(|c| c == name))
     };
-    let row = |name: &'static str, status, reason, time_ns| CheckRow {
-        name,
-        status,
-        reason,
-        time_ns,
-    };
     scenario
         .protocol
         .checks()
         .iter()
         .chain(crate::protocols::ENGINE_CHECKS)
-        .map(|&name| {
+        .map(|check| {
+            let name = check.name;
+            let row = |status, reason, time_ns| CheckRow {
+                name,
+                kind: check.kind,
+                status,
+                reason,
+                time_ns,
+            };
             if let Some(v) = result.violations.iter().find(|v| v.check == name) {
                 let at = Some(v.time.as_nanos());
-                return row(name, CheckStatus::Violated, Some(v.message.clone()), at);
+                return row(CheckStatus::Violated, Some(v.message.clone()), at);
             }
             if let Some(u) = result.undecided.iter().find(|u| u.check == name) {
-                return row(name, CheckStatus::Undecided, Some(u.reason.clone()), None);
+                return row(CheckStatus::Undecided, Some(u.reason.clone()), None);
             }
             if !enabled(name) {
-                return row(name, CheckStatus::Disabled, None, None);
+                return row(CheckStatus::Disabled, None, None);
             }
-            if stopped && !name.starts_with("engine.") {
+            if stopped && check.kind != CheckKind::Bound {
                 let why = format!(
                     "not reached: the run stopped early at {} ({})",
                     result.sim_time,
                     end_reason_text(result.end_reason)
                 );
-                return row(name, CheckStatus::Undecided, Some(why), None);
+                return row(CheckStatus::Undecided, Some(why), None);
             }
-            row(name, CheckStatus::Held, None, None)
+            row(CheckStatus::Held, None, None)
         })
         .collect()
 }

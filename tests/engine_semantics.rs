@@ -124,7 +124,7 @@ struct ProbeProtocol {
 struct Recorder(Log);
 
 impl Invariants<Probe> for Recorder {
-    fn names(&self) -> &'static [&'static str] {
+    fn names(&self) -> &'static [faultline::process::CheckInfo] {
         &[]
     }
     fn on_note(&mut self, at: SimTime, node: NodeId, note: &Note) -> Result<(), Violation> {

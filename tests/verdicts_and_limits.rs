@@ -353,3 +353,28 @@ fn the_store_workload_writes_unique_values() {
         "both keys decided directly"
     );
 }
+
+/// A liveness failure reads as one: the check's kind in the JSON and the
+/// summary's verdict (here broadcast without persistence loses values on a
+/// crash, so delivery, judged after the liveness phase, fails).
+#[test]
+fn a_liveness_failure_is_told_from_a_safety_failure() {
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/broadcast-no-persist.toml"),
+    )
+    .unwrap_or_default()
+    .replace("expect = \"violation\"", "expect = \"pass\"")
+    .replace("expect_check = \"broadcast.delivery\"\n", "");
+    let (code, summary) = run_json("volatile", &text);
+    assert_eq!(code, Some(1));
+    assert_eq!(summary["violations"][0]["check"], "broadcast.delivery");
+    assert_eq!(summary["violations"][0]["kind"], "eventually");
+    assert_eq!(
+        check_row(&summary, "broadcast.delivery")["kind"],
+        "eventually"
+    );
+    assert_eq!(check_row(&summary, "broadcast.integrity")["kind"], "always");
+    let path = temp_scenario("volatile", &text);
+    let out = faultline(&["run", path.to_str().unwrap_or_default(), "--no-out"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("FAIL: a liveness check was violated"));
+}

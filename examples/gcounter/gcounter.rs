@@ -8,8 +8,8 @@
 
 use faultline::history::Outcome;
 use faultline::process::{
-    Ctx, Disk, DiskKey, EndState, Invariants, Lifecycle, NodeId, Process, Protocol, RequestId,
-    TimerId, Violation,
+    CheckInfo, Ctx, Disk, DiskKey, EndState, Invariants, Lifecycle, NodeId, Process, Protocol,
+    RequestId, TimerId, Violation,
 };
 use faultline::rng::SimRng;
 use faultline::time::{SimDuration, SimTime};
@@ -142,12 +142,13 @@ pub struct Checks {
 }
 
 impl Invariants<Replica> for Checks {
-    fn names(&self) -> &'static [&'static str] {
-        &[
-            "gcounter.bounded",
-            "gcounter.monotonic",
-            "gcounter.convergence",
-        ]
+    fn names(&self) -> &'static [CheckInfo] {
+        const CHECKS: &[CheckInfo] = &[
+            CheckInfo::always("gcounter.bounded"),
+            CheckInfo::always("gcounter.monotonic"),
+            CheckInfo::eventually("gcounter.convergence"),
+        ];
+        CHECKS
     }
 
     fn on_note(&mut self, at: SimTime, node: NodeId, note: &Note) -> Result<(), Violation> {

@@ -11,8 +11,8 @@
 
 use faultline::history::Outcome;
 use faultline::process::{
-    Ctx, Disk, DiskKey, EndState, Invariants, NodeId, OpFields, Process, Protocol, RequestId,
-    TimerId, Violation,
+    CheckInfo, Ctx, Disk, DiskKey, EndState, Invariants, NodeId, OpFields, Process, Protocol,
+    RequestId, TimerId, Violation,
 };
 use faultline::protocols::{ProtocolDef, Setup};
 use faultline::rng::SimRng;
@@ -208,11 +208,15 @@ pub struct LwwChecks {
     stamps: BTreeMap<NodeId, Stamp>,
 }
 
-/// Check names.
-pub const CHECKS: &[&str] = &["lww.monotonic", "lww.convergence"];
+/// The checks: one safety check judged as the run goes, one liveness
+/// check judged after the liveness phase.
+pub const CHECKS: &[CheckInfo] = &[
+    CheckInfo::always("lww.monotonic"),
+    CheckInfo::eventually("lww.convergence"),
+];
 
 impl Invariants<Replica> for LwwChecks {
-    fn names(&self) -> &'static [&'static str] {
+    fn names(&self) -> &'static [CheckInfo] {
         CHECKS
     }
 
@@ -258,7 +262,7 @@ impl ProtocolDef for LwwDef {
         "a last-writer-wins register (the example of a protocol from a crate of its own)"
     }
 
-    fn checks(&self) -> &'static [&'static str] {
+    fn checks(&self) -> &'static [CheckInfo] {
         CHECKS
     }
 

@@ -42,14 +42,23 @@ pub fn run(args: ProtocolsArgs, registry: &Registry) -> i32 {
         let tables: Vec<String> = e.tables().iter().map(|t| format!("[{t}]")).collect();
         println!("{:<10} {}", e.name(), e.about());
         println!("{:<10} options {}", "", tables.join(" "));
-        println!("{:<10} checks  {}", "", e.checks().join(", "));
+        let checks: Vec<String> = e
+            .checks()
+            .iter()
+            .map(|c| format!("{} ({})", c.name, c.kind.name()))
+            .collect();
+        println!("{:<10} checks  {}", "", checks.join(", "));
         if !e.roles().is_empty() {
             println!("{:<10} roles   {}", "", e.roles().join(", "));
         }
     }
     println!(
         "every protocol also has the engine's checks: {}",
-        ENGINE_CHECKS.join(", ")
+        ENGINE_CHECKS
+            .iter()
+            .map(|c| c.name)
+            .collect::<Vec<_>>()
+            .join(", ")
     );
     EXIT_OK
 }

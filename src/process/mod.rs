@@ -60,8 +60,8 @@ pub use ctx::{Ctx, Effect, Harness};
 pub use disk::{Disk, DiskKey};
 pub use ids::{NodeId, RequestId, TimerId};
 pub use protocol::{
-    CheckBudget, EndState, Interval, Invariants, Lifecycle, OpFields, OpOf, Protocol, ResOf,
-    Undecided, Violation,
+    CheckBudget, CheckInfo, CheckKind, EndState, Interval, Invariants, Lifecycle, OpFields, OpOf,
+    Protocol, ResOf, Undecided, Violation,
 };
 
 use serde::Serialize;

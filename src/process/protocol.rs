@@ -66,6 +66,85 @@ pub trait Protocol {
     }
 }
 
+/// When a check is judged, and so what kind of property it is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CheckKind {
+    /// A safety property judged as the run goes (from notes): its first
+    /// violation stops the run at once.
+    Always,
+    /// A safety property judged over the whole run at its end (e.g. the
+    /// history's linearizability, no acknowledged write lost).
+    AtEnd,
+    /// A liveness property: something must eventually happen, judged after
+    /// the liveness phase (with every fault repaired).
+    Eventually,
+    /// A bound of the run itself (events, pending events, history), not a
+    /// property of the protocol.
+    Bound,
+}
+
+impl CheckKind {
+    /// `always`, `at-end`, `eventually` or `bound`.
+    pub fn name(self) -> &'static str {
+        match self {
+            CheckKind::Always => "always",
+            CheckKind::AtEnd => "at-end",
+            CheckKind::Eventually => "eventually",
+            CheckKind::Bound => "bound",
+        }
+    }
+
+    /// Whether its failure means no progress (liveness) rather than a wrong
+    /// result (safety).
+    pub fn is_liveness(self) -> bool {
+        self == CheckKind::Eventually
+    }
+}
+
+/// A check a protocol (or the engine) reports: its name and its kind.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct CheckInfo {
+    /// The name, e.g. `"raft.election-safety"`.
+    pub name: &'static str,
+    /// When it is judged.
+    pub kind: CheckKind,
+}
+
+impl CheckInfo {
+    /// A safety check judged as the run goes.
+    pub const fn always(name: &'static str) -> Self {
+        CheckInfo {
+            name,
+            kind: CheckKind::Always,
+        }
+    }
+
+    /// A safety check judged at the end of the run.
+    pub const fn at_end(name: &'static str) -> Self {
+        CheckInfo {
+            name,
+            kind: CheckKind::AtEnd,
+        }
+    }
+
+    /// A liveness check judged after the liveness phase.
+    pub const fn eventually(name: &'static str) -> Self {
+        CheckInfo {
+            name,
+            kind: CheckKind::Eventually,
+        }
+    }
+
+    /// A bound of the run.
+    pub const fn bound(name: &'static str) -> Self {
+        CheckInfo {
+            name,
+            kind: CheckKind::Bound,
+        }
+    }
+}
+
 /// A broken property: the check's name, what happened, and when.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Violation {
@@ -190,8 +269,8 @@ impl<P: Process> EndState<'_, P> {
 
 /// The properties of a protocol, checked as the run goes and at its end.
 pub trait Invariants<P: Process> {
-    /// The names of every check this type can report (`"raft.election-safety"`).
-    fn names(&self) -> &'static [&'static str];
+    /// Every check this type can report, with its kind.
+    fn names(&self) -> &'static [CheckInfo];
 
     /// A node noted `note` at true time `at`. An `Err` stops the run at once.
     fn on_note(&mut self, at: SimTime, node: NodeId, note: &P::Note) -> Result<(), Violation>;

@@ -21,8 +21,8 @@
 
 use crate::history::Outcome;
 use crate::process::{
-    Ctx, Disk, DiskKey, EndState, Invariants, Lifecycle, NodeId, OpFields, Process, Protocol,
-    RequestId, TimerId, Violation,
+    CheckInfo, Ctx, Disk, DiskKey, EndState, Invariants, Lifecycle, NodeId, OpFields, Process,
+    Protocol, RequestId, TimerId, Violation,
 };
 use crate::rng::SimRng;
 use crate::stats::quantile;
@@ -258,14 +258,14 @@ pub struct BroadcastChecks {
 }
 
 /// Check names.
-pub const CHECKS: &[&str] = &[
-    "broadcast.integrity",
-    "broadcast.no-duplicates",
-    "broadcast.delivery",
+pub const CHECKS: &[CheckInfo] = &[
+    CheckInfo::always("broadcast.integrity"),
+    CheckInfo::always("broadcast.no-duplicates"),
+    CheckInfo::eventually("broadcast.delivery"),
 ];
 
 impl Invariants<BroadcastNode> for BroadcastChecks {
-    fn names(&self) -> &'static [&'static str] {
+    fn names(&self) -> &'static [CheckInfo] {
         CHECKS
     }
 
@@ -383,7 +383,7 @@ impl crate::protocols::registry::ProtocolDef for Def {
         "reliable broadcast by anti-entropy gossip (the worked example)"
     }
 
-    fn checks(&self) -> &'static [&'static str] {
+    fn checks(&self) -> &'static [crate::process::CheckInfo] {
         CHECKS
     }
 

@@ -13,10 +13,13 @@ pub mod twopc;
 
 pub use registry::{ProtocolDef, Registry, Setup};
 
-/// Checks the engine itself reports, whatever the protocol.
-pub const ENGINE_CHECKS: &[&str] = &[
-    "engine.max-events",
-    "engine.max-pending",
-    "engine.max-history",
-    "engine.panic",
+use crate::process::CheckInfo;
+
+/// Checks the engine itself reports, whatever the protocol: its bounds,
+/// and a panic inside the run (a broken assertion: a bug).
+pub const ENGINE_CHECKS: &[CheckInfo] = &[
+    CheckInfo::bound("engine.max-events"),
+    CheckInfo::bound("engine.max-pending"),
+    CheckInfo::bound("engine.max-history"),
+    CheckInfo::always("engine.panic"),
 ];

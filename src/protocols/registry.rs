@@ -10,7 +10,7 @@
 //! options are read) and [`Plan`] (after): object-safe views that the
 //! generic adapters below derive from any `ProtocolDef`.
 
-use crate::process::Protocol;
+use crate::process::{CheckInfo, Protocol};
 use crate::scenario::{OptionsInput, ScenarioError};
 use crate::sim::{Progress, RunResult, SimConfig, Simulation};
 use crate::time::SimDuration;
@@ -45,7 +45,7 @@ pub trait ProtocolDef: Send + Sync + 'static {
     /// One line saying what it is, for listings.
     fn about(&self) -> &'static str;
     /// Every check it can report (the engine adds its own).
-    fn checks(&self) -> &'static [&'static str];
+    fn checks(&self) -> &'static [CheckInfo];
     /// Roles a fault may target (`node = "leader"`).
     fn roles(&self) -> &'static [&'static str] {
         &[]
@@ -80,7 +80,7 @@ pub trait Entry: Send + Sync {
     /// One line saying what it is.
     fn about(&self) -> &'static str;
     /// Its checks.
-    fn checks(&self) -> &'static [&'static str];
+    fn checks(&self) -> &'static [CheckInfo];
     /// Its roles.
     fn roles(&self) -> &'static [&'static str];
     /// Every scenario table it reads: `[name]` first.
@@ -96,7 +96,7 @@ pub trait Plan: fmt::Debug + Send + Sync {
     /// The protocol's name.
     fn name(&self) -> &'static str;
     /// Its checks.
-    fn checks(&self) -> &'static [&'static str];
+    fn checks(&self) -> &'static [CheckInfo];
     /// Its roles.
     fn roles(&self) -> &'static [&'static str];
     /// Whether workload clients are processes after the servers.
@@ -123,7 +123,7 @@ impl<D: ProtocolDef> Entry for DefEntry<D> {
         self.0.about()
     }
 
-    fn checks(&self) -> &'static [&'static str] {
+    fn checks(&self) -> &'static [CheckInfo] {
         self.0.checks()
     }
 
@@ -167,7 +167,7 @@ impl<D: ProtocolDef> Plan for DefPlan<D> {
         self.def.name()
     }
 
-    fn checks(&self) -> &'static [&'static str] {
+    fn checks(&self) -> &'static [CheckInfo] {
         self.def.checks()
     }
 

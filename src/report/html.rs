@@ -28,7 +28,11 @@ pub fn index_html(scenario: &Scenario, result: &RunResult, charts: &[(&str, Stri
         "<header class=\"{}\"><h1>{}</h1><div>{}</div></header>",
         verdict.name(),
         html_escape(&title),
-        html_escape(&super::verdict_line(verdict, &scenario.expect))
+        html_escape(&super::verdict_line(
+            verdict,
+            &scenario.expect,
+            crate::run::failed_liveness(scenario, result)
+        ))
     );
     if !scenario.description.is_empty() {
         let _ = writeln!(h, "<p>{}</p>", html_escape(&scenario.description));
@@ -118,13 +122,14 @@ fn summary(h: &mut String, scenario: &Scenario, result: &RunResult) {
 fn checks(h: &mut String, scenario: &Scenario, result: &RunResult) {
     let _ = writeln!(
         h,
-        "<section><h2>Checks</h2><table><tr><th>check</th><th>result</th></tr>"
+        "<section><h2>Checks</h2><table><tr><th>check</th><th>judged</th><th>result</th></tr>"
     );
     for row in crate::run::check_rows(scenario, result) {
         let _ = writeln!(
             h,
-            "<tr><td><code>{}</code></td><td>{}</td></tr>",
+            "<tr><td><code>{}</code></td><td>{}</td><td>{}</td></tr>",
             html_escape(row.name),
+            row.kind.name(),
             html_escape(&super::check_state_text(&row))
         );
     }

@@ -269,10 +269,19 @@ fn metrics(
 }
 
 fn checks(md: &mut String, scenario: &Scenario, result: &RunResult) {
-    let _ = writeln!(md, "## Checks\n\n| check | result |\n|---|---|");
+    let _ = writeln!(
+        md,
+        "## Checks\n\n| check | judged | result |\n|---|---|---|"
+    );
     for row in crate::run::check_rows(scenario, result) {
         let state = super::check_state_text(&row);
-        let _ = writeln!(md, "| {} | {} |", row.name, state.replace('|', "\\|"));
+        let kind = row.kind.name();
+        let _ = writeln!(
+            md,
+            "| {} | {kind} | {} |",
+            row.name,
+            state.replace('|', "\\|")
+        );
     }
     let _ = writeln!(md);
 }

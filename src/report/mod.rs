@@ -7,7 +7,7 @@ pub mod markdown;
 pub mod perfetto;
 pub mod timeline;
 
-use crate::run::{check_rows, verdict, CheckStatus, RunVerdict};
+use crate::run::{check_rows, failed_liveness, verdict, CheckStatus, RunVerdict};
 use crate::scenario::{Expect, Scenario};
 use crate::sim::RunResult;
 use crate::time::SimTime;
@@ -72,7 +72,7 @@ pub fn summary_json(scenario: &Scenario, result: &RunResult, wall: WallTime) -> 
         "end_reason": result.end_reason,
         "verdict": verdict.name(),
         "expect": expect,
-        "violations": result.violations,
+        "violations": violations_json(scenario, result),
         "undecided": result.undecided,
         "checks": check_rows(scenario, result),
         "faults": result.faults,
@@ -82,6 +82,25 @@ pub fn summary_json(scenario: &Scenario, result: &RunResult, wall: WallTime) -> 
         "swarm": result.swarm,
         "replay": replay_command(scenario, result.seed, result.swarm.is_some()),
     })
+}
+
+/// The violations, each with its check's kind (`always`, `at-end`,
+/// `eventually` for liveness, `bound`).
+fn violations_json(scenario: &Scenario, result: &RunResult) -> Value {
+    let kinds: Vec<_> = scenario
+        .protocol
+        .checks()
+        .iter()
+        .chain(crate::protocols::ENGINE_CHECKS)
+        .collect();
+    let list = result.violations.iter().map(|v| {
+        let mut value = json!(v);
+        if let Some(c) = kinds.iter().find(|c| c.name == v.check) {
+            value["kind"] = json!(c.kind);
+        }
+        value
+    });
+    Value::Array(list.collect())
 }
 
 fn metric(result: &RunResult, key: &str) -> String {
@@ -178,10 +197,11 @@ pub fn human_summary(
     if let Some(dir) = report {
         let _ = writeln!(out, "report      {}", dir.join("index.html").display());
     }
+    let liveness = failed_liveness(scenario, result);
     let _ = writeln!(
         out,
         "verdict     {}",
-        verdict_line(verdict, &scenario.expect)
+        verdict_line(verdict, &scenario.expect, liveness)
     );
     if verdict != RunVerdict::Pass {
         let _ = writeln!(
@@ -193,14 +213,19 @@ pub fn human_summary(
     out
 }
 
-/// The verdict in words, e.g. `PASS: every check held`.
-pub fn verdict_line(verdict: RunVerdict, expect: &Expect) -> String {
+/// The verdict in words, e.g. `PASS: every check held`; `liveness` says
+/// that the first violation is of a liveness check.
+pub fn verdict_line(verdict: RunVerdict, expect: &Expect, liveness: bool) -> String {
     match (verdict, expect) {
         (RunVerdict::Pass, Expect::Pass) => "PASS: every check held".to_string(),
         (RunVerdict::Pass, Expect::Violation(_)) => {
             "PASS: the expected violation happened".to_string()
         }
-        (RunVerdict::Fail, Expect::Pass) => "FAIL: a check was violated".to_string(),
+        (RunVerdict::Fail, Expect::Pass) if liveness => {
+            "FAIL: a liveness check was violated (no progress after the faults were repaired)"
+                .to_string()
+        }
+        (RunVerdict::Fail, Expect::Pass) => "FAIL: a safety check was violated".to_string(),
         (RunVerdict::Fail, Expect::Violation(Some(c))) => {
             format!("FAIL: expected a violation of {c}, which did not happen")
         }
@@ -239,7 +264,13 @@ pub fn check_state_text(row: &crate::run::CheckRow) -> String {
 fn write_checks(out: &mut String, scenario: &Scenario, result: &RunResult) {
     let _ = writeln!(out, "checks");
     for row in check_rows(scenario, result) {
-        let _ = writeln!(out, "  {:<28} {}", row.name, check_state_text(&row));
+        let _ = writeln!(
+            out,
+            "  {:<28} {:<10} {}",
+            row.name,
+            row.kind.name(),
+            check_state_text(&row)
+        );
     }
 }
 

@@ -12,7 +12,7 @@ use super::messages::{Msg, MsgKind, Note};
 use super::server::Role;
 use super::{RaftNode, RaftOptions};
 use crate::check::value::Value as CValue;
-use crate::process::{EndState, Invariants, Lifecycle, NodeId, Undecided, Violation};
+use crate::process::{CheckInfo, EndState, Invariants, Lifecycle, NodeId, Undecided, Violation};
 use crate::protocols::lincheck::{judge_kv, Judgement};
 use crate::stats::quantile;
 use crate::time::{SimDuration, SimTime};
@@ -20,15 +20,15 @@ use serde_json::{json, Value};
 use std::collections::{BTreeMap, VecDeque};
 
 /// Check names.
-pub const CHECKS: &[&str] = &[
-    "raft.election-safety",
-    "raft.leader-append-only",
-    "raft.log-matching",
-    "raft.leader-completeness",
-    "raft.state-machine-safety",
-    "raft.acked-write-lost",
-    "raft.liveness",
-    "raft.linearizable",
+pub const CHECKS: &[CheckInfo] = &[
+    CheckInfo::always("raft.election-safety"),
+    CheckInfo::always("raft.leader-append-only"),
+    CheckInfo::always("raft.log-matching"),
+    CheckInfo::always("raft.leader-completeness"),
+    CheckInfo::always("raft.state-machine-safety"),
+    CheckInfo::at_end("raft.acked-write-lost"),
+    CheckInfo::eventually("raft.liveness"),
+    CheckInfo::at_end("raft.linearizable"),
 ];
 
 /// One entry of a ghost log.
@@ -495,7 +495,7 @@ fn kv_input(op: &KvOp) -> (&'static str, CValue) {
 
 /// The run's history as the checker reads it (`fail` ops left out).
 impl Invariants<RaftNode> for RaftChecks {
-    fn names(&self) -> &'static [&'static str] {
+    fn names(&self) -> &'static [CheckInfo] {
         CHECKS
     }
 

@@ -21,7 +21,7 @@ impl ProtocolDef for Def {
         "Raft (PreVote, CheckQuorum, snapshots) with a key-value store and sessions"
     }
 
-    fn checks(&self) -> &'static [&'static str] {
+    fn checks(&self) -> &'static [crate::process::CheckInfo] {
         CHECKS
     }
 

@@ -18,16 +18,16 @@
 
 use super::msg::{Note, SagaId, Step};
 use super::{Flow, SagaNode, SagaOptions};
-use crate::process::{EndState, Invariants, Lifecycle, NodeId, Violation};
+use crate::process::{CheckInfo, EndState, Invariants, Lifecycle, NodeId, Violation};
 use crate::time::SimTime;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Check names.
-pub const CHECKS: &[&str] = &[
-    "saga.outcome",
-    "saga.no-phantom-compensation",
-    "saga.conservation",
+pub const CHECKS: &[CheckInfo] = &[
+    CheckInfo::always("saga.outcome"),
+    CheckInfo::always("saga.no-phantom-compensation"),
+    CheckInfo::at_end("saga.conservation"),
 ];
 
 /// How a saga ended, as the orchestrator reported it.
@@ -313,7 +313,7 @@ impl SagaChecks {
 }
 
 impl Invariants<SagaNode> for SagaChecks {
-    fn names(&self) -> &'static [&'static str] {
+    fn names(&self) -> &'static [CheckInfo] {
         CHECKS
     }
 

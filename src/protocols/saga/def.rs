@@ -22,7 +22,7 @@ impl ProtocolDef for Def {
         "orchestrated sagas (order flow or bank transfers) with retries, idempotency and compensation"
     }
 
-    fn checks(&self) -> &'static [&'static str] {
+    fn checks(&self) -> &'static [crate::process::CheckInfo] {
         CHECKS
     }
 

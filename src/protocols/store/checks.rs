@@ -15,7 +15,7 @@
 
 use super::{Op, Record, StoreNode};
 use crate::history::{History, Outcome};
-use crate::process::{EndState, Invariants, NodeId, Undecided, Violation};
+use crate::process::{CheckInfo, EndState, Invariants, NodeId, Undecided, Violation};
 use crate::protocols::lincheck::{judge_kv, Judgement};
 use crate::time::SimTime;
 use serde_json::{json, Value};
@@ -42,12 +42,15 @@ impl StoreChecks {
 }
 
 /// Check names.
-pub const CHECKS: &[&str] = &["store.linearizable", "store.convergence"];
+pub const CHECKS: &[CheckInfo] = &[
+    CheckInfo::at_end("store.linearizable"),
+    CheckInfo::eventually("store.convergence"),
+];
 
 type StoreHistory = History<Op, String>;
 
 impl Invariants<StoreNode> for StoreChecks {
-    fn names(&self) -> &'static [&'static str] {
+    fn names(&self) -> &'static [CheckInfo] {
         CHECKS
     }
 

@@ -37,7 +37,7 @@ impl ProtocolDef for QuorumDef {
         "a quorum-replicated key-value store (R and W of N, ABD-style reads with write-back): CP"
     }
 
-    fn checks(&self) -> &'static [&'static str] {
+    fn checks(&self) -> &'static [crate::process::CheckInfo] {
         checks::CHECKS
     }
 
@@ -80,7 +80,7 @@ impl ProtocolDef for EventualDef {
         "an eventually consistent key-value store (any replica answers, last writer wins, anti-entropy): AP"
     }
 
-    fn checks(&self) -> &'static [&'static str] {
+    fn checks(&self) -> &'static [crate::process::CheckInfo] {
         checks::CHECKS
     }
 

@@ -12,19 +12,19 @@
 
 use super::msg::{Note, Outcome, Transfer, TxnId};
 use super::{TwoPcNode, TwoPcOptions};
-use crate::process::{EndState, Interval, Invariants, Lifecycle, NodeId, Violation};
+use crate::process::{CheckInfo, EndState, Interval, Invariants, Lifecycle, NodeId, Violation};
 use crate::stats::quantile;
 use crate::time::SimTime;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Check names.
-pub const CHECKS: &[&str] = &[
-    "twopc.atomicity",
-    "twopc.decision-final",
-    "twopc.unanimous-commit",
-    "twopc.conservation",
-    "twopc.liveness",
+pub const CHECKS: &[CheckInfo] = &[
+    CheckInfo::always("twopc.atomicity"),
+    CheckInfo::always("twopc.decision-final"),
+    CheckInfo::always("twopc.unanimous-commit"),
+    CheckInfo::always("twopc.conservation"),
+    CheckInfo::eventually("twopc.liveness"),
 ];
 
 /// What the checks know of one transaction.
@@ -266,7 +266,7 @@ fn agree(at: SimTime, txn: TxnId, t: &Txn, outcome: Outcome, who: &str) -> Resul
 }
 
 impl Invariants<TwoPcNode> for TwoPcChecks {
-    fn names(&self) -> &'static [&'static str] {
+    fn names(&self) -> &'static [CheckInfo] {
         CHECKS
     }
 

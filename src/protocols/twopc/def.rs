@@ -23,7 +23,7 @@ impl ProtocolDef for Def {
         "two-phase commit with presumed abort and cooperative termination, over a sharded bank"
     }
 
-    fn checks(&self) -> &'static [&'static str] {
+    fn checks(&self) -> &'static [crate::process::CheckInfo] {
         CHECKS
     }
 

@@ -255,9 +255,13 @@ impl Validator<'_> {
         let Some(c) = &raw.checks else {
             return Ok((Expect::Pass, default_settle, None));
         };
-        let checks = entry.checks();
-        let known = |name: &str| checks.contains(&name) || ENGINE_CHECKS.contains(&name);
-        let all: Vec<&str> = checks.iter().chain(ENGINE_CHECKS).copied().collect();
+        let all: Vec<&str> = entry
+            .checks()
+            .iter()
+            .chain(ENGINE_CHECKS)
+            .map(|c| c.name)
+            .collect();
+        let known = |name: &str| all.contains(&name);
         let expect_check = match &c.expect_check {
             Some(e) if !known(e.get_ref()) => {
                 return Err(self.err(
