@@ -10,32 +10,14 @@ use faultline::scenario::Scenario;
 use faultline::sim::{FaultAction, NodeRef, Shape, SimConfig, Simulation, TimedFault};
 use faultline::time::{SimDuration, SimTime};
 use proptest::prelude::*;
-use std::path::Path;
 
-fn scenario(name: &str) -> Scenario {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("scenarios")
-        .join(name);
-    match Scenario::load(&path) {
-        Ok(s) => s,
-        Err(e) => panic!("{e}"),
-    }
-}
+mod common;
 
 fn shipped_scenarios() -> Vec<Scenario> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
-    let mut names: Vec<String> = std::fs::read_dir(&dir)
-        .map(|entries| {
-            entries
-                .filter_map(|e| e.ok())
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default();
-    names.retain(|n| n.ends_with(".toml"));
-    names.sort();
-    assert!(!names.is_empty(), "no scenarios found in {}", dir.display());
-    names.iter().map(|n| scenario(n)).collect()
+    common::shipped_scenarios()
+        .iter()
+        .map(|n| common::load(n))
+        .collect()
 }
 
 #[test]
@@ -60,7 +42,7 @@ fn same_seed_same_hash_for_every_shipped_scenario() {
 
 #[test]
 fn recording_the_trace_does_not_change_the_run() {
-    let s = scenario("broadcast-lossy-crash.toml");
+    let s = common::load("broadcast-lossy-crash.toml");
     let plain = run(&s, 3, RunOptions::default());
     let traced = run(
         &s,
@@ -79,7 +61,7 @@ fn recording_the_trace_does_not_change_the_run() {
 /// change; such a change must be deliberate (update the value and say why).
 #[test]
 fn golden_trace_hash_of_broadcast_partition_seed_7() {
-    let s = scenario("broadcast-partition.toml");
+    let s = common::load("broadcast-partition.toml");
     let result = run(&s, 7, RunOptions::default());
     assert_eq!(result.trace_hash, GOLDEN_BROADCAST_PARTITION_SEED_7);
 }

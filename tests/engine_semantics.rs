@@ -484,3 +484,42 @@ fn a_panicking_process_fails_the_run_with_engine_panic() {
     let (again, _) = run(Plan::PanicAt(4), 2, config());
     assert_eq!(again.trace_hash, result.trace_hash);
 }
+
+/// docs/scenarios.md, `[network]`: "a message in flight when a partition
+/// starts is lost, like a packet on a cut cable". Node 0 sends 20 messages
+/// at time 0 with a 100 ms latency; a partition between the two nodes
+/// starts at 50 ms, while they are all in flight.
+#[test]
+fn a_message_in_flight_when_a_partition_starts_is_lost() {
+    let cut = |at_ms: u64| {
+        vec![at(
+            SimTime::ZERO + SimDuration::from_millis(at_ms),
+            FaultAction::Partition {
+                name: "p".into(),
+                shape: Shape::Groups(vec![vec![NodeId(0)], vec![NodeId(1)]]),
+                one_way: false,
+            },
+        )]
+    };
+    let config = |faults| SimConfig {
+        seed: 1,
+        network: NetworkConfig {
+            default: LinkConfig {
+                latency: Latency::Constant(SimDuration::from_millis(100)),
+                loss: 0.0,
+                duplicate: 0.0,
+            },
+            links: Vec::new(),
+        },
+        faults,
+        duration: SimDuration::from_secs(1),
+        ..SimConfig::default()
+    };
+    let (during, notes) = run(Plan::Burst(20), 2, config(cut(50)));
+    assert_eq!(received(&notes), 0, "every message in flight is lost");
+    assert_eq!(during.net.dropped_partition, 20);
+    // The same partition after the messages arrived loses nothing.
+    let (after, notes) = run(Plan::Burst(20), 2, config(cut(150)));
+    assert_eq!(received(&notes), 20);
+    assert_eq!(after.net.dropped_partition, 0);
+}

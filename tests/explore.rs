@@ -7,26 +7,20 @@
 use faultline::explore::{explore, ExploreOptions};
 use faultline::scenario::Scenario;
 use serde_json::Value;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
-const BIN: &str = env!("CARGO_BIN_EXE_faultline");
+mod common;
+
+use common::{temp_dir, BIN};
 
 fn scenario_path(name: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("scenarios")
-        .join(name)
-        .display()
-        .to_string()
+    common::scenario_path(name).display().to_string()
 }
 
+/// Runs the binary: its exit code and standard output.
 fn faultline(args: &[&str]) -> (i32, String) {
-    let out = match Command::new(BIN).args(args).output() {
-        Ok(o) => o,
-        Err(e) => panic!("cannot run {BIN}: {e}"),
-    };
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!stderr.contains("panicked"), "{stderr}");
+    let out = common::faultline(args);
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -34,20 +28,7 @@ fn faultline(args: &[&str]) -> (i32, String) {
 }
 
 fn json(text: &str) -> Value {
-    match serde_json::from_str(text) {
-        Ok(v) => v,
-        Err(e) => panic!("not JSON ({e}): {text}"),
-    }
-}
-
-fn temp_dir(tag: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "faultline-explore-test-{tag}-{}",
-        std::process::id()
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
-    dir
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
 }
 
 /// The fields of a report that must not depend on how the sweep was run.

@@ -3,24 +3,11 @@
 //! and a property that no byte string panics any history reader.
 use faultline::check::history::{parse_str, Format};
 use proptest::prelude::*;
-use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::Output;
 
-/// Writes `content` to a fresh file under the target temp dir.
-fn temp_file(name: &str, content: &[u8]) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("lincheck_cli");
-    std::fs::create_dir_all(&dir).expect("create temp dir");
-    let path = dir.join(name);
-    std::fs::write(&path, content).expect("write temp file");
-    path
-}
+mod common;
 
-fn faultline(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_faultline"))
-        .args(args)
-        .output()
-        .expect("run faultline")
-}
+use common::{faultline, temp_file};
 
 fn check(path: &std::path::Path, extra: &[&str]) -> Output {
     let mut args = vec!["check", path.to_str().expect("utf-8 temp path")];

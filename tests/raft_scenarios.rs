@@ -2,36 +2,17 @@
 //! explore runs sweep 1,000), plus the behaviour each scenario exists to
 //! show: snapshots installed, PreVote keeping a partial partition calm.
 
+mod common;
+
+use common::load;
 use faultline::run::{as_expected, run, RunOptions};
 use faultline::scenario::Scenario;
 use faultline::sim::RunResult;
-use std::path::Path;
 
 const SEEDS: u64 = 20;
 
-fn load(file: &str) -> Scenario {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("scenarios")
-        .join(file);
-    match Scenario::load(&path) {
-        Ok(s) => s,
-        Err(e) => panic!("{e}"),
-    }
-}
-
 fn sweep(file: &str) -> Vec<RunResult> {
-    let scenario = load(file);
-    (0..SEEDS)
-        .map(|seed| {
-            let result = run(&scenario, seed, RunOptions::default());
-            assert!(
-                as_expected(&scenario, &result),
-                "{file} seed {seed}: {:?}\nreplay: faultline run scenarios/{file} --seed {seed}",
-                result.violations
-            );
-            result
-        })
-        .collect()
+    common::sweep(file, SEEDS)
 }
 
 fn metric(results: &[RunResult], name: &str) -> u64 {

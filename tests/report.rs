@@ -10,7 +10,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const BIN: &str = env!("CARGO_BIN_EXE_faultline");
+mod common;
+
+use common::BIN;
 
 fn report_dir(tag: &str, scenario: &str, extra: &[&str]) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("faultline-report-{tag}-{}", std::process::id()));
@@ -160,7 +162,7 @@ fn index_html_opens_in_headless_chromium_without_console_errors() {
         if std::env::var_os("FAULTLINE_REQUIRE_CHROMIUM").is_some() {
             panic!("FAULTLINE_REQUIRE_CHROMIUM is set but no Chromium is installed");
         }
-        eprintln!("note: skipped the headless-Chromium test: no Chromium here (apt-get install chromium, or run .ci/run)");
+        common::note("SKIPPED index_html_opens_in_headless_chromium_without_console_errors: no Chromium here (apt-get install chromium, or run .ci/run)");
         return;
     };
     let dir = report_dir("chromium", "broadcast-partition.toml", &["--seed", "7"]);

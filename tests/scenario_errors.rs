@@ -12,8 +12,11 @@
 //! must fail with exactly the error shown in the ```text block after it.
 
 use faultline::scenario::Scenario;
+
+mod common;
+
+use common::faultline;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// The marker for the line an error must point at.
@@ -544,13 +547,6 @@ fn write_scenario(name: &str, bytes: &[u8]) -> PathBuf {
     let path = scratch_dir().join(format!("{n:03}-{name}.toml"));
     std::fs::write(&path, bytes).expect("write the scenario");
     path
-}
-
-fn faultline(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_faultline"))
-        .args(args)
-        .output()
-        .expect("start faultline")
 }
 
 /// The 1-based line holding [`HERE`], if any.

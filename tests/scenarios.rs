@@ -2,29 +2,15 @@
 //! sweep of seeds (a smaller count than CI's explore runs; each scenario
 //! file says what it shows and where it comes from).
 
-use faultline::run::{as_expected, run, RunOptions};
+mod common;
+
+use faultline::run::{run, RunOptions};
 use faultline::scenario::Scenario;
-use std::path::Path;
 
 const SEEDS: u64 = 25;
 
 fn check_scenario(file: &str) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("scenarios")
-        .join(file);
-    let scenario = match Scenario::load(&path) {
-        Ok(s) => s,
-        Err(e) => panic!("{e}"),
-    };
-    for seed in 0..SEEDS {
-        let result = run(&scenario, seed, RunOptions::default());
-        assert!(
-            as_expected(&scenario, &result),
-            "{file} seed {seed} did not end as expected ({:?}); violations: {:?}\nreplay: faultline run scenarios/{file} --seed {seed}",
-            scenario.expect,
-            result.violations
-        );
-    }
+    common::sweep(file, SEEDS);
 }
 
 #[test]
@@ -52,8 +38,7 @@ fn broadcast_no_persist_is_caught() {
 /// show this).
 #[test]
 fn broadcast_without_retransmission_is_caught_under_loss() {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/broadcast-lossy-crash.toml");
-    let text = std::fs::read_to_string(&path).unwrap_or_default().replace(
+    let text = common::scenario_text("broadcast-lossy-crash.toml").replace(
         "gossip_interval = \"50ms\"",
         "gossip_interval = \"50ms\"\nretransmit = false",
     );

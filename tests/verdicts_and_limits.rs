@@ -8,28 +8,14 @@ use faultline::run::{run, run_observed, verdict, RunOptions, RunVerdict};
 use faultline::scenario::Scenario;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::process::{Command, Stdio};
 
-const BIN: &str = env!("CARGO_BIN_EXE_faultline");
+mod common;
+
+use common::{faultline, json};
 
 fn temp_scenario(name: &str, text: &str) -> PathBuf {
-    static N: AtomicUsize = AtomicUsize::new(0);
-    let dir = std::env::temp_dir().join(format!("faultline-limits-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
-    let path = dir.join(format!("{}-{name}.toml", N.fetch_add(1, Ordering::Relaxed)));
-    std::fs::write(&path, text).unwrap_or_else(|e| panic!("{e}"));
-    path
-}
-
-fn faultline(args: &[&str]) -> Output {
-    let out = Command::new(BIN)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {BIN}: {e}"));
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!stderr.contains("panicked"), "{stderr}");
-    out
+    common::temp_file(&format!("{name}.toml"), text)
 }
 
 /// Runs scenario `text` (written to a file) with `--json --no-out`: the
@@ -43,11 +29,6 @@ fn run_json(name: &str, text: &str) -> (Option<i32>, Value) {
         "--no-out",
     ]);
     (out.status.code(), json(&out))
-}
-
-fn json(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
 }
 
 fn check_row<'a>(summary: &'a Value, name: &str) -> &'a Value {
@@ -327,7 +308,7 @@ fn no_clock_outside_the_cli() {
 #[test]
 fn a_closed_output_ends_quietly() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/raft-calm.toml");
-    let mut child = Command::new(BIN)
+    let mut child = Command::new(common::BIN)
         .args(["run", path.to_str().unwrap_or_default(), "--no-out"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
