@@ -13,7 +13,8 @@
 //! * [`protocols`]: the built-in protocols, each with its checks;
 //! * [`cap`]: the CAP experiment (quorum vs eventual stores under partitions);
 //! * [`check`]: linearizability checking of histories;
-//! * [`testing`]: proptest strategies for property-testing your own protocol;
+//! * `testing` (feature `testing`): proptest strategies for property-testing
+//!   your own protocol;
 //! * [`time`], [`rng`], [`trace`], [`history`]: the foundations.
 pub mod cap;
 pub mod check;
@@ -29,6 +30,7 @@ pub mod run;
 pub mod scenario;
 pub mod sim;
 pub mod stats;
+#[cfg(feature = "testing")]
 pub mod testing;
 pub mod time;
 pub mod trace;

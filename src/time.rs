@@ -145,43 +145,11 @@ pub struct DurationParseError {
 /// (`ns`, `us`/`µs`, `ms`, `s`, `m`/`min`, `h`). Exact integer arithmetic:
 /// `"1.5ms"` is 1,500,000 ns; digits below a nanosecond are an error.
 pub fn parse_duration(text: &str) -> Result<SimDuration, DurationParseError> {
-    let err = || DurationParseError {
-        found: text.to_string(),
-    };
-    let trimmed = text.trim();
-    let split = trimmed
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .ok_or_else(err)?;
-    let (number, unit) = trimmed.split_at(split);
-    let scale: u128 = match unit.trim() {
-        "ns" => 1,
-        "us" | "µs" => 1_000,
-        "ms" => 1_000_000,
-        "s" => 1_000_000_000,
-        "m" | "min" => 60_000_000_000,
-        "h" => 3_600_000_000_000,
-        _ => return Err(err()),
-    };
-    let (whole, frac) = number.split_once('.').unwrap_or((number, ""));
-    if whole.is_empty() && frac.is_empty() {
-        return Err(err());
-    }
-    let whole: u128 = if whole.is_empty() {
-        0
-    } else {
-        whole.parse().map_err(|_| err())?
-    };
-    let mut total = whole.checked_mul(scale).ok_or_else(err)?;
-    let mut place = scale;
-    for digit in frac.chars() {
-        let d = digit.to_digit(10).ok_or_else(err)? as u128;
-        if place % 10 != 0 {
-            return Err(err());
-        }
-        place /= 10;
-        total += d * place;
-    }
-    u64::try_from(total).map(SimDuration).map_err(|_| err())
+    crate::check::units::parse_nanos(text)
+        .map(SimDuration)
+        .ok_or_else(|| DurationParseError {
+            found: text.to_string(),
+        })
 }
 
 impl<'de> Deserialize<'de> for SimDuration {

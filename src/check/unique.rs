@@ -45,11 +45,9 @@
 // event loop's ordering anyway).
 #![allow(clippy::disallowed_types)]
 use super::budget::{Exhausted, Meter};
-use super::memo::FxHasher;
 use super::model::{Access, Model, Val};
 use super::wgl::PartOp;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::hash::BuildHasherDefault;
 
 /// A version: `INIT` (the initial value) or the index of its mutation.
 type Version = u32;
@@ -138,7 +136,7 @@ struct Observer {
     resolved: bool,
 }
 
-type ValueTable<'a> = HashMap<Val<'a>, u32, BuildHasherDefault<FxHasher>>;
+type ValueTable<'a> = HashMap<Val<'a>, u32, rustc_hash::FxBuildHasher>;
 
 /// What the values say, before time is looked at.
 struct Facts {

@@ -1,25 +1,53 @@
 //! Human-readable durations ("150ms", "10s", "2m") and sizes ("512MiB",
-//! "1GiB", "1GB") for the checker's budgets. Owns only parsing.
+//! "1GiB", "1GB"). Owns only parsing: the one duration parser of the
+//! program (simulated durations in scenario files use it too, through
+//! `crate::time::parse_duration`).
 use std::time::Duration;
 
-/// Parses a duration: a non-negative number (decimals allowed) followed by
-/// `ns`, `us`, `ms`, `s`, `m` or `h`.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let (number, unit) = split_number(text)?;
-    let ns_per_unit: f64 = match unit {
-        "ns" => 1.0,
-        "us" | "µs" => 1e3,
-        "ms" => 1e6,
-        "s" => 1e9,
-        "m" | "min" => 60e9,
-        "h" => 3600e9,
-        _ => return Err(format!("expected a duration such as 150ms, 10s or 2m, found `{text}` (unit must be ns, us, ms, s, m or h)")),
+/// Parses a duration into nanoseconds: a decimal number followed by a unit
+/// (`ns`, `us`/`µs`, `ms`, `s`, `m`/`min`, `h`). Exact integer arithmetic:
+/// `"1.5ms"` is 1,500,000 ns; digits below a nanosecond are an error, as is
+/// anything beyond `u64` nanoseconds. `None` when `text` is not a duration.
+pub fn parse_nanos(text: &str) -> Option<u64> {
+    let trimmed = text.trim();
+    let split = trimmed.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
+    let (number, unit) = trimmed.split_at(split);
+    let scale: u128 = match unit.trim() {
+        "ns" => 1,
+        "us" | "µs" => 1_000,
+        "ms" => 1_000_000,
+        "s" => 1_000_000_000,
+        "m" | "min" => 60_000_000_000,
+        "h" => 3_600_000_000_000,
+        _ => return None,
     };
-    let ns = number * ns_per_unit;
-    if !(0.0..=1e18).contains(&ns) {
-        return Err(format!("duration `{text}` is out of range"));
+    let (whole, frac) = number.split_once('.').unwrap_or((number, ""));
+    if whole.is_empty() && frac.is_empty() {
+        return None;
     }
-    Ok(Duration::from_nanos(ns as u64))
+    let whole: u128 = if whole.is_empty() {
+        0
+    } else {
+        whole.parse().ok()?
+    };
+    let mut total = whole.checked_mul(scale)?;
+    let mut place = scale;
+    for digit in frac.chars() {
+        let d = u128::from(digit.to_digit(10)?);
+        if place % 10 != 0 {
+            return None;
+        }
+        place /= 10;
+        total += d * place;
+    }
+    u64::try_from(total).ok()
+}
+
+/// Parses a wall-clock duration (e.g. `--timeout 1.5s`); see [`parse_nanos`].
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    parse_nanos(text).map(Duration::from_nanos).ok_or_else(|| {
+        format!("expected a duration such as 150ms, 10s or 2m, found `{text}` (unit must be ns, us, ms, s, m or h)")
+    })
 }
 
 /// Parses a size in bytes: a number followed by `B`, `KB`, `MB`, `GB`
