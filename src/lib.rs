@@ -19,6 +19,7 @@
 pub mod cap;
 pub mod check;
 pub mod cli;
+pub mod clip;
 pub mod explore;
 pub mod history;
 pub mod net;

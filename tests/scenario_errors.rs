@@ -512,6 +512,19 @@ const CASES: &[Case] = &[
         field: Some("checks.enabled"),
         phrase: "unknown check \"nope\": expected some of broadcast.integrity",
     },
+    // ----- written twice --------------------------------------------------------
+    Case {
+        name: "duplicate-table",
+        text: head!("[workload]\nclients = 1\n[network]\nloss = 0.1\n[workload] # <- here\nclients = 2\n"),
+        field: Some("workload"),
+        phrase: "the table [workload] appears twice (first at line 5)",
+    },
+    Case {
+        name: "duplicate-key",
+        text: head!("[workload]\nclients = 1\nclients = 2 # <- here\n"),
+        field: Some("workload.clients"),
+        phrase: "`clients` is set twice in the same table",
+    },
     // ----- the file as a whole --------------------------------------------------
     Case {
         name: "empty-file",
@@ -670,6 +683,10 @@ fn bad_command_line_usage_exits_2() {
         (&["run", valid, "--seed", "-3"], "'-3'"),
         (&["run", valid, "--bogus"], "--bogus"),
         (&["launch", valid], "launch"),
+        (
+            &["run", valid, "--window", "10s..11s", "--no-out"],
+            "--window 10s..11s lies outside the run",
+        ),
         (&[], "Usage"),
     ];
     for (args, phrase) in cases {
@@ -684,6 +701,25 @@ fn bad_command_line_usage_exits_2() {
     }
     let ok = faultline(&["run", valid, "--quiet"]);
     assert_eq!(ok.status.code(), Some(0), "the valid scenario must run");
+}
+
+#[test]
+fn a_long_value_is_quoted_clipped_with_its_length() {
+    let long = "b".repeat(5000);
+    let text = format!("name = \"t\"\nprotocol = \"{long}\"\nnodes = 3\nduration = \"10s\"\n");
+    let path = write_scenario("long-value", text.as_bytes());
+    let out = faultline(&["run", path.to_str().expect("a UTF-8 temp path")]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "stderr: {stderr}");
+    assert!(stderr.contains("(5000 characters)"), "stderr: {stderr}");
+    assert!(
+        stderr.contains("expected one of broadcast"),
+        "stderr: {stderr}"
+    );
+    assert!(
+        stderr.len() < 500,
+        "the message quotes the whole value: {stderr}"
+    );
 }
 
 // ----- docs/scenarios.md -----------------------------------------------------------
@@ -751,4 +787,21 @@ fn every_error_shown_in_the_docs_is_the_real_one() {
         checked >= 3,
         "expected at least 3 bad examples, found {checked}"
     );
+}
+
+#[test]
+fn every_built_in_protocol_has_its_section_in_the_docs() {
+    let registry = faultline::protocols::Registry::builtin();
+    let headings: Vec<&str> = DOC.lines().filter(|l| l.starts_with("## ")).collect();
+    for name in registry.names() {
+        let table = format!("`[{name}]`");
+        assert!(
+            headings.iter().any(|h| h.contains(&table)),
+            "docs/scenarios.md has no `## ` heading naming {table}"
+        );
+        assert!(
+            DOC.contains(&format!("`\"{name}\"`")),
+            "the `protocol` row of docs/scenarios.md does not list \"{name}\""
+        );
+    }
 }

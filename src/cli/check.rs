@@ -122,7 +122,7 @@ pub fn run(args: CheckArgs) -> i32 {
                 "{}:{}: {}",
                 args.history.display(),
                 err.line,
-                err.message
+                crate::clip::clip_long_values(&err.message)
             ))
         }
     };

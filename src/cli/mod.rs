@@ -33,7 +33,7 @@ enum Command {
     Merge(merge::MergeArgs),
     /// Minimize a failing seed into a small scenario that fails the same check.
     Shrink(shrink::ShrinkArgs),
-    /// The CAP experiment: quorum vs eventual stores under partitions, charted.
+    /// The CAP experiment: the quorum (CP), eventual (AP) and Raft (CP) stores under partitions, charted.
     Cap(cap::CapArgs),
     /// Check a recorded history for linearizability against a model.
     Check(check::CheckArgs),

@@ -4,8 +4,9 @@
 use super::{EXIT_BAD_INPUT, EXIT_OK, EXIT_UNKNOWN, EXIT_VIOLATION};
 use crate::report::{self, WallTime};
 use crate::run::{verdict, RunOptions, RunVerdict};
+use crate::scenario::Scenario;
 use crate::sim::Progress;
-use crate::time::{parse_duration, SimTime};
+use crate::time::{parse_duration, SimDuration, SimTime};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
@@ -60,12 +61,35 @@ fn parse_window(text: &str) -> Result<(u64, u64), String> {
     Ok((a, b))
 }
 
+/// Checks that the `--window` of the Lamport diagram lies within the run
+/// (fault phase and liveness phase), so it cannot silently draw nothing.
+fn window_within_run(window: (u64, u64), scenario: &Scenario) -> Result<(), String> {
+    let end = scenario.config.duration + scenario.config.settle;
+    if window.1 <= end.as_nanos() {
+        return Ok(());
+    }
+    Err(format!(
+        "--window {}..{} lies outside the run of {}, which ends at {end} ({} of faults + {} liveness phase)",
+        SimDuration::from_nanos(window.0),
+        SimDuration::from_nanos(window.1),
+        scenario.file,
+        scenario.config.duration,
+        scenario.config.settle,
+    ))
+}
+
 /// Runs `faultline run` and returns its exit code.
 pub fn run(args: RunArgs, registry: &crate::protocols::Registry) -> i32 {
     let scenario = match super::load_scenario(&args.scenario, args.swarm, registry) {
         Ok(s) => s,
         Err(code) => return code,
     };
+    if let Some(window) = args.window {
+        if let Err(e) = window_within_run(window, &scenario) {
+            eprintln!("error: {e}");
+            return EXIT_BAD_INPUT;
+        }
+    }
     let seed = args.seed.unwrap_or(scenario.default_seed);
     let out = match (&args.out, args.no_out) {
         (_, true) => None,

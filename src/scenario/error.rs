@@ -1,6 +1,7 @@
 //! Scenario errors: every mistake names the file, line, column, field and
 //! what was expected.
 
+use crate::clip::clip_long_values;
 use std::fmt;
 use std::ops::Range;
 
@@ -27,9 +28,9 @@ impl fmt::Display for ScenarioError {
             write!(f, "{}:{}:{}: ", self.file, self.line, self.column)?;
         }
         if let Some(field) = &self.field {
-            write!(f, "field `{field}`: ")?;
+            write!(f, "field `{}`: ", clip_long_values(field))?;
         }
-        write!(f, "{}", self.message)
+        write!(f, "{}", clip_long_values(&self.message))
     }
 }
 
@@ -79,6 +80,9 @@ impl Source<'_> {
     pub fn toml_error(&self, err: &toml::de::Error) -> ScenarioError {
         let span = err.span().unwrap_or(0..0);
         let message = plain_types(err.message().trim());
+        if message == "duplicate key" {
+            return self.duplicate(span);
+        }
         let Some(key) = missing_field(&message) else {
             let field = self.field_at(span.start);
             return self.error(span, field, message);
@@ -96,6 +100,31 @@ impl Source<'_> {
         }
         let field = self.missing_field_path(&span, key);
         self.error(span, Some(field), message)
+    }
+
+    /// toml's "duplicate key" at `span`, told as what it is: a `[table]`
+    /// header written twice (naming the line of the first), or a key set
+    /// twice in one table.
+    fn duplicate(&self, span: Range<usize>) -> ScenarioError {
+        let line_start = self.line_start(span.start);
+        let line = self.text[line_start..].lines().next().unwrap_or("");
+        if let Some((name, false)) = header(line) {
+            let first = self.text[..line_start]
+                .lines()
+                .position(|l| header(l).is_some_and(|(n, array)| !array && n == name));
+            let first = first.map_or(String::new(), |i| format!(" (first at line {})", i + 1));
+            let message = format!(
+                "the table [{name}] appears twice{first}: write its keys under one [{name}] header"
+            );
+            return self.error(span, Some(name), message);
+        }
+        let field = self.field_at(span.start);
+        let key = field
+            .as_deref()
+            .and_then(|f| f.rsplit('.').next())
+            .unwrap_or("this key");
+        let message = format!("duplicate key: `{key}` is set twice in the same table: keep one");
+        self.error(span, field, message)
     }
 
     /// The full path of a required `key` missing from the table at `span`:

@@ -9,6 +9,7 @@ mod jepsen_log;
 mod json;
 
 use super::value::Value;
+use crate::clip::clip_long_values;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -162,7 +163,7 @@ pub enum HistoryError {
         source: std::io::Error,
     },
     /// The text does not follow the format's syntax.
-    #[error("{file}:{line}:{column}: expected {expected}, found {found}")]
+    #[error("{file}:{line}:{column}: expected {expected}, found {}", clip_long_values(.found))]
     Syntax {
         /// The file.
         file: String,
@@ -176,7 +177,7 @@ pub enum HistoryError {
         found: String,
     },
     /// The events do not form a well-formed history.
-    #[error("{file}:{line}: {message}")]
+    #[error("{file}:{line}: {}", clip_long_values(.message))]
     Invalid {
         /// The file.
         file: String,
