@@ -67,8 +67,23 @@ impl<V> Space<V> {
     fn insert(&mut self, index: u64, value: V) {
         match self.find(index) {
             Ok(at) => self.values[at].1 = value,
-            Err(at) => self.values.insert(at, (index, value)),
+            Err(at) => {
+                self.values.insert(at, (index, value));
+                self.assert_sorted_around(at);
+            }
         }
+    }
+
+    /// The invariant: indices strictly increase; checked around a new one.
+    fn assert_sorted_around(&self, at: usize) {
+        let index = self.values[at].0;
+        let before = at.checked_sub(1).map(|b| self.values[b].0);
+        let after = self.values.get(at + 1).map(|(i, _)| *i);
+        assert!(
+            before.is_none_or(|b| b < index) && after.is_none_or(|a| index < a),
+            "disk space {:?}: index {index} inserted out of order",
+            self.name
+        );
     }
 
     fn remove(&mut self, index: u64) {

@@ -92,6 +92,18 @@ impl<E> EventQueue<E> {
             }
         };
         self.heap.push(Key::new(time, seq, slot));
+        self.assert_accounted();
+    }
+
+    /// Every slab slot is either named by one heap key or free: the
+    /// invariant that lets `pop` take a slot's event without searching.
+    #[inline]
+    fn assert_accounted(&self) {
+        assert_eq!(
+            self.heap.len() + self.free.len(),
+            self.slab.len(),
+            "event queue slots lost or named twice"
+        );
     }
 
     /// Removes and returns the earliest event.
@@ -101,6 +113,7 @@ impl<E> EventQueue<E> {
         let slot = key.slot();
         let event = self.slab[slot].take();
         self.free.push(slot as u32);
+        self.assert_accounted();
         match event {
             Some(event) => Some((key.time(), event)),
             None => panic!("the event queue's slot {slot} was empty"),

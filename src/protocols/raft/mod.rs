@@ -170,21 +170,30 @@ impl Process for RaftNode {
 
     fn on_start(&mut self, ctx: &mut Ctx<'_, Self>, disk: &Disk<Stored>) {
         match self {
-            RaftNode::Server(s) => s.start(ctx, disk),
+            RaftNode::Server(s) => {
+                s.start(ctx, disk);
+                s.assert_invariants();
+            }
             RaftNode::Client(c) => c.start(ctx, disk),
         }
     }
 
     fn on_message(&mut self, ctx: &mut Ctx<'_, Self>, from: NodeId, msg: Msg) {
         match self {
-            RaftNode::Server(s) => s.on_message(ctx, from, msg),
+            RaftNode::Server(s) => {
+                s.on_message(ctx, from, msg);
+                s.assert_invariants();
+            }
             RaftNode::Client(c) => c.on_message(ctx, from, msg),
         }
     }
 
     fn on_timer(&mut self, ctx: &mut Ctx<'_, Self>, id: TimerId, timer: Timer) {
         match self {
-            RaftNode::Server(s) => s.on_timer(ctx, id, timer),
+            RaftNode::Server(s) => {
+                s.on_timer(ctx, id, timer);
+                s.assert_invariants();
+            }
             RaftNode::Client(c) => c.on_timer(ctx, id, timer),
         }
     }

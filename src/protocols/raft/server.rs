@@ -356,6 +356,61 @@ impl Server {
                 .is_some_and(|t| now.saturating_since(t) < self.opts.election_min)
     }
 
+    /// Asserts the invariants of the module doc that one node can check of
+    /// itself, after every handler: `applied <= commit <= last_index`, the
+    /// snapshot boundary applied, no entry from a term this node has not
+    /// reached, and a leader's state present exactly while it leads. O(n) in
+    /// the cluster size; on in release builds (see `reports/BENCHMARKS.md`
+    /// for what it costs).
+    #[inline]
+    pub fn assert_invariants(&self) {
+        let me = self.me;
+        let last = self.log.last_index();
+        assert!(
+            self.applied <= self.commit && self.commit <= last,
+            "{me}: applied {} <= commit {} <= last index {last} does not hold",
+            self.applied,
+            self.commit
+        );
+        assert!(
+            self.log.snapshot_index() <= self.applied,
+            "{me}: the log is compacted to {}, beyond what was applied ({})",
+            self.log.snapshot_index(),
+            self.applied
+        );
+        assert!(
+            self.log.last_term() <= self.term,
+            "{me}: the log holds an entry of term {} in term {}",
+            self.log.last_term(),
+            self.term
+        );
+        let leading = self.role == Role::Leader;
+        assert_eq!(
+            leading,
+            self.leader_timers.is_some(),
+            "{me}: leader timers exist exactly while it leads"
+        );
+        if leading {
+            assert_eq!(
+                self.leader,
+                Some(me),
+                "{me}: a leader that does not know it leads"
+            );
+            assert_eq!(
+                self.voted_for,
+                Some(me),
+                "{me}: a leader that did not vote for itself"
+            );
+            assert!(
+                self.match_index
+                    .iter()
+                    .zip(&self.next_index)
+                    .all(|(m, n)| m < n && *n <= last + 1),
+                "{me}: match_index < next_index <= last index + 1 does not hold"
+            );
+        }
+    }
+
     // ----- events --------------------------------------------------------------------
 
     /// A timer fired.

@@ -725,3 +725,20 @@ fn s5_4_2_figure_8_is_safe_and_the_checks_would_see_the_bug() {
     );
     assert!(c.violations.is_empty(), "{:?}", c.violations);
 }
+
+// ----- invariants asserted after every handler ---------------------------------------
+
+/// A disk whose log has an entry of a term later than its durable term
+/// (the term was not synced before the entries, a persistence bug) fails
+/// the server's invariant as soon as it starts.
+#[test]
+#[should_panic(expected = "n0: the log holds an entry of term 3 in term 1")]
+fn a_log_ahead_of_the_durable_term_fails_the_server_invariant() {
+    node(0, 1, &[1, 3], &opts(true));
+}
+
+#[test]
+fn a_consistent_disk_passes_the_server_invariant() {
+    let (h, _) = node(0, 3, &[1, 3], &opts(true));
+    h.node.server().expect("a server").assert_invariants();
+}

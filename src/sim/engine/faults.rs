@@ -10,6 +10,9 @@ impl<P: Protocol> Simulation<P> {
         let action = self.faults[index].action.clone();
         let (description, effect) = self.perform(&action);
         self.log_fault(description, effect);
+        for (i, slot) in self.slots.iter().enumerate() {
+            slot.assert_consistent(NodeId(i as u32));
+        }
     }
 
     /// Logs an applied fault: the trace hash folds its description (so the

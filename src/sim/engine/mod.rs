@@ -96,6 +96,31 @@ struct Slot<N: Process> {
     role: Option<&'static str>,
 }
 
+impl<N: Process> Slot<N> {
+    /// Asserts the slot's invariants: a process exactly while the node is
+    /// not crashed; a crashed node holds no timers, deferred events or
+    /// unsynced writes; events wait in the inbox only while it is paused.
+    #[inline]
+    fn assert_consistent(&self, node: NodeId) {
+        let crashed = self.status == Status::Crashed;
+        assert_eq!(
+            self.process.is_some(),
+            !crashed,
+            "{node}: has a process iff it is not crashed ({:?})",
+            self.status
+        );
+        assert!(
+            !crashed || (self.live_timers.is_empty() && self.disk.unsynced() == 0),
+            "{node}: crashed with live timers or unsynced writes"
+        );
+        assert!(
+            self.inbox.is_empty() || self.status == Status::Paused,
+            "{node}: deferred events while {:?}",
+            self.status
+        );
+    }
+}
+
 struct Client {
     process: u64,
     open: Option<usize>,
@@ -365,6 +390,7 @@ impl<P: Protocol> Simulation<P> {
         };
         f(process, &mut ctx);
         let role = process.role();
+        slot.assert_consistent(node);
         if !same_role(role, slot.role) {
             slot.role = role;
             if self.roles.len() < MAX_ROLE_CHANGES {
