@@ -1,6 +1,6 @@
 //! The context a process acts through, and the effects it records.
 
-use super::{Disk, DiskKey, NodeId, Process, RequestId, TimerId};
+use super::{Disk, DiskKey, NodeId, Process, RequestId, StorageOp, TimerId};
 use crate::rng::{SimRng, Stream};
 use crate::time::{SimDuration, SimTime};
 
@@ -36,6 +36,10 @@ pub enum Effect<P: Process> {
     },
     /// An observation for the invariant checkers.
     Note(P::Note),
+    /// A change to the node's durable store, carried out in order with the
+    /// other effects: a reply or message after [`StorageOp::Sync`] goes out
+    /// only once what was written before it is durable.
+    Storage(StorageOp<P::Stored>),
 }
 
 /// What a process can see and do while it handles one event.
@@ -44,7 +48,6 @@ pub struct Ctx<'a, P: Process> {
     pub(crate) now: SimTime,
     pub(crate) servers: &'a [NodeId],
     pub(crate) rng: &'a mut SimRng,
-    pub(crate) disk: &'a mut Disk<P::Stored>,
     pub(crate) effects: &'a mut Vec<Effect<P>>,
     pub(crate) next_timer: &'a mut u64,
 }
@@ -107,22 +110,25 @@ impl<'a, P: Process> Ctx<'a, P> {
 
     /// Writes to durable storage; lost on a crash unless [`Ctx::sync`] follows.
     pub fn write(&mut self, key: DiskKey, value: P::Stored) {
-        self.disk.write(key, value);
+        self.effects
+            .push(Effect::Storage(StorageOp::Write(key, value)));
     }
 
     /// Deletes from durable storage; undone by a crash unless synced.
     pub fn delete(&mut self, key: DiskKey) {
-        self.disk.delete(key);
+        self.effects.push(Effect::Storage(StorageOp::Delete(key)));
     }
 
     /// Deletes indices `from..=to` of `space`; undone by a crash unless synced.
     pub fn delete_range(&mut self, space: &'static str, from: u64, to: u64) {
-        self.disk.delete_range(space, from, to);
+        self.effects
+            .push(Effect::Storage(StorageOp::DeleteRange { space, from, to }));
     }
 
-    /// Makes every write so far durable (an fsync).
+    /// Makes every write so far durable (an fsync); what the handler does
+    /// after it happens only once the writes are durable.
     pub fn sync(&mut self) {
-        self.disk.sync();
+        self.effects.push(Effect::Storage(StorageOp::Sync));
     }
 
     /// Answers a client request: the operation took effect with result `res`.
@@ -146,7 +152,10 @@ impl<'a, P: Process> Ctx<'a, P> {
 }
 
 /// Drives one process by hand, outside any simulation: for unit tests of a
-/// protocol's state machine ("deliver this message, what did it send?").
+/// protocol's state machine ("deliver this message, what did it send?"),
+/// and for running a process on a real network (see `examples/udp`). It
+/// carries out the storage effects on its [`Disk`] and returns every
+/// effect, in order, for the caller to carry out the rest.
 pub struct Harness<P: Process> {
     /// The process under test.
     pub node: P,
@@ -178,39 +187,46 @@ impl<P: Process> Harness<P> {
         }
     }
 
-    fn with_ctx(&mut self, f: impl FnOnce(&mut P, &mut Ctx<'_, P>)) -> Vec<Effect<P>> {
+    fn with_ctx(
+        &mut self,
+        f: impl FnOnce(&mut P, &mut Ctx<'_, P>, &Disk<P::Stored>),
+    ) -> Vec<Effect<P>> {
         let mut ctx = Ctx {
             me: self.me,
             now: self.now,
             servers: &self.servers,
             rng: &mut self.rng,
-            disk: &mut self.disk,
             effects: &mut self.effects,
             next_timer: &mut self.next_timer,
         };
-        f(&mut self.node, &mut ctx);
-        std::mem::take(&mut self.effects)
+        f(&mut self.node, &mut ctx, &self.disk);
+        let effects = std::mem::take(&mut self.effects);
+        for effect in &effects {
+            if let Effect::Storage(op) = effect {
+                self.disk.apply(op.clone());
+            }
+        }
+        effects
     }
 
     /// Calls `on_start` with the harness's disk; returns the effects.
     pub fn start(&mut self) -> Vec<Effect<P>> {
-        let disk = self.disk.clone();
-        self.with_ctx(|node, ctx| node.on_start(ctx, &disk))
+        self.with_ctx(|node, ctx, disk| node.on_start(ctx, disk))
     }
 
     /// Delivers `msg` from `from`; returns the effects.
     pub fn deliver(&mut self, from: NodeId, msg: P::Msg) -> Vec<Effect<P>> {
-        self.with_ctx(|node, ctx| node.on_message(ctx, from, msg))
+        self.with_ctx(|node, ctx, _| node.on_message(ctx, from, msg))
     }
 
     /// Fires a timer; returns the effects.
     pub fn fire(&mut self, id: TimerId, timer: P::Timer) -> Vec<Effect<P>> {
-        self.with_ctx(|node, ctx| node.on_timer(ctx, id, timer))
+        self.with_ctx(|node, ctx, _| node.on_timer(ctx, id, timer))
     }
 
     /// Hands a client request to the node; returns the effects.
     pub fn request(&mut self, req: RequestId, op: P::Op) -> Vec<Effect<P>> {
-        self.with_ctx(|node, ctx| node.on_request(ctx, req, op))
+        self.with_ctx(|node, ctx, _| node.on_request(ctx, req, op))
     }
 
     /// Simulates a crash and restart: unsynced writes are lost and the node is

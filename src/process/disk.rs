@@ -111,6 +111,29 @@ enum Change<V> {
     DeleteRange(&'static str, u64, u64),
 }
 
+/// One operation on a durable store, as a process asks for it
+/// ([`crate::process::Effect::Storage`]): the engine carries it out on the
+/// node's [`Disk`]; a driver on a real machine, on its own storage.
+#[derive(Clone, Debug, PartialEq)]
+pub enum StorageOp<V> {
+    /// Write a value at a key; lost on a crash unless synced.
+    Write(DiskKey, V),
+    /// Delete a key; undone by a crash unless synced.
+    Delete(DiskKey),
+    /// Delete every index of `space` in `from..=to`; undone by a crash
+    /// unless synced.
+    DeleteRange {
+        /// The namespace.
+        space: &'static str,
+        /// The first index.
+        from: u64,
+        /// The last index.
+        to: u64,
+    },
+    /// Make every change so far durable (an fsync).
+    Sync,
+}
+
 impl<V> Default for Disk<V> {
     fn default() -> Self {
         Disk {
@@ -192,6 +215,16 @@ impl<V: Clone> Disk<V> {
         }
         self.pending = pending; // empty again; its buffer is reused
         self.syncs += 1;
+    }
+
+    /// Carries out `op`.
+    pub fn apply(&mut self, op: StorageOp<V>) {
+        match op {
+            StorageOp::Write(key, value) => self.write(key, value),
+            StorageOp::Delete(key) => self.delete(key),
+            StorageOp::DeleteRange { space, from, to } => self.delete_range(space, from, to),
+            StorageOp::Sync => self.sync(),
+        }
     }
 
     /// Discards unsynced writes, as a crash does.

@@ -35,6 +35,7 @@ type Node<P> = <P as Protocol>::Node;
 type Msg<P> = <Node<P> as Process>::Msg;
 type Op<P> = <Node<P> as Process>::Op;
 type Res<P> = <Node<P> as Process>::Res;
+type Stored<P> = <Node<P> as Process>::Stored;
 
 enum Event<N: Process> {
     Start(NodeId),
@@ -374,7 +375,11 @@ impl<P: Protocol> Simulation<P> {
     // ----- running process handlers -------------------------------------------------
 
     /// Runs one handler of `node` with a fresh context, then carries out its effects.
-    fn handle(&mut self, node: NodeId, f: impl FnOnce(&mut Node<P>, &mut Ctx<'_, Node<P>>)) {
+    fn handle(
+        &mut self,
+        node: NodeId,
+        f: impl FnOnce(&mut Node<P>, &mut Ctx<'_, Node<P>>, &Disk<Stored<P>>),
+    ) {
         let slot = &mut self.slots[node.index()];
         let Some(process) = slot.process.as_mut() else {
             return;
@@ -384,11 +389,10 @@ impl<P: Protocol> Simulation<P> {
             now: slot.clock.local(self.now),
             servers: &self.servers,
             rng: &mut slot.rng,
-            disk: &mut slot.disk,
             effects: &mut self.effects,
             next_timer: &mut self.next_timer,
         };
-        f(process, &mut ctx);
+        f(process, &mut ctx, &slot.disk);
         let role = process.role();
         slot.assert_consistent(node);
         if !same_role(role, slot.role) {
@@ -433,6 +437,7 @@ impl<P: Protocol> Simulation<P> {
                         self.record_violation(v);
                     }
                 }
+                Effect::Storage(op) => self.slots[node.index()].disk.apply(op),
             }
         }
         self.effects = effects;
@@ -453,8 +458,7 @@ impl<P: Protocol> Simulation<P> {
         self.hasher.event(EventTag::Start, self.now.as_nanos());
         self.hasher.word(u64::from(node.0));
         self.hasher.word(u64::from(slot.incarnation));
-        let disk = slot.disk.clone();
-        self.handle(node, |p, ctx| p.on_start(ctx, &disk));
+        self.handle(node, |p, ctx, disk| p.on_start(ctx, disk));
     }
 }
 
