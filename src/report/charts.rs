@@ -925,12 +925,16 @@ pub fn cap_tradeoff(points: &[(String, String, f64, f64)], shapes: &[&str]) -> S
                 .light_line_style(WHITE.mix(0.0))
                 .draw()
                 .map_err(err)?;
+            // Stores often share a point (both CP stores at 100%
+            // linearizable): each is drawn smaller than the one before, so
+            // one on top of another still shows as a ring.
             for (i, store) in stores.iter().enumerate() {
                 let color = Palette99::pick(i).to_rgba();
+                let radius = 5 + 3 * (stores.len() - 1 - i) as i32;
                 let mine = points
                     .iter()
                     .filter(|p| p.0 == *store && p.1 == *shape)
-                    .map(|p| Circle::new((p.2, p.3), 7, color.filled()));
+                    .map(move |p| Circle::new((p.2, p.3), radius, color.filled()));
                 chart.draw_series(mine).map_err(err)?;
             }
         }
@@ -978,13 +982,17 @@ pub fn availability_over_time(
             .draw()
             .map_err(err)?;
         shade(&mut chart, &shades, 0.0, 1.05)?;
+        // Stores often agree (both CP stores serve 60% in a split): each
+        // line is drawn narrower than the one before, so one on top of
+        // another still shows.
         for (i, (_, points)) in series.iter().enumerate() {
             let color = Palette99::pick(i).to_rgba();
+            let width = 2 + 2 * (series.len() - 1 - i) as u32;
             let steps = points
                 .iter()
                 .flat_map(|&(t, v)| [(t, v), (t + bucket_s, v)]);
             chart
-                .draw_series(LineSeries::new(steps, color.stroke_width(2)))
+                .draw_series(LineSeries::new(steps, color.stroke_width(width)))
                 .map_err(err)?;
         }
         Ok(())
