@@ -169,8 +169,21 @@ pub fn scenario(store: &StoreSpec, shape: &ShapeSpec, partition_s: u64, seed: u6
     Scenario::from_plan("cap", (store.plan)(), 5, config)
 }
 
-/// Client-weighted share of requests answered ok per `bucket_ms` of
-/// invocation time, for one run: the "availability over time" curve.
+/// Client-weighted share of requests answered ok per `bucket_ms`, for one
+/// run: the "availability over time" curve, as (bucket start s, share).
+///
+/// A request counts in the bucket of its outcome time, when its client
+/// learnt how it ended: answered ok, refused, or timed out. Counting a
+/// refusal or a timeout when the request was made would put a request cut
+/// off by the partition up to a timeout (1 s) before the partition began;
+/// successes count at their answer too, so every bucket holds the outcomes
+/// its clients saw then. One exception keeps a refused client from
+/// vanishing from the bucket in which it only waited: a client that saw no
+/// outcome in a bucket counts the request it was still waiting on at the
+/// bucket's end, if that request is not answered ok (so a request sent at
+/// 5.01 s that times out at 6.01 s leaves its client unserved in the
+/// second from 5 s, where it saw nothing, and refused in the next). Buckets
+/// with no client in them are left out.
 pub fn availability_over_time(
     store: &StoreSpec,
     shape: &ShapeSpec,
@@ -186,13 +199,29 @@ pub fn availability_over_time(
     Ok((0..buckets)
         .filter_map(|b| {
             let (lo, hi) = (b as u64 * bucket_ns, (b as u64 + 1) * bucket_ns);
-            let group: Vec<&ClientOp> = ops
-                .iter()
-                .filter(|o| o.invoked_ns >= lo && o.invoked_ns < hi)
-                .collect();
-            client_availability(&group).map(|share| (lo as f64 / 1e9, share))
+            client_availability(&bucket_outcomes(ops, lo, hi)).map(|share| (lo as f64 / 1e9, share))
         })
         .collect())
+}
+
+/// The requests that availability in `lo..hi` rests on: those whose
+/// outcome came then, and for each client that saw none, the request it
+/// was still waiting on at `hi` if that one ended other than ok (see
+/// [`availability_over_time`]).
+fn bucket_outcomes(ops: &[ClientOp], lo: u64, hi: u64) -> Vec<&ClientOp> {
+    let mut group: Vec<&ClientOp> = ops
+        .iter()
+        .filter(|o| o.completed_ns.is_some_and(|t| t >= lo && t < hi))
+        .collect();
+    let waiting = ops.iter().filter(|o| {
+        o.invoked_ns < hi && o.completed_ns.is_none_or(|t| t >= hi) && o.outcome_name() != "ok"
+    });
+    for o in waiting {
+        if !group.iter().any(|g| g.client == o.client) {
+            group.push(o);
+        }
+    }
+    group
 }
 
 /// When the partition of every run starts and, for `partition_s`, ends (seconds).

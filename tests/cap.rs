@@ -87,3 +87,37 @@ fn raft_stays_linearizable_and_serves_only_the_majority_under_a_split() {
         );
     }
 }
+
+/// Regression: availability over time counted each request at its
+/// invocation, so a request sent just before the partition and cut off by
+/// it made the curve dip before the partition began. Counted when its
+/// outcome is known, nothing can be refused before the cut, and a CP
+/// store's minority clients are refused within the partition's first
+/// second.
+#[test]
+fn availability_over_time_is_full_before_the_partition_begins() {
+    let (start_s, _) = faultline::cap::partition_window(4);
+    for store in STORES {
+        for seed in 0..3 {
+            let series =
+                faultline::cap::availability_over_time(store, shape("split"), 4, seed, 1000)
+                    .unwrap_or_else(|e| panic!("{e}"));
+            for (t, share) in series.iter().filter(|(t, _)| t + 1.0 <= start_s) {
+                assert!(
+                    *share == 1.0,
+                    "{} seed {seed}: {share} available in the second from {t}s, before the partition at {start_s}s",
+                    store.name
+                );
+            }
+            if !store.name.contains("CP") {
+                continue;
+            }
+            let first = series.iter().find(|(t, _)| *t == start_s).map(|p| p.1);
+            assert!(
+                first.is_some_and(|s| s < 1.0),
+                "{} seed {seed}: the partition's first second shows no refusal ({first:?})",
+                store.name
+            );
+        }
+    }
+}

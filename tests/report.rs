@@ -1,7 +1,10 @@
 //! The report a run writes: every file present, SVGs well-formed XML,
 //! `trace.json` in Chrome's trace format, `report.md` with its sections, a
 //! self-contained `index.html`, and (with Chromium installed) the page
-//! opening in headless Chromium with no console errors and its charts shown.
+//! opening in headless Chromium with no console errors and its charts shown;
+//! what the charts of real runs say: Raft's client lanes named as clients,
+//! the liveness phase marked, the counterexample on a time axis, and no
+//! text cut off at a picture's edge.
 //!
 //! The Chromium test is skipped with a printed note when no Chromium is
 //! installed, unless `FAULTLINE_REQUIRE_CHROMIUM` is set (CI sets it after
@@ -206,4 +209,121 @@ fn index_html_opens_in_headless_chromium_without_console_errors() {
         dom.matches("<svg").count() >= 3,
         "the charts are not in the rendered page"
     );
+}
+
+/// A text element of an SVG: what it says, where across it is anchored,
+/// its font size, and whether it runs vertically (an axis name).
+struct SvgText {
+    text: String,
+    x: f64,
+    anchor: String,
+    size: f64,
+    rotated: bool,
+}
+
+fn svg_texts(svg: &str) -> Vec<SvgText> {
+    let doc = roxmltree::Document::parse(svg).unwrap_or_else(|e| panic!("not XML: {e}"));
+    let number = |n: roxmltree::Node<'_, '_>, k: &str| {
+        n.attribute(k)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    doc.descendants()
+        .filter(|n| n.has_tag_name("text"))
+        .map(|n| SvgText {
+            text: n.text().unwrap_or("").trim().to_string(),
+            x: number(n, "x"),
+            anchor: n.attribute("text-anchor").unwrap_or("start").to_string(),
+            size: n
+                .attribute("font-size")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(16.0),
+            rotated: n
+                .attribute("transform")
+                .is_some_and(|t| t.contains("rotate")),
+        })
+        .collect()
+}
+
+fn svg_width(svg: &str) -> f64 {
+    let doc = roxmltree::Document::parse(svg).unwrap_or_else(|e| panic!("not XML: {e}"));
+    doc.root_element()
+        .attribute("width")
+        .and_then(|w| w.parse().ok())
+        .unwrap_or_else(|| panic!("an SVG without a width"))
+}
+
+/// Asserts that no text of `svg` runs past its left or right edge
+/// (estimating a sans-serif glyph at 0.6 of the font size, generous for
+/// digits and lower case).
+fn assert_texts_inside(name: &str, svg: &str) {
+    let width = svg_width(svg);
+    for t in svg_texts(svg) {
+        let w = 0.6 * t.size * t.text.chars().count() as f64;
+        let (left, right) = match t.anchor.as_str() {
+            _ if t.rotated => (t.x - t.size, t.x + t.size),
+            "middle" => (t.x - w / 2.0, t.x + w / 2.0),
+            "end" => (t.x - w, t.x),
+            _ => (t.x, t.x + w),
+        };
+        assert!(
+            left >= 0.0 && right <= width,
+            "{name}: {:?} spans {left:.0}..{right:.0}, outside 0..{width}",
+            t.text
+        );
+    }
+}
+
+fn has_text(svg: &str, text: &str) -> bool {
+    svg_texts(svg).iter().any(|t| t.text == text)
+}
+
+#[test]
+fn the_lamport_diagram_names_raft_client_lanes_as_clients() {
+    let dir = report_dir("lamport", "raft-leader-crashes.toml", &["--seed", "1"]);
+    let svg = read(&dir, "lamport.svg");
+    for lane in ["n0", "n4", "c0", "c3"] {
+        assert!(has_text(&svg, lane), "lamport.svg has no lane {lane}");
+    }
+    assert!(
+        !has_text(&svg, "n5"),
+        "the 5 servers are n0..n4; process 5 is client c0"
+    );
+    assert_texts_inside("lamport.svg", &svg);
+}
+
+#[test]
+fn the_time_charts_mark_the_liveness_phase() {
+    let dir = report_dir("liveness", "raft-leader-crashes.toml", &["--seed", "1"]);
+    for chart in ["latency.svg", "throughput.svg", "roles.svg"] {
+        let svg = read(&dir, chart);
+        assert!(
+            has_text(&svg, "liveness phase"),
+            "{chart} does not mark the liveness phase"
+        );
+        assert_texts_inside(chart, &svg);
+    }
+}
+
+#[test]
+fn the_counterexample_timeline_has_a_time_axis_inside_the_picture() {
+    let dir = report_dir(
+        "counterexample",
+        "cap-eventual-split.toml",
+        &["--seed", "1"],
+    );
+    let html = read(&dir, "index.html");
+    let at = html
+        .find("<h2>Counterexample")
+        .unwrap_or_else(|| panic!("no counterexample in the page"));
+    let start = at + html[at..].find("<svg").unwrap_or(0);
+    let end = start + html[start..].find("</svg>").unwrap_or(0) + "</svg>".len();
+    let svg = &html[start..end];
+    assert!(has_text(svg, "time (ms)"), "no time axis label");
+    let ticks = svg_texts(svg)
+        .iter()
+        .filter(|t| t.text.parse::<f64>().is_ok())
+        .count();
+    assert!(ticks >= 3, "only {ticks} numbered time ticks");
+    assert_texts_inside("the counterexample", svg);
 }

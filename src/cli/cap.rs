@@ -8,6 +8,9 @@ use crate::report::charts;
 use clap::Args;
 use std::path::PathBuf;
 
+/// The width of a bucket of the availability-over-time chart.
+const BUCKET_MS: u64 = 1000;
+
 /// Arguments of `faultline cap`.
 #[derive(Args, Debug)]
 pub struct CapArgs {
@@ -67,7 +70,7 @@ pub fn run(args: CapArgs) -> i32 {
         .unwrap_or(&SHAPES[0]);
     let mut series = Vec::new();
     for store in STORES {
-        match cap::availability_over_time(store, split, longest, 0, 1000) {
+        match cap::availability_over_time(store, split, longest, 0, BUCKET_MS) {
             Ok(s) => series.push((store.name.to_string(), s)),
             Err(e) => {
                 eprintln!("error: {e}");
@@ -90,7 +93,11 @@ pub fn run(args: CapArgs) -> i32 {
         ),
         (
             "availability-over-time.svg",
-            charts::availability_over_time(&series, cap::partition_window(longest)),
+            charts::availability_over_time(
+                &series,
+                cap::partition_window(longest),
+                BUCKET_MS as f64 / 1e3,
+            ),
         ),
     ];
     let written = std::fs::create_dir_all(&args.out).and_then(|_| {

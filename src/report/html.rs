@@ -3,7 +3,7 @@
 //! counterexample drawn as a timeline when there is one, the charts inline,
 //! and the faults.
 
-use super::charts::html_escape;
+use super::charts::{counterexample as counterexample_chart, html_escape, CounterexampleOp};
 use super::replay_command;
 use crate::run::verdict;
 use crate::scenario::Scenario;
@@ -156,7 +156,8 @@ fn faults(h: &mut String, result: &RunResult) {
 }
 
 /// A linearizability counterexample: the deepest linearizable prefix (green)
-/// and the operations that cannot be placed next (red), one row per process.
+/// and the operations that cannot be placed next (red), one row per
+/// process, on a time axis.
 fn counterexample(h: &mut String, check: &str, data: &Value) {
     let prefix = data["prefix"].as_array().cloned().unwrap_or_default();
     let stuck: Vec<Value> = data["cannot_place"]
@@ -166,32 +167,18 @@ fn counterexample(h: &mut String, check: &str, data: &Value) {
     if prefix.is_empty() && stuck.is_empty() {
         return;
     }
-    let ops: Vec<(&Value, bool)> = prefix
+    let op = |o: &Value, stuck: bool| CounterexampleOp {
+        process: o["process"].as_i64().unwrap_or(0),
+        call_ns: o["call_time"].as_u64().unwrap_or(0),
+        return_ns: o["return_time"].as_u64(),
+        description: o["description"].as_str().unwrap_or("").to_string(),
+        stuck,
+    };
+    let ops: Vec<CounterexampleOp> = prefix
         .iter()
-        .map(|o| (o, false))
-        .chain(stuck.iter().map(|o| (o, true)))
+        .map(|o| op(o, false))
+        .chain(stuck.iter().map(|o| op(o, true)))
         .collect();
-    let t = |o: &Value, k: &str| o[k].as_u64();
-    let lo = ops
-        .iter()
-        .filter_map(|(o, _)| t(o, "call_time"))
-        .min()
-        .unwrap_or(0);
-    let hi = ops
-        .iter()
-        .filter_map(|(o, _)| t(o, "return_time").or(t(o, "call_time")))
-        .max()
-        .unwrap_or(lo + 1)
-        .max(lo + 1);
-    let mut processes: Vec<i64> = ops
-        .iter()
-        .filter_map(|(o, _)| o["process"].as_i64())
-        .collect();
-    processes.sort();
-    processes.dedup();
-    let (width, row_h, left) = (900.0, 26.0, 90.0);
-    let x = |v: u64| left + (v - lo) as f64 / (hi - lo) as f64 * (width - left - 20.0);
-    let height = 40.0 + row_h * processes.len() as f64;
     let _ = writeln!(
         h,
         "<section><h2>Counterexample: {}</h2>",
@@ -205,34 +192,5 @@ fn counterexample(h: &mut String, check: &str, data: &Value) {
     if let Some(why) = data["explanation"].as_str() {
         let _ = writeln!(h, "<p><b>Why:</b> {}</p>", html_escape(why));
     }
-    let _ = writeln!(h, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" viewBox=\"0 0 {width} {height}\">");
-    for (i, p) in processes.iter().enumerate() {
-        let y = 20.0 + row_h * i as f64;
-        let _ = writeln!(
-            h,
-            "<text x=\"4\" y=\"{}\" font-size=\"12\">process {p}</text>",
-            y + 15.0
-        );
-    }
-    for (o, bad) in &ops {
-        let row = processes
-            .iter()
-            .position(|p| Some(*p) == o["process"].as_i64())
-            .unwrap_or(0);
-        let y = 20.0 + row_h * row as f64;
-        let (a, b) = (
-            x(t(o, "call_time").unwrap_or(lo)),
-            x(t(o, "return_time").unwrap_or(hi)),
-        );
-        let color = if *bad { "#e05a4f" } else { "#6cbf6a" };
-        let label = html_escape(o["description"].as_str().unwrap_or(""));
-        let _ = writeln!(h, "<rect x=\"{a:.1}\" y=\"{y}\" width=\"{:.1}\" height=\"18\" fill=\"{color}\" opacity=\"0.8\"><title>{label}</title></rect>", (b - a).max(2.0));
-        let _ = writeln!(
-            h,
-            "<text x=\"{:.1}\" y=\"{}\" font-size=\"11\">{label}</text>",
-            a + 2.0,
-            y + 13.0
-        );
-    }
-    let _ = writeln!(h, "</svg></section>");
+    let _ = writeln!(h, "{}</section>", counterexample_chart(&ops));
 }

@@ -274,6 +274,17 @@ fn write_checks(out: &mut String, scenario: &Scenario, result: &RunResult) {
     }
 }
 
+/// When the run's liveness phase began (the engine logs it as a fault
+/// when the fault phase, `duration`, ends and `settle` is above zero), if
+/// the run got that far.
+fn liveness_start_ns(result: &RunResult) -> Option<u64> {
+    result
+        .faults
+        .iter()
+        .find(|f| matches!(f.effect, crate::sim::FaultEffect::LivenessPhase { .. }))
+        .map(|f| f.time_ns)
+}
+
 /// Files `write_run_report` writes into a run's directory.
 pub const REPORT_FILES: &[&str] = &[
     "summary.json",
@@ -322,37 +333,54 @@ pub fn write_run_report(
         let start = result.faults.first().map_or(0, |f| f.time_ns);
         (start, (start + 1_000_000_000).min(end_ns))
     });
+    let phases = charts::Phases {
+        windows: &windows,
+        liveness_ns: liveness_start_ns(result),
+        end_ns,
+    };
+    let lamport = charts::LamportView {
+        processes,
+        // Clients that are processes are numbered after the servers.
+        servers: if scenario.protocol.client_processes() {
+            scenario.nodes
+        } else {
+            processes
+        },
+        from_ns: from,
+        to_ns: to,
+        limit: 3000,
+    };
     // (title, file, SVG): the optional charts only when there is something to draw.
     let mut charts: Vec<(&str, &str, String)> = vec![
         (
             "Client latency over time",
             "latency.svg",
-            charts::latency(ops, &windows, end_ns),
+            charts::latency(ops, &phases),
         ),
         (
             "Throughput over time",
             "throughput.svg",
-            charts::throughput(ops, &windows, end_ns),
+            charts::throughput(ops, &phases),
         ),
     ];
     if !result.roles.is_empty() {
         charts.push((
             "Roles over time",
             "roles.svg",
-            charts::roles(&result.roles, scenario.nodes, &windows, end_ns),
+            charts::roles(&result.roles, scenario.nodes, &phases),
         ));
     }
     if !result.intervals.is_empty() {
         charts.push((
             "Protocol intervals",
             "intervals.svg",
-            charts::intervals(&result.intervals, scenario.nodes, &windows, end_ns),
+            charts::intervals(&result.intervals, scenario.nodes, &phases),
         ));
     }
     charts.push((
         "Messages (Lamport diagram)",
         "lamport.svg",
-        charts::lamport(&result.trace, processes, from, to, 3000),
+        charts::lamport(&result.trace, &lamport, &phases),
     ));
     for (_, file, svg) in &charts {
         std::fs::write(dir.join(file), svg)?;
