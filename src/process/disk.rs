@@ -67,6 +67,16 @@ impl<V> Space<V> {
     fn insert(&mut self, index: u64, value: V) {
         match self.find(index) {
             Ok(at) => self.values[at].1 = value,
+            // Logs append: at the end, a push (no shifting, no wrap copy).
+            Err(at) if at == self.values.len() => {
+                let last = self.values.back().map(|(i, _)| *i);
+                assert!(
+                    last.is_none_or(|last| last < index),
+                    "disk space {:?}: index {index} appended after {last:?}",
+                    self.name
+                );
+                self.values.push_back((index, value));
+            }
             Err(at) => {
                 self.values.insert(at, (index, value));
                 self.assert_sorted_around(at);
@@ -218,6 +228,7 @@ impl<V: Clone> Disk<V> {
     }
 
     /// Carries out `op`.
+    #[inline]
     pub fn apply(&mut self, op: StorageOp<V>) {
         match op {
             StorageOp::Write(key, value) => self.write(key, value),

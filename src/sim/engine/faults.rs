@@ -10,6 +10,13 @@ impl<P: Protocol> Simulation<P> {
         let action = self.faults[index].action.clone();
         let (description, effect) = self.perform(&action);
         self.log_fault(description, effect);
+        self.assert_slots_consistent();
+    }
+
+    /// Asserts every slot's invariants. Only faults (and the liveness
+    /// phase) crash, restart, pause or resume nodes, so they are checked
+    /// after each of those; a handler cannot break them.
+    fn assert_slots_consistent(&self) {
         for (i, slot) in self.slots.iter().enumerate() {
             slot.assert_consistent(NodeId(i as u32));
         }
@@ -360,6 +367,7 @@ impl<P: Protocol> Simulation<P> {
             restarted: restarted_nodes.iter().map(|n| n.0).collect(),
         };
         self.log_fault(text, effect);
+        self.assert_slots_consistent();
     }
 }
 
