@@ -17,7 +17,7 @@ use faultline::run::{run, RunOptions};
 use faultline::scenario::Scenario;
 use faultline::sim::{SimConfig, Simulation};
 use faultline::time::{SimDuration, SimTime};
-use serde::Serialize;
+use faultline::trace::{TraceHash, TraceHasher};
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::path::Path;
@@ -36,8 +36,14 @@ enum Pattern {
 
 const ROUND: SimDuration = SimDuration::from_millis(10);
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug)]
 struct Msg(u64);
+
+impl TraceHash for Msg {
+    fn trace_hash(&self, h: &mut TraceHasher) {
+        h.word(self.0);
+    }
+}
 
 struct Node {
     pattern: Pattern,

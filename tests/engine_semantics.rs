@@ -33,6 +33,8 @@ enum Plan {
 #[derive(Clone, Debug, Serialize)]
 struct Ping(u64);
 
+faultline::trace_hash_by_serde!(Ping);
+
 #[derive(Clone, Debug)]
 enum Note {
     Received {

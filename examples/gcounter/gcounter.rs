@@ -29,6 +29,9 @@ pub enum Op {
 #[derive(Clone, Debug, Serialize)]
 pub struct State(Vec<u64>);
 
+// Both go into the trace hash by their serde encoding.
+faultline::trace_hash_by_serde!(Op, State);
+
 /// What the checks observe.
 #[derive(Clone, Debug)]
 pub enum Note {

@@ -18,6 +18,7 @@ use faultline::protocols::{ProtocolDef, Setup};
 use faultline::rng::SimRng;
 use faultline::scenario::{OptionsInput, ScenarioError};
 use faultline::time::{SimDuration, SimTime};
+use faultline::trace::{TraceHash, TraceHasher};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -60,6 +61,30 @@ pub struct State {
     pub stamp: Stamp,
     /// The value (`None`: never written).
     pub value: Option<u64>,
+}
+
+// How each type enters the run's trace hash: its fields in order, an
+// enum's variant index first.
+impl TraceHash for Op {
+    fn trace_hash(&self, h: &mut TraceHasher) {
+        match self {
+            Op::Write(v) => {
+                h.word(0);
+                v.trace_hash(h);
+            }
+            Op::Read => h.word(1),
+        }
+    }
+}
+
+impl TraceHash for State {
+    fn trace_hash(&self, h: &mut TraceHasher) {
+        (self.stamp, self.value).trace_hash(h);
+    }
+}
+
+impl TraceHash for SyncTick {
+    fn trace_hash(&self, _h: &mut TraceHasher) {}
 }
 
 /// What the checks observe.
@@ -197,6 +222,10 @@ impl Protocol for Lww {
             key: None,
             value,
         }
+    }
+
+    fn result_value(&self, _op: &Op, res: &Option<u64>) -> serde_json::Value {
+        json!(res)
     }
 }
 

@@ -62,6 +62,12 @@ pub enum DropReason {
     Paused,
 }
 
+impl crate::trace::TraceHash for DropReason {
+    fn trace_hash(&self, h: &mut crate::trace::TraceHasher) {
+        h.word(*self as u64);
+    }
+}
+
 /// Counters of what the network did.
 #[derive(Clone, Debug, Default, serde::Serialize)]
 pub struct NetStats {

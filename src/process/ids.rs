@@ -1,5 +1,6 @@
 //! Identifiers a process sees: nodes, timers and client requests.
 
+use crate::trace::{TraceHash, TraceHasher};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -28,3 +29,15 @@ pub struct TimerId(pub u64);
 /// answered with [`crate::process::Ctx::reply_ok`] or `reply_fail`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub struct RequestId(pub u64);
+
+macro_rules! id_trace_hash {
+    ($($t:ty),+) => {$(
+        impl TraceHash for $t {
+            #[inline]
+            fn trace_hash(&self, h: &mut TraceHasher) {
+                self.0.trace_hash(h);
+            }
+        }
+    )+};
+}
+id_trace_hash!(NodeId, TimerId, RequestId);

@@ -21,14 +21,19 @@
 //! # Example: the smallest useful process
 //! ```
 //! use faultline::process::{Ctx, Disk, NodeId, Process, RequestId, TimerId};
-//! use serde::Serialize;
+//! use faultline::trace::{TraceHash, TraceHasher};
 //!
 //! /// Answers every client request with the number of pings it has heard.
 //! #[derive(Default)]
 //! struct Counter { pings: u64 }
 //!
-//! #[derive(Clone, Debug, Serialize)]
+//! #[derive(Clone, Debug)]
 //! enum Msg { Ping }
+//!
+//! // What the run's trace hash folds in of a message (one variant: nothing).
+//! impl TraceHash for Msg {
+//!     fn trace_hash(&self, _h: &mut TraceHasher) {}
+//! }
 //!
 //! impl Process for Counter {
 //!     type Msg = Msg;
@@ -64,22 +69,24 @@ pub use protocol::{
     Protocol, ResOf, Undecided, Violation,
 };
 
-use serde::Serialize;
+use crate::trace::TraceHash;
 use std::fmt::Debug;
 
 /// A simulated node: a deterministic, sans-IO state machine.
 ///
-/// Every associated type is `Serialize` so the engine can fold it into the
-/// run's trace hash in a canonical encoding (see [`crate::trace`]).
+/// Messages, timers, operations and results implement [`TraceHash`], so the
+/// engine can fold them into the run's trace hash in a canonical encoding
+/// (see [`crate::trace`]); how they are serialized, if at all, is the
+/// protocol's own business.
 pub trait Process: Sized {
     /// Messages exchanged between processes over the simulated network.
-    type Msg: Clone + Debug + Serialize;
+    type Msg: Clone + Debug + TraceHash;
     /// What a timer carries back to [`Process::on_timer`] when it fires.
-    type Timer: Clone + Debug + Serialize;
+    type Timer: Clone + Debug + TraceHash;
     /// A client operation, handed to [`Process::on_request`].
-    type Op: Clone + Debug + Serialize;
+    type Op: Clone + Debug + TraceHash;
     /// The result of a client operation, given to [`Ctx::reply_ok`].
-    type Res: Clone + Debug + Serialize;
+    type Res: Clone + Debug + TraceHash;
     /// A value kept in the node's durable store ([`Disk`]).
     type Stored: Clone + Debug;
     /// An observation for the protocol's invariant checkers ([`Ctx::note`]).

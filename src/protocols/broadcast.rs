@@ -27,6 +27,7 @@ use crate::process::{
 use crate::rng::SimRng;
 use crate::stats::quantile;
 use crate::time::{SimDuration, SimTime};
+use crate::trace::{TraceHash, TraceHasher};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
@@ -56,8 +57,9 @@ impl Default for BroadcastOptions {
     }
 }
 
-/// Messages between broadcast nodes.
-#[derive(Clone, Debug, Serialize)]
+/// Messages between broadcast nodes. They serialize for a real network
+/// (`examples/udp`); the trace hash is [`TraceHash`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Msg {
     /// Values the sender knows and the receiver has not acknowledged.
     Gossip(Vec<u64>),
@@ -65,9 +67,24 @@ pub enum Msg {
     Ack(Vec<u64>),
 }
 
+impl TraceHash for Msg {
+    fn trace_hash(&self, h: &mut TraceHasher) {
+        let (variant, values) = match self {
+            Msg::Gossip(values) => (0, values),
+            Msg::Ack(values) => (1, values),
+        };
+        h.word(variant);
+        values.trace_hash(h);
+    }
+}
+
 /// The one timer: time to gossip.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug)]
 pub struct GossipTick;
+
+impl TraceHash for GossipTick {
+    fn trace_hash(&self, _h: &mut TraceHasher) {}
+}
 
 /// Observations for the checks.
 #[derive(Clone, Debug)]
@@ -244,6 +261,10 @@ impl Protocol for Broadcast {
             key: None,
             value: json!(op),
         }
+    }
+
+    fn result_value(&self, _op: &u64, res: &u64) -> Value {
+        json!(res)
     }
 }
 

@@ -21,8 +21,8 @@
 //! `h = (h ^ w) * 0x9e3779b97f4a7c15; h ^= h >> 32` (wrapping). The final
 //! hash is `h` after a SplitMix64 finalizer, printed as 16 lower-case hex digits.
 
-mod impls;
 mod by_serde;
+mod impls;
 
 use serde::Serialize;
 

@@ -9,8 +9,7 @@
 
 use super::kv::{Kv, KvOp};
 use crate::trace::TraceHasher;
-use serde::ser::SerializeStruct;
-use serde::{Deserialize, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 use std::rc::Rc;
 
 /// What an entry asks the state machine to do.
@@ -47,15 +46,34 @@ impl Command {
 
 /// One log entry. The command is shared (`Rc`): the log, the disk and every
 /// AppendEntries that carries the entry hold the same one, so replicating
-/// an entry copies no strings.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// an entry copies no strings. It serializes as its term and command (what
+/// a real network would carry); in the trace hash it is its term and the
+/// command's fingerprint, computed once here, so an AppendEntries does not
+/// hash the commands it carries again.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "EntryOnTheWire")]
 pub struct Entry {
     /// The term of the leader that created it.
     pub term: u64,
     /// The command.
     pub cmd: Rc<Command>,
-    /// The command's fingerprint in the trace hash, computed once here.
+    /// The command's fingerprint in the trace hash.
+    #[serde(skip_serializing)]
     fingerprint: u64,
+}
+
+/// An entry as it is serialized: its fingerprint is computed again when it
+/// is read.
+#[derive(Deserialize)]
+struct EntryOnTheWire {
+    term: u64,
+    cmd: Command,
+}
+
+impl From<EntryOnTheWire> for Entry {
+    fn from(wire: EntryOnTheWire) -> Self {
+        Entry::new(wire.term, wire.cmd)
+    }
 }
 
 impl Entry {
@@ -69,17 +87,10 @@ impl Entry {
             fingerprint: hasher.finish(),
         }
     }
-}
 
-impl Serialize for Entry {
-    /// In the trace hash an entry is its term and its command's
-    /// fingerprint: the command's content is hashed once, where the entry
-    /// is created, not again in every AppendEntries that carries it.
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut s = serializer.serialize_struct("Entry", 2)?;
-        s.serialize_field("term", &self.term)?;
-        s.serialize_field("fingerprint", &self.fingerprint)?;
-        s.end()
+    /// The command's fingerprint: what the trace hash holds of it.
+    pub fn fingerprint(&self) -> u64 {
+        self.fingerprint
     }
 }
 

@@ -4,11 +4,13 @@
 use super::kv::{KvOp, KvRes};
 use super::log::{Entry, Snapshot};
 use crate::process::NodeId;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::rc::Rc;
 
-/// A message between servers, or between a client and a server.
-#[derive(Clone, Debug, Serialize)]
+/// A message between servers, or between a client and a server. It
+/// serializes whole, commands included (see [`Entry`]); its trace hash is
+/// written out in `raft/trace.rs`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Msg {
     /// RequestVote (§5.2), or a PreVote probe (thesis §9.6) when `pre_vote`.
     Vote {
@@ -163,7 +165,7 @@ impl MsgKind {
 }
 
 /// A server's answer to a client request.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Answer {
     /// The command was applied with this result.
     Applied(KvRes),

@@ -21,6 +21,7 @@ pub mod kv;
 pub mod log;
 pub mod messages;
 pub mod server;
+mod trace;
 
 use crate::process::{Ctx, Disk, NodeId, OpFields, Process, Protocol, RequestId, TimerId};
 use crate::rng::SimRng;

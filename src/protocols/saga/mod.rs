@@ -280,6 +280,8 @@ pub enum SagaNode {
     Service(Service),
 }
 
+crate::trace_hash_by_serde!(SagaOp, SagaEnd);
+
 impl Process for SagaNode {
     type Msg = Msg;
     type Timer = Timer;
@@ -409,6 +411,10 @@ impl Protocol for Saga {
             key: None,
             value,
         }
+    }
+
+    fn result_value(&self, _op: &SagaOp, res: &SagaEnd) -> serde_json::Value {
+        serde_json::to_value(res).unwrap_or(serde_json::Value::Null)
     }
 }
 

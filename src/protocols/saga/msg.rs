@@ -113,6 +113,8 @@ pub enum Timer {
     Finalize(SagaId),
 }
 
+crate::trace_hash_by_serde!(Msg, Timer);
+
 /// What the orchestrator's saga log records.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Event {

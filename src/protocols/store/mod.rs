@@ -94,6 +94,8 @@ pub enum Timer {
     AntiEntropy,
 }
 
+crate::trace_hash_by_serde!(Op, Msg, Timer);
+
 /// Observations for the checks.
 #[derive(Clone, Debug)]
 pub enum Note {

@@ -200,6 +200,10 @@ impl Protocol for TwoPc {
             value: json!([op.from, op.to, op.amount]),
         }
     }
+
+    fn result_value(&self, _op: &Transfer, res: &Outcome) -> serde_json::Value {
+        serde_json::to_value(res).unwrap_or(serde_json::Value::Null)
+    }
 }
 
 #[cfg(test)]

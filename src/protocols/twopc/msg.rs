@@ -88,6 +88,8 @@ pub enum Timer {
     Inquire,
 }
 
+crate::trace_hash_by_serde!(Outcome, Transfer, Msg, Timer);
+
 /// Durable records.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Stored {
