@@ -474,16 +474,20 @@ fn row_axes<'a, 'b>(
     Ok(chart)
 }
 
-/// `n0`, `n1`, ... for servers, then `c0`, `c1`, ... for the processes
-/// from `servers` on (workload clients that are processes of their own,
-/// numbered after the servers: client `c` is process `servers + c`).
+/// The names of processes `0..processes`, each as [`process_name`] gives it.
 pub fn process_names(processes: usize, servers: usize) -> Vec<String> {
-    (0..processes)
-        .map(|p| match p.checked_sub(servers) {
-            Some(c) => format!("c{c}"),
-            None => format!("n{p}"),
-        })
-        .collect()
+    (0..processes).map(|p| process_name(p, servers)).collect()
+}
+
+/// Process `process`'s name: `n0`, `n1`, ... for servers, then `c0`, `c1`,
+/// ... for the processes from `servers` on (workload clients that are
+/// processes of their own, numbered after the servers: client `c` is
+/// process `servers + c`). Every report names processes this way.
+pub fn process_name(process: usize, servers: usize) -> String {
+    match process.checked_sub(servers) {
+        Some(c) => format!("c{c}"),
+        None => format!("n{process}"),
+    }
 }
 
 #[cfg(test)]
