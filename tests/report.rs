@@ -2,9 +2,9 @@
 //! `trace.json` in Chrome's trace format, `report.md` with its sections, a
 //! self-contained `index.html`, and (with Chromium installed) the page
 //! opening in headless Chromium with no console errors and its charts shown;
-//! what the charts of real runs say: Raft's client lanes named as clients,
-//! the liveness phase marked, the counterexample on a time axis, and no
-//! text cut off at a picture's edge.
+//! what the charts of real runs say: Raft's client lanes named as clients
+//! (in the Perfetto trace too), the liveness phase marked, the
+//! counterexample on a time axis, and no text cut off at a picture's edge.
 //!
 //! The Chromium test is skipped with a printed note when no Chromium is
 //! installed, unless `FAULTLINE_REQUIRE_CHROMIUM` is set (CI sets it after
@@ -290,6 +290,34 @@ fn the_lamport_diagram_names_raft_client_lanes_as_clients() {
         "the 5 servers are n0..n4; process 5 is client c0"
     );
     assert_texts_inside("lamport.svg", &svg);
+}
+
+/// Regression: trace.json named Raft's client processes (5 on, after the
+/// five servers) `n5`, `n6`, ... like servers, while the charts call them
+/// `c0`, `c1`, ...; the same process had two names.
+#[test]
+fn the_perfetto_trace_names_raft_client_processes_as_clients() {
+    let dir = report_dir("perfetto", "raft-leader-crashes.toml", &["--seed", "1"]);
+    let trace: serde_json::Value =
+        serde_json::from_str(&read(&dir, "trace.json")).unwrap_or_else(|e| panic!("{e}"));
+    let events = trace["traceEvents"].as_array().cloned().unwrap_or_default();
+    let threads: Vec<&str> = events
+        .iter()
+        .filter(|e| e["name"] == "thread_name")
+        .filter_map(|e| e["args"]["name"].as_str())
+        .collect();
+    for track in ["n0", "n4", "c0", "c3"] {
+        assert!(threads.contains(&track), "no track {track} in {threads:?}");
+    }
+    assert!(
+        !threads.contains(&"n5"),
+        "the 5 servers are n0..n4; process 5 is client c0: {threads:?}"
+    );
+    let named_n5 = events
+        .iter()
+        .filter_map(|e| e["name"].as_str())
+        .find(|name| name.ends_with(" n5"));
+    assert_eq!(named_n5, None, "a message slice names client c0 as n5");
 }
 
 #[test]

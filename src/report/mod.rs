@@ -338,14 +338,15 @@ pub fn write_run_report(
         liveness_ns: liveness_start_ns(result),
         end_ns,
     };
+    // Clients that are processes are numbered after the servers.
+    let servers = if scenario.protocol.client_processes() {
+        scenario.nodes
+    } else {
+        processes
+    };
     let lamport = charts::LamportView {
         processes,
-        // Clients that are processes are numbered after the servers.
-        servers: if scenario.protocol.client_processes() {
-            scenario.nodes
-        } else {
-            processes
-        },
+        servers,
         from_ns: from,
         to_ns: to,
         limit: 3000,
@@ -391,7 +392,7 @@ pub fn write_run_report(
         .collect();
     std::fs::write(
         dir.join("trace.json"),
-        perfetto::trace_json(&result.trace, processes, 500_000).to_string(),
+        perfetto::trace_json(&result.trace, processes, servers, 500_000).to_string(),
     )?;
     std::fs::write(
         dir.join("report.md"),

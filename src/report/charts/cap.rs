@@ -1,0 +1,179 @@
+//! The CAP experiment's two charts (`faultline cap`): availability during
+//! a partition against consistency, one panel per partition shape; and
+//! availability over time across a partition.
+
+use super::{
+    axes, entry, err, framed, place_labels, shade, Frame, Shade, ShadeKind, Swatch, FONT, MARGIN_PX,
+};
+use plotters::prelude::*;
+
+/// The CAP trade-off, one panel per partition shape: each store's
+/// availability during the partition (x) against the share of its runs
+/// that were linearizable (y); the stores in a legend below.
+pub fn cap_tradeoff(points: &[(String, String, f64, f64)], shapes: &[&str]) -> String {
+    let mut stores: Vec<&str> = points.iter().map(|p| p.0.as_str()).collect();
+    stores.dedup();
+    let legend = stores
+        .iter()
+        .enumerate()
+        .map(|(i, s)| entry(Swatch::Dot(Palette99::pick(i).to_rgba()), *s))
+        .collect();
+    let frame = Frame {
+        caption: "CAP: availability during the partition vs consistency",
+        labels: Vec::new(),
+        plot_px: 320,
+        legend,
+    };
+    framed(frame, |area| {
+        let panels = area.split_evenly((1, shapes.len().max(1)));
+        for (i, (panel, shape)) in panels.iter().zip(shapes).enumerate() {
+            let mut chart = ChartBuilder::on(panel)
+                .caption(*shape, (FONT, 15))
+                .margin(MARGIN_PX)
+                .margin_right(16)
+                .x_label_area_size(36)
+                .y_label_area_size(48)
+                .build_cartesian_2d(-0.05f64..1.05, -0.05f64..1.05)
+                .map_err(err)?;
+            // The y axis is named once, on the first panel; all share it.
+            let y_desc = if i == 0 {
+                "share of runs linearizable"
+            } else {
+                ""
+            };
+            chart
+                .configure_mesh()
+                .x_labels(3)
+                .y_labels(3)
+                .x_desc("share of requests answered")
+                .y_desc(y_desc)
+                .light_line_style(WHITE.mix(0.0))
+                .draw()
+                .map_err(err)?;
+            // Stores often share a point (both CP stores at 100%
+            // linearizable): each is drawn smaller than the one before, so
+            // one on top of another still shows as a ring.
+            for (i, store) in stores.iter().enumerate() {
+                let color = Palette99::pick(i).to_rgba();
+                let radius = 5 + 3 * (stores.len() - 1 - i) as i32;
+                let mine = points
+                    .iter()
+                    .filter(|p| p.0 == *store && p.1 == *shape)
+                    .map(move |p| Circle::new((p.2, p.3), radius, color.filled()));
+                chart.draw_series(mine).map_err(err)?;
+            }
+        }
+        Ok(())
+    })
+}
+
+/// Availability over time across a partition: one line per store, each
+/// point `(t, share)` holding for the bucket `t..t + bucket_s` (drawn as
+/// steps, so a change shows where its bucket begins); the partition
+/// (`window`, in seconds) shaded.
+pub fn availability_over_time(
+    series: &[(String, Vec<(f64, f64)>)],
+    window: (f64, f64),
+    bucket_s: f64,
+) -> String {
+    let end = series
+        .iter()
+        .flat_map(|(_, s)| s.iter().map(|p| p.0 + bucket_s))
+        .fold(1.0, f64::max);
+    let shades = vec![Shade {
+        start: window.0,
+        end: window.1,
+        label: "partition".into(),
+        kind: ShadeKind::Fault(0),
+    }];
+    let legend = series
+        .iter()
+        .enumerate()
+        .map(|(i, (name, _))| entry(Swatch::Line(Palette99::pick(i).to_rgba()), name.clone()))
+        .collect();
+    let frame = Frame {
+        caption: "Availability over time across a majority/minority split",
+        labels: place_labels(&shades, (0.0, end)),
+        plot_px: 320,
+        legend,
+    };
+    framed(frame, |area| {
+        let mut chart = axes(area, (0.0, end), (0.0, 1.05))?;
+        chart
+            .configure_mesh()
+            .x_desc("time (s)")
+            .y_desc("share answered ok")
+            .light_line_style(WHITE.mix(0.0))
+            .draw()
+            .map_err(err)?;
+        shade(&mut chart, &shades, 0.0, 1.05)?;
+        // Stores often agree (both CP stores serve 60% in a split): each
+        // line is drawn narrower than the one before, so one on top of
+        // another still shows.
+        for (i, (_, points)) in series.iter().enumerate() {
+            let color = Palette99::pick(i).to_rgba();
+            let width = 2 + 2 * (series.len() - 1 - i) as u32;
+            let steps = points
+                .iter()
+                .flat_map(|&(t, v)| [(t, v), (t + bucket_s, v)]);
+            chart
+                .draw_series(LineSeries::new(steps, color.stroke_width(width)))
+                .map_err(err)?;
+        }
+        Ok(())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::plot_x;
+    use super::super::test_support::*;
+    use super::*;
+
+    #[test]
+    fn the_cap_scatter_names_both_axes() {
+        let points = vec![
+            ("quorum (CP)".to_string(), "split".to_string(), 0.6, 1.0),
+            ("eventual (AP)".to_string(), "split".to_string(), 1.0, 0.0),
+        ];
+        let svg = cap_tradeoff(&points, &["none", "split"]);
+        let all = texts(&svg);
+        let y = text(&all, "share of runs linearizable");
+        assert!(y.rotated, "the y axis name runs along the axis");
+        text(&all, "share of requests answered");
+        let axis = text(&all, "share of requests answered");
+        assert!(
+            text(&all, "quorum (CP)").y > axis.y,
+            "the legend is below the panels"
+        );
+        assert_inside(&svg);
+    }
+
+    #[test]
+    fn availability_over_time_steps_down_where_its_bucket_begins() {
+        let series = vec![(
+            "quorum (CP)".to_string(),
+            vec![(4.0, 1.0), (5.0, 0.6), (6.0, 0.6)],
+        )];
+        let svg = availability_over_time(&series, (5.0, 7.0), 1.0);
+        let all = texts(&svg);
+        text(&all, "partition");
+        text(&all, "quorum (CP)");
+        // The line holds 1.0 until 5 s and 0.6 from 5 s: two points at x(5).
+        let x5 = plot_x(5.0, (0.0, 7.0)).round() as i64;
+        let doc = roxmltree::Document::parse(&svg).unwrap_or_else(|e| panic!("{e}"));
+        let line = doc
+            .descendants()
+            .filter(|n| n.has_tag_name("polyline"))
+            .filter_map(|n| n.attribute("points"))
+            .max_by_key(|p| p.split_whitespace().count())
+            .unwrap_or_default()
+            .to_string();
+        let at_x5 = line
+            .split_whitespace()
+            .filter(|p| p.split(',').next().and_then(|x| x.parse::<i64>().ok()) == Some(x5))
+            .count();
+        assert_eq!(at_x5, 2, "a vertical step at 5 s in {line}");
+        assert_inside(&svg);
+    }
+}
