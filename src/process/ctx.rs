@@ -1,6 +1,6 @@
 //! The context a process acts through, and the effects it records.
 
-use super::{Disk, DiskKey, NodeId, Process, RequestId, StorageOp, TimerId};
+use super::{Disk, DiskKey, NodeId, Process, RequestId, Storage, TimerId};
 use crate::rng::{SimRng, Stream};
 use crate::time::{SimDuration, SimTime};
 
@@ -36,10 +36,6 @@ pub enum Effect<P: Process> {
     },
     /// An observation for the invariant checkers.
     Note(P::Note),
-    /// A change to the node's durable store, carried out in order with the
-    /// other effects: a reply or message after [`StorageOp::Sync`] goes out
-    /// only once what was written before it is durable.
-    Storage(StorageOp<P::Stored>),
 }
 
 /// What a process can see and do while it handles one event.
@@ -48,6 +44,7 @@ pub struct Ctx<'a, P: Process> {
     pub(crate) now: SimTime,
     pub(crate) servers: &'a [NodeId],
     pub(crate) rng: &'a mut SimRng,
+    pub(crate) storage: &'a mut dyn Storage<P::Stored>,
     pub(crate) effects: &'a mut Vec<Effect<P>>,
     pub(crate) next_timer: &'a mut u64,
 }
@@ -110,25 +107,23 @@ impl<'a, P: Process> Ctx<'a, P> {
 
     /// Writes to durable storage; lost on a crash unless [`Ctx::sync`] follows.
     pub fn write(&mut self, key: DiskKey, value: P::Stored) {
-        self.effects
-            .push(Effect::Storage(StorageOp::Write(key, value)));
+        self.storage.write(key, value);
     }
 
     /// Deletes from durable storage; undone by a crash unless synced.
     pub fn delete(&mut self, key: DiskKey) {
-        self.effects.push(Effect::Storage(StorageOp::Delete(key)));
+        self.storage.delete(key);
     }
 
     /// Deletes indices `from..=to` of `space`; undone by a crash unless synced.
     pub fn delete_range(&mut self, space: &'static str, from: u64, to: u64) {
-        self.effects
-            .push(Effect::Storage(StorageOp::DeleteRange { space, from, to }));
+        self.storage.delete_range(space, from, to);
     }
 
-    /// Makes every write so far durable (an fsync); what the handler does
-    /// after it happens only once the writes are durable.
+    /// Makes every write so far durable (an fsync) before the handler goes
+    /// on; what it does after (a reply, a message) follows the writes.
     pub fn sync(&mut self) {
-        self.effects.push(Effect::Storage(StorageOp::Sync));
+        self.storage.sync();
     }
 
     /// Answers a client request: the operation took effect with result `res`.
@@ -153,9 +148,9 @@ impl<'a, P: Process> Ctx<'a, P> {
 
 /// Drives one process by hand, outside any simulation: for unit tests of a
 /// protocol's state machine ("deliver this message, what did it send?"),
-/// and for running a process on a real network (see `examples/udp`). It
-/// carries out the storage effects on its [`Disk`] and returns every
-/// effect, in order, for the caller to carry out the rest.
+/// and for running a process on a real network (see `examples/udp`). Its
+/// durable writes go to its [`Disk`]; it returns the other effects, in
+/// order, for the caller to carry out.
 pub struct Harness<P: Process> {
     /// The process under test.
     pub node: P,
@@ -187,46 +182,40 @@ impl<P: Process> Harness<P> {
         }
     }
 
-    fn with_ctx(
-        &mut self,
-        f: impl FnOnce(&mut P, &mut Ctx<'_, P>, &Disk<P::Stored>),
-    ) -> Vec<Effect<P>> {
+    fn with_ctx(&mut self, f: impl FnOnce(&mut P, &mut Ctx<'_, P>)) -> Vec<Effect<P>> {
         let mut ctx = Ctx {
             me: self.me,
             now: self.now,
             servers: &self.servers,
             rng: &mut self.rng,
+            storage: &mut self.disk,
             effects: &mut self.effects,
             next_timer: &mut self.next_timer,
         };
-        f(&mut self.node, &mut ctx, &self.disk);
-        let effects = std::mem::take(&mut self.effects);
-        for effect in &effects {
-            if let Effect::Storage(op) = effect {
-                self.disk.apply(op.clone());
-            }
-        }
-        effects
+        f(&mut self.node, &mut ctx);
+        std::mem::take(&mut self.effects)
     }
 
-    /// Calls `on_start` with the harness's disk; returns the effects.
+    /// Calls `on_start` with what the harness's disk holds durably; returns
+    /// the effects.
     pub fn start(&mut self) -> Vec<Effect<P>> {
-        self.with_ctx(|node, ctx, disk| node.on_start(ctx, disk))
+        let disk = self.disk.clone();
+        self.with_ctx(|node, ctx| node.on_start(ctx, &disk))
     }
 
     /// Delivers `msg` from `from`; returns the effects.
     pub fn deliver(&mut self, from: NodeId, msg: P::Msg) -> Vec<Effect<P>> {
-        self.with_ctx(|node, ctx, _| node.on_message(ctx, from, msg))
+        self.with_ctx(|node, ctx| node.on_message(ctx, from, msg))
     }
 
     /// Fires a timer; returns the effects.
     pub fn fire(&mut self, id: TimerId, timer: P::Timer) -> Vec<Effect<P>> {
-        self.with_ctx(|node, ctx, _| node.on_timer(ctx, id, timer))
+        self.with_ctx(|node, ctx| node.on_timer(ctx, id, timer))
     }
 
     /// Hands a client request to the node; returns the effects.
     pub fn request(&mut self, req: RequestId, op: P::Op) -> Vec<Effect<P>> {
-        self.with_ctx(|node, ctx, _| node.on_request(ctx, req, op))
+        self.with_ctx(|node, ctx| node.on_request(ctx, req, op))
     }
 
     /// Simulates a crash and restart: unsynced writes are lost and the node is

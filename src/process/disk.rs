@@ -121,27 +121,38 @@ enum Change<V> {
     DeleteRange(&'static str, u64, u64),
 }
 
-/// One operation on a durable store, as a process asks for it
-/// ([`crate::process::Effect::Storage`]): the engine carries it out on the
-/// node's [`Disk`]; a driver on a real machine, on its own storage.
-#[derive(Clone, Debug, PartialEq)]
-pub enum StorageOp<V> {
-    /// Write a value at a key; lost on a crash unless synced.
-    Write(DiskKey, V),
-    /// Delete a key; undone by a crash unless synced.
-    Delete(DiskKey),
-    /// Delete every index of `space` in `from..=to`; undone by a crash
-    /// unless synced.
-    DeleteRange {
-        /// The namespace.
-        space: &'static str,
-        /// The first index.
-        from: u64,
-        /// The last index.
-        to: u64,
-    },
-    /// Make every change so far durable (an fsync).
-    Sync,
+/// Durable storage as a process's [`crate::process::Ctx`] writes to it:
+/// the simulator's [`Disk`], or a driver's own store on a real machine.
+/// Writes and deletes are lost on a crash until [`Storage::sync`] returns;
+/// a sync makes every earlier change durable before the handler goes on.
+pub trait Storage<V> {
+    /// Writes `value` at `key`.
+    fn write(&mut self, key: DiskKey, value: V);
+    /// Deletes `key`.
+    fn delete(&mut self, key: DiskKey);
+    /// Deletes every index of `space` in `from..=to`.
+    fn delete_range(&mut self, space: &'static str, from: u64, to: u64);
+    /// Makes every change so far durable (an fsync).
+    fn sync(&mut self);
+}
+
+impl<V: Clone> Storage<V> for Disk<V> {
+    #[inline]
+    fn write(&mut self, key: DiskKey, value: V) {
+        Disk::write(self, key, value);
+    }
+    #[inline]
+    fn delete(&mut self, key: DiskKey) {
+        Disk::delete(self, key);
+    }
+    #[inline]
+    fn delete_range(&mut self, space: &'static str, from: u64, to: u64) {
+        Disk::delete_range(self, space, from, to);
+    }
+    #[inline]
+    fn sync(&mut self) {
+        Disk::sync(self);
+    }
 }
 
 impl<V> Default for Disk<V> {
@@ -225,17 +236,6 @@ impl<V: Clone> Disk<V> {
         }
         self.pending = pending; // empty again; its buffer is reused
         self.syncs += 1;
-    }
-
-    /// Carries out `op`.
-    #[inline]
-    pub fn apply(&mut self, op: StorageOp<V>) {
-        match op {
-            StorageOp::Write(key, value) => self.write(key, value),
-            StorageOp::Delete(key) => self.delete(key),
-            StorageOp::DeleteRange { space, from, to } => self.delete_range(space, from, to),
-            StorageOp::Sync => self.sync(),
-        }
     }
 
     /// Discards unsynced writes, as a crash does.

@@ -345,7 +345,7 @@ impl<P: Protocol> Simulation<P> {
                     }
                 }
                 Deferred::Request { req, op } => {
-                    self.handle(node, |p, ctx, _| p.on_request(ctx, req, op))
+                    self.handle(node, |p, ctx| p.on_request(ctx, req, op))
                 }
             }
         }

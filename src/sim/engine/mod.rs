@@ -35,7 +35,6 @@ type Node<P> = <P as Protocol>::Node;
 type Msg<P> = <Node<P> as Process>::Msg;
 type Op<P> = <Node<P> as Process>::Op;
 type Res<P> = <Node<P> as Process>::Res;
-type Stored<P> = <Node<P> as Process>::Stored;
 
 enum Event<N: Process> {
     Start(NodeId),
@@ -375,11 +374,7 @@ impl<P: Protocol> Simulation<P> {
     // ----- running process handlers -------------------------------------------------
 
     /// Runs one handler of `node` with a fresh context, then carries out its effects.
-    fn handle(
-        &mut self,
-        node: NodeId,
-        f: impl FnOnce(&mut Node<P>, &mut Ctx<'_, Node<P>>, &Disk<Stored<P>>),
-    ) {
+    fn handle(&mut self, node: NodeId, f: impl FnOnce(&mut Node<P>, &mut Ctx<'_, Node<P>>)) {
         let slot = &mut self.slots[node.index()];
         let Some(process) = slot.process.as_mut() else {
             return;
@@ -389,10 +384,11 @@ impl<P: Protocol> Simulation<P> {
             now: slot.clock.local(self.now),
             servers: &self.servers,
             rng: &mut slot.rng,
+            storage: &mut slot.disk,
             effects: &mut self.effects,
             next_timer: &mut self.next_timer,
         };
-        f(process, &mut ctx, &slot.disk);
+        f(process, &mut ctx);
         let role = process.role();
         if !same_role(role, slot.role) {
             slot.role = role;
@@ -436,7 +432,6 @@ impl<P: Protocol> Simulation<P> {
                         self.record_violation(v);
                     }
                 }
-                Effect::Storage(op) => self.slots[node.index()].disk.apply(op),
             }
         }
         self.effects = effects;
@@ -457,7 +452,8 @@ impl<P: Protocol> Simulation<P> {
         self.hasher.event(EventTag::Start, self.now.as_nanos());
         self.hasher.word(u64::from(node.0));
         self.hasher.word(u64::from(slot.incarnation));
-        self.handle(node, |p, ctx, disk| p.on_start(ctx, disk));
+        let disk = slot.disk.clone();
+        self.handle(node, |p, ctx| p.on_start(ctx, &disk));
     }
 }
 

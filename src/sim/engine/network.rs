@@ -99,7 +99,7 @@ impl<P: Protocol> Simulation<P> {
                 format!("{msg:?}"),
             );
         }
-        self.handle(to, |p, ctx, _| p.on_message(ctx, from, msg));
+        self.handle(to, |p, ctx| p.on_message(ctx, from, msg));
     }
 
     pub(super) fn fire_timer(
@@ -136,6 +136,6 @@ impl<P: Protocol> Simulation<P> {
         if self.config.record_trace {
             self.record("timer", Some(node), None, None, format!("{timer:?}"));
         }
-        self.handle(node, |p, ctx, _| p.on_timer(ctx, id, timer));
+        self.handle(node, |p, ctx| p.on_timer(ctx, id, timer));
     }
 }

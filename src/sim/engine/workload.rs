@@ -58,7 +58,7 @@ impl<P: Protocol> Simulation<P> {
     pub(super) fn request(&mut self, target: NodeId, req: RequestId, op: Op<P>) {
         let slot = &mut self.slots[target.index()];
         match slot.status {
-            Status::Up => self.handle(target, |p, ctx, _| p.on_request(ctx, req, op)),
+            Status::Up => self.handle(target, |p, ctx| p.on_request(ctx, req, op)),
             Status::Paused => slot.inbox.push(Deferred::Request { req, op }),
             Status::Crashed => self.counters.requests_lost += 1,
         }
