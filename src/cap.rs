@@ -64,11 +64,9 @@ pub const STORES: &[StoreSpec] = &[
     StoreSpec {
         name: "raft (CP)",
         plan: || {
-            let raft = RaftOptions {
-                keys: 2,
-                get_put_only: true,
-                ..RaftOptions::default()
-            };
+            let mut raft = RaftOptions::default();
+            raft.workload.keys = 2;
+            raft.workload.get_put_only = true;
             plan_of(RaftDef, raft)
         },
     },

@@ -10,7 +10,7 @@
 use super::kv::{KvOp, KvRes};
 use super::messages::{Msg, MsgKind, Note};
 use super::server::Role;
-use super::{RaftNode, RaftOptions};
+use super::RaftNode;
 use crate::check::value::Value as CValue;
 use crate::process::{CheckInfo, EndState, Invariants, Lifecycle, NodeId, Undecided, Violation};
 use crate::protocols::lincheck::{judge_kv, Judgement};
@@ -172,14 +172,20 @@ pub struct RaftChecks {
 }
 
 impl RaftChecks {
-    /// Fresh checks for `servers` servers whose liveness phase starts at `liveness_start`.
-    pub fn new(options: &RaftOptions, servers: usize, liveness_start: SimTime) -> Self {
-        let bound = options.election_max.as_nanos() * options.liveness_election_timeouts;
+    /// Fresh checks for `servers` servers whose liveness phase starts at
+    /// `liveness_start`: a stable leader must be elected within
+    /// `liveness_bound` of it (`liveness_timeouts` longest election timeouts).
+    pub fn new(
+        liveness_bound: SimDuration,
+        liveness_timeouts: u64,
+        servers: usize,
+        liveness_start: SimTime,
+    ) -> Self {
         RaftChecks {
             servers,
             liveness_start,
-            liveness_bound: SimDuration::from_nanos(bound),
-            liveness_timeouts: options.liveness_election_timeouts,
+            liveness_bound,
+            liveness_timeouts,
             logs: vec![GhostLog::default(); servers],
             chains: FirstHolders::default(),
             committed: Vec::new(),

@@ -1,6 +1,7 @@
 //! Raft's registry entry: options from `[raft]`, its roles, and client
 //! processes after the servers.
 
+use super::options::RaftTable;
 use super::{Raft, RaftOptions, CHECKS, ROLES};
 use crate::protocols::registry::{ProtocolDef, Setup};
 use crate::scenario::{OptionsInput, ScenarioError};
@@ -34,11 +35,12 @@ impl ProtocolDef for Def {
     }
 
     fn options(&self, input: &OptionsInput<'_>) -> Result<RaftOptions, ScenarioError> {
-        let options: RaftOptions = input.table("raft")?;
-        if options.linearizability_budget_ms.is_some() {
+        let table: RaftTable = input.table("raft")?;
+        if table.linearizability_budget_ms.is_some() {
             let message = "no longer supported: a budget in wall time made the verdict depend on the machine; expected [checks] linearizability_steps (a budget of search steps) instead, or raft.linearizable left out of [checks] enabled to skip the check";
             return Err(input.error("raft", Some("linearizability_budget_ms"), message));
         }
+        let options = RaftOptions::from(table);
         match options.problem() {
             Some(problem) => Err(input.error("raft", None, problem)),
             None => Ok(options),

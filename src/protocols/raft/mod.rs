@@ -20,120 +20,27 @@ mod def;
 pub mod kv;
 pub mod log;
 pub mod messages;
+mod options;
 pub mod server;
 mod trace;
 
 use crate::process::{Ctx, Disk, NodeId, OpFields, Process, Protocol, RequestId, TimerId};
 use crate::rng::SimRng;
-use crate::time::{SimDuration, SimTime};
+use crate::time::SimTime;
 use checks::RaftChecks;
 use client::Client;
 use kv::{KvOp, KvRes, Text};
 use messages::{Msg, Note, Stored, Timer};
-use serde::Deserialize;
 use serde_json::{json, Value};
 use server::{Role, Server};
 use std::collections::BTreeMap;
 
 pub use checks::CHECKS;
 pub use def::Def;
+pub use options::{RaftOptions, ServerOptions, WorkloadOptions};
 
 /// Roles a scenario fault may target.
 pub const ROLES: &[&str] = &["leader", "follower", "candidate"];
-
-/// Options of the `[raft]` scenario section.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct RaftOptions {
-    /// The leader's heartbeat interval.
-    pub heartbeat: SimDuration,
-    /// The shortest election timeout.
-    pub election_min: SimDuration,
-    /// The longest election timeout (each is drawn in `election_min..=election_max`).
-    pub election_max: SimDuration,
-    /// PreVote (thesis §9.6): probe before starting an election.
-    pub pre_vote: bool,
-    /// CheckQuorum (thesis §9.6): a leader that does not hear a majority
-    /// for an election timeout steps down, and followers that hear a leader
-    /// ignore vote requests.
-    pub check_quorum: bool,
-    /// A new leader appends a no-op entry of its term at once (§8), so it
-    /// commits (and learns the commit index) without waiting for a client.
-    /// Off, the §5.4.2 commit rule is all that keeps Figure 8 safe.
-    pub leader_noop: bool,
-    /// Take a snapshot every this many applied entries (0: never).
-    pub snapshot_every: u64,
-    /// At most this many entries per AppendEntries.
-    pub batch_max: usize,
-    /// Send every new entry to every follower at once, without waiting for
-    /// the follower to acknowledge the previous AppendEntries. Off (the
-    /// default), a leader keeps one AppendEntries in flight per follower
-    /// and sends what accumulated when it is acknowledged: fewer, larger
-    /// messages, and no rejections from AppendEntries overtaking each other
-    /// on a reordering network; a commit may wait up to one extra round trip.
-    pub pipeline: bool,
-    /// Number of keys the workload uses.
-    pub keys: usize,
-    /// A client resends a command after this long without an answer.
-    pub client_retry: SimDuration,
-    /// Liveness: after the liveness phase begins, a stable leader must be
-    /// elected within this many (longest) election timeouts.
-    pub liveness_election_timeouts: u64,
-    /// No longer accepted: the end-of-run linearizability check's budget
-    /// counts work, not wall time (`[checks] linearizability_steps`). Kept
-    /// so that an old scenario gets an error that says so.
-    pub linearizability_budget_ms: Option<u64>,
-    /// Issue only gets and puts, half each (the CAP experiment's workload,
-    /// shared with the quorum and eventual stores) instead of the default
-    /// mix of get, put, append and cas.
-    pub get_put_only: bool,
-}
-
-impl Default for RaftOptions {
-    fn default() -> Self {
-        RaftOptions {
-            heartbeat: SimDuration::from_millis(50),
-            election_min: SimDuration::from_millis(150),
-            election_max: SimDuration::from_millis(300),
-            pre_vote: true,
-            check_quorum: true,
-            leader_noop: true,
-            snapshot_every: 1000,
-            batch_max: 64,
-            pipeline: false,
-            keys: 3,
-            client_retry: SimDuration::from_millis(200),
-            liveness_election_timeouts: 10,
-            linearizability_budget_ms: None,
-            get_put_only: false,
-        }
-    }
-}
-
-impl RaftOptions {
-    /// What is wrong with these options, if anything.
-    pub fn problem(&self) -> Option<String> {
-        let zero = SimDuration::ZERO;
-        if self.heartbeat == zero || self.election_min == zero || self.client_retry == zero {
-            return Some("expected heartbeat, election_min and client_retry above 0".into());
-        }
-        if self.election_max < self.election_min {
-            return Some("expected election_max >= election_min".into());
-        }
-        if self.heartbeat >= self.election_min {
-            return Some(
-                "expected heartbeat below election_min, or followers time out between heartbeats"
-                    .into(),
-            );
-        }
-        if self.batch_max == 0 || self.keys == 0 || self.liveness_election_timeouts == 0 {
-            return Some(
-                "expected batch_max, keys and liveness_election_timeouts of at least 1".into(),
-            );
-        }
-        None
-    }
-}
 
 /// A Raft process: a server or a client.
 pub enum RaftNode {
@@ -238,7 +145,9 @@ impl Raft {
         clients: usize,
         liveness_start: SimTime,
     ) -> Self {
-        let key_names = (0..options.keys).map(|k| k.to_string().into()).collect();
+        let key_names = (0..options.workload.keys)
+            .map(|k| k.to_string().into())
+            .collect();
         Raft {
             options,
             key_names,
@@ -278,18 +187,21 @@ impl Protocol for Raft {
 
     fn new_process(&self, id: NodeId) -> RaftNode {
         if id.index() < self.servers {
-            let server = Server::new(self.options.clone(), id, self.servers);
+            let server = Server::new(self.options.server.clone(), id, self.servers);
             RaftNode::Server(Box::new(server))
         } else {
-            RaftNode::Client(Client::new(self.servers, self.options.client_retry))
+            RaftNode::Client(Client::new(
+                self.servers,
+                self.options.workload.client_retry,
+            ))
         }
     }
 
     fn next_op(&mut self, client: usize, rng: &mut SimRng) -> (NodeId, KvOp) {
-        let k = rng.index(self.options.keys);
+        let k = rng.index(self.options.workload.keys);
         let key = Text::clone(&self.key_names[k]);
         let pick = rng.below(20);
-        let pick = if self.options.get_put_only {
+        let pick = if self.options.workload.get_put_only {
             if pick < 10 {
                 0
             } else {
@@ -320,7 +232,12 @@ impl Protocol for Raft {
     }
 
     fn invariants(&self) -> RaftChecks {
-        RaftChecks::new(&self.options, self.servers, self.liveness_start)
+        RaftChecks::new(
+            self.options.liveness_bound(),
+            self.options.liveness_election_timeouts,
+            self.servers,
+            self.liveness_start,
+        )
     }
 
     fn op_fields(&self, op: &KvOp) -> OpFields {

@@ -15,7 +15,7 @@
 use super::kv::{Kv, KvOp, KvRes};
 use super::log::{Command, Entry, Log, Snapshot};
 use super::messages::{Answer, Msg, Note, Stored, Timer};
-use super::{RaftNode, RaftOptions};
+use super::{RaftNode, ServerOptions};
 use crate::process::{Ctx, Disk, DiskKey, NodeId, TimerId};
 use crate::time::{SimDuration, SimTime};
 use std::collections::BTreeSet;
@@ -43,7 +43,7 @@ pub enum Role {
 
 /// One Raft server.
 pub struct Server {
-    opts: RaftOptions,
+    opts: ServerOptions,
     me: NodeId,
     n: usize,
     /// `currentTerm` (durable).
@@ -88,7 +88,7 @@ pub struct Server {
 
 impl Server {
     /// A fresh server `me` of `n`; state comes from the disk in `start`.
-    pub fn new(opts: RaftOptions, me: NodeId, n: usize) -> Self {
+    pub fn new(opts: ServerOptions, me: NodeId, n: usize) -> Self {
         Server {
             opts,
             me,

@@ -6,28 +6,33 @@ use super::kv::KvOp;
 use super::log::{Command, Entry};
 use super::messages::{Msg, Stored, Timer};
 use super::server::{Role, Server};
-use super::{RaftNode, RaftOptions};
+use super::{RaftNode, ServerOptions};
 use crate::process::{DiskKey, Effect, Harness, Invariants, NodeId, TimerId};
 use crate::time::SimDuration;
 use std::rc::Rc;
 
 const N: usize = 5;
 
-fn opts(pre_vote: bool) -> RaftOptions {
-    RaftOptions {
+fn opts(pre_vote: bool) -> ServerOptions {
+    ServerOptions {
         pre_vote,
         check_quorum: false,
         snapshot_every: 0,
-        ..RaftOptions::default()
+        ..ServerOptions::default()
     }
 }
 
-fn server(me: u32, options: &RaftOptions) -> RaftNode {
+fn server(me: u32, options: &ServerOptions) -> RaftNode {
     RaftNode::Server(Box::new(Server::new(options.clone(), NodeId(me), N)))
 }
 
 /// A harness for server `me` whose disk holds `term` and a log of `terms`.
-fn node(me: u32, term: u64, terms: &[u64], options: &RaftOptions) -> (Harness<RaftNode>, TimerId) {
+fn node(
+    me: u32,
+    term: u64,
+    terms: &[u64],
+    options: &ServerOptions,
+) -> (Harness<RaftNode>, TimerId) {
     let servers = (0..N as u32).map(NodeId).collect();
     let mut h = Harness::new(server(me, options), NodeId(me), servers, 7);
     h.disk.write(DiskKey::single("term"), Stored::Term(term));
@@ -509,7 +514,7 @@ fn flow_control_keeps_one_append_in_flight_per_follower() {
 /// With `pipeline`, every new entry goes to every follower at once.
 #[test]
 fn pipeline_sends_each_entry_at_once() {
-    let o = RaftOptions {
+    let o = ServerOptions {
         pipeline: true,
         ..opts(false)
     };
@@ -605,9 +610,13 @@ struct Cluster {
 
 impl Cluster {
     /// Nodes with these (term, log terms); index 1 is committed everywhere.
-    fn new(states: &[(u64, &[u64])], options: &RaftOptions) -> Self {
-        let mut checks =
-            super::checks::RaftChecks::new(options, states.len(), crate::time::SimTime::MAX);
+    fn new(states: &[(u64, &[u64])], options: &ServerOptions) -> Self {
+        let mut checks = super::checks::RaftChecks::new(
+            SimDuration::ZERO,
+            1,
+            states.len(),
+            crate::time::SimTime::MAX,
+        );
         let mut nodes = Vec::new();
         let mut timers = Vec::new();
         for (i, &(term, terms)) in states.iter().enumerate() {
@@ -686,7 +695,7 @@ impl Cluster {
 /// `raft.leader-completeness` (x committed, then a leader without it).
 #[test]
 fn s5_4_2_figure_8_is_safe_and_the_checks_would_see_the_bug() {
-    let o = RaftOptions {
+    let o = ServerOptions {
         leader_noop: false,
         batch_max: 1,
         ..opts(false)
