@@ -23,8 +23,7 @@ use std::collections::BinaryHeap;
 use std::path::Path;
 use std::time::Instant;
 
-/// The allocator the `faultline` binary uses (the `mimalloc` feature).
-#[cfg(feature = "mimalloc")]
+/// The allocator the `faultline` binary uses (cli/Cargo.toml).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -9,8 +9,7 @@ use faultline::check::{check_history, CheckOptions, History, ModelKind, Verdict}
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-/// The allocator the `faultline` binary uses (the `mimalloc` feature).
-#[cfg(feature = "mimalloc")]
+/// The allocator the `faultline` binary uses (cli/Cargo.toml).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -23,8 +23,7 @@ use faultline::run::{run, RunOptions};
 use faultline::scenario::Scenario;
 use std::time::Instant;
 
-/// The allocator the `faultline` binary uses (the `mimalloc` feature).
-#[cfg(feature = "mimalloc")]
+/// The allocator the `faultline` binary uses (cli/Cargo.toml).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

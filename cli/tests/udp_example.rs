@@ -3,7 +3,7 @@
 //! delivers every value, with and without lost datagrams.
 
 #[allow(dead_code)] // the example's `main` is not called here
-#[path = "../examples/udp/main.rs"]
+#[path = "../../examples/udp/main.rs"]
 mod udp;
 
 #[test]

@@ -20,7 +20,7 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_faultline");
 
 /// The path of shipped scenario `file`.
 pub fn scenario_path(file: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
         .join("scenarios")
         .join(file)
 }
@@ -37,7 +37,7 @@ pub fn scenario_text(file: &str) -> String {
 
 /// Every shipped scenario's file name, sorted.
 pub fn shipped_scenarios() -> Vec<String> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    let dir = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/..")).join("scenarios");
     let mut names: Vec<String> = std::fs::read_dir(&dir)
         .map(|entries| {
             entries

@@ -3,7 +3,7 @@
 //! scenario files name it, its options are validated with positions, runs
 //! and sweeps use it, `explore` finds its planted bug and `shrink`
 //! minimizes the failure into a scenario that fails the same way.
-#[path = "../examples/lww/lww.rs"]
+#[path = "../../examples/lww/lww.rs"]
 mod lww;
 
 use faultline::explore::shrink::shrink;
@@ -18,7 +18,7 @@ fn registry() -> Registry {
 }
 
 fn load(file: &str) -> Scenario {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+    let path = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
         .join("examples/lww")
         .join(file);
     Scenario::load_with(&path, &registry()).unwrap_or_else(|e| panic!("{e}"))

@@ -20,7 +20,7 @@ use common::BIN;
 fn report_dir(tag: &str, scenario: &str, extra: &[&str]) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("faultline-report-{tag}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+    let path = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
         .join("scenarios")
         .join(scenario);
     let mut args = vec![
@@ -120,7 +120,8 @@ fn slo_requirements_are_evaluated_pass_and_fail() {
     let dir = std::env::temp_dir().join(format!("faultline-report-slo-{}", std::process::id()));
     let _ = std::fs::create_dir_all(&dir);
     let text = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/broadcast-lossy-crash.toml"),
+        Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+            .join("scenarios/broadcast-lossy-crash.toml"),
     )
     .unwrap_or_default()
         + "\n[slo]\nlatency_p99 = \"50ms\"\navailability = 0.9999\n";

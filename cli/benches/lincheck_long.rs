@@ -23,7 +23,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
-#[cfg(feature = "mimalloc")]
+/// The allocator the `faultline` binary uses (cli/Cargo.toml).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -55,7 +55,7 @@ fn history_of(text: &str) -> History {
 
 fn raft_calm(duration_s: u64, clients: usize) -> String {
     let text = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/raft-calm.toml"),
+        Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/..")).join("scenarios/raft-calm.toml"),
     )
     .expect("raft-calm");
     text.replace(

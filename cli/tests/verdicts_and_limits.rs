@@ -138,7 +138,7 @@ fn an_undecided_run_reads_so_in_its_report_files() {
 #[test]
 fn a_long_raft_history_gets_a_definite_verdict() {
     let text = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/raft-calm.toml"),
+        Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/..")).join("scenarios/raft-calm.toml"),
     )
     .unwrap_or_default()
     .replace("duration = \"10s\"", "duration = \"60s\"")
@@ -244,7 +244,7 @@ fn rates_a_run_cannot_hold_are_rejected_with_the_field_and_the_limit() {
 #[test]
 fn progress_is_reported_without_changing_the_run() {
     let text = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/raft-calm.toml"),
+        Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/..")).join("scenarios/raft-calm.toml"),
     )
     .unwrap_or_default()
     .replace("duration = \"10s\"", "duration = \"100s\"");
@@ -277,7 +277,7 @@ fn progress_is_reported_without_changing_the_run() {
 /// keeps anyone from opting out outside the CLI.
 #[test]
 fn no_clock_outside_the_cli() {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let src = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/..")).join("src");
     let mut offenders = Vec::new();
     let mut stack = vec![src.clone()];
     while let Some(dir) = stack.pop() {
@@ -307,7 +307,8 @@ fn no_clock_outside_the_cli() {
 /// panic, no message), whatever the command.
 #[test]
 fn a_closed_output_ends_quietly() {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/raft-calm.toml");
+    let path =
+        Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/..")).join("scenarios/raft-calm.toml");
     let mut child = Command::new(common::BIN)
         .args(["run", path.to_str().unwrap_or_default(), "--no-out"])
         .stdout(Stdio::piped())
@@ -325,7 +326,8 @@ fn a_closed_output_ends_quietly() {
 /// decided directly whatever their length: here the CAP quorum store.
 #[test]
 fn the_store_workload_writes_unique_values() {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/cap-quorum-split.toml");
+    let path = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+        .join("scenarios/cap-quorum-split.toml");
     let scenario = Scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
     let result = run(&scenario, 1, RunOptions::default());
     assert_eq!(result.metrics["lincheck"], "linearizable");
@@ -341,7 +343,8 @@ fn the_store_workload_writes_unique_values() {
 #[test]
 fn a_liveness_failure_is_told_from_a_safety_failure() {
     let text = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/broadcast-no-persist.toml"),
+        Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+            .join("scenarios/broadcast-no-persist.toml"),
     )
     .unwrap_or_default()
     .replace("expect = \"violation\"", "expect = \"pass\"")

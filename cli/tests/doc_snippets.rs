@@ -22,7 +22,7 @@ struct Snippet {
 }
 
 fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
 }
 
 /// Every ```` ```rust ```` block of `markdown` (named `name` in messages).

@@ -3,7 +3,7 @@
 //! generated seeds, networks and fault schedules; a planted bug is caught,
 //! with the seed and a shrunk schedule in the failure message.
 
-#[path = "../examples/gcounter/gcounter.rs"]
+#[path = "../../examples/gcounter/gcounter.rs"]
 mod gcounter;
 
 use faultline::sim::SimConfig;

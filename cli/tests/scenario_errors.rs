@@ -724,7 +724,7 @@ fn a_long_value_is_quoted_clipped_with_its_length() {
 
 // ----- docs/scenarios.md -----------------------------------------------------------
 
-const DOC: &str = include_str!("../docs/scenarios.md");
+const DOC: &str = include_str!("../../docs/scenarios.md");
 
 /// The fenced blocks of `doc`: (info string, body).
 fn fenced_blocks(doc: &str) -> Vec<(&str, String)> {
