@@ -11,11 +11,6 @@
 
 use crate::net::{Latency, LinkConfig, NetworkConfig};
 use crate::process::NodeId;
-use crate::protocols::raft::{Def as RaftDef, RaftOptions};
-use crate::protocols::registry::{plan_of, Plan};
-use crate::protocols::store::eventual::EventualOptions;
-use crate::protocols::store::quorum::QuorumOptions;
-use crate::protocols::store::{EventualDef, QuorumDef, WorkloadOptions};
 use crate::report::timeline::ClientOp;
 use crate::run::{run, RunOptions};
 use crate::scenario::Scenario;
@@ -27,50 +22,9 @@ use serde::Serialize;
 use std::fmt::Write;
 use std::sync::Arc;
 
-/// A store under test.
-#[derive(Clone, Debug)]
-pub struct StoreSpec {
-    /// Short name, e.g. `quorum (CP)`.
-    pub name: &'static str,
-    /// Its protocol, with half gets and half puts on two keys.
-    pub plan: fn() -> Arc<dyn Plan>,
-}
-
-fn two_keys() -> WorkloadOptions {
-    WorkloadOptions {
-        keys: 2,
-        read_ratio: 0.5,
-    }
-}
-
-/// The stores the experiment compares, each with half gets and half puts
-/// on two keys.
-pub const STORES: &[StoreSpec] = &[
-    StoreSpec {
-        name: "quorum (CP)",
-        plan: || {
-            let quorum = QuorumOptions {
-                r: 3,
-                w: 3,
-                ..QuorumOptions::default()
-            };
-            plan_of(QuorumDef, (quorum, two_keys()))
-        },
-    },
-    StoreSpec {
-        name: "eventual (AP)",
-        plan: || plan_of(EventualDef, (EventualOptions::default(), two_keys())),
-    },
-    StoreSpec {
-        name: "raft (CP)",
-        plan: || {
-            let mut raft = RaftOptions::default();
-            raft.workload.keys = 2;
-            raft.workload.get_put_only = true;
-            plan_of(RaftDef, raft)
-        },
-    },
-];
+/// A store under test: a protocol whose registry entry takes part in the
+/// experiment ([`crate::protocols::ProtocolDef::cap_store`]).
+pub use crate::protocols::registry::CapStore as StoreSpec;
 
 /// A partition shape: its name and its groups (none: no partition).
 #[derive(Clone, Debug)]
@@ -164,7 +118,7 @@ pub fn scenario(store: &StoreSpec, shape: &ShapeSpec, partition_s: u64, seed: u6
         },
         ..SimConfig::default()
     };
-    Scenario::from_plan("cap", (store.plan)(), 5, config)
+    Scenario::from_plan("cap", Arc::clone(&store.plan), 5, config)
 }
 
 /// Client-weighted share of requests answered ok per `bucket_ms`, for one
@@ -319,10 +273,10 @@ pub fn measure(
         availability_during: client_availability(&during),
         latency_p50_ms: answered.p50_ns.map(|n| n as f64 / 1e6),
         latency_p99_ms: answered.p99_ns.map(|n| n as f64 / 1e6),
-        // The stores report "lincheck", Raft "raft_linearizability".
-        linearizability: ["lincheck", "raft_linearizability"]
-            .iter()
-            .find_map(|k| result.metrics.get(*k).and_then(|v| v.as_str()))
+        linearizability: result
+            .metrics
+            .get(store.linearizability_metric)
+            .and_then(|v| v.as_str())
             .unwrap_or("unknown")
             .to_string(),
         stale_reads: metric("stale_reads"),
@@ -334,6 +288,8 @@ pub fn measure(
 /// The experiment's parameters.
 #[derive(Clone, Debug)]
 pub struct CapPlan {
+    /// The stores compared (`Registry::cap_stores`).
+    pub stores: Vec<StoreSpec>,
     /// Partition durations, in seconds.
     pub durations_s: Vec<u64>,
     /// Seeds per configuration.
@@ -343,7 +299,7 @@ pub struct CapPlan {
 /// Runs every configuration (in parallel), in a fixed order.
 pub fn experiment(plan: &CapPlan) -> Result<Vec<CapRow>, String> {
     let mut configs = Vec::new();
-    for store in STORES {
+    for store in &plan.stores {
         for shape in SHAPES {
             let durations: &[u64] = if shape.groups.is_empty() {
                 &[0]
@@ -389,10 +345,10 @@ pub struct CapSummary {
     pub acked_writes_lost: Option<u64>,
 }
 
-/// Averages the rows per store and shape.
-pub fn summarize(rows: &[CapRow]) -> Vec<CapSummary> {
+/// Averages the rows per store (in the order of `stores`) and shape.
+pub fn summarize(rows: &[CapRow], stores: &[StoreSpec]) -> Vec<CapSummary> {
     let mut out = Vec::new();
-    for store in STORES {
+    for store in stores {
         for shape in SHAPES {
             let group: Vec<&CapRow> = rows
                 .iter()

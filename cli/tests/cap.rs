@@ -4,11 +4,17 @@
 //! and is not linearizable, while the quorum store and Raft stay
 //! linearizable (and leave the minority side unserved).
 
-use faultline::cap::{measure, SHAPES, STORES};
+use faultline::cap::{measure, StoreSpec, SHAPES};
+use faultline::protocols::Registry;
 
-fn store(name: &str) -> &'static faultline::cap::StoreSpec {
-    STORES
-        .iter()
+/// The stores of the built-in protocols that take part in the experiment.
+fn stores() -> Vec<StoreSpec> {
+    Registry::builtin().cap_stores()
+}
+
+fn store(name: &str) -> StoreSpec {
+    stores()
+        .into_iter()
         .find(|s| s.name.starts_with(name))
         .unwrap_or_else(|| panic!("no store {name}"))
 }
@@ -24,9 +30,9 @@ fn shape(name: &str) -> &'static faultline::cap::ShapeSpec {
 fn under_a_split_the_ap_store_answers_more_and_the_cp_store_stays_linearizable() {
     for seed in 0..4 {
         let quorum =
-            measure(store("quorum"), shape("split"), 4, seed).unwrap_or_else(|e| panic!("{e}"));
+            measure(&store("quorum"), shape("split"), 4, seed).unwrap_or_else(|e| panic!("{e}"));
         let eventual =
-            measure(store("eventual"), shape("split"), 4, seed).unwrap_or_else(|e| panic!("{e}"));
+            measure(&store("eventual"), shape("split"), 4, seed).unwrap_or_else(|e| panic!("{e}"));
         let (q, e) = (
             quorum.availability_during.unwrap_or(1.0),
             eventual.availability_during.unwrap_or(0.0),
@@ -53,14 +59,14 @@ fn under_a_split_the_ap_store_answers_more_and_the_cp_store_stays_linearizable()
 #[test]
 fn without_partitions_both_stores_answer_everything() {
     for s in ["quorum", "eventual"] {
-        let row = measure(store(s), shape("none"), 0, 1).unwrap_or_else(|e| panic!("{e}"));
+        let row = measure(&store(s), shape("none"), 0, 1).unwrap_or_else(|e| panic!("{e}"));
         assert!(row.availability > 0.99, "{s}: {}", row.availability);
     }
 }
 
 #[test]
 fn a_bridge_keeps_a_majority_for_everyone() {
-    let quorum = measure(store("quorum"), shape("bridge"), 4, 2).unwrap_or_else(|e| panic!("{e}"));
+    let quorum = measure(&store("quorum"), shape("bridge"), 4, 2).unwrap_or_else(|e| panic!("{e}"));
     assert!(
         quorum.availability_during.unwrap_or(0.0) > 0.99,
         "the bridge node lets both halves reach 3 of 5 replicas"
@@ -72,9 +78,9 @@ fn a_bridge_keeps_a_majority_for_everyone() {
 fn raft_stays_linearizable_and_serves_only_the_majority_under_a_split() {
     for seed in 0..3 {
         let raft =
-            measure(store("raft"), shape("split"), 4, seed).unwrap_or_else(|e| panic!("{e}"));
+            measure(&store("raft"), shape("split"), 4, seed).unwrap_or_else(|e| panic!("{e}"));
         let eventual =
-            measure(store("eventual"), shape("split"), 4, seed).unwrap_or_else(|e| panic!("{e}"));
+            measure(&store("eventual"), shape("split"), 4, seed).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(raft.linearizability, "linearizable", "seed {seed}");
         let r = raft.availability_during.unwrap_or(1.0);
         assert!(
@@ -97,7 +103,7 @@ fn raft_stays_linearizable_and_serves_only_the_majority_under_a_split() {
 #[test]
 fn availability_over_time_is_full_before_the_partition_begins() {
     let (start_s, _) = faultline::cap::partition_window(4);
-    for store in STORES {
+    for store in &stores() {
         for seed in 0..3 {
             let series =
                 faultline::cap::availability_over_time(store, shape("split"), 4, seed, 1000)
@@ -120,4 +126,10 @@ fn availability_over_time_is_full_before_the_partition_begins() {
             );
         }
     }
+}
+
+#[test]
+fn the_registry_lists_the_three_stores_in_order() {
+    let names: Vec<&str> = stores().iter().map(|s| s.name).collect();
+    assert_eq!(names, ["quorum (CP)", "eventual (AP)", "raft (CP)"]);
 }

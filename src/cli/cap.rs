@@ -3,7 +3,8 @@
 //! Markdown table) and two charts into `--out` (default `reports/cap`).
 
 use super::{EXIT_BAD_INPUT, EXIT_OK};
-use crate::cap::{self, CapPlan, SHAPES, STORES};
+use crate::cap::{self, CapPlan, SHAPES};
+use crate::protocols::Registry;
 use crate::report::charts;
 use clap::Args;
 use std::path::PathBuf;
@@ -25,13 +26,16 @@ pub struct CapArgs {
     pub durations: Vec<u64>,
 }
 
-/// Runs `faultline cap` and returns its exit code.
-pub fn run(args: CapArgs) -> i32 {
+/// Runs `faultline cap` over the stores of `registry` that take part and
+/// returns its exit code.
+pub fn run(args: CapArgs, registry: &Registry) -> i32 {
     if args.seeds == 0 || args.durations.is_empty() || args.durations.contains(&0) {
         eprintln!("error: --seeds and every --durations value must be at least 1");
         return EXIT_BAD_INPUT;
     }
+    let stores = registry.cap_stores();
     let plan = CapPlan {
+        stores: stores.clone(),
         durations_s: args.durations.clone(),
         seeds: args.seeds,
     };
@@ -42,7 +46,7 @@ pub fn run(args: CapArgs) -> i32 {
             return EXIT_BAD_INPUT;
         }
     };
-    let summary = cap::summarize(&rows);
+    let summary = cap::summarize(&rows, &stores);
     let durations: Vec<String> = args.durations.iter().map(u64::to_string).collect();
     let command = format!(
         "faultline cap --seeds {} --durations {} --out {}",
@@ -69,7 +73,7 @@ pub fn run(args: CapArgs) -> i32 {
         .find(|s| s.name == "split")
         .unwrap_or(&SHAPES[0]);
     let mut series = Vec::new();
-    for store in STORES {
+    for store in &stores {
         match cap::availability_over_time(store, split, longest, 0, BUCKET_MS) {
             Ok(s) => series.push((store.name.to_string(), s)),
             Err(e) => {

@@ -79,7 +79,7 @@ pub fn main_with(registry: Registry) -> i32 {
         Command::Explore(args) => explore::run(args, &registry),
         Command::Merge(args) => merge::run(args),
         Command::Shrink(args) => shrink::run(args, &registry),
-        Command::Cap(args) => cap::run(args),
+        Command::Cap(args) => cap::run(args, &registry),
         Command::Check(args) => check::run(args),
         Command::Protocols(args) => protocols::run(args, &registry),
     }

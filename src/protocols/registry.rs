@@ -71,6 +71,36 @@ pub trait ProtocolDef: Send + Sync + 'static {
         let _ = result;
         None
     }
+    /// How the protocol takes part in the CAP experiment (`faultline cap`),
+    /// if it does. A store that takes part has client processes (the
+    /// experiment attaches one to each of 5 replicas) and writes a `kv`
+    /// history of gets and puts, judged by its linearizability check.
+    fn cap_store(&self) -> Option<CapRole<Self::Options>> {
+        None
+    }
+}
+
+/// How a protocol takes part in the CAP experiment: its label in the
+/// results and its options there (the experiment's workload: half gets,
+/// half puts, on two keys).
+pub struct CapRole<O> {
+    /// The label, e.g. `quorum (CP)`.
+    pub label: &'static str,
+    /// Its options in the experiment.
+    pub options: O,
+    /// The metric that carries its linearizability verdict.
+    pub linearizability_metric: &'static str,
+}
+
+/// A store of the CAP experiment, as the registry lists it.
+#[derive(Clone, Debug)]
+pub struct CapStore {
+    /// Its label, e.g. `quorum (CP)`.
+    pub name: &'static str,
+    /// The protocol with its options in the experiment.
+    pub plan: Arc<dyn Plan>,
+    /// The metric that carries its linearizability verdict.
+    pub linearizability_metric: &'static str,
 }
 
 /// A registered protocol, before its options are read.
@@ -89,6 +119,8 @@ pub trait Entry: Send + Sync {
     fn client_processes(&self) -> bool;
     /// Reads its options: the plan a scenario runs.
     fn plan(&self, input: &OptionsInput<'_>) -> Result<Arc<dyn Plan>, ScenarioError>;
+    /// Its part in the CAP experiment, if any.
+    fn cap_store(&self) -> Option<CapStore>;
 }
 
 /// A protocol with its options read: what a scenario runs.
@@ -147,6 +179,18 @@ impl<D: ProtocolDef> Entry for DefEntry<D> {
             def: Arc::clone(&self.0),
             options,
         }))
+    }
+
+    fn cap_store(&self) -> Option<CapStore> {
+        let role = self.0.cap_store()?;
+        Some(CapStore {
+            name: role.label,
+            plan: Arc::new(DefPlan {
+                def: Arc::clone(&self.0),
+                options: role.options,
+            }),
+            linearizability_metric: role.linearizability_metric,
+        })
     }
 }
 
@@ -284,6 +328,12 @@ impl Registry {
     /// The protocol called `name`.
     pub fn find(&self, name: &str) -> Option<&Arc<dyn Entry>> {
         self.entries.iter().find(|e| e.name() == name)
+    }
+
+    /// The stores that take part in the CAP experiment, in registration
+    /// order.
+    pub fn cap_stores(&self) -> Vec<CapStore> {
+        self.entries.iter().filter_map(|e| e.cap_store()).collect()
     }
 
     /// Every protocol's name, in registration order.

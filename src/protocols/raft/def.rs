@@ -3,7 +3,7 @@
 
 use super::options::RaftTable;
 use super::{Raft, RaftOptions, CHECKS, ROLES};
-use crate::protocols::registry::{ProtocolDef, Setup};
+use crate::protocols::registry::{CapRole, ProtocolDef, Setup};
 use crate::scenario::{OptionsInput, ScenarioError};
 use crate::time::SimTime;
 
@@ -50,5 +50,18 @@ impl ProtocolDef for Def {
     fn build(&self, options: &RaftOptions, setup: &Setup) -> Raft {
         let liveness_start = SimTime::ZERO + setup.duration;
         Raft::new(options.clone(), setup.nodes, setup.clients, liveness_start)
+    }
+
+    /// In the CAP experiment: half gets and half puts on two keys, like
+    /// the stores.
+    fn cap_store(&self) -> Option<CapRole<RaftOptions>> {
+        let mut options = RaftOptions::default();
+        options.workload.keys = 2;
+        options.workload.get_put_only = true;
+        Some(CapRole {
+            label: "raft (CP)",
+            options,
+            linearizability_metric: "raft_linearizability",
+        })
     }
 }

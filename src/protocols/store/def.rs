@@ -5,7 +5,7 @@
 use super::eventual::EventualOptions;
 use super::quorum::QuorumOptions;
 use super::{checks, Kind, Store, WorkloadOptions};
-use crate::protocols::registry::{ProtocolDef, Setup};
+use crate::protocols::registry::{CapRole, ProtocolDef, Setup};
 use crate::scenario::{OptionsInput, ScenarioError};
 use crate::time::SimDuration;
 
@@ -20,6 +20,14 @@ fn workload(input: &OptionsInput<'_>) -> Result<WorkloadOptions, ScenarioError> 
         ));
     }
     Ok(workload)
+}
+
+/// The CAP experiment's workload: half gets and half puts on two keys.
+fn two_keys() -> WorkloadOptions {
+    WorkloadOptions {
+        keys: 2,
+        read_ratio: 0.5,
+    }
 }
 
 /// The quorum-replicated store (CP).
@@ -63,6 +71,19 @@ impl ProtocolDef for QuorumDef {
         let kind = Kind::Quorum(options.clone());
         Store::new(kind, setup.nodes, setup.clients, workload.clone())
     }
+
+    fn cap_store(&self) -> Option<CapRole<Self::Options>> {
+        let quorum = QuorumOptions {
+            r: 3,
+            w: 3,
+            ..QuorumOptions::default()
+        };
+        Some(CapRole {
+            label: "quorum (CP)",
+            options: (quorum, two_keys()),
+            linearizability_metric: "lincheck",
+        })
+    }
 }
 
 /// The eventually consistent store (AP).
@@ -104,5 +125,13 @@ impl ProtocolDef for EventualDef {
     fn build(&self, (options, workload): &Self::Options, setup: &Setup) -> Store {
         let kind = Kind::Eventual(options.clone());
         Store::new(kind, setup.nodes, setup.clients, workload.clone())
+    }
+
+    fn cap_store(&self) -> Option<CapRole<Self::Options>> {
+        Some(CapRole {
+            label: "eventual (AP)",
+            options: (EventualOptions::default(), two_keys()),
+            linearizability_metric: "lincheck",
+        })
     }
 }
