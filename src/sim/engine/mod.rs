@@ -349,6 +349,11 @@ impl<P: Protocol> Simulation<P> {
         }
     }
 
+    // The per-event path (dispatch, deliver, deliver_now, send, handle) is
+    // forced inline: split across the engine's files, LLVM kept these out
+    // of line and passed events and messages by copy, which cost the
+    // engine benchmark 10-15% (reports/BENCHMARKS.md, issue 12).
+    #[inline(always)]
     fn dispatch(&mut self, event: Event<Node<P>>) {
         match event {
             Event::Start(node) => self.initial_start(node),
@@ -374,6 +379,7 @@ impl<P: Protocol> Simulation<P> {
     // ----- running process handlers -------------------------------------------------
 
     /// Runs one handler of `node` with a fresh context, then carries out its effects.
+    #[inline(always)]
     fn handle(&mut self, node: NodeId, f: impl FnOnce(&mut Node<P>, &mut Ctx<'_, Node<P>>)) {
         let slot = &mut self.slots[node.index()];
         let Some(process) = slot.process.as_mut() else {

@@ -6,6 +6,7 @@
 use super::*;
 
 impl<P: Protocol> Simulation<P> {
+    #[inline(always)]
     pub(super) fn send(&mut self, from: NodeId, to: NodeId, msg: Msg<P>) {
         assert!(
             to.index() < self.slots.len(),
@@ -64,6 +65,7 @@ impl<P: Protocol> Simulation<P> {
         }
     }
 
+    #[inline(always)]
     pub(super) fn deliver(&mut self, from: NodeId, to: NodeId, sent: SimTime, msg: Msg<P>) {
         if self.net.partitions.is_cut(from, to) {
             self.net.stats.dropped_partition += 1;
@@ -84,6 +86,7 @@ impl<P: Protocol> Simulation<P> {
         }
     }
 
+    #[inline(always)]
     pub(super) fn deliver_now(&mut self, from: NodeId, to: NodeId, sent: SimTime, msg: Msg<P>) {
         self.net.stats.delivered += 1;
         self.hasher.event(EventTag::Deliver, self.now.as_nanos());
@@ -102,6 +105,7 @@ impl<P: Protocol> Simulation<P> {
         self.handle(to, |p, ctx| p.on_message(ctx, from, msg));
     }
 
+    #[inline]
     pub(super) fn fire_timer(
         &mut self,
         node: NodeId,
@@ -122,6 +126,7 @@ impl<P: Protocol> Simulation<P> {
         }
     }
 
+    #[inline]
     pub(super) fn fire_now(
         &mut self,
         node: NodeId,
