@@ -1,4 +1,4 @@
-//! The unique-writes decision procedure (src/check/unique.rs): named cases
+//! The unique-writes decision procedure (src/check/unique/): named cases
 //! for every way it can find a history illegal, the cases where it must
 //! step aside for the general search, and a property over thousands of
 //! random histories with unique values (register, cas-register, and kv with

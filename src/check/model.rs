@@ -6,7 +6,7 @@
 //! Register-like models also describe each op as an [`Access`] (a read, a
 //! blind write, a compare-and-set or an append of a value), which lets the
 //! checker decide histories whose written values are unique in near-linear
-//! time (`unique.rs`) instead of searching.
+//! time (`unique/`) instead of searching.
 use super::history::Op;
 use std::fmt::Debug;
 use std::hash::Hash;
