@@ -1,0 +1,173 @@
+//! Committing entries from previous terms (§5.4.2): the own-term rule, and
+//! Figure 8 scripted across five nodes with the run's checks watching.
+
+use super::*;
+use crate::protocols::raft::checks::RaftChecks;
+use crate::protocols::raft::messages::Note;
+
+// ----- §5.4.2: committing entries from previous terms -----------------------------------
+
+/// §5.4.2, Figure 8: a leader does not commit an entry of an earlier term
+/// by counting replicas, only with (and through) an entry of its own term.
+#[test]
+fn s5_4_2_old_term_entries_are_not_committed_by_counting() {
+    let (mut h, timer) = node(0, 3, &[1, 2], &opts(false));
+    elect(&mut h, timer);
+    assert_eq!(srv(&h).term(), 4);
+    h.deliver(NodeId(1), success(4, 2));
+    h.deliver(NodeId(2), success(4, 2));
+    assert_eq!(
+        srv(&h).commit_index(),
+        0,
+        "entry 2 (term 2) is on a majority but is not of term 4"
+    );
+    h.deliver(NodeId(1), success(4, 3));
+    h.deliver(NodeId(2), success(4, 3));
+    assert_eq!(
+        srv(&h).commit_index(),
+        3,
+        "the term-4 entry commits, and 2 with it"
+    );
+}
+
+// ----- Figure 8, scripted across five nodes and the checks ------------------------------
+
+/// Five harness nodes, the messages between them, and the run's checks.
+struct Cluster {
+    nodes: Vec<Harness<RaftNode>>,
+    up: Vec<bool>,
+    /// Which nodes messages may reach now (the others are cut off).
+    reachable: Vec<bool>,
+    checks: RaftChecks,
+    violations: Vec<String>,
+    queue: std::collections::VecDeque<(NodeId, NodeId, Msg)>,
+    /// Each node's latest election timer.
+    timers: Vec<TimerId>,
+}
+
+impl Cluster {
+    /// Nodes with these (term, log terms); index 1 is committed everywhere.
+    fn new(states: &[(u64, &[u64])], options: &ServerOptions) -> Self {
+        let mut checks = RaftChecks::new(
+            SimDuration::ZERO,
+            1,
+            states.len(),
+            crate::time::SimTime::MAX,
+        );
+        let mut nodes = Vec::new();
+        let mut timers = Vec::new();
+        for (i, &(term, terms)) in states.iter().enumerate() {
+            let (h, timer) = node(i as u32, term, terms, options);
+            timers.push(timer);
+            let entries = terms.iter().map(|&t| (t, 0)).collect();
+            let logged = Note::Logged { first: 1, entries };
+            assert!(checks.on_note(h.now, NodeId(i as u32), &logged).is_ok());
+            nodes.push(h);
+        }
+        let committed = Note::Committed { index: 1 };
+        assert!(checks.on_note(nodes[0].now, NodeId(0), &committed).is_ok());
+        let n = states.len();
+        Cluster {
+            nodes,
+            up: vec![true; n],
+            reachable: vec![true; n],
+            checks,
+            violations: Vec::new(),
+            queue: Default::default(),
+            timers,
+        }
+    }
+
+    fn absorb(&mut self, from: NodeId, effects: Vec<Effect<RaftNode>>) {
+        let now = self.nodes[from.index()].now;
+        for e in effects {
+            match e {
+                Effect::Send { to, msg } => self.queue.push_back((from, to, msg)),
+                Effect::SetTimer {
+                    id,
+                    timer: Timer::Election,
+                    ..
+                } => self.timers[from.index()] = id,
+                Effect::Note(note) => {
+                    if let Err(v) = self.checks.on_note(now, from, &note) {
+                        self.violations.push(format!("{}: {}", v.check, v.message));
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn time_out(&mut self, i: usize) {
+        let timer = self.timers[i];
+        let h = &mut self.nodes[i];
+        h.now = h.now + SimDuration::from_secs(1);
+        let effects = h.fire(timer, Timer::Election);
+        self.absorb(NodeId(i as u32), effects);
+        self.settle();
+    }
+
+    /// Delivers queued messages among up, reachable nodes until none are left.
+    fn settle(&mut self) {
+        for _ in 0..10_000 {
+            let Some((from, to, msg)) = self.queue.pop_front() else {
+                return;
+            };
+            let (f, t) = (from.index(), to.index());
+            if !(self.up[f] && self.up[t] && self.reachable[f] && self.reachable[t]) {
+                continue;
+            }
+            let effects = self.nodes[t].deliver(from, msg);
+            self.absorb(to, effects);
+        }
+        panic!("the cluster did not settle");
+    }
+}
+
+/// §5.4.2, Figure 8 (c)-(d), scripted: S1 (n0) is re-elected in term 4 and
+/// replicates x (index 2, term 2) to a majority, then crashes; S5 (n4),
+/// whose log ends in term 3, is elected by S2-S4 and overwrites x. With
+/// the own-term rule x was never committed, so this is safe; a leader that
+/// committed x by counting would have made the checks report
+/// `raft.leader-completeness` (x committed, then a leader without it).
+#[test]
+fn s5_4_2_figure_8_is_safe_and_the_checks_would_see_the_bug() {
+    let o = ServerOptions {
+        leader_noop: false,
+        batch_max: 1,
+        ..opts(false)
+    };
+    let states: [(u64, &[u64]); 5] = [
+        (3, &[1, 2]), // S1: will be elected in term 4
+        (2, &[1, 2]), // S2
+        (3, &[1]),    // S3
+        (3, &[1]),    // S4
+        (3, &[1, 3]), // S5: the term-3 leader whose entry went nowhere
+    ];
+    let mut c = Cluster::new(&states, &o);
+    c.reachable[3] = false;
+    c.reachable[4] = false;
+    c.time_out(0); // (c): S1 leads term 4 with S2 and S3, x reaches S3
+    assert_eq!(srv(&c.nodes[0]).role(), Role::Leader);
+    assert_eq!(srv(&c.nodes[0]).term(), 4);
+    assert_eq!(log_terms(&c.nodes[2]), vec![1, 2], "x is on a majority");
+    assert_eq!(
+        srv(&c.nodes[0]).commit_index(),
+        0,
+        "but not committed (§5.4.2)"
+    );
+    c.up[0] = false; // (d): S1 crashes; S5 comes back
+    c.reachable[3] = true;
+    c.reachable[4] = true;
+    c.time_out(4);
+    if srv(&c.nodes[4]).role() != Role::Leader {
+        c.time_out(4); // the first term may be taken; the next one wins
+    }
+    assert_eq!(srv(&c.nodes[4]).role(), Role::Leader);
+    assert_eq!(
+        log_terms(&c.nodes[1])[..2],
+        [1, 3],
+        "x is overwritten on S2"
+    );
+    assert!(c.violations.is_empty(), "{:?}", c.violations);
+}
