@@ -33,9 +33,8 @@ pub fn run(args: CapArgs, registry: &Registry) -> i32 {
         eprintln!("error: --seeds and every --durations value must be at least 1");
         return EXIT_BAD_INPUT;
     }
-    let stores = registry.cap_stores();
     let plan = CapPlan {
-        stores: stores.clone(),
+        stores: registry.cap_stores(),
         durations_s: args.durations.clone(),
         seeds: args.seeds,
     };
@@ -46,7 +45,7 @@ pub fn run(args: CapArgs, registry: &Registry) -> i32 {
             return EXIT_BAD_INPUT;
         }
     };
-    let summary = cap::summarize(&rows, &stores);
+    let summary = cap::summarize(&rows, &plan.stores);
     let durations: Vec<String> = args.durations.iter().map(u64::to_string).collect();
     let command = format!(
         "faultline cap --seeds {} --durations {} --out {}",
@@ -73,7 +72,7 @@ pub fn run(args: CapArgs, registry: &Registry) -> i32 {
         .find(|s| s.name == "split")
         .unwrap_or(&SHAPES[0]);
     let mut series = Vec::new();
-    for store in &stores {
+    for store in &plan.stores {
         match cap::availability_over_time(store, split, longest, 0, BUCKET_MS) {
             Ok(s) => series.push((store.name.to_string(), s)),
             Err(e) => {

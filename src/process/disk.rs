@@ -65,22 +65,15 @@ impl<V> Space<V> {
     }
 
     fn insert(&mut self, index: u64, value: V) {
-        match self.find(index) {
+        let found = self.find(index);
+        match found {
             Ok(at) => self.values[at].1 = value,
             // Logs append: at the end, a push (no shifting, no wrap copy).
-            Err(at) if at == self.values.len() => {
-                let last = self.values.back().map(|(i, _)| *i);
-                assert!(
-                    last.is_none_or(|last| last < index),
-                    "disk space {:?}: index {index} appended after {last:?}",
-                    self.name
-                );
-                self.values.push_back((index, value));
-            }
-            Err(at) => {
-                self.values.insert(at, (index, value));
-                self.assert_sorted_around(at);
-            }
+            Err(at) if at == self.values.len() => self.values.push_back((index, value)),
+            Err(at) => self.values.insert(at, (index, value)),
+        }
+        if let Err(at) = found {
+            self.assert_sorted_around(at);
         }
     }
 

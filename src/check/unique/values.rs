@@ -14,7 +14,7 @@ use crate::check::budget::Exhausted;
 use crate::check::model::{Access, Val};
 use std::collections::HashMap;
 
-type ValueTable<'a> = HashMap<Val<'a>, u32, rustc_hash::FxBuildHasher>;
+type ValueTable<'a> = HashMap<Val<'a>, u32, rustc_hash::FxBuildHasher>; // determinism: ok (insert and get only, never iterated; FxHash has no random seed)
 
 /// Indexes every mutation by its value and resolves what each observer
 /// saw. `Ok(Err(_))`: decided already (not applicable, or an unreachable
