@@ -7,11 +7,13 @@ pub mod broadcast;
 pub mod lincheck;
 pub mod raft;
 pub mod registry;
+pub mod report_section;
 pub mod saga;
 pub mod store;
 pub mod twopc;
 
 pub use registry::{ProtocolDef, Registry, Setup};
+pub use report_section::{ReportRow, ReportSection};
 
 use crate::process::CheckInfo;
 

@@ -3,13 +3,14 @@
 //! the program through one [`ProtocolDef`]: its name, checks and roles, how
 //! its options are read and validated from its own `[name]` table (with
 //! line and column on every mistake), how it is built for a run, and what
-//! it adds to the human summary. Adding a protocol is one `with` call here
+//! it adds to the human summary and the reports. Adding a protocol is one `with` call here
 //! (built-ins) or in a user's own `main` ([`crate::cli::main_with`]).
 //!
 //! The scenario layer sees a protocol only through [`Entry`] (before its
 //! options are read) and [`Plan`] (after): object-safe views that the
 //! generic adapters below derive from any `ProtocolDef`.
 
+use super::ReportSection;
 use crate::process::{CheckInfo, Protocol};
 use crate::scenario::{OptionsInput, ScenarioError};
 use crate::sim::{Progress, RunResult, SimConfig, Simulation};
@@ -68,6 +69,13 @@ pub trait ProtocolDef: Send + Sync + 'static {
     fn build(&self, options: &Self::Options, setup: &Setup) -> Self::Protocol;
     /// A line for the human summary with the protocol's headline metrics.
     fn headline(&self, result: &RunResult) -> Option<String> {
+        let _ = result;
+        None
+    }
+    /// The protocol's own section of `report.md` and `index.html`: the
+    /// measures that explain its behaviour in this run, each with what it
+    /// means.
+    fn report_section(&self, result: &RunResult) -> Option<ReportSection> {
         let _ = result;
         None
     }
@@ -137,6 +145,8 @@ pub trait Plan: fmt::Debug + Send + Sync {
     fn run(&self, setup: &Setup, config: SimConfig, progress: Option<Progress>) -> RunResult;
     /// Its line for the human summary, if it has one.
     fn headline(&self, result: &RunResult) -> Option<String>;
+    /// The protocol's section of the reports; see [`ProtocolDef::report_section`].
+    fn report_section(&self, result: &RunResult) -> Option<ReportSection>;
     /// Whether `other` is the same protocol with the same options.
     fn same(&self, other: &dyn Plan) -> bool;
     /// For [`Plan::same`].
@@ -233,6 +243,10 @@ impl<D: ProtocolDef> Plan for DefPlan<D> {
 
     fn headline(&self, result: &RunResult) -> Option<String> {
         self.def.headline(result)
+    }
+
+    fn report_section(&self, result: &RunResult) -> Option<ReportSection> {
+        self.def.report_section(result)
     }
 
     fn same(&self, other: &dyn Plan) -> bool {

@@ -1,7 +1,7 @@
 //! `index.html`: one self-contained page per run (no scripts, no network
-//! fetches): the verdict, the summary, the checks, a linearizability
-//! counterexample drawn as a timeline when there is one, the charts inline,
-//! and the faults.
+//! fetches): the verdict, the summary, the protocol's own section, the
+//! checks, a linearizability counterexample drawn as a timeline when there
+//! is one, the charts inline, and the faults.
 
 use super::charts::{counterexample as counterexample_chart, html_escape, CounterexampleOp};
 use super::replay_command;
@@ -38,6 +38,7 @@ pub fn index_html(scenario: &Scenario, result: &RunResult, charts: &[(&str, Stri
         let _ = writeln!(h, "<p>{}</p>", html_escape(&scenario.description));
     }
     summary(&mut h, scenario, result);
+    protocol_section(&mut h, scenario, result);
     checks(&mut h, scenario, result);
     for v in &result.violations {
         if let Some(data) = &v.data {
@@ -116,6 +117,28 @@ fn summary(h: &mut String, scenario: &Scenario, result: &RunResult) {
         "replay",
         &replay_command(scenario, result.seed, result.swarm.is_some()),
     );
+    let _ = writeln!(h, "</table></section>");
+}
+
+/// The protocol's own section, when it has one.
+fn protocol_section(h: &mut String, scenario: &Scenario, result: &RunResult) {
+    let Some(section) = scenario.protocol.report_section(result) else {
+        return;
+    };
+    let _ = writeln!(
+        h,
+        "<section><h2>{}</h2><table><tr><th>measure</th><th>value</th><th>what it means</th></tr>",
+        html_escape(&section.title)
+    );
+    for row in &section.rows {
+        let _ = writeln!(
+            h,
+            "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+            html_escape(&row.measure),
+            html_escape(&row.value),
+            html_escape(&row.meaning)
+        );
+    }
     let _ = writeln!(h, "</table></section>");
 }
 

@@ -1,11 +1,13 @@
 //! `report.md`: a system-design write-up of one run. Front matter; the
 //! setup (topology as an ASCII diagram, protocol, workload, faults); the
 //! requirements of the scenario's `[slo]` section, each PASS or FAIL with
-//! the measured value; key metrics with their thresholds; the checks; and
+//! the measured value; key metrics with their thresholds; the protocol's
+//! own section (its registry entry's `report_section`); the checks; and
 //! the trade-offs the run shows (service during faults against outside).
 
 use super::replay_command;
-use super::timeline::{ClientOp, Window};
+use super::timeline::Window;
+use crate::history::Record;
 use crate::run::verdict;
 use crate::scenario::Scenario;
 use crate::sim::RunResult;
@@ -67,7 +69,7 @@ fn requirements(scenario: &Scenario, all: &Service, throughput: f64) -> Vec<Requ
 pub fn report_md(
     scenario: &Scenario,
     result: &RunResult,
-    ops: &[ClientOp],
+    ops: &[Record],
     windows: &[Window],
 ) -> String {
     let mut md = String::new();
@@ -122,6 +124,7 @@ pub fn report_md(
         let _ = writeln!(md);
     }
     metrics(&mut md, scenario, result, &all, throughput);
+    protocol_section(&mut md, scenario, result);
     checks(&mut md, scenario, result);
     tradeoffs(&mut md, result, ops, windows, &all);
     md
@@ -268,6 +271,22 @@ fn metrics(
     let _ = writeln!(md);
 }
 
+/// The protocol's own section, when it has one.
+fn protocol_section(md: &mut String, scenario: &Scenario, result: &RunResult) {
+    let Some(section) = scenario.protocol.report_section(result) else {
+        return;
+    };
+    let _ = writeln!(
+        md,
+        "## {}\n\n| measure | value | what it means |\n|---|---|---|",
+        section.title
+    );
+    for row in &section.rows {
+        let _ = writeln!(md, "| {} | {} | {} |", row.measure, row.value, row.meaning);
+    }
+    let _ = writeln!(md);
+}
+
 fn checks(md: &mut String, scenario: &Scenario, result: &RunResult) {
     let _ = writeln!(
         md,
@@ -289,7 +308,7 @@ fn checks(md: &mut String, scenario: &Scenario, result: &RunResult) {
 fn tradeoffs(
     md: &mut String,
     result: &RunResult,
-    ops: &[ClientOp],
+    ops: &[Record],
     windows: &[Window],
     all: &Service,
 ) {

@@ -302,11 +302,12 @@ pub struct RunResult {
 }
 
 impl RunResult {
-    /// Metric `key` as text: a number as is, `-` when absent or null.
+    /// Metric `key` as text: a number or string as is, `-` when absent or null.
     pub fn metric_text(&self, key: &str) -> String {
         match self.metrics.get(key) {
             Some(serde_json::Value::Number(n)) => n.to_string(),
             Some(serde_json::Value::Null) | None => "-".into(),
+            Some(serde_json::Value::String(text)) => text.clone(),
             Some(other) => other.to_string(),
         }
     }

@@ -1,10 +1,12 @@
 //! Raft's registry entry: options from `[raft]`, its roles, and client
-//! processes after the servers.
+//! processes after the servers, its part in `cap`, and its report section.
 
 use super::options::RaftTable;
 use super::{Raft, RaftOptions, CHECKS, ROLES};
 use crate::protocols::registry::{CapRole, ProtocolDef, Setup};
+use crate::protocols::ReportSection;
 use crate::scenario::{OptionsInput, ScenarioError};
+use crate::sim::RunResult;
 use crate::time::SimTime;
 
 /// The `raft` protocol.
@@ -50,6 +52,65 @@ impl ProtocolDef for Def {
     fn build(&self, options: &RaftOptions, setup: &Setup) -> Raft {
         let liveness_start = SimTime::ZERO + setup.duration;
         Raft::new(options.clone(), setup.nodes, setup.clients, liveness_start)
+    }
+
+    fn report_section(&self, result: &RunResult) -> Option<ReportSection> {
+        let section = ReportSection::new("Raft")
+            .metric(
+                result,
+                "leader changes",
+                "raft_leader_changes",
+                "times a new leader took over (elections that succeeded)",
+            )
+            .metric(
+                result,
+                "highest term",
+                "raft_max_term",
+                "terms started, counting elections that failed",
+            )
+            .duration(
+                result,
+                "time without a leader",
+                "raft_leaderless_ns",
+                "how long no server was leader, so none could accept writes",
+            )
+            .metric(
+                result,
+                "entries committed",
+                "raft_committed",
+                "log entries a majority stored",
+            )
+            .duration(
+                result,
+                "commit latency p50",
+                "raft_commit_latency_ns_p50",
+                "from a leader appending an entry to its commit",
+            )
+            .duration(
+                result,
+                "commit latency p99",
+                "raft_commit_latency_ns_p99",
+                "the slow tail of the same",
+            )
+            .metric(
+                result,
+                "snapshots taken",
+                "raft_snapshots_taken",
+                "log compactions by any server",
+            )
+            .metric(
+                result,
+                "snapshots installed",
+                "raft_snapshots_installed",
+                "followers caught up by a snapshot instead of log entries",
+            )
+            .metric(
+                result,
+                "linearizability",
+                "raft_linearizability",
+                "the client history checked against a sequential key-value store",
+            );
+        Some(section)
     }
 
     /// In the CAP experiment: half gets and half puts on two keys, like

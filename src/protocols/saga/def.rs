@@ -1,8 +1,9 @@
 //! The sagas' registry entry: options from `[saga]`, the node count each
-//! flow needs, and the summary's saga outcomes line.
+//! flow needs, and the summary's and report's saga outcomes.
 
 use super::{Flow, Saga, SagaOptions, CHECKS, ORDER_NODES, ROLES};
 use crate::protocols::registry::{ProtocolDef, Setup};
+use crate::protocols::ReportSection;
 use crate::scenario::{OptionsInput, ScenarioError};
 use crate::sim::RunResult;
 use crate::time::SimDuration;
@@ -61,6 +62,17 @@ impl ProtocolDef for Def {
             result.metric_text("sagas_reported_stuck"),
             result.metric_text("anomalies"),
         ))
+    }
+
+    fn report_section(&self, result: &RunResult) -> Option<ReportSection> {
+        let section = ReportSection::new("Sagas")
+            .metric(result, "completed", "sagas_completed", "sagas whose every step took effect")
+            .metric(result, "compensated", "sagas_compensated", "sagas undone step by step after a step failed")
+            .metric(result, "reported stuck", "sagas_reported_stuck", "sagas the orchestrator gave up on and reported for an operator")
+            .metric(result, "isolation anomalies", "anomalies", "steps that read another saga's change that was later compensated: sagas give up isolation (BASE)")
+            .metric(result, "orchestrator crashes mid-saga", "orchestrator_crashes_mid_saga", "crashes recovered from the orchestrator's log")
+            .metric(result, "orchestrator crashes mid-compensation", "orchestrator_crashes_mid_compensation", "crashes while undoing a saga");
+        Some(section)
     }
 }
 

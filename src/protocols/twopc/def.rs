@@ -1,9 +1,10 @@
 //! Two-phase commit's registry entry: options from `[twopc]`, a coordinator
 //! (node 0) and at least two shards, and the summary's commit and blocking
-//! line.
+//! line and report section.
 
 use super::{TwoPc, TwoPcOptions, CHECKS, ROLES};
 use crate::protocols::registry::{ProtocolDef, Setup};
+use crate::protocols::ReportSection;
 use crate::scenario::{OptionsInput, ScenarioError};
 use crate::sim::RunResult;
 use crate::time::SimDuration;
@@ -78,5 +79,52 @@ impl ProtocolDef for Def {
             result.metric_duration_text("blocking_ns_max"),
             result.metric_duration_text("blocking_ns_total"),
         ))
+    }
+
+    fn report_section(&self, result: &RunResult) -> Option<ReportSection> {
+        let section = ReportSection::new("Two-phase commit")
+            .metric(
+                result,
+                "committed",
+                "commits",
+                "transactions the coordinator decided to commit",
+            )
+            .metric(
+                result,
+                "aborted",
+                "aborts",
+                "transactions decided abort (a no vote, a vote timeout, or presumed abort)",
+            )
+            .metric(
+                result,
+                "in-doubt episodes",
+                "in_doubt_episodes",
+                "times a prepared participant waited for a decision it could not make alone",
+            )
+            .duration(
+                result,
+                "in doubt, longest",
+                "blocking_ns_max",
+                "the longest a prepared participant held its locks waiting: 2PC's blocking",
+            )
+            .duration(
+                result,
+                "in doubt, total",
+                "blocking_ns_total",
+                "lock-holding time summed over every in-doubt episode",
+            )
+            .metric(
+                result,
+                "coordinator crashes before a decision",
+                "coordinator_crashes_before_decision",
+                "crashes that left prepared participants in doubt",
+            )
+            .metric(
+                result,
+                "coordinator crashes mid-commit",
+                "coordinator_crashes_mid_commit",
+                "crashes after the decision was logged, before every participant heard it",
+            );
+        Some(section)
     }
 }
