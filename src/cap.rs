@@ -9,9 +9,9 @@
 //! the whole history, stale reads and acknowledged writes lost after the
 //! heal. The runs are independent and run in parallel.
 
+use crate::history::Record;
 use crate::net::{Latency, LinkConfig, NetworkConfig};
 use crate::process::NodeId;
-use crate::report::timeline::ClientOp;
 use crate::run::{run, RunOptions};
 use crate::scenario::Scenario;
 use crate::sim::{FaultAction, Shape, SimConfig, TimedFault, WorkloadConfig};
@@ -160,8 +160,8 @@ pub fn availability_over_time(
 /// outcome came then, and for each client that saw none, the request it
 /// was still waiting on at `hi` if that one ended other than ok (see
 /// [`availability_over_time`]).
-fn bucket_outcomes(ops: &[ClientOp], lo: u64, hi: u64) -> Vec<&ClientOp> {
-    let mut group: Vec<&ClientOp> = ops
+fn bucket_outcomes(ops: &[Record], lo: u64, hi: u64) -> Vec<&Record> {
+    let mut group: Vec<&Record> = ops
         .iter()
         .filter(|o| o.completed_ns.is_some_and(|t| t >= lo && t < hi))
         .collect();
@@ -212,7 +212,7 @@ pub struct CapRow {
     pub trace_hash: String,
 }
 
-fn ok_share(ops: &[&ClientOp]) -> Option<f64> {
+fn ok_share(ops: &[&Record]) -> Option<f64> {
     (!ops.is_empty())
         .then(|| ops.iter().filter(|o| o.outcome_name() == "ok").count() as f64 / ops.len() as f64)
 }
@@ -221,7 +221,7 @@ fn ok_share(ops: &[&ClientOp]) -> Option<f64> {
 /// share of requests answered ok. Clients wait for each answer, so a
 /// refused client issues fewer requests than a served one; counting
 /// requests would let the served side drown out the refused side.
-fn client_availability(ops: &[&ClientOp]) -> Option<f64> {
+fn client_availability(ops: &[&Record]) -> Option<f64> {
     let mut clients: Vec<usize> = ops.iter().map(|o| o.client).collect();
     clients.sort_unstable();
     clients.dedup();
@@ -249,12 +249,12 @@ pub fn measure(
     let scenario = scenario(store, shape, partition_s, seed);
     let result = run(&scenario, seed, RunOptions::default());
     let ops = &result.history;
-    let all: Vec<&ClientOp> = ops.iter().collect();
+    let all: Vec<&Record> = ops.iter().collect();
     let (start, end) = (
         PARTITION_AT_S * 1_000_000_000,
         (PARTITION_AT_S + partition_s) * 1_000_000_000,
     );
-    let during: Vec<&ClientOp> = ops
+    let during: Vec<&Record> = ops
         .iter()
         .filter(|o| !shape.groups.is_empty() && o.invoked_ns >= start && o.invoked_ns < end)
         .collect();

@@ -1,6 +1,16 @@
 //! The client history of a run: every operation with its invocation and
 //! completion times and its outcome, as the linearizability checker and the
 //! end-of-run checks read it.
+//!
+//! One history, three views, each with one job:
+//! - [`History`] is the run's own, typed by the protocol's operations and
+//!   results (`History<P::Op, P::Res>`): what end-of-run checks read;
+//! - [`Record`] is one of its operations with the protocol's types erased
+//!   (function, key, JSON argument and result): what `history.jsonl`, the
+//!   reports, `stats` and `cap` read, built once at the end of a run;
+//! - [`crate::check::History`] is the checker's input (invocations paired
+//!   with completions, failed operations dropped), built from a run by
+//!   [`History::to_check_history`] or read from a history file.
 
 use crate::process::NodeId;
 use crate::time::SimTime;

@@ -116,6 +116,38 @@ fn a_run_writes_every_report_file_well_formed() {
 }
 
 #[test]
+fn a_protocol_adds_its_own_section_to_both_reports() {
+    let dir = report_dir(
+        "section",
+        "2pc-coordinator-crash-before-decision.toml",
+        &["--seed", "1"],
+    );
+    let summary: serde_json::Value =
+        serde_json::from_str(&read(&dir, "summary.json")).unwrap_or_else(|e| panic!("{e}"));
+    let longest = summary["metrics"]["blocking_ns_max"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no blocking_ns_max in {summary}"));
+    assert!(longest > 0, "the coordinator crash left no one in doubt");
+    let longest = faultline::time::SimDuration::from_nanos(longest).to_string();
+    let md = read(&dir, "report.md");
+    let row = format!("| in doubt, longest | {longest} |");
+    assert!(md.contains("## Two-phase commit\n"), "{md}");
+    assert!(md.contains(&row), "no {row:?} in {md}");
+    let html = read(&dir, "index.html");
+    assert!(html.contains("<h2>Two-phase commit</h2>"), "{html}");
+    assert!(
+        html.contains(&format!("<td>in doubt, longest</td><td>{longest}</td>")),
+        "{html}"
+    );
+    let broadcast = report_dir("no-section", "broadcast-calm.toml", &["--seed", "1"]);
+    let md = read(&broadcast, "report.md");
+    assert!(
+        !md.contains("what it means"),
+        "broadcast has no section: {md}"
+    );
+}
+
+#[test]
 fn slo_requirements_are_evaluated_pass_and_fail() {
     let dir = std::env::temp_dir().join(format!("faultline-report-slo-{}", std::process::id()));
     let _ = std::fs::create_dir_all(&dir);
@@ -291,6 +323,31 @@ fn the_lamport_diagram_names_raft_client_lanes_as_clients() {
         "the 5 servers are n0..n4; process 5 is client c0"
     );
     assert_texts_inside("lamport.svg", &svg);
+}
+
+/// Regression: fault descriptions named client processes `n5`, `n6`, ...
+/// like servers while every chart calls them `c0`, `c1`, ...
+#[test]
+fn fault_descriptions_name_client_processes_as_clients() {
+    let out = Command::new(BIN)
+        .args(["run", "--no-out", "--json"])
+        .arg(Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../scenarios/raft-split-clients.toml"
+        )))
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let summary: serde_json::Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}"));
+    let split = summary["faults"][0]["description"].as_str().unwrap_or("");
+    assert_eq!(
+        split,
+        "partition split: groups [n0,n1,c0] | [n2,n3,n4,c1,c2]"
+    );
+    assert_eq!(
+        summary["faults"][0]["effect"]["groups"][0],
+        serde_json::json!([0, 1, 5])
+    );
 }
 
 /// Regression: trace.json named Raft's client processes (5 on, after the

@@ -1,6 +1,7 @@
 //! A driver that runs a faultline [`Process`] on a real network: one UDP
 //! socket per node on localhost, the machine's clock for `ctx.now()` and
-//! timers, and the [`Harness`]'s in-memory disk for durable writes. The
+//! timers, and for durable writes either the [`Harness`]'s in-memory disk
+//! or a journal file per node ([`Journal`]), which a later run recovers. The
 //! process is the code the simulator runs, unchanged: it only ever sees its
 //! `Ctx`, so the same state machine runs in both worlds.
 //!
@@ -10,6 +11,7 @@
 //! protocol's retransmission at work on a real socket.
 #![allow(clippy::disallowed_methods)] // real time is the point of this driver
 
+use super::journal::Journal;
 use faultline::process::{Effect, Harness, NodeId, Process, RequestId, TimerId};
 use faultline::rng::{SimRng, Stream};
 use faultline::time::SimTime;
@@ -18,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::ErrorKind;
 use std::net::{SocketAddr, UdpSocket};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 /// The largest datagram a node reads.
@@ -69,8 +72,11 @@ pub struct UdpNode<P: Process> {
 impl<P: Process> UdpNode<P>
 where
     P::Msg: Serialize + DeserializeOwned,
+    P::Stored: Serialize + DeserializeOwned + 'static,
 {
-    /// Node `me` running `process` on `socket`, its peers at `addrs`.
+    /// Node `me` running `process` on `socket`, its peers at `addrs`; its
+    /// durable writes go to the journal at `journal` (recovered first) if
+    /// one is given, or to memory.
     pub fn new(
         process: P,
         me: NodeId,
@@ -78,10 +84,16 @@ where
         addrs: Vec<SocketAddr>,
         seed: u64,
         loss: f64,
-    ) -> Self {
+        journal: Option<&Path>,
+    ) -> std::io::Result<Self> {
         let servers = (0..addrs.len() as u32).map(NodeId).collect();
-        UdpNode {
-            harness: Harness::new(process, me, servers, seed),
+        let mut harness = Harness::new(process, me, servers, seed);
+        if let Some(path) = journal {
+            let (journal, recovered) = Journal::open(path)?;
+            harness = harness.with_storage(Box::new(journal), recovered);
+        }
+        Ok(UdpNode {
+            harness,
             socket,
             addrs,
             timers: BTreeMap::new(),
@@ -91,7 +103,7 @@ where
             rng: SimRng::new(seed.wrapping_add(u64::from(me.0)), Stream::Network),
             notes: Vec::new(),
             counts: Counts::default(),
-        }
+        })
     }
 
     /// The process.

@@ -149,8 +149,9 @@ impl<'a, P: Process> Ctx<'a, P> {
 /// Drives one process by hand, outside any simulation: for unit tests of a
 /// protocol's state machine ("deliver this message, what did it send?"),
 /// and for running a process on a real network (see `examples/udp`). Its
-/// durable writes go to its [`Disk`]; it returns the other effects, in
-/// order, for the caller to carry out.
+/// durable writes go to its [`Disk`], or to a driver's own [`Storage`]
+/// (a file, say: [`Harness::with_storage`]); it returns the other effects,
+/// in order, for the caller to carry out.
 pub struct Harness<P: Process> {
     /// The process under test.
     pub node: P,
@@ -160,8 +161,11 @@ pub struct Harness<P: Process> {
     pub now: SimTime,
     /// The server set it believes in.
     pub servers: Vec<NodeId>,
-    /// Its durable store.
+    /// Its durable store: where its writes go, and what `on_start` reads.
+    /// With a driver's storage, only what `on_start` reads.
     pub disk: Disk<P::Stored>,
+    /// The driver's storage, if it has one: where writes go instead.
+    storage: Option<Box<dyn Storage<P::Stored> + Send>>,
     rng: SimRng,
     effects: Vec<Effect<P>>,
     next_timer: u64,
@@ -176,19 +180,38 @@ impl<P: Process> Harness<P> {
             now: SimTime::ZERO,
             servers,
             disk: Disk::default(),
+            storage: None,
             rng: SimRng::new(seed, Stream::Node(me.0)),
             effects: Vec::new(),
             next_timer: 0,
         }
     }
 
+    /// The same harness with its durable writes going to `storage` (a
+    /// driver's file or database) instead of its in-memory disk;
+    /// `recovered` is what `storage` held when it was opened, which
+    /// `on_start` reads.
+    pub fn with_storage(
+        mut self,
+        storage: Box<dyn Storage<P::Stored> + Send>,
+        recovered: Disk<P::Stored>,
+    ) -> Self {
+        self.storage = Some(storage);
+        self.disk = recovered;
+        self
+    }
+
     fn with_ctx(&mut self, f: impl FnOnce(&mut P, &mut Ctx<'_, P>)) -> Vec<Effect<P>> {
+        let storage: &mut dyn Storage<P::Stored> = match self.storage.as_deref_mut() {
+            Some(storage) => storage,
+            None => &mut self.disk,
+        };
         let mut ctx = Ctx {
             me: self.me,
             now: self.now,
             servers: &self.servers,
             rng: &mut self.rng,
-            storage: &mut self.disk,
+            storage,
             effects: &mut self.effects,
             next_timer: &mut self.next_timer,
         };
@@ -220,7 +243,13 @@ impl<P: Process> Harness<P> {
 
     /// Simulates a crash and restart: unsynced writes are lost and the node is
     /// replaced by `fresh` (its volatile state gone); returns `on_start`'s effects.
+    /// For the in-memory disk only: a driver with its own storage restarts by
+    /// reopening it into a new harness.
     pub fn crash_and_restart(&mut self, fresh: P) -> Vec<Effect<P>> {
+        assert!(
+            self.storage.is_none(),
+            "crash_and_restart simulates the in-memory disk; reopen a driver's storage instead"
+        );
         self.disk.crash();
         self.node = fresh;
         self.start()

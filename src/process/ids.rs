@@ -13,6 +13,17 @@ impl NodeId {
     pub fn index(self) -> usize {
         self.0 as usize
     }
+
+    /// Its name in a run with `servers` servers: `n0`, `n1`, ... for
+    /// servers, then `c0`, `c1`, ... for the workload clients that are
+    /// processes of their own (client `c` is process `servers + c`). Fault
+    /// descriptions, charts and traces all name processes this way.
+    pub fn name(self, servers: usize) -> String {
+        match self.index().checked_sub(servers) {
+            Some(c) => format!("c{c}"),
+            None => format!("n{}", self.0),
+        }
+    }
 }
 
 impl fmt::Display for NodeId {

@@ -76,9 +76,6 @@ pub fn fault_windows(faults: &[AppliedFault], end_ns: u64) -> Vec<Window> {
     windows
 }
 
-/// A client operation as the reports show it: the run's own record.
-pub type ClientOp = crate::history::Record;
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -479,15 +479,10 @@ pub fn process_names(processes: usize, servers: usize) -> Vec<String> {
     (0..processes).map(|p| process_name(p, servers)).collect()
 }
 
-/// Process `process`'s name: `n0`, `n1`, ... for servers, then `c0`, `c1`,
-/// ... for the processes from `servers` on (workload clients that are
-/// processes of their own, numbered after the servers: client `c` is
-/// process `servers + c`). Every report names processes this way.
+/// Process `process`'s name, as [`crate::process::NodeId::name`] gives it:
+/// `n0`, `n1`, ... for servers, then `c0`, `c1`, ... for client processes.
 pub fn process_name(process: usize, servers: usize) -> String {
-    match process.checked_sub(servers) {
-        Some(c) => format!("c{c}"),
-        None => format!("n{process}"),
-    }
+    crate::process::NodeId(process as u32).name(servers)
 }
 
 #[cfg(test)]

@@ -4,8 +4,9 @@
 //! trace, fault windows) to draw.
 
 use super::{LamportView, Phases, WIDTH};
+use crate::history::Record;
 use crate::history::RecordOutcome;
-use crate::report::timeline::{ClientOp, Window};
+use crate::report::timeline::Window;
 use crate::sim::{RoleChange, TraceRecord};
 
 /// A text element of a chart: what it says, where, and how big.
@@ -89,9 +90,9 @@ pub(super) fn window(start_s: u64, end_s: u64, label: &str) -> Window {
     }
 }
 
-fn op(f: &str, invoked_ms: u64, latency_ms: u64, ok: bool) -> ClientOp {
+fn op(f: &str, invoked_ms: u64, latency_ms: u64, ok: bool) -> Record {
     let value = serde_json::Value::Null;
-    ClientOp {
+    Record {
         process: 0,
         client: 0,
         f: f.into(),
@@ -107,7 +108,7 @@ fn op(f: &str, invoked_ms: u64, latency_ms: u64, ok: bool) -> ClientOp {
     }
 }
 
-pub(super) fn ops() -> Vec<ClientOp> {
+pub(super) fn ops() -> Vec<Record> {
     (0..200)
         .map(|i| {
             op(

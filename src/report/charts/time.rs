@@ -5,12 +5,12 @@
 use super::{
     entry, err, framed, place_labels, secs, shade, time_axes, Entry, Frame, Phases, Swatch, NEUTRAL,
 };
-use crate::report::timeline::ClientOp;
+use crate::history::Record;
 use plotters::prelude::*;
 use std::collections::BTreeMap;
 
-fn by_function(ops: &[ClientOp]) -> BTreeMap<&str, Vec<&ClientOp>> {
-    let mut groups: BTreeMap<&str, Vec<&ClientOp>> = BTreeMap::new();
+fn by_function(ops: &[Record]) -> BTreeMap<&str, Vec<&Record>> {
+    let mut groups: BTreeMap<&str, Vec<&Record>> = BTreeMap::new();
     for op in ops {
         groups.entry(op.f.as_str()).or_default().push(op);
     }
@@ -51,7 +51,7 @@ fn thin(mut points: Vec<(f64, f64)>, end_s: f64) -> (Vec<(f64, f64)>, bool) {
 type LatencySeries<'a> = (&'a str, Vec<(f64, f64)>, Vec<(f64, f64)>);
 
 /// Each function's points, thinned; and whether any series was thinned.
-fn latency_series(ops: &[ClientOp], end_s: f64) -> (Vec<LatencySeries<'_>>, bool) {
+fn latency_series(ops: &[Record], end_s: f64) -> (Vec<LatencySeries<'_>>, bool) {
     let mut series = Vec::new();
     let mut thinned = false;
     for (f, group) in by_function(ops) {
@@ -80,13 +80,8 @@ fn latency_series(ops: &[ClientOp], end_s: f64) -> (Vec<LatencySeries<'_>>, bool
 /// operations have no latency and are not drawn); fault windows and the
 /// liveness phase shaded. Long runs are thinned per time bucket to the
 /// fastest, median and slowest operation (the title says so).
-pub fn latency(ops: &[ClientOp], phases: &Phases<'_>) -> String {
-    let max_ms = ops
-        .iter()
-        .filter_map(ClientOp::latency_ns)
-        .max()
-        .unwrap_or(1) as f64
-        / 1e6;
+pub fn latency(ops: &[Record], phases: &Phases<'_>) -> String {
+    let max_ms = ops.iter().filter_map(Record::latency_ns).max().unwrap_or(1) as f64 / 1e6;
     let top = (max_ms * 1.15).max(0.001);
     let end_s = secs(phases.end_ns).max(1e-9);
     let (series, thinned) = latency_series(ops, end_s);
@@ -130,7 +125,7 @@ pub fn latency(ops: &[ClientOp], phases: &Phases<'_>) -> String {
 }
 
 /// Operations answered ok per second, per time bucket and function.
-fn throughput_series(ops: &[ClientOp], end_ns: u64) -> Vec<(&str, Vec<(f64, f64)>)> {
+fn throughput_series(ops: &[Record], end_ns: u64) -> Vec<(&str, Vec<(f64, f64)>)> {
     let buckets = 100usize;
     let width_ns = (end_ns / buckets as u64).max(1);
     let per_sec = 1e9 / width_ns as f64;
@@ -155,7 +150,7 @@ fn throughput_series(ops: &[ClientOp], end_ns: u64) -> Vec<(&str, Vec<(f64, f64)
 
 /// Operations completed ok per time bucket, by function; fault windows and
 /// the liveness phase shaded.
-pub fn throughput(ops: &[ClientOp], phases: &Phases<'_>) -> String {
+pub fn throughput(ops: &[Record], phases: &Phases<'_>) -> String {
     let series = throughput_series(ops, phases.end_ns);
     let top = series
         .iter()
@@ -205,7 +200,7 @@ mod tests {
             );
         }
         assert_inside(&svg);
-        let all_ok: Vec<ClientOp> = ops()
+        let all_ok: Vec<Record> = ops()
             .into_iter()
             .filter(|o| o.outcome_name() == "ok")
             .collect();

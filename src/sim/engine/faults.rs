@@ -132,6 +132,12 @@ impl<P: Protocol> Simulation<P> {
         }
     }
 
+    /// Process `node`'s name in fault descriptions: `n<i>` for a server,
+    /// `c<j>` for client process `j` (see [`NodeId::name`]).
+    fn name(&self, node: NodeId) -> String {
+        node.name(self.servers.len())
+    }
+
     /// Resolves `r` among servers in `status` and applies `f` to it; the
     /// node acted on, if one was.
     pub(super) fn on_one(
@@ -144,7 +150,7 @@ impl<P: Protocol> Simulation<P> {
         match self.resolve(r, Some(status)) {
             Some(node) => {
                 f(self, node);
-                (format!("{verb} {node}"), Some(node))
+                (format!("{verb} {}", self.name(node)), Some(node))
             }
             None => (
                 format!(
@@ -165,7 +171,7 @@ impl<P: Protocol> Simulation<P> {
         match self.resolve(r, None) {
             Some(node) => {
                 f(self, node);
-                (format!("{what} on {node}"), Some(node))
+                (format!("{what} on {}", self.name(node)), Some(node))
             }
             None => (format!("{what} on {r}: skipped, no such node"), None),
         }
@@ -185,7 +191,7 @@ impl<P: Protocol> Simulation<P> {
         for &node in &targets {
             f(self, node);
         }
-        let names: Vec<String> = targets.iter().map(|n| n.to_string()).collect();
+        let names: Vec<String> = targets.iter().map(|&n| self.name(n)).collect();
         let text = format!("{verb} all {}: [{}]", status_word(status), names.join(","));
         (text, targets)
     }
@@ -261,7 +267,7 @@ impl<P: Protocol> Simulation<P> {
                 format!(
                     "[{}]",
                     g.iter()
-                        .map(|n| n.to_string())
+                        .map(|&n| self.name(n))
                         .collect::<Vec<_>>()
                         .join(",")
                 )
