@@ -8,6 +8,13 @@
 //! times out: "unknown"), because its new version may already sit on some
 //! replica. Requests are coordinated at most once, even when the network
 //! duplicates them and across restarts (accepted ids are synced to disk).
+//!
+//! A write's version is unique: one above the newest its query saw and
+//! above every version this coordinator issued for the key before (synced
+//! before the version leaves the node). Without the second rule two writes
+//! coordinated by one replica got the same version when the first had not
+//! reached the second's read quorum, replicas kept whichever arrived first,
+//! and reads flipped between the two values (`cap-quorum-storm`, seed 838).
 
 use super::{key_index, Msg, Op, Record, Role, Stamp, StoreNode, Timer, DEFAULT_DEADLINE};
 use crate::process::{Ctx, Disk, DiskKey, NodeId};
@@ -43,6 +50,8 @@ impl Default for QuorumOptions {
 
 /// The disk namespace of accepted request ids.
 const SEEN: &str = "seen";
+/// The disk namespace of the highest version counter issued per key.
+const ISSUED: &str = "issued";
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Phase {
@@ -69,6 +78,8 @@ pub struct QuorumReplica {
     data: BTreeMap<String, Record>,
     /// Client request ids accepted (durable: see `begin`).
     seen: BTreeSet<u64>,
+    /// The highest version counter this replica issued per key (durable).
+    issued: BTreeMap<String, u64>,
     pending: BTreeMap<u64, Pending>,
     next_rid: u64,
 }
@@ -80,6 +91,7 @@ impl QuorumReplica {
             options,
             data: BTreeMap::new(),
             seen: BTreeSet::new(),
+            issued: BTreeMap::new(),
             pending: BTreeMap::new(),
             next_rid: 0,
         }
@@ -174,7 +186,17 @@ impl QuorumReplica {
                 return;
             }
             Op::Get(_) => p.newest.clone(),
-            Op::Put(_, v) => ((p.newest.0 .0 + 1, me), v.clone()),
+            Op::Put(key, v) => {
+                let issued = self.issued.get(key).copied().unwrap_or(0);
+                let counter = p.newest.0 .0.max(issued) + 1;
+                self.issued.insert(key.clone(), counter);
+                ctx.write(
+                    DiskKey::new(ISSUED, key_index(key)),
+                    ((counter, me), String::new()),
+                );
+                ctx.sync();
+                ((counter, me), v.clone())
+            }
         };
         p.phase = Phase::Store;
         p.replied.clear();
@@ -240,6 +262,10 @@ impl Role for QuorumReplica {
             .map(|(i, record)| (format!("k{i}"), record.clone()))
             .collect();
         self.seen = disk.scan(SEEN).map(|(id, _)| id).collect();
+        self.issued = disk
+            .scan(ISSUED)
+            .map(|(i, ((counter, _), _))| (format!("k{i}"), *counter))
+            .collect();
         // A fresh range of request ids per incarnation, so a reply meant for
         // a request of the crashed incarnation never counts for a new one.
         self.next_rid = ctx.rng().next_u64() >> 1;
