@@ -28,6 +28,10 @@ enum Plan {
     /// Node 0 sends 10 messages to node 1, which panics at message `n`
     /// (a protocol breaking its own assertion).
     PanicAt(u64),
+    /// Chatter every `ms`; a node that restarts after a crash also starts
+    /// ten ping-pong chains with node 0 that never stop (a message storm
+    /// that outlives the crash that set it off).
+    StormAfterRestart(u64),
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -88,6 +92,12 @@ impl Process for Probe {
             Plan::Chatter(ms) | Plan::Tick(ms) => {
                 ctx.set_timer(SimDuration::from_millis(ms), ());
             }
+            Plan::StormAfterRestart(ms) => {
+                if synced.is_some() && ctx.me() != NodeId(0) {
+                    (0..10).for_each(|i| ctx.send(NodeId(0), Ping(i + 1)));
+                }
+                ctx.set_timer(SimDuration::from_millis(ms), ());
+            }
         }
     }
 
@@ -95,12 +105,15 @@ impl Process for Probe {
         if let Plan::PanicAt(n) = self.plan {
             assert!(msg.0 != n, "probe invariant broken by message {n}");
         }
+        if matches!(self.plan, Plan::StormAfterRestart(_)) && msg.0 > 0 {
+            ctx.send(from, Ping(msg.0)); // pong, forever
+        }
         ctx.note(Note::Received { from });
     }
 
     fn on_timer(&mut self, ctx: &mut Ctx<'_, Self>, _id: TimerId, _t: ()) {
         let ms = match self.plan {
-            Plan::Chatter(ms) => {
+            Plan::Chatter(ms) | Plan::StormAfterRestart(ms) => {
                 ctx.broadcast(Ping(0));
                 ms
             }
@@ -524,4 +537,40 @@ fn a_message_in_flight_when_a_partition_starts_is_lost() {
     let (after, notes) = run(Plan::Burst(20), 2, config(cut(150)));
     assert_eq!(received(&notes), 20);
     assert_eq!(after.net.dropped_partition, 0);
+}
+
+/// `engine.progress`: work out of proportion after the faults were
+/// repaired is a violation, in proportion it holds, and a scenario that
+/// leaves the check out of `enabled` only counts it.
+#[test]
+fn a_storm_that_outlives_its_fault_fails_the_progress_check() {
+    let crash_and_restart = vec![
+        at(secs(2), FaultAction::Crash(NodeRef::Id(NodeId(1)))),
+        at(secs(3), FaultAction::Restart(Some(NodeRef::Id(NodeId(1))))),
+    ];
+    let config = |enabled: Option<Vec<String>>| SimConfig {
+        seed: 3,
+        network: network(0.0, 0.0),
+        faults: crash_and_restart.clone(),
+        duration: SimDuration::from_secs(6),
+        settle: SimDuration::from_secs(3),
+        enabled_checks: enabled,
+        ..SimConfig::default()
+    };
+    let (calm, _) = run(Plan::Chatter(100), 3, config(None));
+    assert!(calm.violations.is_empty(), "{:?}", calm.violations);
+    let (storm, _) = run(Plan::StormAfterRestart(100), 3, config(None));
+    let checks: Vec<&str> = storm.violations.iter().map(|v| v.check.as_str()).collect();
+    assert_eq!(checks, ["engine.progress"], "{:?}", storm.violations);
+    assert!(storm.violations[0].message.contains("outlived its faults"));
+    let last = storm.metrics["work_last_window_events"]
+        .as_u64()
+        .unwrap_or(0);
+    let baseline = storm.metrics["work_baseline_window_events"]
+        .as_u64()
+        .unwrap_or(0);
+    assert!(last > 10 * baseline, "last {last}, baseline {baseline}");
+    let (ignored, _) = run(Plan::StormAfterRestart(100), 3, config(Some(Vec::new())));
+    assert!(ignored.violations.is_empty());
+    assert_eq!(ignored.ignored_violations.len(), 1);
 }

@@ -69,3 +69,12 @@ fn cap_quorum_split_stays_linearizable() {
 fn cap_eventual_split_is_caught_not_linearizable() {
     check_scenario("cap-eventual-split.toml");
 }
+
+/// Regression: seed 838 of the quorum storm had one coordinator issue the
+/// same version to two writes, and reads flipped between their values.
+#[test]
+fn cap_quorum_storm_seed_838_stays_linearizable() {
+    let scenario = common::load("cap-quorum-storm.toml");
+    let result = run(&scenario, 838, RunOptions::default());
+    assert!(result.violations.is_empty(), "{:?}", result.violations);
+}

@@ -18,10 +18,12 @@ pub use report_section::{ReportRow, ReportSection};
 use crate::process::CheckInfo;
 
 /// Checks the engine itself reports, whatever the protocol: its bounds,
-/// and a panic inside the run (a broken assertion: a bug).
+/// a panic inside the run (a broken assertion: a bug), and work out of
+/// proportion after the faults were repaired (a livelock: `sim::work`).
 pub const ENGINE_CHECKS: &[CheckInfo] = &[
     CheckInfo::bound("engine.max-events"),
     CheckInfo::bound("engine.max-pending"),
     CheckInfo::bound("engine.max-history"),
     CheckInfo::always("engine.panic"),
+    CheckInfo::eventually("engine.progress"),
 ];

@@ -198,6 +198,8 @@ pub struct RawChecks {
     pub enabled: Option<Spanned<Vec<String>>>,
     pub linearizability_steps: Option<Spanned<u64>>,
     pub linearizability_memory: Option<Spanned<String>>,
+    pub progress_window: Option<Spanned<SimDuration>>,
+    pub progress_factor: Option<Spanned<f64>>,
 }
 
 /// `[swarm]`: ranges each seed draws its own fault mix from.

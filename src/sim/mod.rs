@@ -17,6 +17,7 @@ pub mod nemesis;
 pub mod panics;
 mod queue;
 pub mod swarm;
+pub mod work;
 
 pub use clock::NodeClock;
 pub use engine::{Progress, Simulation};
@@ -24,6 +25,7 @@ pub use fault::{FaultAction, NodeRef, Shape, TimedFault};
 pub use nemesis::{FaultRate, NemesisConfig, ShapeKind};
 pub use queue::EventQueue;
 pub use swarm::{SwarmConfig, SwarmRate};
+pub use work::{WorkBound, WorkMeter, WorkVerdict};
 
 use crate::history::Record;
 use crate::net::{NetStats, NetworkConfig};
@@ -96,6 +98,8 @@ pub struct SimConfig {
     pub max_trace_records: usize,
     /// The budget of end-of-run checks that search (linearizability).
     pub check_budget: CheckBudget,
+    /// How `engine.progress` judges the run's work after its faults.
+    pub work_bound: WorkBound,
     /// The network.
     pub network: NetworkConfig,
     /// Whether messages to a paused node are dropped (true) or queued.
@@ -126,6 +130,7 @@ impl Default for SimConfig {
             max_history_ops: MAX_HISTORY_OPS_DEFAULT,
             max_trace_records: MAX_TRACE_RECORDS_DEFAULT,
             check_budget: CheckBudget::default(),
+            work_bound: WorkBound::default(),
             network: NetworkConfig::default(),
             pause_drops_messages: false,
             faults: Vec::new(),

@@ -432,6 +432,18 @@ pub(super) const CASES: &[Case] = &[
         phrase: "expected [checks] linearizability_steps",
     },
     Case {
+        name: "progress-factor-below-one",
+        text: head!("[checks]\nprogress_factor = 0.5 # <- here\n"),
+        field: Some("checks.progress_factor"),
+        phrase: "expected a factor of at least 1",
+    },
+    Case {
+        name: "progress-window-too-short",
+        text: head!("[checks]\nprogress_window = \"10us\" # <- here\n"),
+        field: Some("checks.progress_window"),
+        phrase: "expected a window of at least 1ms",
+    },
+    Case {
         name: "linearizability-steps-zero",
         text: head!("[checks]\nlinearizability_steps = 0 # <- here\n"),
         field: Some("checks.linearizability_steps"),

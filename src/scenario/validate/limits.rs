@@ -59,6 +59,34 @@ impl Validator<'_> {
         Ok(budget)
     }
 
+    /// `[checks] progress_window` and `progress_factor` (`engine.progress`).
+    pub(super) fn work_bound(&self, raw: Option<&RawChecks>) -> Result<WorkBound> {
+        let mut bound = WorkBound::default();
+        let Some(raw) = raw else { return Ok(bound) };
+        if let Some(window) = &raw.progress_window {
+            if *window.get_ref() < SimDuration::from_millis(1) {
+                return Err(self.err(
+                    window.span(),
+                    "checks.progress_window",
+                    "expected a window of at least 1ms",
+                ));
+            }
+            bound.window = *window.get_ref();
+        }
+        if let Some(factor) = &raw.progress_factor {
+            let f = *factor.get_ref();
+            if !(f.is_finite() && f >= 1.0) {
+                return Err(self.err(
+                    factor.span(),
+                    "checks.progress_factor",
+                    format!("expected a factor of at least 1 (to skip the check, leave engine.progress out of [checks] enabled), found {f}"),
+                ));
+            }
+            bound.factor = f;
+        }
+        Ok(bound)
+    }
+
     pub(super) fn nemesis(&self, raw: &RawNemesis, duration: SimDuration) -> Result<NemesisConfig> {
         let start = raw.start.unwrap_or(SimDuration::ZERO);
         let span_ns = duration.as_nanos().saturating_sub(start.as_nanos());

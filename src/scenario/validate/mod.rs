@@ -23,7 +23,7 @@ use crate::protocols::registry::{Entry, Registry};
 use crate::protocols::ENGINE_CHECKS;
 use crate::sim::{
     FaultAction, FaultRate, NemesisConfig, NodeRef, Shape, ShapeKind, SimConfig, SwarmConfig,
-    SwarmRate, TimedFault, WorkloadConfig,
+    SwarmRate, TimedFault, WorkBound, WorkloadConfig,
 };
 use crate::time::{parse_duration, SimDuration, SimTime};
 use std::collections::{BTreeMap, BTreeSet};
@@ -196,6 +196,7 @@ impl Validator<'_> {
         let faults = self.faults(&raw.faults, &ctx, &nemesis)?;
         let (expect, settle, enabled_checks) = self.checks(&raw, entry)?;
         let check_budget = self.check_budget(raw.checks.as_ref())?;
+        let work_bound = self.work_bound(raw.checks.as_ref())?;
         let defaults = SimConfig::default();
         let max_events = self.limit(
             &raw.max_events,
@@ -231,6 +232,7 @@ impl Validator<'_> {
             max_history_ops,
             max_trace_records: defaults.max_trace_records,
             check_budget,
+            work_bound,
             network,
             pause_drops_messages,
             faults,

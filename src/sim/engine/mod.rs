@@ -13,6 +13,7 @@ mod workload;
 use super::clock::NodeClock;
 use super::fault::{FaultAction, NodeRef, Shape, TimedFault};
 use super::queue::EventQueue;
+use super::work::{WorkMeter, WorkVerdict};
 use super::{
     nemesis, panics, AppliedFault, EndReason, FaultEffect, RoleChange, RunResult, SimConfig,
     TraceRecord, MAX_INTERVALS, MAX_ROLE_CHANGES,
@@ -169,6 +170,7 @@ pub struct Simulation<P: Protocol> {
     roles: Vec<RoleChange>,
     counters: Counters,
     progress: Option<Progress>,
+    work: WorkMeter,
 }
 
 /// A callback told `(now, end)` of simulated time every [`PROGRESS_EVERY`]
@@ -214,6 +216,11 @@ impl<P: Protocol> Simulation<P> {
                 timeout_armed: None,
             })
             .collect();
+        let work = WorkMeter::new(
+            config.work_bound.clone(),
+            fault_end,
+            fault_end + config.settle,
+        );
         Simulation {
             invariants: protocol.invariants(),
             net: Network::new(
@@ -248,6 +255,7 @@ impl<P: Protocol> Simulation<P> {
             roles: Vec::new(),
             counters: Counters::default(),
             progress: None,
+            work,
         }
     }
 
@@ -294,6 +302,7 @@ impl<P: Protocol> Simulation<P> {
             );
             self.now = time;
             self.events += 1;
+            self.work.event(time);
             if self.events % PROGRESS_EVERY == 0 {
                 if let Some(progress) = &mut self.progress {
                     progress(self.now, self.end);

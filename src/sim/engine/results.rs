@@ -62,6 +62,9 @@ impl<P: Protocol> Simulation<P> {
             for v in found {
                 self.record_violation(v);
             }
+            if let WorkVerdict::Violated(v) = self.work_verdict() {
+                self.record_violation(v);
+            }
         }
         let undecided: Vec<Undecided> = self
             .invariants
@@ -104,6 +107,12 @@ impl<P: Protocol> Simulation<P> {
             },
             swarm: None,
         }
+    }
+
+    /// `engine.progress` on this run (judged only when it reached its end).
+    pub(super) fn work_verdict(&self) -> WorkVerdict {
+        let liveness = self.config.settle.as_nanos() > 0;
+        self.work.verdict(self.now, liveness)
     }
 
     pub(super) fn metrics(&self) -> BTreeMap<String, Value> {
@@ -156,6 +165,14 @@ impl<P: Protocol> Simulation<P> {
             json!(self.counters.pending_max),
         );
         m.insert("trace_records_dropped".into(), json!(self.trace_dropped));
+        m.insert(
+            "work_last_window_events".into(),
+            json!(self.work.last_window()),
+        );
+        m.insert(
+            "work_baseline_window_events".into(),
+            json!(self.work.baseline_window()),
+        );
         m.extend(self.invariants.metrics());
         m
     }

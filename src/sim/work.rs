@@ -1,0 +1,225 @@
+//! The progress check (`engine.progress`): once every fault is repaired,
+//! the work a run does must come back to proportion. A livelock (two
+//! replicas that reject each other's messages forever, a retry storm that
+//! outlives its trigger) passes every safety check and often liveness too,
+//! since the rest of the system still answers; what gives it away is work.
+//!
+//! The meter counts events per window of simulated time through the fault
+//! phase, and the events of the run's last window (the end of the liveness
+//! phase, when faults have been repaired for a while and no new operations
+//! start). The last window may do at most `factor` times the fault phase's
+//! baseline, its lower quartile window: a protocol at rest after its
+//! faults does less than it did while serving clients under them, a
+//! livelocked one does orders of magnitude more.
+
+use crate::process::Violation;
+use crate::time::{SimDuration, SimTime};
+
+/// Most fault-phase windows a meter keeps: a longer run's window widens
+/// so the count stays bounded.
+const MAX_WINDOWS: u64 = 100_000;
+
+/// How `engine.progress` judges a run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct WorkBound {
+    /// The window work is counted over.
+    pub window: SimDuration,
+    /// The last window may do this many times the fault phase's baseline.
+    pub factor: f64,
+}
+
+impl Default for WorkBound {
+    fn default() -> Self {
+        WorkBound {
+            window: SimDuration::from_secs(1),
+            factor: 10.0,
+        }
+    }
+}
+
+/// What the meter concluded.
+#[derive(Clone, Debug, PartialEq)]
+pub enum WorkVerdict {
+    /// The last window's work was in proportion.
+    Held {
+        /// Events in the last window.
+        last: u64,
+        /// The fault phase's baseline (lower quartile) of events per window.
+        baseline: u64,
+    },
+    /// The last window did too much.
+    Violated(Violation),
+    /// The run has no window to judge or none to compare with (a fault
+    /// phase or liveness phase shorter than the window).
+    NotApplicable(&'static str),
+}
+
+/// Counts events per window through a run.
+#[derive(Clone, Debug)]
+pub struct WorkMeter {
+    bound: WorkBound,
+    window_ns: u64,
+    fault_end_ns: u64,
+    tail_start_ns: u64,
+    /// Events per window of the fault phase, from time 0; the last entry
+    /// is the window being counted.
+    windows: Vec<u64>,
+    /// Events at or after `tail_start_ns`.
+    tail: u64,
+}
+
+impl WorkMeter {
+    /// A meter for a run whose fault phase ends at `fault_end` and which
+    /// ends at `end`.
+    pub fn new(bound: WorkBound, fault_end: SimTime, end: SimTime) -> Self {
+        let fault_ns = fault_end.as_nanos();
+        let window_ns = bound
+            .window
+            .as_nanos()
+            .max(fault_ns.div_ceil(MAX_WINDOWS))
+            .max(1);
+        WorkMeter {
+            window_ns,
+            fault_end_ns: fault_ns,
+            tail_start_ns: end.as_nanos().saturating_sub(window_ns),
+            windows: vec![0],
+            tail: 0,
+            bound,
+        }
+    }
+
+    /// Counts one event at `now` (events come in time order).
+    #[inline(always)]
+    pub fn event(&mut self, now: SimTime) {
+        let ns = now.as_nanos();
+        if ns >= self.tail_start_ns {
+            self.tail += 1;
+        }
+        if ns < self.fault_end_ns {
+            let index = (ns / self.window_ns) as usize;
+            if index >= self.windows.len() {
+                self.windows.resize(index + 1, 0);
+            }
+            self.windows[index] += 1;
+        }
+    }
+
+    /// Events in the run's last window so far.
+    pub fn last_window(&self) -> u64 {
+        self.tail
+    }
+
+    /// The baseline: the lower quartile of events per full window of the
+    /// fault phase (`None` when the fault phase is shorter than a window).
+    /// A quartile rather than the median, so a storm that set in early in
+    /// the fault phase does not become its own baseline.
+    pub fn baseline_window(&self) -> Option<u64> {
+        let full = (self.fault_end_ns / self.window_ns) as usize;
+        let mut counts: Vec<u64> = self.windows.iter().take(full).copied().collect();
+        counts.resize(full, 0);
+        counts.sort_unstable();
+        counts.get(counts.len() / 4).copied()
+    }
+
+    /// The verdict at the end of a run that reached its end at `end`
+    /// (`liveness_phase`: whether it had one).
+    pub fn verdict(&self, end: SimTime, liveness_phase: bool) -> WorkVerdict {
+        if !liveness_phase || self.tail_start_ns < self.fault_end_ns {
+            return WorkVerdict::NotApplicable("the liveness phase is shorter than the window");
+        }
+        let Some(baseline) = self.baseline_window() else {
+            return WorkVerdict::NotApplicable("the fault phase is shorter than the window");
+        };
+        let limit = self.bound.factor * baseline.max(1) as f64;
+        if (self.tail as f64) <= limit {
+            return WorkVerdict::Held {
+                last: self.tail,
+                baseline,
+            };
+        }
+        let window = SimDuration::from_nanos(self.window_ns);
+        let message = format!(
+            "after every fault was repaired, the run's last {window} processed {} events, {:.0}x the fault phase's baseline of {baseline} per {window} (its lower quartile; limit: progress_factor = {}): a livelock or a message storm that outlived its faults",
+            self.tail,
+            self.tail as f64 / baseline.max(1) as f64,
+            self.bound.factor
+        );
+        WorkVerdict::Violated(Violation::new("engine.progress", end, message))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn meter(factor: f64) -> WorkMeter {
+        let bound = WorkBound {
+            window: SimDuration::from_secs(1),
+            factor,
+        };
+        WorkMeter::new(
+            bound,
+            SimTime::from_nanos(4_000_000_000),
+            SimTime::from_nanos(6_000_000_000),
+        )
+    }
+
+    fn feed(m: &mut WorkMeter, from_ms: u64, to_ms: u64, per_ms: u64) {
+        for ms in from_ms..to_ms {
+            for _ in 0..per_ms {
+                m.event(SimTime::from_nanos(ms * 1_000_000));
+            }
+        }
+    }
+
+    #[test]
+    fn a_quiet_liveness_phase_holds() {
+        let mut m = meter(10.0);
+        feed(&mut m, 0, 4000, 5);
+        feed(&mut m, 4000, 6000, 1);
+        let verdict = m.verdict(SimTime::from_nanos(6_000_000_000), true);
+        assert_eq!(
+            verdict,
+            WorkVerdict::Held {
+                last: 1000,
+                baseline: 5000
+            }
+        );
+    }
+
+    #[test]
+    fn a_storm_that_outlives_its_faults_is_a_violation() {
+        let mut m = meter(10.0);
+        feed(&mut m, 0, 4000, 5);
+        feed(&mut m, 4000, 6000, 60);
+        match m.verdict(SimTime::from_nanos(6_000_000_000), true) {
+            WorkVerdict::Violated(v) => {
+                assert_eq!(v.check, "engine.progress");
+                assert!(v.message.contains("60000 events"), "{}", v.message);
+            }
+            other => panic!("expected a violation, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_baseline_ignores_a_few_busy_windows() {
+        let mut m = meter(10.0);
+        feed(&mut m, 0, 1000, 500); // one busy window
+        feed(&mut m, 1000, 4000, 5);
+        feed(&mut m, 4000, 6000, 20);
+        assert!(matches!(
+            m.verdict(SimTime::from_nanos(6_000_000_000), true),
+            WorkVerdict::Held { baseline: 5000, .. }
+        ));
+    }
+
+    #[test]
+    fn no_liveness_phase_means_nothing_to_judge() {
+        let mut m = meter(10.0);
+        feed(&mut m, 0, 4000, 5);
+        assert!(matches!(
+            m.verdict(SimTime::from_nanos(4_000_000_000), false),
+            WorkVerdict::NotApplicable(_)
+        ));
+    }
+}
