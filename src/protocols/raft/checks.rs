@@ -28,6 +28,7 @@ pub const CHECKS: &[CheckInfo] = &[
     CheckInfo::always("raft.state-machine-safety"),
     CheckInfo::at_end("raft.acked-write-lost"),
     CheckInfo::eventually("raft.liveness"),
+    CheckInfo::eventually("raft.convergence"),
     CheckInfo::at_end("raft.linearizable"),
 ];
 
@@ -163,6 +164,9 @@ pub struct RaftChecks {
     commit_latency_ns: Vec<u64>,
     leaderless_since: Option<SimTime>,
     leaderless_ns: u64,
+    /// How many entries were committed by the liveness bound's deadline:
+    /// every replica must hold them by the end (`raft.convergence`).
+    committed_by_deadline: usize,
     max_term: u64,
     sent: [u64; MsgKind::ALL.len()],
     snapshots_taken: u64,
@@ -196,6 +200,7 @@ impl RaftChecks {
             commit_latency_ns: Vec::new(),
             leaderless_since: Some(SimTime::ZERO),
             leaderless_ns: 0,
+            committed_by_deadline: 0,
             max_term: 0,
             sent: [0; MsgKind::ALL.len()],
             snapshots_taken: 0,
@@ -343,6 +348,9 @@ impl RaftChecks {
             }
         }
         log.settle(i);
+        if at <= self.liveness_start + self.liveness_bound {
+            self.committed_by_deadline = self.committed.len();
+        }
         if self.leading[node.index()].is_some() {
             while let Some(&(proposed, proposed_at)) = self.proposed.front() {
                 if proposed > index {
@@ -431,7 +439,7 @@ impl RaftChecks {
         let waiting: Vec<String> = (end.servers..end.nodes.len())
             .filter_map(|i| {
                 let op = end.nodes[i].and_then(RaftNode::client)?.pending()?;
-                Some(format!("n{i} ({op:?})"))
+                Some(format!("{} ({op:?})", NodeId(i as u32).name(end.servers)))
             })
             .collect();
         if !waiting.is_empty() {
@@ -442,6 +450,50 @@ impl RaftChecks {
             found.push(Violation::new("raft.liveness", end.time, msg));
         }
         found
+    }
+
+    /// Every replica holds, and has committed, the entries the cluster had
+    /// committed by the liveness bound's deadline: after that, the rest of
+    /// the liveness phase is time to catch up. A replica that never does
+    /// (a follower the leader stopped repairing, a replication livelock)
+    /// passes every safety check while the majority moves on.
+    fn convergence(&self, end: &EndState<'_, RaftNode>) -> Vec<Violation> {
+        let deadline = self.liveness_start + self.liveness_bound;
+        let target = self.committed_by_deadline;
+        if end.time <= deadline || target == 0 {
+            return Vec::new();
+        }
+        let agreed = self.committed[target - 1].chain;
+        let mut behind = Vec::new();
+        for (i, node) in end.nodes[..end.servers].iter().enumerate() {
+            let Some(server) = node.and_then(RaftNode::server) else {
+                continue;
+            };
+            let log = &self.logs[i];
+            let holds = log.get(target - 1, &self.committed).map(|g| g.chain) == Some(agreed);
+            let commit = server.commit_index();
+            if !holds || commit < target as u64 {
+                let held = if holds {
+                    "holds them"
+                } else {
+                    "does not hold them"
+                };
+                behind.push(format!(
+                    "{} ({held}; log length {}, commit index {commit})",
+                    NodeId(i as u32),
+                    log.len()
+                ));
+            }
+        }
+        if behind.is_empty() {
+            return Vec::new();
+        }
+        let msg = format!(
+            "the cluster had committed {target} entries by {deadline} (the liveness bound), but at the end of the run {} had not caught up: {}",
+            if behind.len() == 1 { "one replica" } else { "replicas" },
+            behind.join(", ")
+        );
+        vec![Violation::new("raft.convergence", end.time, msg)]
     }
 
     /// A leader within the bound after the liveness phase begins (elected
@@ -558,6 +610,7 @@ impl Invariants<RaftNode> for RaftChecks {
         found.extend(self.linearizable(end));
         if end.completed {
             found.extend(self.liveness(end));
+            found.extend(self.convergence(end));
         }
         found
     }

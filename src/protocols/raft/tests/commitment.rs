@@ -43,17 +43,24 @@ struct Cluster {
     queue: std::collections::VecDeque<(NodeId, NodeId, Msg)>,
     /// Each node's latest election timer.
     timers: Vec<TimerId>,
+    /// Each node's latest heartbeat timer, once it led.
+    heartbeats: Vec<Option<TimerId>>,
 }
 
 impl Cluster {
     /// Nodes with these (term, log terms); index 1 is committed everywhere.
     fn new(states: &[(u64, &[u64])], options: &ServerOptions) -> Self {
-        let mut checks = RaftChecks::new(
-            SimDuration::ZERO,
-            1,
-            states.len(),
-            crate::time::SimTime::MAX,
-        );
+        Self::with_liveness_start(states, options, crate::time::SimTime::MAX)
+    }
+
+    /// The same, with the checks' liveness phase starting at `start` (and
+    /// its bound zero: the deadline is `start`).
+    fn with_liveness_start(
+        states: &[(u64, &[u64])],
+        options: &ServerOptions,
+        start: crate::time::SimTime,
+    ) -> Self {
+        let mut checks = RaftChecks::new(SimDuration::ZERO, 1, states.len(), start);
         let mut nodes = Vec::new();
         let mut timers = Vec::new();
         for (i, &(term, terms)) in states.iter().enumerate() {
@@ -75,6 +82,7 @@ impl Cluster {
             violations: Vec::new(),
             queue: Default::default(),
             timers,
+            heartbeats: vec![None; n],
         }
     }
 
@@ -88,6 +96,11 @@ impl Cluster {
                     timer: Timer::Election,
                     ..
                 } => self.timers[from.index()] = id,
+                Effect::SetTimer {
+                    id,
+                    timer: Timer::Heartbeat,
+                    ..
+                } => self.heartbeats[from.index()] = Some(id),
                 Effect::Note(note) => {
                     if let Err(v) = self.checks.on_note(now, from, &note) {
                         self.violations.push(format!("{}: {}", v.check, v.message));
@@ -105,6 +118,38 @@ impl Cluster {
         let effects = h.fire(timer, Timer::Election);
         self.absorb(NodeId(i as u32), effects);
         self.settle();
+    }
+
+    /// Fires node `i`'s heartbeat (it leads) and delivers what follows.
+    fn heartbeat(&mut self, i: usize) {
+        let Some(timer) = self.heartbeats[i] else {
+            panic!("n{i} has no heartbeat timer: it never led");
+        };
+        let h = &mut self.nodes[i];
+        h.now = h.now + SimDuration::from_millis(50);
+        let effects = h.fire(timer, Timer::Heartbeat);
+        self.absorb(NodeId(i as u32), effects);
+        self.settle();
+    }
+
+    /// The end-of-run violations of `check` with the run ending at `end`.
+    fn at_end(&mut self, end: crate::time::SimTime, check: &str) -> Vec<String> {
+        let history = crate::history::History::default();
+        let state = crate::process::EndState {
+            time: end,
+            nodes: self.nodes.iter().map(|h| Some(&h.node)).collect(),
+            servers: self.nodes.len(),
+            history: &history,
+            completed: true,
+            budget: crate::process::CheckBudget::default(),
+            enabled_checks: None,
+        };
+        self.checks
+            .at_end(&state)
+            .into_iter()
+            .filter(|v| v.check == check)
+            .map(|v| v.message)
+            .collect()
     }
 
     /// Delivers queued messages among up, reachable nodes until none are left.
@@ -170,4 +215,30 @@ fn s5_4_2_figure_8_is_safe_and_the_checks_would_see_the_bug() {
         "x is overwritten on S2"
     );
     assert!(c.violations.is_empty(), "{:?}", c.violations);
+}
+
+/// `raft.convergence`: a follower that never learns what the cluster
+/// committed (here, cut off when the leader's commit went out) fails it at
+/// the end of the run; once the leader's next heartbeat reaches it, it holds.
+#[test]
+fn a_replica_that_never_catches_up_fails_convergence() {
+    let states: [(u64, &[u64]); 5] = [(1, &[1]); 5];
+    let start = crate::time::SimTime::ZERO + SimDuration::from_secs(10);
+    let end = start + SimDuration::from_secs(5);
+    let mut c = Cluster::with_liveness_start(&states, &opts(false), start);
+    c.time_out(0); // n0 leads term 2; its no-op (index 2) commits on the leader
+    assert_eq!(srv(&c.nodes[0]).commit_index(), 2);
+    c.reachable[4] = false;
+    c.heartbeat(0); // n1..n3 learn the commit index, n4 does not
+    assert_eq!(srv(&c.nodes[1]).commit_index(), 2);
+    let behind = c.at_end(end, "raft.convergence");
+    assert_eq!(behind.len(), 1, "{behind:?}");
+    assert!(
+        behind[0].contains("n4 (holds them; log length 2, commit index 0)"),
+        "{}",
+        behind[0]
+    );
+    c.reachable[4] = true;
+    c.heartbeat(0);
+    assert!(c.at_end(end, "raft.convergence").is_empty());
 }
