@@ -267,15 +267,19 @@ fn reproduce(scenario: &Scenario, toml: &str, check: &str) -> Result<usize, Shri
     Ok(result.history.len())
 }
 
-/// Writes the nemesis schedule out as timed faults and turns the nemesis off.
+/// Writes the nemesis schedule (and the lasting and repeated faults) out
+/// as timed faults and turns the nemesis off. A repair the nemesis drew
+/// for after the fault phase is dropped: a scenario cannot hold a fault
+/// there, and the liveness phase heals, restarts and resumes everything
+/// anyway (a clock it would have set right stays skewed; the shrunk
+/// scenario is run again, so the failure is still checked).
 fn materialize(config: &mut SimConfig, servers: usize) {
     let until = SimTime::ZERO + config.duration;
-    config.faults.extend(nemesis::schedule(
-        &config.nemesis,
-        config.seed,
-        servers,
-        until,
-    ));
+    config.faults.extend(
+        nemesis::schedule(&config.nemesis, config.seed, servers, until)
+            .into_iter()
+            .filter(|f| f.at < until),
+    );
     config.faults.sort_by_key(|f| f.at);
     config.nemesis = NemesisConfig::default();
 }
@@ -317,7 +321,11 @@ fn episodes(faults: &[TimedFault]) -> Vec<Vec<usize>> {
 }
 
 fn ends(start: &FaultAction, end: &FaultAction) -> bool {
-    let same = |a: &NodeRef, b: &Option<NodeRef>| b.as_ref() == Some(a);
+    let same = |a: &NodeRef, b: &Option<NodeRef>| match (a, b) {
+        // A repeated or lasting fault's undo names the node it hit.
+        (NodeRef::Named { name, .. }, Some(NodeRef::HitBy(hit))) => name == hit,
+        _ => b.as_ref() == Some(a),
+    };
     match (start, end) {
         (FaultAction::Partition { name, .. }, FaultAction::Heal(Some(n))) => name == n,
         (FaultAction::Crash(a), FaultAction::Restart(b)) => same(a, b),
@@ -329,7 +337,7 @@ fn ends(start: &FaultAction, end: &FaultAction) -> bool {
                 offset_ns: 0,
                 drift_ppm: 0,
             },
-        ) => a == b,
+        ) => same(a, &Some(b.clone())),
         _ => false,
     }
 }

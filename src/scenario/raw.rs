@@ -88,6 +88,42 @@ pub struct RawFault {
     pub one_way: Option<Spanned<bool>>,
     pub offset: Option<Spanned<String>>,
     pub drift_ppm: Option<Spanned<i64>>,
+    pub size: Option<Spanned<RawSize>>,
+    #[serde(rename = "for")]
+    pub lasting: Option<Spanned<DurationRange>>,
+    pub every: Option<Spanned<SimDuration>>,
+    pub count: Option<Spanned<i64>>,
+    pub until: Option<Spanned<SimDuration>>,
+    pub jitter: Option<Spanned<SimDuration>>,
+}
+
+/// A group size: a count, `"minority"` or `"majority"`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RawSize {
+    Count(i64),
+    Name(String),
+}
+
+impl<'de> Deserialize<'de> for RawSize {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = RawSize;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a number of servers, \"minority\" or \"majority\"")
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<RawSize, E> {
+                Ok(RawSize::Count(v))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<RawSize, E> {
+                Ok(RawSize::Count(i64::try_from(v).unwrap_or(i64::MAX)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<RawSize, E> {
+                Ok(RawSize::Name(v.to_string()))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 /// A node named by index, by role, or `"any"`.

@@ -9,7 +9,7 @@
 
 use super::Scenario;
 use crate::process::NodeId;
-use crate::sim::{FaultAction, NodeRef, Shape, SimConfig, TimedFault};
+use crate::sim::{FaultAction, GroupSize, NodeRef, Shape, SimConfig, TimedFault};
 use crate::time::SimDuration;
 use toml::{Table, Value};
 
@@ -74,6 +74,8 @@ fn node_ref(r: &NodeRef) -> Value {
         NodeRef::Id(id) => Value::Integer(i64::from(id.0)),
         NodeRef::Role(role) => Value::String(role.clone()),
         NodeRef::Any => Value::String("any".into()),
+        NodeRef::Named { of, .. } => node_ref(of),
+        NodeRef::HitBy(name) => Value::String(format!("hit:{name}")),
     }
 }
 
@@ -92,6 +94,22 @@ fn signed(ns: i64) -> Value {
     } else {
         magnitude
     })
+}
+
+fn group_size(size: GroupSize) -> Value {
+    match size {
+        GroupSize::Count(n) => Value::Integer(n as i64),
+        GroupSize::Minority => Value::String("minority".into()),
+        GroupSize::Majority => Value::String("majority".into()),
+    }
+}
+
+/// `node`, and `name` when the fault remembers the node it hits.
+fn put_named(put: &mut impl FnMut(&str, Value), r: &NodeRef) {
+    if let NodeRef::Named { name, .. } = r {
+        put("name", name.as_str().into());
+    }
+    put("node", node_ref(r));
 }
 
 /// One `[[faults]]` entry.
@@ -128,6 +146,11 @@ fn fault(f: &TimedFault) -> Table {
                     put("node", node_ref(r));
                 }
                 Shape::Ring => put("shape", "ring".into()),
+                Shape::Around { node, size } => {
+                    put("shape", "around".into());
+                    put("node", node_ref(node));
+                    put("size", group_size(*size));
+                }
                 Shape::Groups(groups) => {
                     put("shape", "groups".into());
                     put(
@@ -148,11 +171,11 @@ fn fault(f: &TimedFault) -> Table {
         }
         FaultAction::Crash(r) => {
             put("action", "crash".into());
-            put("node", node_ref(r));
+            put_named(&mut put, r);
         }
         FaultAction::Pause(r) => {
             put("action", "pause".into());
-            put("node", node_ref(r));
+            put_named(&mut put, r);
         }
         FaultAction::Restart(r) => {
             put("action", "restart".into());
@@ -172,7 +195,7 @@ fn fault(f: &TimedFault) -> Table {
             drift_ppm,
         } => {
             put("action", "clock".into());
-            put("node", node_ref(node));
+            put_named(&mut put, node);
             put("offset", signed(*offset_ns));
             put("drift_ppm", Value::Integer(*drift_ppm));
         }

@@ -16,6 +16,18 @@ pub enum NodeRef {
     /// A server drawn from the nemesis stream when the fault fires, among
     /// those the action applies to (e.g. a crashed one for `restart`).
     Any,
+    /// The node `of` names when the fault fires, remembered as `name` so a
+    /// later fault can act on the same node ([`NodeRef::HitBy`]): "crash
+    /// the leader, and restart that node 2 s later".
+    Named {
+        /// The name later faults refer to.
+        name: String,
+        /// The node, resolved when the fault fires.
+        of: Box<NodeRef>,
+    },
+    /// The node the fault with [`NodeRef::Named`] `name` acted on (none if
+    /// that fault has not fired or found no node).
+    HitBy(String),
 }
 
 impl fmt::Display for NodeRef {
@@ -24,6 +36,8 @@ impl fmt::Display for NodeRef {
             NodeRef::Id(id) => write!(f, "{id}"),
             NodeRef::Role(role) => write!(f, "the {role}"),
             NodeRef::Any => write!(f, "any node"),
+            NodeRef::Named { name, of } => write!(f, "{of} (as {name})"),
+            NodeRef::HitBy(name) => write!(f, "the node {name} hit"),
         }
     }
 }
@@ -42,6 +56,47 @@ pub enum Shape {
     Ring,
     /// Explicit groups; nodes in no group keep every link.
     Groups(Vec<Vec<NodeId>>),
+    /// `node` and other servers drawn when the fault fires, `size` servers
+    /// in all, against the rest: "the leader plus one follower", "a
+    /// minority containing the leader".
+    Around {
+        /// The node the group is built around.
+        node: NodeRef,
+        /// How many servers its side holds, itself included.
+        size: GroupSize,
+    },
+}
+
+/// How many servers a side of a partition holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GroupSize {
+    /// Exactly this many (at least 1, fewer than all servers).
+    Count(usize),
+    /// The largest minority: `(servers - 1) / 2`.
+    Minority,
+    /// The smallest majority: `servers / 2 + 1`.
+    Majority,
+}
+
+impl GroupSize {
+    /// The number of servers, of `servers`, this size means.
+    pub fn of(self, servers: usize) -> usize {
+        match self {
+            GroupSize::Count(n) => n,
+            GroupSize::Minority => (servers.saturating_sub(1) / 2).max(1),
+            GroupSize::Majority => servers / 2 + 1,
+        }
+    }
+}
+
+impl fmt::Display for GroupSize {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            GroupSize::Count(n) => write!(f, "{n}"),
+            GroupSize::Minority => write!(f, "a minority"),
+            GroupSize::Majority => write!(f, "a majority"),
+        }
+    }
 }
 
 /// One fault action.
@@ -138,6 +193,7 @@ impl fmt::Display for Shape {
                 let parts: Vec<String> = groups.iter().map(|g| format!("[{}]", list(g))).collect();
                 write!(f, "groups {}", parts.join(" | "))
             }
+            Shape::Around { node, size } => write!(f, "{node} in a group of {size}"),
         }
     }
 }

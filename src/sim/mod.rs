@@ -16,14 +16,16 @@ pub mod fault;
 pub mod nemesis;
 pub mod panics;
 mod queue;
+pub mod repeat;
 pub mod swarm;
 pub mod work;
 
 pub use clock::NodeClock;
 pub use engine::{Progress, Simulation};
-pub use fault::{FaultAction, NodeRef, Shape, TimedFault};
+pub use fault::{FaultAction, GroupSize, NodeRef, Shape, TimedFault};
 pub use nemesis::{FaultRate, NemesisConfig, ShapeKind};
 pub use queue::EventQueue;
+pub use repeat::{FaultTemplate, Repeat};
 pub use swarm::{SwarmConfig, SwarmRate};
 pub use work::{WorkBound, WorkMeter, WorkVerdict};
 

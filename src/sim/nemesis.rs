@@ -2,9 +2,11 @@
 //! before the run starts, from the nemesis streams of the seed (one stream
 //! per fault kind, so turning one kind off leaves the others' times alone).
 //! Each kind runs one fault at a time: a fault, its repair after a drawn
-//! duration, then an exponential gap to the next.
+//! duration, then an exponential gap to the next. Repeated and lasting
+//! `[[faults]]` entries are drawn here too, each from its own stream.
 
 use super::fault::{FaultAction, NodeRef, Shape, TimedFault};
+use super::repeat::FaultTemplate;
 use crate::process::NodeId;
 use crate::rng::{SimRng, Stream};
 use crate::time::{SimDuration, SimTime};
@@ -54,6 +56,9 @@ pub struct NemesisConfig {
     pub skew_max: SimDuration,
     /// Largest drift drawn, either way, in parts per million.
     pub drift_ppm_max: i64,
+    /// `[[faults]]` entries that last (`for`) or repeat (`every`): drawn
+    /// into timed faults with the rest of the schedule ([`super::repeat`]).
+    pub templates: Vec<FaultTemplate>,
 }
 
 /// Draws the schedule of random faults for a run on `servers` nodes that
@@ -64,8 +69,13 @@ pub fn schedule(
     servers: usize,
     until: SimTime,
 ) -> Vec<TimedFault> {
-    let mut faults = Vec::new();
+    let mut faults: Vec<TimedFault> = config
+        .templates
+        .iter()
+        .flat_map(|t| t.expand(seed, until))
+        .collect();
     if servers == 0 {
+        faults.sort_by_key(|f| f.at);
         return faults;
     }
     let kinds: [(u32, &Option<FaultRate>); 4] = [

@@ -186,7 +186,7 @@ pub(super) const CASES: &[Case] = &[
         name: "role-for-protocol-without-roles",
         text: head!("[[faults]]\nat = \"1s\"\naction = \"crash\"\nnode = \"leader\" # <- here\n"),
         field: Some("faults[0].node"),
-        phrase: "unknown node \"leader\": expected a node index, \"any\" or a role (protocol broadcast has no roles)",
+        phrase: "unknown node \"leader\": expected a node index, \"any\", \"hit:NAME\" (the node the fault named NAME hit) or a role (protocol broadcast has no roles)",
     },
     // ----- fault sequences ------------------------------------------------------
     Case {
@@ -256,7 +256,7 @@ pub(super) const CASES: &[Case] = &[
         name: "unknown-shape",
         text: head!("[[faults]]\nat = \"1s\"\naction = \"partition\"\nshape = \"triangle\" # <- here\n"),
         field: Some("faults[0].shape"),
-        phrase: "unknown shape \"triangle\": expected isolate, split, bridge, ring or groups",
+        phrase: "unknown shape \"triangle\": expected isolate, split, bridge, ring, around or groups",
     },
     Case {
         name: "isolate-without-node",
@@ -430,6 +430,73 @@ pub(super) const CASES: &[Case] = &[
         text: b"name = \"t\"\nprotocol = \"raft\"\nnodes = 3\nduration = \"10s\"\n[raft]\nlinearizability_budget_ms = 2000 # <- here\n",
         field: Some("raft.linearizability_budget_ms"),
         phrase: "expected [checks] linearizability_steps",
+    },
+    // ----- faults that last and repeat ------------------------------------------------
+    Case {
+        name: "for-on-heal",
+        text: head!("[[faults]]\nat = \"1s\"\naction = \"partition\"\nshape = \"split\"\n[[faults]]\nat = \"2s\"\naction = \"heal\"\nfor = \"1s\" # <- here\n"),
+        field: Some("faults[1].for"),
+        phrase: "does not apply to action \"heal\"",
+    },
+    Case {
+        name: "for-zero",
+        text: head!("[[faults]]\nat = \"1s\"\naction = \"crash\"\nnode = 1\nfor = \"0s\" # <- here\n"),
+        field: Some("faults[0].for"),
+        phrase: "expected a duration above 0",
+    },
+    Case {
+        name: "count-without-every",
+        text: head!("[[faults]]\nat = \"1s\"\naction = \"crash\"\nnode = 1\ncount = 3 # <- here\n"),
+        field: Some("faults[0].count"),
+        phrase: "applies only with every",
+    },
+    Case {
+        name: "jitter-not-below-every",
+        text: head!("[[faults]]\nat = \"1s\"\naction = \"crash\"\nnode = 1\nfor = \"1s\"\nevery = \"2s\"\njitter = \"2s\" # <- here\n"),
+        field: Some("faults[0].jitter"),
+        phrase: "expected a jitter below every = 2s",
+    },
+    Case {
+        name: "until-before-at",
+        text: head!("[[faults]]\nat = \"3s\"\naction = \"crash\"\nnode = 1\nevery = \"1s\"\nuntil = \"2s\" # <- here\n"),
+        field: Some("faults[0].until"),
+        phrase: "expected a time after at = 3s",
+    },
+    Case {
+        name: "too-many-repetitions",
+        text: head!("[[faults]]\nat = \"1s\"\naction = \"crash\"\nnode = 1\nevery = \"1us\" # <- here\n"),
+        field: Some("faults[0].every"),
+        phrase: "more than the limit of 100000",
+    },
+    Case {
+        name: "hit-names-no-fault",
+        text: head!("[[faults]]\nat = \"1s\"\naction = \"crash\"\nnode = 1\n[[faults]]\nat = \"2s\"\naction = \"restart\"\nnode = \"hit:nobody\" # <- here\n"),
+        field: Some("faults[1].node"),
+        phrase: "\"hit:nobody\" names no fault",
+    },
+    Case {
+        name: "around-without-size",
+        text: head!("[[faults]]\nat = \"1s\"\naction = \"partition\"\nshape = \"around\" # <- here\nnode = 1\n"),
+        field: Some("faults[0].size"),
+        phrase: "missing: shape = \"around\" needs size",
+    },
+    Case {
+        name: "around-size-all-servers",
+        text: head!("[[faults]]\nat = \"1s\"\naction = \"partition\"\nshape = \"around\"\nnode = 1\nsize = 3 # <- here\n"),
+        field: Some("faults[0].size"),
+        phrase: "expected 1 to 2 servers (fewer than all 3), found 3",
+    },
+    Case {
+        name: "around-size-unknown",
+        text: head!("[[faults]]\nat = \"1s\"\naction = \"partition\"\nshape = \"around\"\nnode = 1\nsize = \"most\" # <- here\n"),
+        field: Some("faults[0].size"),
+        phrase: "unknown size \"most\"",
+    },
+    Case {
+        name: "size-on-split",
+        text: head!("[[faults]]\nat = \"1s\"\naction = \"partition\"\nshape = \"split\"\nsize = 2 # <- here\n"),
+        field: Some("faults[0].size"),
+        phrase: "does not apply to this partition shape",
     },
     Case {
         name: "progress-factor-below-one",

@@ -36,6 +36,9 @@ impl Validator<'_> {
                     .map(NodeRef::Id)
             }
             RawNodeRef::Name(n) if n == "any" => Ok(NodeRef::Any),
+            RawNodeRef::Name(n) if n.starts_with("hit:") && n.len() > 4 => {
+                Ok(NodeRef::HitBy(n["hit:".len()..].to_string()))
+            }
             RawNodeRef::Name(n) if ctx.entry.roles().contains(&n.as_str()) => {
                 Ok(NodeRef::Role(n.clone()))
             }
@@ -53,7 +56,7 @@ impl Validator<'_> {
                     raw.span(),
                     name,
                     format!(
-                        "unknown node {n:?}: expected a node index, \"any\" or a role ({roles})"
+                        "unknown node {n:?}: expected a node index, \"any\", \"hit:NAME\" (the node the fault named NAME hit) or a role ({roles})"
                     ),
                 ))
             }
@@ -86,14 +89,22 @@ impl Validator<'_> {
         raw: &[Spanned<RawFault>],
         ctx: &Context,
         nemesis: &NemesisConfig,
-    ) -> Result<Vec<TimedFault>> {
+    ) -> Result<(Vec<TimedFault>, Vec<FaultTemplate>)> {
         let mut faults = Vec::new();
+        let mut templates = Vec::new();
         for (i, f) in raw.iter().enumerate() {
-            faults.push((self.fault(f, i, ctx)?, i));
+            match self.fault(f, i, ctx)? {
+                Planned::Timed(fault) => faults.push((fault, i)),
+                Planned::Template(t) => templates.push((t, i)),
+            }
         }
         faults.sort_by_key(|(f, _)| f.at);
-        self.check_fault_sequence(&faults, raw, nemesis)?;
-        Ok(faults.into_iter().map(|(f, _)| f).collect())
+        self.check_fault_sequence(&faults, &templates, raw, nemesis)?;
+        self.check_hits(&faults, &templates, raw)?;
+        Ok((
+            faults.into_iter().map(|(f, _)| f).collect(),
+            templates.into_iter().map(|(t, _)| t).collect(),
+        ))
     }
 
     pub(super) fn fault(
@@ -101,7 +112,7 @@ impl Validator<'_> {
         raw: &Spanned<RawFault>,
         i: usize,
         ctx: &Context,
-    ) -> Result<TimedFault> {
+    ) -> Result<Planned> {
         let f = raw.get_ref();
         let name = |k: &str| format!("faults[{i}].{k}");
         let at = *f.at.get_ref();
@@ -114,11 +125,16 @@ impl Validator<'_> {
         }
         let action = f.action.get_ref().as_str();
         let allowed: &[&str] = match action {
-            "partition" => &["name", "shape", "node", "minority", "groups", "one_way"],
-            "heal" => &["name"],
-            "crash" | "pause" => &["node"],
-            "restart" | "resume" => &["node"],
-            "clock" => &["node", "offset", "drift_ppm"],
+            "partition" => &[
+                "name", "shape", "node", "minority", "groups", "one_way", "size", "for", "every",
+                "count", "until", "jitter",
+            ],
+            "heal" => &["name", "every", "count", "until", "jitter"],
+            "crash" | "pause" => &["node", "name", "for", "every", "count", "until", "jitter"],
+            "restart" | "resume" => &["node", "every", "count", "until", "jitter"],
+            "clock" => &[
+                "node", "offset", "drift_ppm", "name", "for", "every", "count", "until", "jitter",
+            ],
             other => {
                 return Err(self.err(
                     f.action.span(),
@@ -139,7 +155,7 @@ impl Validator<'_> {
                 None => Ok(None),
             }
         };
-        let action = match action {
+        let mut action = match action {
             "partition" => self.partition(f, i, ctx)?,
             "heal" => FaultAction::Heal(f.name.as_ref().map(|n| n.get_ref().clone())),
             "crash" => FaultAction::Crash(node(true)?.unwrap_or(NodeRef::Any)),
@@ -148,10 +164,122 @@ impl Validator<'_> {
             "resume" => FaultAction::Resume(node(false)?),
             _ => self.clock(f, i, node(true)?.unwrap_or(NodeRef::Any))?,
         };
-        Ok(TimedFault {
-            at: SimTime::ZERO + at,
+        let lasting = self.lasting(f, i)?;
+        let repeat = self.repeat(f, i, ctx)?;
+        let at = SimTime::ZERO + at;
+        let named = !matches!(action, FaultAction::Partition { .. } | FaultAction::Heal(_));
+        let given = f
+            .name
+            .as_ref()
+            .filter(|_| named)
+            .map(|n| n.get_ref().clone());
+        if lasting.is_none() && repeat.is_none() {
+            if let Some(label) = given {
+                name_node(&mut action, label);
+            }
+            return Ok(Planned::Timed(TimedFault { at, action }));
+        }
+        let label = match &action {
+            FaultAction::Partition { name, .. } => name.clone(),
+            _ => given.unwrap_or_else(|| format!("{}{i}", f.action.get_ref())),
+        };
+        let template = FaultTemplate {
+            at,
             action,
-        })
+            name: label,
+            lasting,
+            repeat,
+            stream: i as u32,
+        };
+        let episodes = repeat::episode_bound(&template, SimTime::ZERO + ctx.duration);
+        if episodes > repeat::MAX_EPISODES {
+            let span = f.every.as_ref().map_or(raw.span(), |e| e.span());
+            return Err(self.err(
+                span,
+                &name("every"),
+                format!("this fault repeats about {episodes} times, more than the limit of {}: expected a longer every, a count or an until", repeat::MAX_EPISODES),
+            ));
+        }
+        Ok(Planned::Template(template))
+    }
+
+    /// `for`: how long each episode lasts before it is undone.
+    fn lasting(&self, f: &RawFault, i: usize) -> Result<Option<(SimDuration, SimDuration)>> {
+        let Some(l) = &f.lasting else { return Ok(None) };
+        let DurationRange { min, max } = *l.get_ref();
+        if min == SimDuration::ZERO || min > max {
+            return Err(self.err(
+                l.span(),
+                &format!("faults[{i}].for"),
+                "expected a duration above 0, or a range [min, max] with 0 < min <= max",
+            ));
+        }
+        Ok(Some((min, max)))
+    }
+
+    /// `every`, `count`, `until` and `jitter`: how a fault repeats.
+    fn repeat(&self, f: &RawFault, i: usize, ctx: &Context) -> Result<Option<Repeat>> {
+        let name = |k: &str| format!("faults[{i}].{k}");
+        let Some(every) = &f.every else {
+            let stray = [
+                ("count", f.count.as_ref().map(|x| x.span())),
+                ("until", f.until.as_ref().map(|x| x.span())),
+                ("jitter", f.jitter.as_ref().map(|x| x.span())),
+            ];
+            if let Some((key, Some(span))) = stray.into_iter().find(|(_, s)| s.is_some()) {
+                return Err(self.err(
+                    span,
+                    &name(key),
+                    "applies only with every: expected every = \"5s\" (or the like) beside it",
+                ));
+            }
+            return Ok(None);
+        };
+        if *every.get_ref() == SimDuration::ZERO {
+            return Err(self.err(every.span(), &name("every"), "expected a duration above 0"));
+        }
+        let count = match &f.count {
+            Some(c) if *c.get_ref() < 1 => {
+                return Err(self.err(c.span(), &name("count"), "expected at least 1"));
+            }
+            Some(c) => Some(*c.get_ref() as u64),
+            None => None,
+        };
+        let at = *f.at.get_ref();
+        let until = match &f.until {
+            Some(u) if *u.get_ref() <= at || *u.get_ref() > ctx.duration => {
+                return Err(self.err(
+                    u.span(),
+                    &name("until"),
+                    format!(
+                        "expected a time after at = {at} and at most duration = {}",
+                        ctx.duration
+                    ),
+                ));
+            }
+            Some(u) => Some(SimTime::ZERO + *u.get_ref()),
+            None => None,
+        };
+        let jitter = match &f.jitter {
+            Some(j) if *j.get_ref() >= *every.get_ref() => {
+                return Err(self.err(
+                    j.span(),
+                    &name("jitter"),
+                    format!(
+                        "expected a jitter below every = {}, so repetitions keep their order",
+                        every.get_ref()
+                    ),
+                ));
+            }
+            Some(j) => *j.get_ref(),
+            None => SimDuration::ZERO,
+        };
+        Ok(Some(Repeat {
+            every: *every.get_ref(),
+            count,
+            until,
+            jitter,
+        }))
     }
 
     pub(super) fn only_fields(
@@ -161,7 +289,7 @@ impl Validator<'_> {
         i: usize,
         action: &str,
     ) -> Result<()> {
-        let present: [(&str, Option<Range<usize>>); 9] = [
+        let present: [(&str, Option<Range<usize>>); 14] = [
             ("node", f.node.as_ref().map(|x| x.span())),
             ("name", f.name.as_ref().map(|x| x.span())),
             ("shape", f.shape.as_ref().map(|x| x.span())),
@@ -170,7 +298,12 @@ impl Validator<'_> {
             ("one_way", f.one_way.as_ref().map(|x| x.span())),
             ("offset", f.offset.as_ref().map(|x| x.span())),
             ("drift_ppm", f.drift_ppm.as_ref().map(|x| x.span())),
-            ("at", None),
+            ("size", f.size.as_ref().map(|x| x.span())),
+            ("for", f.lasting.as_ref().map(|x| x.span())),
+            ("every", f.every.as_ref().map(|x| x.span())),
+            ("count", f.count.as_ref().map(|x| x.span())),
+            ("until", f.until.as_ref().map(|x| x.span())),
+            ("jitter", f.jitter.as_ref().map(|x| x.span())),
         ];
         for (key, span) in present {
             if let Some(span) = span {
@@ -226,9 +359,27 @@ impl Validator<'_> {
                     .transpose()?,
             ),
             Some("ring") => Shape::Ring,
+            Some("around") => {
+                let Some(n) = &f.node else {
+                    return Err(self.err(shape_span, &name("node"), "missing: shape = \"around\" needs the node its group is built around"));
+                };
+                let node = self.node_ref(n, &name("node"), ctx)?;
+                if let NodeRef::Id(id) = &node {
+                    if id.index() >= ctx.nodes {
+                        return Err(self.err(n.span(), &name("node"), format!("node {} is a client process: named shapes cut servers only (0 to {}); use groups to cut clients", id.0, ctx.nodes - 1)));
+                    }
+                }
+                let Some(size) = &f.size else {
+                    return Err(self.err(shape_span, &name("size"), "missing: shape = \"around\" needs size = a number of servers, \"minority\" or \"majority\""));
+                };
+                Shape::Around {
+                    node,
+                    size: self.group_size(size, &name("size"), ctx.nodes)?,
+                }
+            }
             Some("groups") | None => {
                 let Some(groups) = &f.groups else {
-                    return Err(self.err(shape_span, &name("groups"), "missing: expected shape = isolate, split, bridge or ring, or groups = [[...], [...]]"));
+                    return Err(self.err(shape_span, &name("groups"), "missing: expected shape = isolate, split, bridge, ring or around, or groups = [[...], [...]]"));
                 };
                 Shape::Groups(self.groups(groups, &name("groups"), ctx)?)
             }
@@ -237,13 +388,20 @@ impl Validator<'_> {
                     shape_span,
                     &name("shape"),
                     format!(
-                        "unknown shape {other:?}: expected isolate, split, bridge, ring or groups"
+                        "unknown shape {other:?}: expected isolate, split, bridge, ring, around or groups"
                     ),
                 ))
             }
         };
+        let size = f.size.as_ref().map(|s| ("size", s.span()));
         let mismatched = match &shape {
             Shape::Isolate(_) | Shape::Bridge(_) => f
+                .minority
+                .as_ref()
+                .map(|m| ("minority", m.span()))
+                .or(f.groups.as_ref().map(|g| ("groups", g.span())))
+                .or(size),
+            Shape::Around { .. } => f
                 .minority
                 .as_ref()
                 .map(|m| ("minority", m.span()))
@@ -252,12 +410,14 @@ impl Validator<'_> {
                 .node
                 .as_ref()
                 .map(|n| ("node", n.span()))
-                .or(f.groups.as_ref().map(|g| ("groups", g.span()))),
+                .or(f.groups.as_ref().map(|g| ("groups", g.span())))
+                .or(size),
             Shape::Ring | Shape::Groups(_) => f
                 .node
                 .as_ref()
                 .map(|n| ("node", n.span()))
-                .or(f.minority.as_ref().map(|m| ("minority", m.span()))),
+                .or(f.minority.as_ref().map(|m| ("minority", m.span())))
+                .or(size),
         };
         if let Some((key, span)) = mismatched {
             return Err(self.err(
@@ -284,6 +444,26 @@ impl Validator<'_> {
             shape,
             one_way,
         })
+    }
+
+    /// `size` of an `around` group: 1 to one fewer than the servers, or
+    /// `"minority"` / `"majority"`.
+    fn group_size(&self, raw: &Spanned<RawSize>, name: &str, servers: usize) -> Result<GroupSize> {
+        match raw.get_ref() {
+            RawSize::Count(n) if (1..servers as i64).contains(n) => Ok(GroupSize::Count(*n as usize)),
+            RawSize::Count(n) => Err(self.err(
+                raw.span(),
+                name,
+                format!("expected 1 to {} servers (fewer than all {servers}), found {n}", servers - 1),
+            )),
+            RawSize::Name(n) if n == "minority" => Ok(GroupSize::Minority),
+            RawSize::Name(n) if n == "majority" => Ok(GroupSize::Majority),
+            RawSize::Name(n) => Err(self.err(
+                raw.span(),
+                name,
+                format!("unknown size {n:?}: expected a number of servers, \"minority\" or \"majority\""),
+            )),
+        }
     }
 
     pub(super) fn groups(
@@ -361,6 +541,7 @@ impl Validator<'_> {
     pub(super) fn check_fault_sequence(
         &self,
         faults: &[(TimedFault, usize)],
+        templates: &[(FaultTemplate, usize)],
         raw: &[Spanned<RawFault>],
         nemesis: &NemesisConfig,
     ) -> Result<()> {
@@ -368,10 +549,29 @@ impl Validator<'_> {
         let mut any_partition = nemesis.partition.is_some();
         let mut any_crash = nemesis.crash.is_some();
         let mut any_pause = nemesis.pause.is_some();
-        for (fault, i) in faults {
-            let span = raw[*i].get_ref().action.span();
+        // A lasting or repeated fault counts from its first episode, like a
+        // plain one; its episodes have names of their own (`p#0`, ...).
+        let mut ordered: Vec<(SimTime, &FaultAction, usize, bool)> = faults
+            .iter()
+            .map(|(f, i)| (f.at, &f.action, *i, false))
+            .chain(templates.iter().map(|(t, i)| (t.at, &t.action, *i, true)))
+            .collect();
+        ordered.sort_by_key(|(at, _, i, _)| (*at, *i));
+        for (_, action, i, template) in ordered {
+            if template {
+                match action {
+                    FaultAction::Partition { .. } => any_partition = true,
+                    FaultAction::Crash(_) => any_crash = true,
+                    FaultAction::Pause(_) => any_pause = true,
+                    _ => {}
+                }
+            }
+            if template && matches!(action, FaultAction::Partition { .. }) {
+                continue;
+            }
+            let span = raw[i].get_ref().action.span();
             let at = |k: &str| format!("faults[{i}].{k}");
-            match &fault.action {
+            match action {
                 FaultAction::Partition { name, .. } => {
                     if active.contains(&name.as_str()) {
                         return Err(self.err(span, &at("name"), format!("partition {name:?} is already active: expected a new name or a heal first")));
@@ -406,6 +606,79 @@ impl Validator<'_> {
         }
         Ok(())
     }
+
+    /// Every `node = "hit:NAME"` names a crash, pause or clock fault with
+    /// `name = NAME`.
+    fn check_hits(
+        &self,
+        faults: &[(TimedFault, usize)],
+        templates: &[(FaultTemplate, usize)],
+        raw: &[Spanned<RawFault>],
+    ) -> Result<()> {
+        let mut named = BTreeSet::new();
+        let mut hits = Vec::new();
+        let actions = faults
+            .iter()
+            .map(|(f, i)| (&f.action, *i))
+            .chain(templates.iter().map(|(t, i)| (&t.action, *i)));
+        for (action, i) in actions {
+            let node = match action {
+                FaultAction::Crash(n) | FaultAction::Pause(n) => Some(n),
+                FaultAction::Restart(n) | FaultAction::Resume(n) => n.as_ref(),
+                FaultAction::Clock { node, .. } => Some(node),
+                FaultAction::Partition {
+                    shape: Shape::Isolate(n) | Shape::Bridge(n),
+                    ..
+                } => Some(n),
+                FaultAction::Partition {
+                    shape: Shape::Around { node, .. },
+                    ..
+                } => Some(node),
+                _ => None,
+            };
+            match node {
+                Some(NodeRef::Named { name, .. }) => {
+                    named.insert(name.as_str());
+                }
+                Some(NodeRef::HitBy(name)) => hits.push((name.as_str(), i)),
+                _ => {}
+            }
+        }
+        for (name, i) in hits {
+            if !named.contains(name) {
+                let span = raw[i]
+                    .get_ref()
+                    .node
+                    .as_ref()
+                    .map_or(raw[i].span(), |n| n.span());
+                return Err(self.err(
+                    span,
+                    &format!("faults[{i}].node"),
+                    format!("\"hit:{name}\" names no fault: expected a crash, pause or clock fault with name = \"{name}\""),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What one `[[faults]]` entry becomes: a plain timed fault, or a
+/// template that lasts or repeats (drawn into timed faults per seed).
+pub(super) enum Planned {
+    Timed(TimedFault),
+    Template(FaultTemplate),
+}
+
+/// Makes the node `action` targets remember itself as `label`, so a later
+/// fault can name it with `hit:label`.
+fn name_node(action: &mut FaultAction, label: String) {
+    let node = match action {
+        FaultAction::Crash(n) | FaultAction::Pause(n) => n,
+        FaultAction::Clock { node, .. } => node,
+        _ => return,
+    };
+    let of = Box::new(std::mem::replace(node, NodeRef::Any));
+    *node = NodeRef::Named { name: label, of };
 }
 
 fn parse_signed(text: &str) -> Option<i64> {

@@ -161,6 +161,7 @@ impl Validator<'_> {
             clock: rate(&raw.clock, "nemesis.clock")?,
             skew_max,
             drift_ppm_max,
+            templates: Vec::new(),
         })
     }
 

@@ -14,16 +14,17 @@ use super::error::{ScenarioError, Source};
 use super::options::OptionsInput;
 use super::raw::{
     DurationRange, RawChecks, RawFault, RawLatency, RawLink, RawNemesis, RawNetwork, RawNodeRef,
-    RawRate, RawScenario, RawSwarm, RawSwarmRate, RawWorkload,
+    RawRate, RawScenario, RawSize, RawSwarm, RawSwarmRate, RawWorkload,
 };
 use super::{Expect, Scenario, Slo};
 use crate::net::{Latency, LinkConfig, NetworkConfig};
 use crate::process::{CheckBudget, NodeId};
 use crate::protocols::registry::{Entry, Registry};
 use crate::protocols::ENGINE_CHECKS;
+use crate::sim::repeat;
 use crate::sim::{
-    FaultAction, FaultRate, NemesisConfig, NodeRef, Shape, ShapeKind, SimConfig, SwarmConfig,
-    SwarmRate, TimedFault, WorkBound, WorkloadConfig,
+    FaultAction, FaultRate, FaultTemplate, GroupSize, NemesisConfig, NodeRef, Repeat, Shape,
+    ShapeKind, SimConfig, SwarmConfig, SwarmRate, TimedFault, WorkBound, WorkloadConfig,
 };
 use crate::time::{parse_duration, SimDuration, SimTime};
 use std::collections::{BTreeMap, BTreeSet};
@@ -193,7 +194,11 @@ impl Validator<'_> {
             .map(|n| self.nemesis(n, duration))
             .transpose()?
             .unwrap_or_default();
-        let faults = self.faults(&raw.faults, &ctx, &nemesis)?;
+        let (faults, templates) = self.faults(&raw.faults, &ctx, &nemesis)?;
+        let nemesis = NemesisConfig {
+            templates,
+            ..nemesis
+        };
         let (expect, settle, enabled_checks) = self.checks(&raw, entry)?;
         let check_budget = self.check_budget(raw.checks.as_ref())?;
         let work_bound = self.work_bound(raw.checks.as_ref())?;

@@ -200,6 +200,18 @@ impl<P: Protocol> Simulation<P> {
     pub(super) fn resolve(&mut self, r: &NodeRef, status: Option<Status>) -> Option<NodeId> {
         let fits = |slot: &Slot<Node<P>>| status.is_none_or(|s| slot.status == s);
         match r {
+            NodeRef::Named { name, of } => {
+                let node = self.resolve(of, status);
+                match node {
+                    Some(n) => self.hits.insert(name.clone(), n),
+                    None => self.hits.remove(name),
+                };
+                node
+            }
+            NodeRef::HitBy(name) => {
+                let node = *self.hits.get(name)?;
+                fits(&self.slots[node.index()]).then_some(node)
+            }
             NodeRef::Id(id) => fits(&self.slots[id.index()]).then_some(*id),
             NodeRef::Role(role) => self.servers.iter().copied().find(|n| {
                 let slot = &self.slots[n.index()];
@@ -257,6 +269,13 @@ impl<P: Protocol> Simulation<P> {
                 groups: groups.clone(),
                 one_way,
             },
+            Shape::Around { node, size } => match self.resolve(node, None) {
+                Some(node) => {
+                    let group = self.group_around(node, size.of(servers));
+                    shapes::split(&group, servers, one_way)
+                }
+                None => return skipped(node),
+            },
         };
         self.net.partitions.start(name.to_string(), &cut);
         let way = if cut.one_way { " one-way" } else { "" };
@@ -277,6 +296,7 @@ impl<P: Protocol> Simulation<P> {
             Shape::Isolate(_) => "isolate",
             Shape::Split(_) => "split",
             Shape::Bridge(_) => "bridge (the node in no group reaches both)",
+            Shape::Around { .. } => "around",
             Shape::Ring | Shape::Groups(_) => "groups",
         };
         let text = format!("partition {name}{way}: {kind} {}", groups.join(" | "));
@@ -290,6 +310,22 @@ impl<P: Protocol> Simulation<P> {
             one_way: cut.one_way,
         };
         (text, effect)
+    }
+
+    /// `node` and `size - 1` other servers drawn from the nemesis stream,
+    /// in id order.
+    fn group_around(&mut self, node: NodeId, size: usize) -> Vec<NodeId> {
+        let mut others: Vec<NodeId> = self
+            .servers
+            .iter()
+            .copied()
+            .filter(|&n| n != node)
+            .collect();
+        self.nemesis_rng.shuffle(&mut others);
+        others.truncate(size.saturating_sub(1));
+        others.push(node);
+        others.sort();
+        others
     }
 
     pub(super) fn random_minority(&mut self) -> Vec<NodeId> {

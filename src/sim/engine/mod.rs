@@ -171,6 +171,9 @@ pub struct Simulation<P: Protocol> {
     counters: Counters,
     progress: Option<Progress>,
     work: WorkMeter,
+    /// The node each named fault acted on (`NodeRef::Named`), for the
+    /// faults that refer back to it (`NodeRef::HitBy`).
+    hits: BTreeMap<String, NodeId>,
 }
 
 /// A callback told `(now, end)` of simulated time every [`PROGRESS_EVERY`]
@@ -256,6 +259,7 @@ impl<P: Protocol> Simulation<P> {
             counters: Counters::default(),
             progress: None,
             work,
+            hits: BTreeMap::new(),
         }
     }
 
