@@ -108,6 +108,7 @@ pub fn scenario(store: &StoreSpec, shape: &ShapeSpec, partition_s: u64, seed: u6
                 ..LinkConfig::default()
             },
             links: Vec::new(),
+            slow: None,
         },
         faults,
         workload: WorkloadConfig {

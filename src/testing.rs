@@ -61,6 +61,7 @@ pub fn networks(loss_max: f64, duplicate_max: f64) -> impl Strategy<Value = Netw
                 duplicate,
             },
             links: Vec::new(),
+            slow: None,
         },
     )
 }

@@ -4,7 +4,7 @@
 //! they name, crash and restart losing volatile and unsynced state but not
 //! synced state, drifting clocks, and paused nodes.
 
-use faultline::net::{Latency, LinkConfig, NetworkConfig};
+use faultline::net::{Latency, LinkConfig, NetworkConfig, SlowMessages};
 use faultline::process::{
     Ctx, Disk, DiskKey, EndState, Invariants, NodeId, Process, Protocol, TimerId, Violation,
 };
@@ -194,6 +194,7 @@ fn network(loss: f64, duplicate: f64) -> NetworkConfig {
             duplicate,
         },
         links: Vec::new(),
+        slow: None,
     }
 }
 
@@ -525,6 +526,7 @@ fn a_message_in_flight_when_a_partition_starts_is_lost() {
                 duplicate: 0.0,
             },
             links: Vec::new(),
+            slow: None,
         },
         faults,
         duration: SimDuration::from_secs(1),
@@ -573,4 +575,35 @@ fn a_storm_that_outlives_its_fault_fails_the_progress_check() {
     let (ignored, _) = run(Plan::StormAfterRestart(100), 3, config(Some(Vec::new())));
     assert!(ignored.violations.is_empty());
     assert_eq!(ignored.ignored_violations.len(), 1);
+}
+
+/// `[network.slow]`: a share of messages takes the slow delay instead of
+/// the link's, within statistical bounds.
+#[test]
+fn a_share_of_messages_takes_the_slow_delay() {
+    let n = 20_000u64;
+    let mut net = network(0.0, 0.0);
+    net.default.latency = Latency::Constant(SimDuration::from_millis(1));
+    net.slow = Some(SlowMessages {
+        share: 0.1,
+        latency: Latency::Constant(SimDuration::from_secs(2)),
+        kinds: Vec::new(),
+    });
+    let config = SimConfig {
+        seed: 5,
+        network: net,
+        duration: SimDuration::from_secs(3),
+        ..SimConfig::default()
+    };
+    let (_, notes) = run(Plan::Burst(n), 2, config);
+    let late = notes
+        .iter()
+        .filter(|(t, _, n)| matches!(n, Note::Received { .. }) && *t >= secs(2))
+        .count() as f64;
+    // Binomial(20000, 0.1): sd = 42.4; allow 5 sd.
+    assert!(
+        (late - 2_000.0).abs() < 212.0,
+        "{late} of {n} slow at a 10% share"
+    );
+    assert_eq!(received(&notes), n as usize, "slow is late, not lost");
 }

@@ -47,6 +47,23 @@ pub struct NetworkConfig {
     pub default: LinkConfig,
     /// Overrides for directed links `(from, to)`.
     pub links: Vec<((NodeId, NodeId), LinkConfig)>,
+    /// A share of messages that take a long-tailed delay instead.
+    pub slow: Option<SlowMessages>,
+}
+
+/// "p% of messages take a long-tailed delay" (Jepsen's and the MIT Raft
+/// tests' long reordering): each message, of the named kinds or of every
+/// kind, is slow with probability `share`, and a slow message's delay is
+/// drawn from `latency` instead of its link's.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SlowMessages {
+    /// The probability that a message is slow.
+    pub share: f64,
+    /// The delay of a slow message.
+    pub latency: Latency,
+    /// The message kinds that may be slow (empty: every kind), as the
+    /// protocol's `Process::message_kind` names them.
+    pub kinds: Vec<String>,
 }
 
 /// Why a message was not delivered.
@@ -121,6 +138,7 @@ pub struct Network {
     /// The partitions in force.
     pub partitions: Partitions,
     rng: SimRng,
+    slow: Option<SlowMessages>,
     /// What the network has done so far.
     pub stats: NetStats,
 }
@@ -146,30 +164,58 @@ impl Network {
             link_config,
             partitions: Partitions::new(n),
             rng,
+            slow: config.slow.clone(),
             stats: NetStats::default(),
         }
     }
 
+    /// Whether messages of `kind` may be slow (`[network.slow]`); `kind`
+    /// is asked for only when kinds are named.
+    #[inline]
+    pub fn slow_kind(&self, kind: impl FnOnce() -> &'static str) -> bool {
+        match &self.slow {
+            None => false,
+            Some(slow) if slow.kinds.is_empty() => true,
+            Some(slow) => {
+                let kind = kind();
+                slow.kinds.iter().any(|k| k == kind)
+            }
+        }
+    }
+
+    /// One delay on `link`, slow with the configured probability when
+    /// `may_be_slow` (one more draw, made only then).
+    fn delay(&mut self, link: usize, may_be_slow: bool) -> SimDuration {
+        let delay = self.configs[link].latency.sample(&mut self.rng);
+        match &self.slow {
+            Some(slow) if may_be_slow && self.rng.chance(slow.share) => {
+                slow.latency.sample(&mut self.rng)
+            }
+            _ => delay,
+        }
+    }
+
     /// Decides the fate of a message from `from` to `to` sent now. Draws, in
-    /// order: loss (unless its probability is 0 or 1), latency, duplication
-    /// (likewise), and a second latency only for a duplicate.
-    pub fn route(&mut self, from: NodeId, to: NodeId) -> Fate {
+    /// order: loss (unless its probability is 0 or 1), latency (and, for a
+    /// message that may be slow, whether it is and its slow delay),
+    /// duplication (likewise), and a second latency only for a duplicate.
+    pub fn route(&mut self, from: NodeId, to: NodeId, may_be_slow: bool) -> Fate {
         self.stats.sent += 1;
-        let link = &self.configs[self.link_config[from.index() * self.n + to.index()] as usize];
+        let index = self.link_config[from.index() * self.n + to.index()] as usize;
         if self.partitions.is_cut(from, to) {
             self.stats.dropped_partition += 1;
             return Fate::Dropped(DropReason::Partition);
         }
-        let lost = self.rng.chance(link.loss);
-        let delay = link.latency.sample(&mut self.rng);
-        let dup = self.rng.chance(link.duplicate);
+        let lost = self.rng.chance(self.configs[index].loss);
+        let delay = self.delay(index, may_be_slow);
+        let dup = self.rng.chance(self.configs[index].duplicate);
         if lost {
             self.stats.dropped_loss += 1;
             return Fate::Dropped(DropReason::Loss);
         }
         if dup {
             self.stats.duplicated += 1;
-            let second = link.latency.sample(&mut self.rng);
+            let second = self.delay(index, may_be_slow);
             return Fate::Twice(delay, second);
         }
         Fate::Once(delay)

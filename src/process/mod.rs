@@ -115,4 +115,12 @@ pub trait Process: Sized {
     fn role(&self) -> Option<&'static str> {
         None
     }
+
+    /// The kind of `msg` (e.g. `"append"`), for faults that target kinds
+    /// of messages (`[network.slow] kinds`); one of the names the
+    /// protocol's registry entry lists in `message_kinds`.
+    fn message_kind(msg: &Self::Msg) -> &'static str {
+        let _ = msg;
+        "message"
+    }
 }

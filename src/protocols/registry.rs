@@ -61,6 +61,11 @@ pub trait ProtocolDef: Send + Sync + 'static {
     fn client_processes(&self) -> bool {
         false
     }
+    /// The names its `Process::message_kind` gives messages, for faults
+    /// that target kinds (`[network.slow] kinds`); none by default.
+    fn message_kinds(&self) -> &'static [&'static str] {
+        &[]
+    }
     /// Reads and validates the options; every mistake is a
     /// [`ScenarioError`] made with `input`'s helpers, which point at the
     /// table or key at fault.
@@ -125,6 +130,8 @@ pub trait Entry: Send + Sync {
     fn tables(&self) -> Vec<&'static str>;
     /// Whether workload clients are processes after the servers.
     fn client_processes(&self) -> bool;
+    /// The message kinds it names; see [`ProtocolDef::message_kinds`].
+    fn message_kinds(&self) -> &'static [&'static str];
     /// Reads its options: the plan a scenario runs.
     fn plan(&self, input: &OptionsInput<'_>) -> Result<Arc<dyn Plan>, ScenarioError>;
     /// Its part in the CAP experiment, if any.
@@ -181,6 +188,10 @@ impl<D: ProtocolDef> Entry for DefEntry<D> {
 
     fn client_processes(&self) -> bool {
         self.0.client_processes()
+    }
+
+    fn message_kinds(&self) -> &'static [&'static str] {
+        self.0.message_kinds()
     }
 
     fn plan(&self, input: &OptionsInput<'_>) -> Result<Arc<dyn Plan>, ScenarioError> {

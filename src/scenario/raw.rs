@@ -43,6 +43,16 @@ pub struct RawNetwork {
     pub paused_messages: Option<Spanned<String>>,
     #[serde(default)]
     pub links: Vec<Spanned<RawLink>>,
+    pub slow: Option<Spanned<RawSlow>>,
+}
+
+/// `[network.slow]`: a share of messages with a long-tailed delay.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSlow {
+    pub share: Option<Spanned<f64>>,
+    pub latency: Option<Spanned<RawLatency>>,
+    pub kinds: Option<Spanned<Vec<String>>>,
 }
 
 /// A latency distribution, e.g. `{ dist = "uniform", min = "1ms", max = "9ms" }`.

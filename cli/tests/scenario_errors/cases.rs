@@ -431,6 +431,25 @@ pub(super) const CASES: &[Case] = &[
         field: Some("raft.linearizability_budget_ms"),
         phrase: "expected [checks] linearizability_steps",
     },
+    // ----- slow messages -----------------------------------------------------------------
+    Case {
+        name: "slow-without-share",
+        text: head!("[network.slow] # <- here\nlatency = { dist = \"constant\", value = \"1s\" }\n"),
+        field: Some("network.slow.share"),
+        phrase: "missing: expected the share of messages that are slow",
+    },
+    Case {
+        name: "slow-kind-unknown-to-raft",
+        text: b"name = \"t\"\nprotocol = \"raft\"\nnodes = 3\nduration = \"10s\"\n[network.slow]\nshare = 0.1\nlatency = { dist = \"constant\", value = \"1s\" }\nkinds = [\"apend\"] # <- here\n",
+        field: Some("network.slow.kinds"),
+        phrase: "unknown message kind \"apend\": expected some of pre_vote, vote,",
+    },
+    Case {
+        name: "slow-kinds-for-a-protocol-without-kinds",
+        text: head!("[network.slow]\nshare = 0.1\nlatency = { dist = \"constant\", value = \"1s\" }\nkinds = [\"gossip\"] # <- here\n"),
+        field: Some("network.slow.kinds"),
+        phrase: "protocol broadcast names no message kinds",
+    },
     // ----- faults that last and repeat ------------------------------------------------
     Case {
         name: "for-on-heal",

@@ -36,6 +36,10 @@ impl ProtocolDef for Def {
         true
     }
 
+    fn message_kinds(&self) -> &'static [&'static str] {
+        &super::messages::MsgKind::NAMES
+    }
+
     fn options(&self, input: &OptionsInput<'_>) -> Result<RaftOptions, ScenarioError> {
         let table: RaftTable = input.table("raft")?;
         if table.linearizability_budget_ms.is_some() {

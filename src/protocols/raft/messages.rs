@@ -147,19 +147,34 @@ impl MsgKind {
         MsgKind::Response,
     ];
 
+    /// Every kind's name, in metric order (what `[network.slow] kinds`
+    /// may name).
+    pub const NAMES: [&'static str; 10] = [
+        "pre_vote",
+        "vote",
+        "vote_reply",
+        "heartbeat",
+        "append",
+        "append_reply",
+        "install_snapshot",
+        "snapshot_reply",
+        "request",
+        "response",
+    ];
+
     /// The metric name.
     pub fn name(self) -> &'static str {
         match self {
-            MsgKind::PreVote => "pre_vote",
-            MsgKind::Vote => "vote",
-            MsgKind::VoteReply => "vote_reply",
-            MsgKind::Heartbeat => "heartbeat",
-            MsgKind::Append => "append",
-            MsgKind::AppendReply => "append_reply",
-            MsgKind::InstallSnapshot => "install_snapshot",
-            MsgKind::SnapshotReply => "snapshot_reply",
-            MsgKind::Request => "request",
-            MsgKind::Response => "response",
+            MsgKind::PreVote => Self::NAMES[0],
+            MsgKind::Vote => Self::NAMES[1],
+            MsgKind::VoteReply => Self::NAMES[2],
+            MsgKind::Heartbeat => Self::NAMES[3],
+            MsgKind::Append => Self::NAMES[4],
+            MsgKind::AppendReply => Self::NAMES[5],
+            MsgKind::InstallSnapshot => Self::NAMES[6],
+            MsgKind::SnapshotReply => Self::NAMES[7],
+            MsgKind::Request => Self::NAMES[8],
+            MsgKind::Response => Self::NAMES[9],
         }
     }
 }

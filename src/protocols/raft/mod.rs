@@ -76,6 +76,10 @@ impl Process for RaftNode {
     type Stored = Stored;
     type Note = Note;
 
+    fn message_kind(msg: &Msg) -> &'static str {
+        msg.kind().name()
+    }
+
     fn on_start(&mut self, ctx: &mut Ctx<'_, Self>, disk: &Disk<Stored>) {
         match self {
             RaftNode::Server(s) => {

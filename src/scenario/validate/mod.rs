@@ -14,10 +14,10 @@ use super::error::{ScenarioError, Source};
 use super::options::OptionsInput;
 use super::raw::{
     DurationRange, RawChecks, RawFault, RawLatency, RawLink, RawNemesis, RawNetwork, RawNodeRef,
-    RawRate, RawScenario, RawSize, RawSwarm, RawSwarmRate, RawWorkload,
+    RawRate, RawScenario, RawSize, RawSlow, RawSwarm, RawSwarmRate, RawWorkload,
 };
 use super::{Expect, Scenario, Slo};
-use crate::net::{Latency, LinkConfig, NetworkConfig};
+use crate::net::{Latency, LinkConfig, NetworkConfig, SlowMessages};
 use crate::process::{CheckBudget, NodeId};
 use crate::protocols::registry::{Entry, Registry};
 use crate::protocols::ENGINE_CHECKS;

@@ -36,7 +36,56 @@ impl Validator<'_> {
                 }
             },
         };
-        Ok((NetworkConfig { default, links }, pause_drops))
+        let slow = raw.slow.as_ref().map(|s| self.slow(s, ctx)).transpose()?;
+        Ok((
+            NetworkConfig {
+                default,
+                links,
+                slow,
+            },
+            pause_drops,
+        ))
+    }
+
+    /// `[network.slow]`: `share` and `latency` required, `kinds` among the
+    /// protocol's message kinds.
+    fn slow(&self, raw: &Spanned<RawSlow>, ctx: &Context) -> Result<SlowMessages> {
+        let s = raw.get_ref();
+        let Some(share) = self.probability(s.share.as_ref(), "network.slow.share")? else {
+            return Err(self.err(
+                raw.span(),
+                "network.slow.share",
+                "missing: expected the share of messages that are slow, e.g. share = 0.1",
+            ));
+        };
+        let Some(latency) = &s.latency else {
+            return Err(self.err(raw.span(), "network.slow.latency", "missing: expected the slow messages' delay, e.g. latency = { dist = \"pareto\", scale = \"100ms\", shape = 1.5, max = \"5s\" }"));
+        };
+        let latency = self.latency(latency, "network.slow.latency")?;
+        let known = ctx.entry.message_kinds();
+        let mut kinds = Vec::new();
+        if let Some(list) = &s.kinds {
+            for kind in list.get_ref() {
+                if !known.contains(&kind.as_str()) {
+                    let expected = if known.is_empty() {
+                        format!("protocol {} names no message kinds: leave kinds out to slow every message", ctx.entry.name())
+                    } else {
+                        format!("expected some of {}", known.join(", "))
+                    };
+                    return Err(self.err(
+                        list.span(),
+                        "network.slow.kinds",
+                        format!("unknown message kind {kind:?}: {expected}"),
+                    ));
+                }
+                kinds.push(kind.clone());
+            }
+        }
+        Ok(SlowMessages {
+            share,
+            latency,
+            kinds,
+        })
     }
 
     pub(super) fn link(

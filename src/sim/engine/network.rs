@@ -16,7 +16,10 @@ impl<P: Protocol> Simulation<P> {
         if self.config.record_trace {
             self.record("send", Some(from), Some(to), None, format!("{msg:?}"));
         }
-        match self.net.route(from, to) {
+        let may_be_slow = self
+            .net
+            .slow_kind(|| <Node<P> as Process>::message_kind(&msg));
+        match self.net.route(from, to, may_be_slow) {
             Fate::Dropped(reason) => self.hash_drop(from, to, reason),
             Fate::Once(delay) => {
                 let sent = self.now;
