@@ -24,6 +24,8 @@ pub enum Stream {
     Workload,
     /// Per-seed fault mixes (swarm testing).
     Swarm,
+    /// Code-level fault points firing (`Ctx::buggify`).
+    Buggify,
     /// A node's own stream, handed to it through its context.
     Node(u32),
 }
@@ -35,6 +37,7 @@ impl Stream {
             Stream::Network => 1,
             Stream::Workload => 2,
             Stream::Swarm => 3,
+            Stream::Buggify => 4,
             Stream::Nemesis(kind) => (1 << 32) | u64::from(kind),
             Stream::Node(node) => (2 << 32) | u64::from(node),
         }

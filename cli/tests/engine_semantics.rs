@@ -32,7 +32,14 @@ enum Plan {
     /// ten ping-pong chains with node 0 that never stop (a message storm
     /// that outlives the crash that set it off).
     StormAfterRestart(u64),
+    /// Every `ms`, asks eight code-level fault points whether they fire.
+    Buggify(u64),
 }
+
+/// The fault points the `Buggify` plan asks about.
+const POINTS: [&str; 8] = [
+    "probe.a", "probe.b", "probe.c", "probe.d", "probe.e", "probe.f", "probe.g", "probe.h",
+];
 
 #[derive(Clone, Debug, Serialize)]
 struct Ping(u64);
@@ -52,6 +59,7 @@ enum Note {
     Tick {
         local_ns: u64,
     },
+    Fired(&'static str),
 }
 
 struct Probe {
@@ -92,6 +100,9 @@ impl Process for Probe {
             Plan::Chatter(ms) | Plan::Tick(ms) => {
                 ctx.set_timer(SimDuration::from_millis(ms), ());
             }
+            Plan::Buggify(ms) => {
+                ctx.set_timer(SimDuration::from_millis(ms), ());
+            }
             Plan::StormAfterRestart(ms) => {
                 if synced.is_some() && ctx.me() != NodeId(0) {
                     (0..10).for_each(|i| ctx.send(NodeId(0), Ping(i + 1)));
@@ -120,6 +131,14 @@ impl Process for Probe {
             Plan::Tick(ms) => {
                 let local_ns = ctx.now().as_nanos();
                 ctx.note(Note::Tick { local_ns });
+                ms
+            }
+            Plan::Buggify(ms) => {
+                for point in POINTS {
+                    if ctx.buggify(point) {
+                        ctx.note(Note::Fired(point));
+                    }
+                }
                 ms
             }
             Plan::Burst(_) | Plan::PanicAt(_) => return,
@@ -606,4 +625,73 @@ fn a_share_of_messages_takes_the_slow_delay() {
         "{late} of {n} slow at a 10% share"
     );
     assert_eq!(received(&notes), n as usize, "slow is late, not lost");
+}
+
+/// `Ctx::buggify`: off by default and outside the simulator (a `Harness`
+/// never fires a point); on, about half the points are active for the run
+/// and an active one fires at the configured rate.
+#[test]
+fn buggify_points_fire_only_in_a_simulation_with_buggify_on() {
+    let fired = |buggify: f64| {
+        let config = SimConfig {
+            seed: 11,
+            buggify,
+            duration: SimDuration::from_secs(10),
+            ..SimConfig::default()
+        };
+        let (result, notes) = run(Plan::Buggify(10), 1, config);
+        let points: std::collections::BTreeMap<&str, usize> =
+            notes.iter().fold(Default::default(), |mut m, (_, _, n)| {
+                if let Note::Fired(p) = n {
+                    *m.entry(*p).or_default() += 1;
+                }
+                m
+            });
+        (result, points)
+    };
+    let (off, none) = fired(0.0);
+    assert!(none.is_empty(), "{none:?}");
+    assert!(!off.metrics.contains_key("buggify_fired"));
+    let (always, points) = fired(1.0);
+    assert!(
+        (1..8).contains(&points.len()),
+        "some but not all points active: {points:?}"
+    );
+    for count in points.values() {
+        assert!(
+            *count >= 999,
+            "an active point fires every time at 1.0: {count}"
+        );
+    }
+    assert_eq!(
+        always.metrics["buggify_fired"].as_object().map(|m| m.len()),
+        Some(8)
+    );
+    let (_, some) = fired(0.1);
+    for count in some.values() {
+        assert!(
+            (50..150).contains(count),
+            "about 100 of 1000 at 0.1: {count}"
+        );
+    }
+    // Outside the simulator: a harness drives the same process, nothing fires.
+    let mut h = faultline::process::Harness::new(
+        Probe {
+            plan: Plan::Buggify(10),
+            volatile: 0,
+        },
+        NodeId(0),
+        vec![NodeId(0)],
+        11,
+    );
+    let effects = h.start();
+    let timer = effects.iter().find_map(|e| match e {
+        faultline::process::Effect::SetTimer { id, .. } => Some(*id),
+        _ => None,
+    });
+    let timer = timer.unwrap_or_else(|| panic!("the probe set no timer"));
+    let effects = h.fire(timer, ());
+    assert!(effects
+        .iter()
+        .all(|e| !matches!(e, faultline::process::Effect::Note(Note::Fired(_)))));
 }

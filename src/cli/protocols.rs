@@ -1,6 +1,6 @@
 //! `faultline protocols`: the protocols scenario files may name (the
 //! built-ins, and a crate's own under `main_with`), with their options
-//! tables, checks and roles.
+//! tables, checks, roles, message kinds and code-level fault points.
 
 use super::EXIT_OK;
 use crate::protocols::{Registry, ENGINE_CHECKS};
@@ -29,6 +29,8 @@ pub fn run(args: ProtocolsArgs, registry: &Registry) -> i32 {
                     "checks": e.checks(),
                     "roles": e.roles(),
                     "client_processes": e.client_processes(),
+                    "message_kinds": e.message_kinds(),
+                    "buggify_points": e.buggify_points(),
                 })
             })
             .collect();
@@ -50,6 +52,9 @@ pub fn run(args: ProtocolsArgs, registry: &Registry) -> i32 {
         println!("{:<10} checks  {}", "", checks.join(", "));
         if !e.roles().is_empty() {
             println!("{:<10} roles   {}", "", e.roles().join(", "));
+        }
+        if !e.buggify_points().is_empty() {
+            println!("{:<10} buggify {}", "", e.buggify_points().join(", "));
         }
     }
     println!(

@@ -47,9 +47,21 @@ pub struct Ctx<'a, P: Process> {
     pub(crate) storage: &'a mut dyn Storage<P::Stored>,
     pub(crate) effects: &'a mut Vec<Effect<P>>,
     pub(crate) next_timer: &'a mut u64,
+    /// The run's fault points, in a simulation with buggify on.
+    pub(crate) buggify: Option<&'a mut crate::sim::Buggify>,
 }
 
 impl<'a, P: Process> Ctx<'a, P> {
+    /// Whether the code-level fault point `point` fires now (FoundationDB's
+    /// BUGGIFY): true only in a simulation with buggify on, for points
+    /// active in the run, with the run's probability; always false outside
+    /// the simulator (a `Harness`, a real driver). Mark rare paths with it:
+    /// `if ctx.buggify("raft.drop-append-reply") { return; }`. Name points
+    /// `protocol.what-happens` and list them in the registry entry.
+    pub fn buggify(&mut self, point: &'static str) -> bool {
+        self.buggify.as_mut().is_some_and(|b| b.fires(point))
+    }
+
     /// This process's id.
     pub fn me(&self) -> NodeId {
         self.me
@@ -214,6 +226,7 @@ impl<P: Process> Harness<P> {
             storage,
             effects: &mut self.effects,
             next_timer: &mut self.next_timer,
+            buggify: None,
         };
         f(&mut self.node, &mut ctx);
         std::mem::take(&mut self.effects)

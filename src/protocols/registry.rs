@@ -66,6 +66,11 @@ pub trait ProtocolDef: Send + Sync + 'static {
     fn message_kinds(&self) -> &'static [&'static str] {
         &[]
     }
+    /// The code-level fault points its processes mark with
+    /// `Ctx::buggify`, for documentation and `faultline protocols`.
+    fn buggify_points(&self) -> &'static [&'static str] {
+        &[]
+    }
     /// Reads and validates the options; every mistake is a
     /// [`ScenarioError`] made with `input`'s helpers, which point at the
     /// table or key at fault.
@@ -132,6 +137,8 @@ pub trait Entry: Send + Sync {
     fn client_processes(&self) -> bool;
     /// The message kinds it names; see [`ProtocolDef::message_kinds`].
     fn message_kinds(&self) -> &'static [&'static str];
+    /// Its fault points; see [`ProtocolDef::buggify_points`].
+    fn buggify_points(&self) -> &'static [&'static str];
     /// Reads its options: the plan a scenario runs.
     fn plan(&self, input: &OptionsInput<'_>) -> Result<Arc<dyn Plan>, ScenarioError>;
     /// Its part in the CAP experiment, if any.
@@ -192,6 +199,10 @@ impl<D: ProtocolDef> Entry for DefEntry<D> {
 
     fn message_kinds(&self) -> &'static [&'static str] {
         self.0.message_kinds()
+    }
+
+    fn buggify_points(&self) -> &'static [&'static str] {
+        self.0.buggify_points()
     }
 
     fn plan(&self, input: &OptionsInput<'_>) -> Result<Arc<dyn Plan>, ScenarioError> {

@@ -30,7 +30,15 @@ pub struct RawScenario {
     pub workload: Option<RawWorkload>,
     pub checks: Option<RawChecks>,
     pub swarm: Option<RawSwarm>,
+    pub buggify: Option<RawBuggify>,
     pub slo: Option<RawSlo>,
+}
+
+/// `[buggify]`: code-level fault points.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawBuggify {
+    pub fire: Option<Spanned<f64>>,
 }
 
 /// `[network]`.
@@ -259,6 +267,7 @@ pub struct RawSwarm {
     pub pause: Option<Spanned<RawSwarmRate>>,
     pub clock: Option<Spanned<RawSwarmRate>>,
     pub off: Option<Spanned<f64>>,
+    pub buggify: Option<Spanned<[f64; 2]>>,
 }
 
 /// `{ every = ["2s", "20s"], duration = ["1s", "5s"] }`.

@@ -22,6 +22,13 @@ pub fn derived_toml(scenario: &Scenario, config: &SimConfig, name: &str, header:
     doc.insert("duration".into(), duration(config.duration));
     doc.remove("nemesis");
     doc.remove("swarm");
+    // A swarm mix may have turned buggify on: write the probability out.
+    if config.buggify > 0.0 {
+        let buggify = table(&mut doc, "buggify");
+        buggify.insert("fire".into(), Value::Float(config.buggify));
+    } else {
+        doc.remove("buggify");
+    }
     let faults: Vec<Value> = config
         .faults
         .iter()

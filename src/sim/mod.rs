@@ -10,6 +10,7 @@
 //! no new faults or operations start. End-of-run checks (eventual delivery,
 //! liveness) judge the state after it.
 
+pub mod buggify;
 mod clock;
 mod engine;
 pub mod fault;
@@ -20,6 +21,7 @@ pub mod repeat;
 pub mod swarm;
 pub mod work;
 
+pub use buggify::Buggify;
 pub use clock::NodeClock;
 pub use engine::{Progress, Simulation};
 pub use fault::{FaultAction, GroupSize, NodeRef, Shape, TimedFault};
@@ -102,6 +104,9 @@ pub struct SimConfig {
     pub check_budget: CheckBudget,
     /// How `engine.progress` judges the run's work after its faults.
     pub work_bound: WorkBound,
+    /// How often an active code-level fault point fires (`Ctx::buggify`);
+    /// 0 turns buggify off.
+    pub buggify: f64,
     /// The network.
     pub network: NetworkConfig,
     /// Whether messages to a paused node are dropped (true) or queued.
@@ -133,6 +138,7 @@ impl Default for SimConfig {
             max_trace_records: MAX_TRACE_RECORDS_DEFAULT,
             check_budget: CheckBudget::default(),
             work_bound: WorkBound::default(),
+            buggify: 0.0,
             network: NetworkConfig::default(),
             pause_drops_messages: false,
             faults: Vec::new(),

@@ -41,6 +41,9 @@ pub struct SwarmConfig {
     pub clock: Option<SwarmRate>,
     /// Probability that each fault kind is off altogether for a seed.
     pub off: f64,
+    /// Range of the probability that an active code-level fault point
+    /// fires (`Ctx::buggify`).
+    pub buggify: Option<(f64, f64)>,
 }
 
 /// Applies the fault mix of `seed` to `config`; returns its description.
@@ -87,6 +90,11 @@ pub fn apply(swarm: &SwarmConfig, seed: u64, config: &mut SimConfig) -> String {
     if config.nemesis.clock.is_some() && config.nemesis.skew_max == SimDuration::ZERO {
         config.nemesis.skew_max = SimDuration::from_millis(250);
         config.nemesis.drift_ppm_max = config.nemesis.drift_ppm_max.max(500);
+    }
+    // Drawn last, so the mixes drawn before buggify existed stay the same.
+    if let Some(p) = draw_range(&mut rng, swarm.buggify) {
+        config.buggify = p;
+        let _ = write!(text, "buggify {p:.3}, ");
     }
     text.trim_end_matches(", ").to_string()
 }

@@ -40,6 +40,10 @@ impl ProtocolDef for Def {
         &super::messages::MsgKind::NAMES
     }
 
+    fn buggify_points(&self) -> &'static [&'static str] {
+        super::BUGGIFY_POINTS
+    }
+
     fn options(&self, input: &OptionsInput<'_>) -> Result<RaftOptions, ScenarioError> {
         let table: RaftTable = input.table("raft")?;
         if table.linearizability_budget_ms.is_some() {

@@ -68,6 +68,16 @@ impl RaftNode {
     }
 }
 
+/// Raft's code-level fault points (`Ctx::buggify`): an election timeout
+/// at its minimum (more simultaneous candidates, split votes), an
+/// AppendEntries processed but not answered (the leader's retransmission
+/// path), and a snapshot taken early (compaction and InstallSnapshot).
+pub const BUGGIFY_POINTS: &[&str] = &[
+    "raft.short-election-timeout",
+    "raft.drop-append-reply",
+    "raft.snapshot-early",
+];
+
 impl Process for RaftNode {
     type Msg = Msg;
     type Timer = Timer;

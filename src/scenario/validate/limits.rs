@@ -240,6 +240,7 @@ impl Validator<'_> {
             off: self
                 .probability(raw.off.as_ref(), "swarm.off")?
                 .unwrap_or(0.25),
+            buggify: range(&raw.buggify, "swarm.buggify")?,
         })
     }
 

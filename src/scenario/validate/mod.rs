@@ -238,6 +238,12 @@ impl Validator<'_> {
             max_trace_records: defaults.max_trace_records,
             check_budget,
             work_bound,
+            buggify: match &raw.buggify {
+                Some(b) => self
+                    .probability(b.fire.as_ref(), "buggify.fire")?
+                    .unwrap_or(0.0),
+                None => 0.0,
+            },
             network,
             pause_drops_messages,
             faults,

@@ -10,6 +10,7 @@ mod network;
 mod results;
 mod workload;
 
+use super::buggify::Buggify;
 use super::clock::NodeClock;
 use super::fault::{FaultAction, NodeRef, Shape, TimedFault};
 use super::queue::EventQueue;
@@ -174,6 +175,8 @@ pub struct Simulation<P: Protocol> {
     /// The node each named fault acted on (`NodeRef::Named`), for the
     /// faults that refer back to it (`NodeRef::HitBy`).
     hits: BTreeMap<String, NodeId>,
+    /// The run's code-level fault points (`None`: buggify off).
+    buggify: Option<Buggify>,
 }
 
 /// A callback told `(now, end)` of simulated time every [`PROGRESS_EVERY`]
@@ -219,6 +222,7 @@ impl<P: Protocol> Simulation<P> {
                 timeout_armed: None,
             })
             .collect();
+        let buggify = (config.buggify > 0.0).then(|| Buggify::new(config.seed, config.buggify));
         let work = WorkMeter::new(
             config.work_bound.clone(),
             fault_end,
@@ -260,6 +264,7 @@ impl<P: Protocol> Simulation<P> {
             progress: None,
             work,
             hits: BTreeMap::new(),
+            buggify,
         }
     }
 
@@ -406,6 +411,7 @@ impl<P: Protocol> Simulation<P> {
             storage: &mut slot.disk,
             effects: &mut self.effects,
             next_timer: &mut self.next_timer,
+            buggify: self.buggify.as_mut(),
         };
         f(process, &mut ctx);
         let role = process.role();

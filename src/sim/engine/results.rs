@@ -173,6 +173,9 @@ impl<P: Protocol> Simulation<P> {
             "work_baseline_window_events".into(),
             json!(self.work.baseline_window()),
         );
+        if let Some(b) = &self.buggify {
+            m.insert("buggify_fired".into(), json!(b.fired()));
+        }
         m.extend(self.invariants.metrics());
         m
     }

@@ -14,7 +14,10 @@ impl Server {
     pub(super) fn arm_election(&mut self, ctx: RCtx) {
         let lo = self.opts.election_min.as_nanos();
         let hi = self.opts.election_max.as_nanos().max(lo);
-        let after = SimDuration::from_nanos(ctx.rng().between(lo, hi));
+        let after = match ctx.buggify("raft.short-election-timeout") {
+            true => SimDuration::from_nanos(lo),
+            false => SimDuration::from_nanos(ctx.rng().between(lo, hi)),
+        };
         self.election_deadline = ctx.now() + after;
         if self.election_timer.is_none() {
             self.election_timer = Some(ctx.set_timer(after, Timer::Election));

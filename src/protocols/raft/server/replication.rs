@@ -141,6 +141,9 @@ impl Server {
         if leader_commit > self.commit {
             self.set_commit(ctx, leader_commit.min(last_new));
         }
+        if ctx.buggify("raft.drop-append-reply") {
+            return; // processed, never answered: as if the reply were lost
+        }
         let reply = self.append_reply(true, last_new, None);
         ctx.send(from, reply);
     }
