@@ -26,6 +26,9 @@ pub enum Stream {
     Swarm,
     /// Code-level fault points firing (`Ctx::buggify`).
     Buggify,
+    /// A guided search's choices of what to run (`explore --guided`);
+    /// never used inside a run.
+    Guided,
     /// A node's own stream, handed to it through its context.
     Node(u32),
 }
@@ -38,6 +41,7 @@ impl Stream {
             Stream::Workload => 2,
             Stream::Swarm => 3,
             Stream::Buggify => 4,
+            Stream::Guided => 5,
             Stream::Nemesis(kind) => (1 << 32) | u64::from(kind),
             Stream::Node(node) => (2 << 32) | u64::from(node),
         }

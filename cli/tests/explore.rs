@@ -236,3 +236,48 @@ fn swarm_failures_replay_with_their_mix() {
     assert_eq!(json(&run)["trace_hash"], failure["trace_hash"]);
     assert_eq!(json(&run)["swarm"], failure["swarm"]);
 }
+
+/// `explore --guided`: from a calm scenario whose protocol loses
+/// acknowledged values on a crash (broadcast without persistence), a plain
+/// sweep finds nothing (no fault ever happens), while the guided search
+/// adds crash episodes, finds the violation, and writes the run out as a
+/// scenario that replays with the reported trace hash. The search is the
+/// same with one thread or two.
+#[test]
+fn a_guided_search_finds_what_a_calm_sweep_cannot_and_its_runs_replay() {
+    let dir = temp_dir("guided");
+    let file = dir.join("volatile-calm.toml");
+    let text =
+        "name = \"volatile-calm\"\nprotocol = \"broadcast\"\nnodes = 3\nduration = \"10s\"\n\
+                [broadcast]\npersist = false\n[workload]\nclients = 2\ninterval = \"50ms\"\n";
+    std::fs::write(&file, text).unwrap_or_else(|e| panic!("{e}"));
+    let file = file.display().to_string();
+    let (plain, _) = faultline(&["explore", &file, "--seeds", "0..200", "--jobs", "2"]);
+    assert_eq!(plain, 0, "no fault, no violation");
+    let out = dir.join("found").display().to_string();
+    let run = |jobs: &str| {
+        faultline(&[
+            "explore", &file, "--guided", "--seeds", "0..200", "--jobs", jobs, "--json", "--out",
+            &out,
+        ])
+    };
+    let (code, stdout) = run("2");
+    assert_eq!(code, 1, "{stdout}");
+    let report = json(&stdout);
+    assert_eq!(report["guided"], true);
+    assert!(report["coverage"].as_u64().unwrap_or(0) > 0, "{report}");
+    let failure = &report["failures"][0];
+    assert_eq!(failure["check"], "broadcast.delivery", "{report}");
+    let written = failure["file"].as_str().unwrap_or_default().to_string();
+    let (replayed, stdout) = faultline(&["run", &written, "--no-out", "--json"]);
+    assert_eq!(replayed, 1, "the written run fails again");
+    assert_eq!(json(&stdout)["trace_hash"], failure["trace_hash"]);
+    let (_, one_thread) = run("1");
+    let strip = |mut v: Value| {
+        for key in ["jobs", "wall_time_s", "runs_per_sec"] {
+            v[key] = Value::Null;
+        }
+        v
+    };
+    assert_eq!(strip(json(&one_thread)), strip(report));
+}

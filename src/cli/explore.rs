@@ -50,6 +50,11 @@ pub struct ExploreArgs {
     /// decided within its budget (by default such a sweep exits 3).
     #[arg(long)]
     pub allow_undecided: bool,
+    /// Coverage-guided search: mutate the fault schedules of runs that
+    /// reached new behaviour instead of drawing every seed afresh (the
+    /// seed range sets the number of runs and the search's seed).
+    #[arg(long)]
+    pub guided: bool,
 }
 
 /// Runs `faultline explore` and returns its exit code.
@@ -61,6 +66,9 @@ pub fn run(args: ExploreArgs, registry: &crate::protocols::Registry) -> i32 {
     if args.jobs == Some(0) {
         eprintln!("error: --jobs must be at least 1");
         return EXIT_BAD_INPUT;
+    }
+    if args.guided {
+        return super::guided::run(&args, &scenario);
     }
     let seeds = explore::shard_seeds(args.seeds, args.shard);
     let options = ExploreOptions {

@@ -7,6 +7,7 @@
 mod cap;
 mod check;
 mod explore;
+mod guided;
 mod merge;
 mod protocols;
 mod run;

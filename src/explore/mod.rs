@@ -8,6 +8,7 @@
 //! [`ExploreReport::merge`] puts shard reports back together into exactly
 //! the unsharded report.
 
+pub mod guided;
 pub mod shrink;
 
 use crate::report::replay_command;
@@ -419,7 +420,9 @@ fn group(failures: &[Failure]) -> BTreeMap<String, CheckFailures> {
     by_check
 }
 
-fn expect_text(expect: &Expect) -> String {
+/// `pass`, `violation` or `violation of CHECK`, as reports write what a
+/// scenario expects.
+pub fn expect_text(expect: &Expect) -> String {
     match expect {
         Expect::Pass => "pass".into(),
         Expect::Violation(None) => "violation".into(),

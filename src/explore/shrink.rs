@@ -273,7 +273,7 @@ fn reproduce(scenario: &Scenario, toml: &str, check: &str) -> Result<usize, Shri
 /// there, and the liveness phase heals, restarts and resumes everything
 /// anyway (a clock it would have set right stays skewed; the shrunk
 /// scenario is run again, so the failure is still checked).
-fn materialize(config: &mut SimConfig, servers: usize) {
+pub(crate) fn materialize(config: &mut SimConfig, servers: usize) {
     let until = SimTime::ZERO + config.duration;
     config.faults.extend(
         nemesis::schedule(&config.nemesis, config.seed, servers, until)
@@ -299,7 +299,7 @@ fn without(config: &SimConfig, indices: &[usize]) -> SimConfig {
 /// Groups fault indices into episodes: a fault with the repair that ends it
 /// (a partition and the heal of its name, a crash or pause of a node and
 /// the next restart or resume of it), or a single fault.
-fn episodes(faults: &[TimedFault]) -> Vec<Vec<usize>> {
+pub(crate) fn episodes(faults: &[TimedFault]) -> Vec<Vec<usize>> {
     let mut used = vec![false; faults.len()];
     let mut out = Vec::new();
     for i in 0..faults.len() {

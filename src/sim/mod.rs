@@ -12,6 +12,7 @@
 
 pub mod buggify;
 mod clock;
+pub mod coverage;
 mod engine;
 pub mod fault;
 pub mod nemesis;
@@ -23,6 +24,7 @@ pub mod work;
 
 pub use buggify::Buggify;
 pub use clock::NodeClock;
+pub use coverage::Coverage;
 pub use engine::{Progress, Simulation};
 pub use fault::{FaultAction, GroupSize, NodeRef, Shape, TimedFault};
 pub use nemesis::{FaultRate, NemesisConfig, ShapeKind};
@@ -107,6 +109,8 @@ pub struct SimConfig {
     /// How often an active code-level fault point fires (`Ctx::buggify`);
     /// 0 turns buggify off.
     pub buggify: f64,
+    /// Collect behaviour coverage (`explore --guided`; off for speed).
+    pub coverage: bool,
     /// The network.
     pub network: NetworkConfig,
     /// Whether messages to a paused node are dropped (true) or queued.
@@ -139,6 +143,7 @@ impl Default for SimConfig {
             check_budget: CheckBudget::default(),
             work_bound: WorkBound::default(),
             buggify: 0.0,
+            coverage: false,
             network: NetworkConfig::default(),
             pause_drops_messages: false,
             faults: Vec::new(),
@@ -312,6 +317,9 @@ pub struct RunResult {
     pub intervals: Vec<crate::process::Interval>,
     /// The swarm fault mix this run drew, if any (set by [`crate::run::run`]).
     pub swarm: Option<String>,
+    /// The behaviour coverage features of the run, sorted (empty unless
+    /// `SimConfig::coverage`).
+    pub coverage: Vec<u64>,
 }
 
 impl RunResult {

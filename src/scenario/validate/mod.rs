@@ -252,6 +252,7 @@ impl Validator<'_> {
             enabled_checks,
             record_trace: false,
             export_history: true,
+            coverage: false,
         };
         let swarm = raw
             .swarm

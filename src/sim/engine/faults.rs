@@ -8,7 +8,11 @@ use super::*;
 impl<P: Protocol> Simulation<P> {
     pub(super) fn apply_fault(&mut self, index: usize) {
         let action = self.faults[index].action.clone();
+        self.fault_target_role = None;
         let (description, effect) = self.perform(&action);
+        if let Some(c) = &mut self.coverage {
+            c.fault(std::mem::discriminant(&effect), self.fault_target_role);
+        }
         self.log_fault(description, effect);
         self.assert_slots_consistent();
     }
@@ -212,11 +216,24 @@ impl<P: Protocol> Simulation<P> {
                 let node = *self.hits.get(name)?;
                 fits(&self.slots[node.index()]).then_some(node)
             }
-            NodeRef::Id(id) => fits(&self.slots[id.index()]).then_some(*id),
-            NodeRef::Role(role) => self.servers.iter().copied().find(|n| {
-                let slot = &self.slots[n.index()];
-                fits(slot) && slot.process.as_ref().and_then(|p| p.role()) == Some(role.as_str())
-            }),
+            NodeRef::Id(id) => {
+                let node = fits(&self.slots[id.index()]).then_some(*id);
+                if let Some(n) = node {
+                    self.fault_target_role = self.slots[n.index()].role;
+                }
+                node
+            }
+            NodeRef::Role(role) => {
+                let node = self.servers.iter().copied().find(|n| {
+                    let slot = &self.slots[n.index()];
+                    fits(slot)
+                        && slot.process.as_ref().and_then(|p| p.role()) == Some(role.as_str())
+                });
+                if let Some(n) = node {
+                    self.fault_target_role = self.slots[n.index()].role;
+                }
+                node
+            }
             NodeRef::Any => {
                 let candidates: Vec<NodeId> = self
                     .servers

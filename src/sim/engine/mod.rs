@@ -12,6 +12,7 @@ mod workload;
 
 use super::buggify::Buggify;
 use super::clock::NodeClock;
+use super::coverage::Coverage;
 use super::fault::{FaultAction, NodeRef, Shape, TimedFault};
 use super::queue::EventQueue;
 use super::work::{WorkMeter, WorkVerdict};
@@ -177,6 +178,10 @@ pub struct Simulation<P: Protocol> {
     hits: BTreeMap<String, NodeId>,
     /// The run's code-level fault points (`None`: buggify off).
     buggify: Option<Buggify>,
+    /// Behaviour coverage (`None`: not collected).
+    coverage: Option<Coverage>,
+    /// The role of the node the current fault resolved, for coverage.
+    fault_target_role: Option<&'static str>,
 }
 
 /// A callback told `(now, end)` of simulated time every [`PROGRESS_EVERY`]
@@ -222,6 +227,7 @@ impl<P: Protocol> Simulation<P> {
                 timeout_armed: None,
             })
             .collect();
+        let coverage = config.coverage;
         let buggify = (config.buggify > 0.0).then(|| Buggify::new(config.seed, config.buggify));
         let work = WorkMeter::new(
             config.work_bound.clone(),
@@ -265,6 +271,8 @@ impl<P: Protocol> Simulation<P> {
             work,
             hits: BTreeMap::new(),
             buggify,
+            coverage: coverage.then(|| Coverage::new(processes)),
+            fault_target_role: None,
         }
     }
 
@@ -416,7 +424,11 @@ impl<P: Protocol> Simulation<P> {
         f(process, &mut ctx);
         let role = process.role();
         if !same_role(role, slot.role) {
+            let before = slot.role;
             slot.role = role;
+            if self.coverage.is_some() {
+                self.cover_role_change(before, role);
+            }
             if self.roles.len() < MAX_ROLE_CHANGES {
                 self.roles.push(RoleChange {
                     time_ns: self.now.as_nanos(),
@@ -453,6 +465,9 @@ impl<P: Protocol> Simulation<P> {
                 }
                 Effect::Reply { req, ok, res } => self.complete(req, ok, res),
                 Effect::Note(note) => {
+                    if let Some(c) = &mut self.coverage {
+                        c.note(self.slots[node.index()].role, std::mem::discriminant(&note));
+                    }
                     if let Err(v) = self.invariants.on_note(self.now, node, &note) {
                         self.record_violation(v);
                     }
@@ -479,6 +494,23 @@ impl<P: Protocol> Simulation<P> {
         self.hasher.word(u64::from(slot.incarnation));
         let disk = slot.disk.clone();
         self.handle(node, |p, ctx| p.on_start(ctx, &disk));
+    }
+}
+
+impl<P: Protocol> Simulation<P> {
+    /// Coverage of a role change: the transition, and how many processes
+    /// hold each role now.
+    fn cover_role_change(&mut self, before: Option<&'static str>, after: Option<&'static str>) {
+        let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+        for slot in &self.slots {
+            if let Some(role) = slot.role {
+                *counts.entry(role).or_default() += 1;
+            }
+        }
+        let counts: Vec<(&str, usize)> = counts.into_iter().collect();
+        if let Some(c) = &mut self.coverage {
+            c.role_change(before, after, &counts);
+        }
     }
 }
 

@@ -105,6 +105,10 @@ impl<P: Protocol> Simulation<P> {
                 format!("{msg:?}"),
             );
         }
+        if let Some(c) = &mut self.coverage {
+            let kind = <Node<P> as Process>::message_kind(&msg);
+            c.delivery(to, self.slots[to.index()].role, kind);
+        }
         self.handle(to, |p, ctx| p.on_message(ctx, from, msg));
     }
 

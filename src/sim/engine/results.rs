@@ -80,13 +80,25 @@ impl<P: Protocol> Simulation<P> {
         } else {
             end_reason
         };
+        let metrics = self.metrics();
+        let coverage = match self.coverage.take() {
+            Some(mut c) => {
+                for (name, value) in &metrics {
+                    if let Some(v) = value.as_u64() {
+                        c.metric(name, v);
+                    }
+                }
+                c.into_sorted()
+            }
+            None => Vec::new(),
+        };
         RunResult {
             seed: self.config.seed,
             trace_hash: self.hasher.hex(),
             events: self.events,
             sim_time: self.now,
             end_reason,
-            metrics: self.metrics(),
+            metrics,
             history: if self.config.export_history {
                 self.export_history()
             } else {
@@ -106,6 +118,7 @@ impl<P: Protocol> Simulation<P> {
                 intervals
             },
             swarm: None,
+            coverage,
         }
     }
 
