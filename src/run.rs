@@ -161,6 +161,10 @@ pub struct CheckRow {
     pub reason: Option<String>,
     /// When it was violated (ns), if it was.
     pub time_ns: Option<u64>,
+    /// Which of its properties broke, for a check that bundles several
+    /// (`Violation::kind`); left out of the JSON otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failure_kind: Option<String>,
 }
 
 /// Every check of the scenario's protocol and the engine, with its status.
@@ -186,10 +190,13 @@ pub fn check_rows(scenario: &Scenario, result: &RunResult) -> Vec<CheckRow> {
                 status,
                 reason,
                 time_ns,
+                failure_kind: None,
             };
             if let Some(v) = result.violations.iter().find(|v| v.check == name) {
                 let at = Some(v.time.as_nanos());
-                return row(CheckStatus::Violated, Some(v.message.clone()), at);
+                let mut violated = row(CheckStatus::Violated, Some(v.message.clone()), at);
+                violated.failure_kind = v.kind.clone();
+                return violated;
             }
             if let Some(u) = result.undecided.iter().find(|u| u.check == name) {
                 return row(CheckStatus::Undecided, Some(u.reason.clone()), None);

@@ -20,7 +20,6 @@ pub fn run(args: &ExploreArgs, scenario: &Scenario) -> i32 {
         (args.shard.is_some(), "--shard"),
         (args.shrink, "--shrink"),
         (args.verify, "--verify"),
-        (args.fail_fast, "--fail-fast"),
     ] {
         if set {
             eprintln!("error: {flag} does not apply with --guided: every failure is written out as a scenario file (shrink it with faultline shrink FILE)");
@@ -28,7 +27,10 @@ pub fn run(args: &ExploreArgs, scenario: &Scenario) -> i32 {
         }
     }
     let runs = args.seeds.end.saturating_sub(args.seeds.start);
-    let options = GuidedOptions::new(runs, args.seeds.start, args.swarm);
+    let options = GuidedOptions {
+        fail_fast: args.fail_fast,
+        ..GuidedOptions::new(runs, args.seeds.start, args.swarm)
+    };
     let mut builder = rayon::ThreadPoolBuilder::new();
     if let Some(jobs) = args.jobs {
         builder = builder.num_threads(jobs);
@@ -126,7 +128,10 @@ fn verdict(scenario: &Scenario, report: &GuidedReport) -> bool {
     match &scenario.expect {
         Expect::Pass => report.failures.is_empty(),
         Expect::Violation(None) => !report.failures.is_empty(),
-        Expect::Violation(Some(check)) => report.failures.iter().any(|f| &f.check == check),
+        Expect::Violation(Some(check)) => report
+            .failures
+            .iter()
+            .any(|f| f.check.split('/').next() == Some(check.as_str())),
     }
 }
 

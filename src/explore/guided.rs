@@ -14,7 +14,7 @@
 //! in parallel, and their results are taken in batch order, so the thread
 //! count changes nothing.
 
-use super::shrink::{episodes, materialize};
+use super::shrink::{episodes, materialize, without};
 use crate::process::NodeId;
 use crate::rng::{SimRng, Stream};
 use crate::run;
@@ -40,6 +40,9 @@ pub struct GuidedOptions {
     pub fresh: u64,
     /// Draw each fresh seed's fault mix from the scenario's `[swarm]` ranges.
     pub swarm: bool,
+    /// Stop after the batch in which the first failure was found (the
+    /// same batch whatever the thread count).
+    pub fail_fast: bool,
 }
 
 impl GuidedOptions {
@@ -51,6 +54,7 @@ impl GuidedOptions {
             master_seed,
             fresh: (runs / 8).clamp(BATCH as u64, 100).min(runs),
             swarm,
+            fail_fast: false,
         }
     }
 }
@@ -58,7 +62,7 @@ impl GuidedOptions {
 /// The first run that failed a check.
 #[derive(Clone, Debug)]
 pub struct GuidedFailure {
-    /// The check.
+    /// The check, with its kind when it has one (`check/kind`).
     pub check: String,
     /// Its message.
     pub message: String,
@@ -81,7 +85,7 @@ pub struct GuidedReport {
     pub corpus: usize,
     /// Runs that failed (any check).
     pub failing_runs: u64,
-    /// The first failure of each check, in the order found.
+    /// The first failure of each check (and kind), in the order found.
     pub failures: Vec<GuidedFailure>,
     /// Coverage after each batch: (runs so far, features so far).
     pub growth: Vec<(u64, usize)>,
@@ -208,9 +212,10 @@ impl Search<'_> {
         if failed {
             self.report.failing_runs += 1;
             if let Some(v) = result.violations.first() {
-                if !self.report.failures.iter().any(|f| f.check == v.check) {
+                let identity = v.identity();
+                if !self.report.failures.iter().any(|f| f.check == identity) {
                     self.report.failures.push(GuidedFailure {
-                        check: v.check.clone(),
+                        check: identity,
                         message: v.message.clone(),
                         run: i,
                         config: config.clone(),
@@ -232,7 +237,7 @@ impl Search<'_> {
             0 | 1 => self.add_episode(config),
             2 if !eps.is_empty() => {
                 let drop = &eps[self.rng.index(eps.len())];
-                remove(config, drop);
+                *config = without(config, drop);
             }
             3 if !eps.is_empty() => {
                 let ep = eps[self.rng.index(eps.len())].clone();
@@ -404,17 +409,4 @@ fn strip_name(node: NodeRef) -> NodeRef {
         NodeRef::Named { of, .. } => *of,
         other => other,
     }
-}
-
-/// Removes the faults at `indices`.
-fn remove(config: &mut SimConfig, indices: &[usize]) {
-    let drop: BTreeSet<usize> = indices.iter().copied().collect();
-    let kept: Vec<TimedFault> = config
-        .faults
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| !drop.contains(i))
-        .map(|(_, f)| f.clone())
-        .collect();
-    config.faults = kept;
 }

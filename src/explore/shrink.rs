@@ -19,7 +19,8 @@ use crate::time::{SimDuration, SimTime};
 /// The result of shrinking one failing seed.
 #[derive(Clone, Debug)]
 pub struct Shrunk {
-    /// The check that fails, before and after.
+    /// The check that fails, before and after, with its kind when it has
+    /// one (`saga.outcome/took-effect-twice`).
     pub check: String,
     /// The minimized engine configuration.
     pub config: SimConfig,
@@ -84,7 +85,7 @@ impl Shrinker<'_> {
         }
         self.runs += 1;
         let result = run_config(self.scenario, config.clone());
-        result.violations.iter().any(|v| v.check == self.check)
+        result.violations.iter().any(|v| v.identity() == self.check)
     }
 
     /// Drops episodes, largest chunks first, keeping each drop that still fails.
@@ -214,10 +215,12 @@ pub fn shrink(
         _ => scenario.config(seed),
     };
     let first = run_config(scenario, config.clone());
+    // The same bug, not only the same check: `check/kind` for checks that
+    // bundle several properties.
     let check = first
         .violations
         .first()
-        .map(|v| v.check.clone())
+        .map(|v| v.identity())
         .ok_or(ShrinkError::NotFailing(seed))?;
     let ops_before = first.history.len();
     materialize(&mut config, scenario.nodes);
@@ -261,7 +264,7 @@ fn reproduce(scenario: &Scenario, toml: &str, check: &str) -> Result<usize, Shri
         .reparse(toml, "shrunk")
         .map_err(|_| ShrinkError::NotReproduced(check.into()))?;
     let result = run_config(&again, again.config(again.default_seed));
-    if !result.violations.iter().any(|v| v.check == check) {
+    if !result.violations.iter().any(|v| v.identity() == check) {
         return Err(ShrinkError::NotReproduced(check.into()));
     }
     Ok(result.history.len())
@@ -284,7 +287,8 @@ pub(crate) fn materialize(config: &mut SimConfig, servers: usize) {
     config.nemesis = NemesisConfig::default();
 }
 
-fn without(config: &SimConfig, indices: &[usize]) -> SimConfig {
+/// `config` without the faults at `indices`.
+pub(crate) fn without(config: &SimConfig, indices: &[usize]) -> SimConfig {
     let mut c = config.clone();
     c.faults = config
         .faults

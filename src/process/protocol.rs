@@ -162,6 +162,12 @@ pub struct Violation {
     /// Structured detail for reports (e.g. a linearizability counterexample).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub data: Option<serde_json::Value>,
+    /// Which of its properties a check that bundles several found broken
+    /// (`saga.outcome`: `took-effect-twice`, `compensated-twice`, ...), so
+    /// `shrink` and `explore --guided` keep the same bug, not only the same
+    /// check name. `None` for single-property checks.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
 }
 
 fn as_nanos<S: serde::Serializer>(t: &SimTime, s: S) -> Result<S::Ok, S::Error> {
@@ -176,6 +182,22 @@ impl Violation {
             message: message.into(),
             time,
             data: None,
+            kind: None,
+        }
+    }
+
+    /// The same violation, naming which property of its check broke.
+    pub fn with_kind(mut self, kind: &str) -> Self {
+        self.kind = Some(kind.to_string());
+        self
+    }
+
+    /// `check`, or `check/kind` when it has a kind: what a failure is
+    /// de-duplicated and shrunk by.
+    pub fn identity(&self) -> String {
+        match &self.kind {
+            Some(kind) => format!("{}/{kind}", self.check),
+            None => self.check.clone(),
         }
     }
 

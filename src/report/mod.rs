@@ -253,8 +253,11 @@ pub fn check_state_text(row: &crate::run::CheckRow) -> String {
     match row.status {
         CheckStatus::Held => "held".to_string(),
         CheckStatus::Violated => format!(
-            "VIOLATED at {}: {reason}",
-            SimTime::from_nanos(row.time_ns.unwrap_or(0))
+            "VIOLATED at {}{}: {reason}",
+            SimTime::from_nanos(row.time_ns.unwrap_or(0)),
+            row.failure_kind
+                .as_ref()
+                .map_or(String::new(), |k| format!(" [{k}]"))
         ),
         CheckStatus::Undecided => format!("UNDECIDED: {reason}"),
         CheckStatus::Disabled => "disabled".to_string(),

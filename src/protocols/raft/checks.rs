@@ -220,7 +220,7 @@ impl RaftChecks {
         let len = self.logs[n].len() as u64;
         if first == 0 || first > len + 1 {
             let msg = format!("{node} logged entries from index {first} but its log ends at {len}");
-            return Err(Violation::new("raft.log-matching", at, msg));
+            return Err(Violation::new("raft.log-matching", at, msg).with_kind("gap"));
         }
         if let Some(term) = self.leading[n] {
             if first <= len {
@@ -249,7 +249,7 @@ impl RaftChecks {
             let (c, other) = self.chains.first_or_insert(index, term, g.chain, node);
             if c != g.chain {
                 let msg = format!("{node} and {other} both hold an entry of term {term} at index {index}, but their logs differ up to it");
-                return Err(Violation::new("raft.log-matching", at, msg));
+                return Err(Violation::new("raft.log-matching", at, msg).with_kind("logs-differ"));
             }
         }
         Ok(())
@@ -272,7 +272,8 @@ impl RaftChecks {
         }
         if self.committed.len() < i || self.committed[i - 1].term != term {
             let msg = format!("{node} installed a snapshot through index {index} of term {term}, which is not the committed entry there ({} committed)", self.committed.len());
-            return Err(Violation::new("raft.state-machine-safety", at, msg));
+            return Err(Violation::new("raft.state-machine-safety", at, msg)
+                .with_kind("snapshot-not-committed"));
         }
         self.logs[node.index()].reset_to_committed(i);
         Ok(())
@@ -328,7 +329,9 @@ impl RaftChecks {
                 "{node} committed index {index} but its log ends at {}",
                 log.len()
             );
-            return Err(Violation::new("raft.state-machine-safety", at, msg));
+            return Err(
+                Violation::new("raft.state-machine-safety", at, msg).with_kind("commit-beyond-log")
+            );
         }
         let c = self.committed.len().min(i);
         if c > 0 {
@@ -337,7 +340,8 @@ impl RaftChecks {
             if held.map(|g| g.chain) != Some(agreed.chain) {
                 let term = held.map_or(0, |g| g.term);
                 let msg = format!("{node} committed through index {index}, but its entries up to index {c} differ from those committed before (term {term} there, committed term {})", agreed.term);
-                return Err(Violation::new("raft.state-machine-safety", at, msg));
+                return Err(Violation::new("raft.state-machine-safety", at, msg)
+                    .with_kind("committed-prefix-differs"));
             }
         }
         let log = &mut self.logs[node.index()];
@@ -380,7 +384,7 @@ impl RaftChecks {
             return Ok(());
         }
         let msg = format!("{node} applied the entry of term {term} at index {index}, which is not the committed entry there ({} committed)", self.committed.len());
-        Err(Violation::new("raft.state-machine-safety", at, msg))
+        Err(Violation::new("raft.state-machine-safety", at, msg).with_kind("applied-not-committed"))
     }
 
     fn on_acknowledged(
@@ -400,7 +404,9 @@ impl RaftChecks {
         if (0..self.servers).filter(holds).count() < self.servers / 2 + 1 {
             let holders: Vec<usize> = (0..self.servers).filter(holds).collect();
             let msg = format!("{node} acknowledged the write at index {index} (term {term}) while only servers {holders:?} held it durably: a crash of those loses it");
-            return Err(Violation::new("raft.acked-write-lost", at, msg));
+            return Err(
+                Violation::new("raft.acked-write-lost", at, msg).with_kind("acked-before-majority")
+            );
         }
         self.acked.push((index, term, digest));
         Ok(())
@@ -421,7 +427,9 @@ impl RaftChecks {
                 .count();
             if holders < end.servers / 2 + 1 {
                 let msg = format!("the acknowledged write at index {index} (term {term}) is held by only {holders} of {} servers at the end", end.servers);
-                return Some(Violation::new("raft.acked-write-lost", end.time, msg));
+                return Some(
+                    Violation::new("raft.acked-write-lost", end.time, msg).with_kind("lost-at-end"),
+                );
             }
         }
         None
@@ -434,7 +442,8 @@ impl RaftChecks {
         let mut found = Vec::new();
         if let Some(problem) = self.no_stable_leader(end) {
             let msg = format!("{problem}; the bound is {} election timeouts ({}) after the liveness phase began at {}", self.liveness_timeouts, self.liveness_bound, self.liveness_start);
-            found.push(Violation::new("raft.liveness", end.time, msg));
+            found
+                .push(Violation::new("raft.liveness", end.time, msg).with_kind("no-stable-leader"));
         }
         let waiting: Vec<String> = (end.servers..end.nodes.len())
             .filter_map(|i| {
@@ -447,7 +456,10 @@ impl RaftChecks {
                 "client operations still without an outcome after the liveness phase: {}",
                 waiting.join(", ")
             );
-            found.push(Violation::new("raft.liveness", end.time, msg));
+            found.push(
+                Violation::new("raft.liveness", end.time, msg)
+                    .with_kind("operation-without-outcome"),
+            );
         }
         found
     }

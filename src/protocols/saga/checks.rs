@@ -74,8 +74,9 @@ pub struct SagaChecks {
     crashes_mid_compensation: u64,
 }
 
-fn outcome(at: SimTime, message: String) -> Result<(), Violation> {
-    Err(Violation::new("saga.outcome", at, message))
+/// A `saga.outcome` violation of `kind`.
+fn outcome(at: SimTime, kind: &str, message: String) -> Result<(), Violation> {
+    Err(Violation::new("saga.outcome", at, message).with_kind(kind))
 }
 
 impl SagaChecks {
@@ -107,11 +108,16 @@ impl SagaChecks {
     ) -> Result<(), Violation> {
         let t = self.sagas.entry(saga).or_default();
         if t.effects.insert(step, (key, delta)).is_some() {
-            return outcome(at, format!("saga {saga}: step {step} took effect twice"));
+            return outcome(
+                at,
+                "took-effect-twice",
+                format!("saga {saga}: step {step} took effect twice"),
+            );
         }
         if t.undone.contains(&step) || t.tombstones.contains(&step) {
             return outcome(
                 at,
+                "took-effect-after-compensation",
                 format!("saga {saga}: step {step} took effect after its compensation"),
             );
         }
@@ -145,6 +151,7 @@ impl SagaChecks {
         if !later.is_empty() {
             return outcome(
                 at,
+                "compensated-out-of-order",
                 format!("saga {saga}: step {step} compensated before later step(s) {later:?}"),
             );
         }
@@ -157,7 +164,11 @@ impl SagaChecks {
             return Err(Violation::new("saga.no-phantom-compensation", at, m));
         };
         if !t.undone.insert(step) {
-            return outcome(at, format!("saga {saga}: step {step} compensated twice"));
+            return outcome(
+                at,
+                "compensated-twice",
+                format!("saga {saga}: step {step} compensated twice"),
+            );
         }
         if let Some(key) = key {
             let r = (node, key);
@@ -186,7 +197,11 @@ impl SagaChecks {
         let t = self.sagas.entry(saga).or_default();
         if let Some(before) = t.end.replace(end) {
             if before != end {
-                return outcome(at, format!("saga {saga} reported {before:?}, then {end:?}"));
+                return outcome(
+                    at,
+                    "outcome-changed",
+                    format!("saga {saga} reported {before:?}, then {end:?}"),
+                );
             }
         }
         match end {
@@ -198,6 +213,7 @@ impl SagaChecks {
                 if missing > 0 {
                     return outcome(
                         at,
+                        "completed-but-not-in-effect",
                         format!(
                             "saga {saga} reported completed with {missing} step(s) not in effect"
                         ),
@@ -219,7 +235,7 @@ impl SagaChecks {
                     })
                     .collect();
                 if !left.is_empty() {
-                    return outcome(at, format!("saga {saga} reported compensated, but step(s) {left:?} are still in effect"));
+                    return outcome(at, "compensated-but-in-effect", format!("saga {saga} reported compensated, but step(s) {left:?} are still in effect"));
                 }
             }
         }
@@ -269,7 +285,7 @@ impl SagaChecks {
             t.effects.keys().collect::<Vec<_>>(),
             t.undone
         );
-        Some(Violation::new("saga.outcome", end, m))
+        Some(Violation::new("saga.outcome", end, m).with_kind("stuck"))
     }
 
     /// Every counter equals its opening value plus the changes in effect,
@@ -299,14 +315,14 @@ impl SagaChecks {
                     + self.changes.get(&(n, key)).copied().unwrap_or(0);
                 if value != expected && out.is_empty() {
                     let m = format!("{n} counter {key} holds {value}, but its opening value and the steps in effect make {expected}");
-                    out.push(Violation::new("saga.conservation", end.time, m));
+                    out.push(Violation::new("saga.conservation", end.time, m).with_kind("counter"));
                 }
             }
         }
         let opening: i64 = self.initial.values().map(super::Opening::total).sum();
         if self.flow == Some(Flow::Transfer) && out.is_empty() && total != opening {
             let m = format!("the bank holds {total} after the liveness phase, not {opening}");
-            out.push(Violation::new("saga.conservation", end.time, m));
+            out.push(Violation::new("saga.conservation", end.time, m).with_kind("bank-total"));
         }
         out
     }

@@ -94,7 +94,9 @@ impl TwoPcChecks {
             if before != outcome {
                 let m =
                     format!("the coordinator decided {before:?} for txn {txn}, then {outcome:?}");
-                return Err(Violation::new("twopc.decision-final", at, m));
+                return Err(
+                    Violation::new("twopc.decision-final", at, m).with_kind("decision-changed")
+                );
             }
             return Ok(());
         }
@@ -129,7 +131,7 @@ impl TwoPcChecks {
         if let Some(before) = t.votes.insert(node, yes) {
             if before != yes {
                 let m = format!("{node} voted {before} on txn {txn}, then {yes}");
-                return Err(Violation::new("twopc.decision-final", at, m));
+                return Err(Violation::new("twopc.decision-final", at, m).with_kind("vote-changed"));
             }
         }
         if yes {
@@ -158,7 +160,7 @@ impl TwoPcChecks {
         };
         if let Some(before) = t.outcomes.insert(node, outcome) {
             let m = format!("{node} applied {before:?} to txn {txn}, then {outcome:?}");
-            return Err(Violation::new("twopc.decision-final", at, m));
+            return Err(Violation::new("twopc.decision-final", at, m).with_kind("outcome-changed"));
         }
         agree(at, txn, t, outcome, &node.to_string())?;
         if outcome == Outcome::Commit {
@@ -193,7 +195,7 @@ impl TwoPcChecks {
             let expected = self.balance(account) + delta;
             if balance != expected || delta == 0 {
                 let m = format!("{node} committed txn {txn} ({transfer:?}) leaving account {account} at {balance}, expected {expected}");
-                return Err(Violation::new("twopc.conservation", at, m));
+                return Err(Violation::new("twopc.conservation", at, m).with_kind("balance"));
             }
             let before = self.balances.insert(account, balance);
             self.balances_sum += balance - before.unwrap_or(0);
@@ -206,7 +208,7 @@ impl TwoPcChecks {
         let sum = self.sum();
         if self.half_applied.is_empty() && sum != self.total {
             let m = format!("after txn {txn} every commit is fully applied, but the accounts hold {sum}, not {}", self.total);
-            return Err(Violation::new("twopc.conservation", at, m));
+            return Err(Violation::new("twopc.conservation", at, m).with_kind("total"));
         }
         Ok(())
     }
@@ -241,7 +243,7 @@ impl TwoPcChecks {
                 "after the liveness phase the participants hold {sum}, not {}",
                 self.total
             );
-            Violation::new("twopc.conservation", end.time, m)
+            Violation::new("twopc.conservation", end.time, m).with_kind("total-at-end")
         })
     }
 }

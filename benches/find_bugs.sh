@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# How fast each search finds each planted bug, from generic scenarios.
+#
+# For every patch in benches/mutants/ (one rule a protocol relies on, removed),
+# builds the patched faultline in a scratch worktree and counts the runs until
+# the first failure with plain `explore`, `explore --swarm` (the scenario plus
+# a generic [swarm] block with buggify) and `explore --guided`, from the
+# protocol's calm and lossy/nemesis scenarios, over several master seeds (seed
+# ranges M*RUNS..(M+1)*RUNS). "-" means not found within RUNS runs. Prints a
+# markdown table (reports/BENCHMARKS.md records one).
+#
+# Usage: benches/find_bugs.sh [RUNS] [MASTERS] [PATCH-NAME-FILTER]
+#   e.g. benches/find_bugs.sh 1000 3
+#        benches/find_bugs.sh 300 2 raft-vote
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+runs=${1:-1000}
+masters=${2:-3}
+filter=${3:-}
+work=$(mktemp -d)
+tree=$work/tree
+git -C "$root" worktree add --detach -q "$tree" HEAD
+cleanup() {
+  git -C "$root" worktree remove --force "$tree" >/dev/null 2>&1 || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$root/target/mutants}
+bin=$CARGO_TARGET_DIR/release/faultline
+
+swarm_block='
+[swarm]
+loss = [0.0, 0.2]
+duplicate = [0.0, 0.05]
+partition = { every = ["1s", "10s"], duration = ["300ms", "3s"] }
+crash = { every = ["1s", "10s"], duration = ["200ms", "3s"] }
+pause = { every = ["2s", "15s"], duration = ["100ms", "2s"] }
+buggify = [0.0, 0.2]
+'
+
+scenarios_of() {
+  case "$1" in
+    raft) echo "raft-calm raft-unreliable" ;;
+    twopc) echo "2pc-calm 2pc-lossy" ;;
+    saga) echo "saga-happy saga-lossy" ;;
+  esac
+}
+
+# The smallest offset of a failing seed in an explore --json report, or "-".
+first_seed() {
+  python3 -c '
+import json, sys
+start = int(sys.argv[1])
+d = json.load(sys.stdin)
+firsts = [(v["first_seed"] - start, k) for k, v in d["by_check"].items()]
+print("%d (%s)" % min(firsts) if firsts else "-")' "$1"
+}
+
+# The first failing run of an explore --guided --json report, or "-".
+first_run() {
+  python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+runs = [(f["run"], f["check"]) for f in d["failures"]]
+print("%d (%s)" % min(runs) if runs else "-")'
+}
+
+echo "| bug | scenario | plain | swarm + buggify | guided |"
+echo "|---|---|---|---|---|"
+for patch in "$root"/benches/mutants/*.patch; do
+  name=$(basename "$patch" .patch)
+  [[ -n "$filter" && "$name" != *"$filter"* ]] && continue
+  protocol=${name%%-*}
+  git -C "$tree" checkout -q -- .
+  git -C "$tree" apply "$patch"
+  (cd "$tree" && cargo build --release -q -p faultline-cli 2>/dev/null)
+  for scenario in $(scenarios_of "$protocol"); do
+    file=$tree/scenarios/$scenario.toml
+    swarm=$work/$scenario-swarm.toml
+    { cat "$file"; echo "$swarm_block"; } > "$swarm"
+    plain="" ; swarmed="" ; guided=""
+    for ((m = 0; m < masters; m++)); do
+      a=$((m * runs)); b=$(((m + 1) * runs))
+      # explore exits 1 when it finds a failure: that is the point here.
+      # Seeds in order on one thread, stopping at the first failure; the
+      # guided search stops after the batch of its first failure.
+      out=$("$bin" explore "$file" --seeds $a..$b --jobs 1 --fail-fast --json || true)
+      plain+="$(first_seed $a <<< "$out"); "
+      out=$("$bin" explore "$swarm" --swarm --seeds $a..$b --jobs 1 --fail-fast --json || true)
+      swarmed+="$(first_seed $a <<< "$out"); "
+      out=$("$bin" explore "$file" --guided --fail-fast --seeds $a..$b --jobs 2 --json --out "$work" || true)
+      guided+="$(first_run <<< "$out"); "
+    done
+    echo "| $name | $scenario | ${plain%; } | ${swarmed%; } | ${guided%; } |"
+  done
+done
