@@ -51,7 +51,10 @@ first_seed() {
   python3 -c '
 import json, sys
 start = int(sys.argv[1])
-d = json.load(sys.stdin)
+try:
+    d = json.load(sys.stdin)
+except ValueError:
+    print("error"); sys.exit()
 firsts = [(v["first_seed"] - start, k) for k, v in d["by_check"].items()]
 print("%d (%s)" % min(firsts) if firsts else "-")' "$1"
 }
@@ -60,7 +63,10 @@ print("%d (%s)" % min(firsts) if firsts else "-")' "$1"
 first_run() {
   python3 -c '
 import json, sys
-d = json.load(sys.stdin)
+try:
+    d = json.load(sys.stdin)
+except ValueError:
+    print("error"); sys.exit()
 runs = [(f["run"], f["check"]) for f in d["failures"]]
 print("%d (%s)" % min(runs) if runs else "-")'
 }

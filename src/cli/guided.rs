@@ -144,7 +144,7 @@ fn write_failure(
     let name = format!(
         "{}-guided-{}",
         scenario.name,
-        failure.check.replace('.', "-")
+        failure.check.replace(['.', '/'], "-")
     );
     let file = format!("{name}.toml");
     let path = args
