@@ -46,13 +46,15 @@ pub struct GuidedOptions {
 }
 
 impl GuidedOptions {
-    /// `runs` runs from `master_seed`, the first eighth (at least one
-    /// batch, at most 100) fresh.
+    /// `runs` runs from `master_seed`, the first two batches fresh (the
+    /// scenario's own seeds seed the corpus; mutants do the rest: with
+    /// 100 fresh runs instead, every planted bug that only mutants find
+    /// was found about 70 runs later, benches/find_bugs.sh).
     pub fn new(runs: u64, master_seed: u64, swarm: bool) -> Self {
         GuidedOptions {
             runs,
             master_seed,
-            fresh: (runs / 8).clamp(BATCH as u64, 100).min(runs),
+            fresh: (2 * BATCH as u64).min(runs),
             swarm,
             fail_fast: false,
         }
