@@ -48,8 +48,9 @@ pub struct GuidedOptions {
 impl GuidedOptions {
     /// `runs` runs from `master_seed`, the first two batches fresh (the
     /// scenario's own seeds seed the corpus; mutants do the rest: with
-    /// 100 fresh runs instead, every planted bug that only mutants find
-    /// was found about 70 runs later, benches/find_bugs.sh).
+    /// 100 fresh runs instead, the planted bugs that only mutants find
+    /// from calm scenarios were mostly found 20 to 80 runs later,
+    /// benches/find_bugs.sh in reports/BENCHMARKS.md).
     pub fn new(runs: u64, master_seed: u64, swarm: bool) -> Self {
         GuidedOptions {
             runs,

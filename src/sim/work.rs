@@ -54,18 +54,34 @@ pub enum WorkVerdict {
     NotApplicable(&'static str),
 }
 
-/// Counts events per window through a run.
+/// Which part of the run the meter is counting.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Segment {
+    /// Window `i` of the fault phase.
+    Window(usize),
+    /// After the fault phase, before the last window: not counted.
+    Gap,
+    /// The run's last window.
+    Tail,
+}
+
+/// Counts events per window through a run. The per-event path is one
+/// comparison and one increment; the bookkeeping happens at window edges.
 #[derive(Clone, Debug)]
 pub struct WorkMeter {
     bound: WorkBound,
     window_ns: u64,
     fault_end_ns: u64,
     tail_start_ns: u64,
-    /// Events per window of the fault phase, from time 0; the last entry
-    /// is the window being counted.
+    /// Events per window of the fault phase, from time 0, as of the last
+    /// edge crossed.
     windows: Vec<u64>,
-    /// Events at or after `tail_start_ns`.
+    /// Events at or after `tail_start_ns`, as of the last edge crossed.
     tail: u64,
+    /// What is being counted now, how many so far, and where it ends.
+    segment: Segment,
+    count: u64,
+    next_edge_ns: u64,
 }
 
 impl WorkMeter {
@@ -78,12 +94,16 @@ impl WorkMeter {
             .as_nanos()
             .max(fault_ns.div_ceil(MAX_WINDOWS))
             .max(1);
+        let tail_start_ns = end.as_nanos().saturating_sub(window_ns);
         WorkMeter {
             window_ns,
             fault_end_ns: fault_ns,
-            tail_start_ns: end.as_nanos().saturating_sub(window_ns),
-            windows: vec![0],
+            tail_start_ns,
+            windows: Vec::new(),
             tail: 0,
+            segment: Segment::Window(0),
+            count: 0,
+            next_edge_ns: window_ns.min(fault_ns).min(tail_start_ns),
             bound,
         }
     }
@@ -92,21 +112,49 @@ impl WorkMeter {
     #[inline(always)]
     pub fn event(&mut self, now: SimTime) {
         let ns = now.as_nanos();
-        if ns >= self.tail_start_ns {
-            self.tail += 1;
+        if ns >= self.next_edge_ns {
+            self.cross(ns);
         }
-        if ns < self.fault_end_ns {
-            let index = (ns / self.window_ns) as usize;
-            if index >= self.windows.len() {
-                self.windows.resize(index + 1, 0);
+        self.count += 1;
+    }
+
+    /// Moves on to the segment holding `ns`.
+    #[cold]
+    fn cross(&mut self, ns: u64) {
+        self.flush();
+        (self.segment, self.next_edge_ns) = if ns >= self.tail_start_ns {
+            (Segment::Tail, u64::MAX)
+        } else if ns >= self.fault_end_ns {
+            (Segment::Gap, self.tail_start_ns)
+        } else {
+            let index = ns / self.window_ns;
+            let edge = (index + 1).saturating_mul(self.window_ns);
+            let edge = edge.min(self.fault_end_ns).min(self.tail_start_ns);
+            (Segment::Window(index as usize), edge)
+        };
+    }
+
+    /// Adds the current count to its segment.
+    fn flush(&mut self) {
+        match self.segment {
+            Segment::Window(i) => {
+                if i >= self.windows.len() {
+                    self.windows.resize(i + 1, 0);
+                }
+                self.windows[i] += self.count;
             }
-            self.windows[index] += 1;
+            Segment::Tail => self.tail += self.count,
+            Segment::Gap => {}
         }
+        self.count = 0;
     }
 
     /// Events in the run's last window so far.
     pub fn last_window(&self) -> u64 {
-        self.tail
+        match self.segment {
+            Segment::Tail => self.tail + self.count,
+            _ => self.tail,
+        }
     }
 
     /// The baseline: the lower quartile of events per full window of the
@@ -117,6 +165,11 @@ impl WorkMeter {
         let full = (self.fault_end_ns / self.window_ns) as usize;
         let mut counts: Vec<u64> = self.windows.iter().take(full).copied().collect();
         counts.resize(full, 0);
+        if let Segment::Window(i) = self.segment {
+            if i < full {
+                counts[i] += self.count;
+            }
+        }
         counts.sort_unstable();
         counts.get(counts.len() / 4).copied()
     }
@@ -130,18 +183,16 @@ impl WorkMeter {
         let Some(baseline) = self.baseline_window() else {
             return WorkVerdict::NotApplicable("the fault phase is shorter than the window");
         };
+        let last = self.last_window();
         let limit = self.bound.factor * baseline.max(1) as f64;
-        if (self.tail as f64) <= limit {
-            return WorkVerdict::Held {
-                last: self.tail,
-                baseline,
-            };
+        if (last as f64) <= limit {
+            return WorkVerdict::Held { last, baseline };
         }
         let window = SimDuration::from_nanos(self.window_ns);
         let message = format!(
             "after every fault was repaired, the run's last {window} processed {} events, {:.0}x the fault phase's baseline of {baseline} per {window} (its lower quartile; limit: progress_factor = {}): a livelock or a message storm that outlived its faults",
-            self.tail,
-            self.tail as f64 / baseline.max(1) as f64,
+            last,
+            last as f64 / baseline.max(1) as f64,
             self.bound.factor
         );
         WorkVerdict::Violated(Violation::new("engine.progress", end, message))
