@@ -29,6 +29,8 @@ pub enum Stream {
     /// A guided search's choices of what to run (`explore --guided`);
     /// never used inside a run.
     Guided,
+    /// Storage faults: lost syncs and torn crashes (`[storage]`).
+    Storage,
     /// A node's own stream, handed to it through its context.
     Node(u32),
 }
@@ -42,6 +44,7 @@ impl Stream {
             Stream::Swarm => 3,
             Stream::Buggify => 4,
             Stream::Guided => 5,
+            Stream::Storage => 6,
             Stream::Nemesis(kind) => (1 << 32) | u64::from(kind),
             Stream::Node(node) => (2 << 32) | u64::from(node),
         }

@@ -695,3 +695,52 @@ fn buggify_points_fire_only_in_a_simulation_with_buggify_on() {
         .iter()
         .all(|e| !matches!(e, faultline::process::Effect::Note(Note::Fired(_)))));
 }
+
+/// `[storage]`: with every sync lost, the start count the probe synced is
+/// gone after a crash; with every crash torn, the unsynced marker (the only
+/// pending write) is kept or not as the tear falls, never half-written.
+#[test]
+fn a_lost_sync_loses_synced_state_at_the_next_crash() {
+    let faults = vec![
+        at(secs(1), FaultAction::Crash(NodeRef::Id(NodeId(1)))),
+        at(secs(2), FaultAction::Restart(Some(NodeRef::Id(NodeId(1))))),
+    ];
+    let restart_note = |lost_sync: f64| {
+        let config = SimConfig {
+            seed: 5,
+            network: network(0.0, 0.0),
+            faults: faults.clone(),
+            duration: SimDuration::from_secs(3),
+            storage: faultline::sim::StorageFaults {
+                lost_sync,
+                torn_crash: 0.0,
+            },
+            ..SimConfig::default()
+        };
+        let (result, notes) = run(Plan::Tick(100), 2, config);
+        let restarted = notes
+            .iter()
+            .filter(|(_, node, n)| *node == NodeId(1) && matches!(n, Note::Started { .. }))
+            .nth(1)
+            .map(|(_, _, n)| n.clone());
+        (result, restarted)
+    };
+    let (lying, after) = restart_note(1.0);
+    assert!(
+        matches!(after, Some(Note::Started { synced: None, .. })),
+        "{after:?}"
+    );
+    assert!(lying.metrics["storage_syncs_lost"].as_u64().unwrap_or(0) >= 1);
+    let (honest, after) = restart_note(0.0);
+    assert!(
+        matches!(
+            after,
+            Some(Note::Started {
+                synced: Some(1),
+                ..
+            })
+        ),
+        "{after:?}"
+    );
+    assert!(!honest.metrics.contains_key("storage_syncs_lost"));
+}

@@ -217,8 +217,16 @@ impl<V: Clone> Disk<V> {
 
     /// Makes every pending change durable, in order.
     pub fn sync(&mut self) {
+        self.make_durable(usize::MAX);
+        self.syncs += 1;
+    }
+
+    /// Makes the first `count` pending changes durable, in order, and
+    /// keeps the rest pending.
+    fn make_durable(&mut self, count: usize) {
         let mut pending = std::mem::take(&mut self.pending);
-        for change in pending.drain(..) {
+        let count = count.min(pending.len());
+        for change in pending.drain(..count) {
             match change {
                 Change::Write(key, value) => self.space_mut(key.space).insert(key.index, value),
                 Change::Delete(key) => self.space_mut(key.space).remove(key.index),
@@ -227,12 +235,18 @@ impl<V: Clone> Disk<V> {
                 }
             }
         }
-        self.pending = pending; // empty again; its buffer is reused
-        self.syncs += 1;
+        self.pending = pending; // what is left; its buffer is reused
     }
 
     /// Discards unsynced writes, as a crash does.
     pub fn crash(&mut self) {
+        self.pending.clear();
+    }
+
+    /// A crash that tears the unsynced writes: the first `kept` of them,
+    /// in write order, reached the disk; the rest are discarded.
+    pub fn crash_keeping(&mut self, kept: usize) {
+        self.make_durable(kept);
         self.pending.clear();
     }
 

@@ -31,7 +31,16 @@ pub struct RawScenario {
     pub checks: Option<RawChecks>,
     pub swarm: Option<RawSwarm>,
     pub buggify: Option<RawBuggify>,
+    pub storage: Option<RawStorage>,
     pub slo: Option<RawSlo>,
+}
+
+/// `[storage]`: storage faults.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStorage {
+    pub lost_sync: Option<Spanned<f64>>,
+    pub torn_crash: Option<Spanned<f64>>,
 }
 
 /// `[buggify]`: code-level fault points.

@@ -19,6 +19,7 @@ pub mod nemesis;
 pub mod panics;
 mod queue;
 pub mod repeat;
+pub mod storage;
 pub mod swarm;
 pub mod work;
 
@@ -30,6 +31,7 @@ pub use fault::{FaultAction, GroupSize, NodeRef, Shape, TimedFault};
 pub use nemesis::{FaultRate, NemesisConfig, ShapeKind};
 pub use queue::EventQueue;
 pub use repeat::{FaultTemplate, Repeat};
+pub use storage::StorageFaults;
 pub use swarm::{SwarmConfig, SwarmRate};
 pub use work::{WorkBound, WorkMeter, WorkVerdict};
 
@@ -111,6 +113,8 @@ pub struct SimConfig {
     pub buggify: f64,
     /// Collect behaviour coverage (`explore --guided`; off for speed).
     pub coverage: bool,
+    /// Storage faults: lost syncs and torn crashes (`[storage]`).
+    pub storage: StorageFaults,
     /// The network.
     pub network: NetworkConfig,
     /// Whether messages to a paused node are dropped (true) or queued.
@@ -144,6 +148,7 @@ impl Default for SimConfig {
             work_bound: WorkBound::default(),
             buggify: 0.0,
             coverage: false,
+            storage: StorageFaults::default(),
             network: NetworkConfig::default(),
             pause_drops_messages: false,
             faults: Vec::new(),

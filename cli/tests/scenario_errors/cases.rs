@@ -308,6 +308,18 @@ pub(super) const CASES: &[Case] = &[
     },
     // ----- network --------------------------------------------------------------
     Case {
+        name: "lost-sync-above-one",
+        text: head!("[storage]\nlost_sync = 1.5 # <- here\n"),
+        field: Some("storage.lost_sync"),
+        phrase: "expected a probability between 0 and 1, found 1.5",
+    },
+    Case {
+        name: "buggify-fire-negative",
+        text: head!("[buggify]\nfire = -0.1 # <- here\n"),
+        field: Some("buggify.fire"),
+        phrase: "expected a probability between 0 and 1, found -0.1",
+    },
+    Case {
         name: "loss-above-one",
         text: head!("[network]\nloss = 1.5 # <- here\n"),
         field: Some("network.loss"),

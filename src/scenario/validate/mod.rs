@@ -24,7 +24,8 @@ use crate::protocols::ENGINE_CHECKS;
 use crate::sim::repeat;
 use crate::sim::{
     FaultAction, FaultRate, FaultTemplate, GroupSize, NemesisConfig, NodeRef, Repeat, Shape,
-    ShapeKind, SimConfig, SwarmConfig, SwarmRate, TimedFault, WorkBound, WorkloadConfig,
+    ShapeKind, SimConfig, StorageFaults, SwarmConfig, SwarmRate, TimedFault, WorkBound,
+    WorkloadConfig,
 };
 use crate::time::{parse_duration, SimDuration, SimTime};
 use std::collections::{BTreeMap, BTreeSet};
@@ -243,6 +244,17 @@ impl Validator<'_> {
                     .probability(b.fire.as_ref(), "buggify.fire")?
                     .unwrap_or(0.0),
                 None => 0.0,
+            },
+            storage: match &raw.storage {
+                Some(st) => StorageFaults {
+                    lost_sync: self
+                        .probability(st.lost_sync.as_ref(), "storage.lost_sync")?
+                        .unwrap_or(0.0),
+                    torn_crash: self
+                        .probability(st.torn_crash.as_ref(), "storage.torn_crash")?
+                        .unwrap_or(0.0),
+                },
+                None => StorageFaults::default(),
             },
             network,
             pause_drops_messages,

@@ -357,7 +357,10 @@ impl<P: Protocol> Simulation<P> {
         let slot = &mut self.slots[node.index()];
         slot.process = None;
         slot.status = Status::Crashed;
-        slot.disk.crash();
+        match self.storage.as_mut() {
+            Some(faulter) => faulter.crash(&mut slot.disk),
+            None => slot.disk.crash(),
+        }
         slot.incarnation += 1;
         slot.live_timers.clear();
         slot.inbox.clear();

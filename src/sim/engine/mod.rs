@@ -15,6 +15,7 @@ use super::clock::NodeClock;
 use super::coverage::Coverage;
 use super::fault::{FaultAction, NodeRef, Shape, TimedFault};
 use super::queue::EventQueue;
+use super::storage::{FaultyDisk, StorageFaulter};
 use super::work::{WorkMeter, WorkVerdict};
 use super::{
     nemesis, panics, AppliedFault, EndReason, FaultEffect, RoleChange, RunResult, SimConfig,
@@ -25,7 +26,7 @@ use crate::net::partition::shapes;
 use crate::net::{Cut, DropReason, Fate, Network};
 use crate::process::{
     Ctx, Disk, Effect, EndState, Invariants, Lifecycle, NodeId, Process, Protocol, RequestId,
-    TimerId, Undecided, Violation,
+    Storage, TimerId, Undecided, Violation,
 };
 use crate::rng::{SimRng, Stream};
 use crate::stats::quantile;
@@ -38,6 +39,7 @@ type Node<P> = <P as Protocol>::Node;
 type Msg<P> = <Node<P> as Process>::Msg;
 type Op<P> = <Node<P> as Process>::Op;
 type Res<P> = <Node<P> as Process>::Res;
+type Stored<P> = <Node<P> as Process>::Stored;
 
 enum Event<N: Process> {
     Start(NodeId),
@@ -182,6 +184,8 @@ pub struct Simulation<P: Protocol> {
     coverage: Option<Coverage>,
     /// The role of the node the current fault resolved, for coverage.
     fault_target_role: Option<&'static str>,
+    /// Storage faults (`None`: none configured).
+    storage: Option<StorageFaulter>,
 }
 
 /// A callback told `(now, end)` of simulated time every [`PROGRESS_EVERY`]
@@ -228,6 +232,10 @@ impl<P: Protocol> Simulation<P> {
             })
             .collect();
         let coverage = config.coverage;
+        let storage = config
+            .storage
+            .any()
+            .then(|| StorageFaulter::new(config.seed, config.storage));
         let buggify = (config.buggify > 0.0).then(|| Buggify::new(config.seed, config.buggify));
         let work = WorkMeter::new(
             config.work_bound.clone(),
@@ -273,6 +281,7 @@ impl<P: Protocol> Simulation<P> {
             buggify,
             coverage: coverage.then(|| Coverage::new(processes)),
             fault_target_role: None,
+            storage,
         }
     }
 
@@ -411,12 +420,23 @@ impl<P: Protocol> Simulation<P> {
         let Some(process) = slot.process.as_mut() else {
             return;
         };
+        let mut faulty;
+        let storage: &mut dyn Storage<Stored<P>> = match self.storage.as_mut() {
+            Some(faulter) => {
+                faulty = FaultyDisk {
+                    disk: &mut slot.disk,
+                    faulter,
+                };
+                &mut faulty
+            }
+            None => &mut slot.disk,
+        };
         let mut ctx = Ctx {
             me: node,
             now: slot.clock.local(self.now),
             servers: &self.servers,
             rng: &mut slot.rng,
-            storage: &mut slot.disk,
+            storage,
             effects: &mut self.effects,
             next_timer: &mut self.next_timer,
             buggify: self.buggify.as_mut(),

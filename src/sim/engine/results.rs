@@ -186,6 +186,10 @@ impl<P: Protocol> Simulation<P> {
             "work_baseline_window_events".into(),
             json!(self.work.baseline_window()),
         );
+        if let Some(s) = &self.storage {
+            m.insert("storage_syncs_lost".into(), json!(s.syncs_lost));
+            m.insert("storage_crashes_torn".into(), json!(s.crashes_torn));
+        }
         if let Some(b) = &self.buggify {
             m.insert("buggify_fired".into(), json!(b.fired()));
         }

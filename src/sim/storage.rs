@@ -1,0 +1,144 @@
+//! Storage faults (FoundationDB and TigerBeetle simulate them): a sync
+//! that is lost (the disk reports it done, but the data is still only in
+//! its cache, so the next crash loses it: a lying fsync) and a crash that
+//! tears the unsynced writes (a prefix of them, in write order, reached
+//! the platter; the rest did not) instead of losing them all.
+//!
+//! Both are drawn from a stream of their own, and only when configured:
+//! a run without `[storage]` makes no draw and behaves exactly as before.
+
+use crate::process::{Disk, DiskKey, Storage};
+use crate::rng::{SimRng, Stream};
+
+/// `[storage]`: how often each storage fault strikes.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct StorageFaults {
+    /// The probability that a sync is lost.
+    pub lost_sync: f64,
+    /// The probability that a crash keeps a prefix of the unsynced writes.
+    pub torn_crash: f64,
+}
+
+impl StorageFaults {
+    /// Whether any storage fault can strike.
+    pub fn any(&self) -> bool {
+        self.lost_sync > 0.0 || self.torn_crash > 0.0
+    }
+}
+
+/// A run's storage faults: the rates, their stream, and what struck.
+#[derive(Clone, Debug)]
+pub struct StorageFaulter {
+    faults: StorageFaults,
+    rng: SimRng,
+    /// Syncs lost so far.
+    pub syncs_lost: u64,
+    /// Crashes that tore the unsynced writes so far.
+    pub crashes_torn: u64,
+}
+
+impl StorageFaulter {
+    /// The storage faults of the run with `seed`.
+    pub fn new(seed: u64, faults: StorageFaults) -> Self {
+        StorageFaulter {
+            faults,
+            rng: SimRng::new(seed, Stream::Storage),
+            syncs_lost: 0,
+            crashes_torn: 0,
+        }
+    }
+
+    /// A crash of a node with `disk`: its unsynced writes are lost, or torn.
+    pub fn crash<V: Clone>(&mut self, disk: &mut Disk<V>) {
+        let pending = disk.unsynced();
+        if pending > 0 && self.rng.chance(self.faults.torn_crash) {
+            self.crashes_torn += 1;
+            let kept = self.rng.below(pending as u64) as usize;
+            disk.crash_keeping(kept);
+        } else {
+            disk.crash();
+        }
+    }
+}
+
+/// A node's disk as its handlers see it in a run with storage faults.
+pub struct FaultyDisk<'a, V> {
+    /// The node's disk.
+    pub disk: &'a mut Disk<V>,
+    /// The run's storage faults.
+    pub faulter: &'a mut StorageFaulter,
+}
+
+impl<V: Clone> Storage<V> for FaultyDisk<'_, V> {
+    fn write(&mut self, key: DiskKey, value: V) {
+        self.disk.write(key, value);
+    }
+
+    fn delete(&mut self, key: DiskKey) {
+        self.disk.delete(key);
+    }
+
+    fn delete_range(&mut self, space: &'static str, from: u64, to: u64) {
+        self.disk.delete_range(space, from, to);
+    }
+
+    fn sync(&mut self) {
+        if self.faulter.rng.chance(self.faulter.faults.lost_sync) {
+            self.faulter.syncs_lost += 1;
+            return; // reported done; still only in the cache
+        }
+        self.disk.sync();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lost_sync_is_lost_at_the_next_crash_and_a_torn_crash_keeps_a_prefix() {
+        let key = |i| DiskKey::new("log", i);
+        let mut faulter = StorageFaulter::new(
+            1,
+            StorageFaults {
+                lost_sync: 1.0,
+                torn_crash: 0.0,
+            },
+        );
+        let mut disk: Disk<u64> = Disk::default();
+        let mut d = FaultyDisk {
+            disk: &mut disk,
+            faulter: &mut faulter,
+        };
+        d.write(key(1), 10);
+        d.sync();
+        faulter.crash(&mut disk);
+        assert!(disk.is_empty(), "the lost sync made nothing durable");
+        assert_eq!(faulter.syncs_lost, 1);
+
+        let mut faulter = StorageFaulter::new(
+            2,
+            StorageFaults {
+                lost_sync: 0.0,
+                torn_crash: 1.0,
+            },
+        );
+        let mut kept = std::collections::BTreeSet::new();
+        for _ in 0..50 {
+            let mut disk: Disk<u64> = Disk::default();
+            for i in 1..=4 {
+                disk.write(key(i), i * 10);
+            }
+            faulter.crash(&mut disk);
+            let held: Vec<u64> = disk.scan("log").map(|(i, _)| i).collect();
+            assert_eq!(
+                held,
+                (1..=held.len() as u64).collect::<Vec<_>>(),
+                "a prefix"
+            );
+            kept.insert(held.len());
+        }
+        assert_eq!(kept, (0..4).collect(), "every prefix short of all of them");
+        assert_eq!(faulter.crashes_torn, 50);
+    }
+}
