@@ -17,26 +17,8 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 runs=${1:-1000}
 masters=${2:-3}
 filter=${3:-}
-work=$(mktemp -d)
-tree=$work/tree
-git -C "$root" worktree add --detach -q "$tree" HEAD
-cleanup() {
-  git -C "$root" worktree remove --force "$tree" >/dev/null 2>&1 || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$root/target/mutants}
-bin=$CARGO_TARGET_DIR/release/faultline
-
-swarm_block='
-[swarm]
-loss = [0.0, 0.2]
-duplicate = [0.0, 0.05]
-partition = { every = ["1s", "10s"], duration = ["300ms", "3s"] }
-crash = { every = ["1s", "10s"], duration = ["200ms", "3s"] }
-pause = { every = ["2s", "15s"], duration = ["100ms", "2s"] }
-buggify = [0.0, 0.2]
-'
+# shellcheck source=benches/mutants/common.sh
+source "$root/benches/mutants/common.sh"
 
 scenarios_of() {
   case "$1" in
@@ -77,9 +59,7 @@ for patch in "$root"/benches/mutants/*.patch; do
   name=$(basename "$patch" .patch)
   [[ -n "$filter" && "$name" != *"$filter"* ]] && continue
   protocol=${name%%-*}
-  git -C "$tree" checkout -q -- .
-  git -C "$tree" apply "$patch"
-  (cd "$tree" && cargo build --release -q -p faultline-cli 2>/dev/null)
+  build_mutant "$patch"
   for scenario in $(scenarios_of "$protocol"); do
     file=$tree/scenarios/$scenario.toml
     swarm=$work/$scenario-swarm.toml
