@@ -115,7 +115,7 @@ pub fn scenario(store: &StoreSpec, shape: &ShapeSpec, partition_s: u64, seed: u6
             clients: 5,
             interval: SimDuration::from_millis(20),
             timeout: SimDuration::from_secs(1),
-            max_ops: None,
+            ..WorkloadConfig::default()
         },
         ..SimConfig::default()
     };

@@ -60,6 +60,7 @@ enum Note {
         local_ns: u64,
     },
     Fired(&'static str),
+    Requested,
 }
 
 struct Probe {
@@ -120,6 +121,11 @@ impl Process for Probe {
             ctx.send(from, Ping(msg.0)); // pong, forever
         }
         ctx.note(Note::Received { from });
+    }
+
+    fn on_request(&mut self, ctx: &mut Ctx<'_, Self>, req: faultline::process::RequestId, _op: ()) {
+        ctx.note(Note::Requested);
+        ctx.reply_ok(req, ());
     }
 
     fn on_timer(&mut self, ctx: &mut Ctx<'_, Self>, _id: TimerId, _t: ()) {
@@ -743,4 +749,57 @@ fn a_lost_sync_loses_synced_state_at_the_next_crash() {
         "{after:?}"
     );
     assert!(!honest.metrics.contains_key("storage_syncs_lost"));
+}
+
+/// `[workload] placement`: fixed, round-robin and random send requests to
+/// the listed servers as they say; the protocol's own choice (node 0 for
+/// the probe) otherwise.
+#[test]
+fn placement_sends_requests_where_it_says() {
+    use faultline::sim::{Placement, WorkloadConfig};
+    let served = |placement: Placement, targets: Vec<NodeId>| {
+        let config = SimConfig {
+            seed: 2,
+            network: network(0.0, 0.0),
+            duration: SimDuration::from_secs(2),
+            workload: WorkloadConfig {
+                clients: 3,
+                interval: SimDuration::from_millis(10),
+                placement,
+                targets,
+                ..WorkloadConfig::default()
+            },
+            ..SimConfig::default()
+        };
+        let (_, notes) = run(Plan::Tick(1000), 4, config);
+        let mut by_node = [0usize; 4];
+        for (_, node, n) in &notes {
+            if matches!(n, Note::Requested) {
+                by_node[node.index()] += 1;
+            }
+        }
+        by_node
+    };
+    let own = served(Placement::Protocol, Vec::new());
+    assert!(own[0] > 0 && own[1..].iter().all(|&n| n == 0), "{own:?}");
+    let fixed = served(Placement::Fixed, vec![NodeId(2), NodeId(3)]);
+    assert!(
+        fixed[0] == 0 && fixed[1] == 0 && fixed[2] > 0 && fixed[3] > 0,
+        "{fixed:?}"
+    );
+    assert!(
+        fixed[2] > fixed[3],
+        "clients 0 and 2 on n2, client 1 on n3: {fixed:?}"
+    );
+    let rr = served(Placement::RoundRobin, Vec::new());
+    let (lo, hi) = (
+        rr.iter().min().copied().unwrap_or(0),
+        rr.iter().max().copied().unwrap_or(0),
+    );
+    assert!(lo > 0 && hi - lo <= 3, "round-robin spreads evenly: {rr:?}");
+    let random = served(Placement::Random, vec![NodeId(1), NodeId(3)]);
+    assert!(
+        random[0] == 0 && random[2] == 0 && random[1] > 100 && random[3] > 100,
+        "{random:?}"
+    );
 }

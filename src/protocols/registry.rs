@@ -71,6 +71,13 @@ pub trait ProtocolDef: Send + Sync + 'static {
     fn buggify_points(&self) -> &'static [&'static str] {
         &[]
     }
+    /// Why `[workload] placement` cannot choose where its requests go, if
+    /// it cannot (the protocol sends them to one coordinator, or its
+    /// clients are processes that choose their servers); `None`: any
+    /// server can take a request.
+    fn fixed_placement(&self) -> Option<&'static str> {
+        None
+    }
     /// Reads and validates the options; every mistake is a
     /// [`ScenarioError`] made with `input`'s helpers, which point at the
     /// table or key at fault.
@@ -139,6 +146,8 @@ pub trait Entry: Send + Sync {
     fn message_kinds(&self) -> &'static [&'static str];
     /// Its fault points; see [`ProtocolDef::buggify_points`].
     fn buggify_points(&self) -> &'static [&'static str];
+    /// Why placement does not apply; see [`ProtocolDef::fixed_placement`].
+    fn fixed_placement(&self) -> Option<&'static str>;
     /// Reads its options: the plan a scenario runs.
     fn plan(&self, input: &OptionsInput<'_>) -> Result<Arc<dyn Plan>, ScenarioError>;
     /// Its part in the CAP experiment, if any.
@@ -203,6 +212,10 @@ impl<D: ProtocolDef> Entry for DefEntry<D> {
 
     fn buggify_points(&self) -> &'static [&'static str] {
         self.0.buggify_points()
+    }
+
+    fn fixed_placement(&self) -> Option<&'static str> {
+        self.0.fixed_placement()
     }
 
     fn plan(&self, input: &OptionsInput<'_>) -> Result<Arc<dyn Plan>, ScenarioError> {

@@ -249,6 +249,8 @@ pub struct RawWorkload {
     pub interval: Option<Spanned<SimDuration>>,
     pub timeout: Option<Spanned<SimDuration>>,
     pub max_ops: Option<u64>,
+    pub placement: Option<Spanned<String>>,
+    pub targets: Option<Spanned<Vec<i64>>>,
 }
 
 /// `[checks]`.

@@ -53,6 +53,25 @@ pub struct WorkloadConfig {
     pub timeout: SimDuration,
     /// Stop after this many operations in all (`None`: until `duration`).
     pub max_ops: Option<u64>,
+    /// Which server each client's requests go to.
+    pub placement: Placement,
+    /// The servers placement chooses among (empty: every server).
+    pub targets: Vec<crate::process::NodeId>,
+}
+
+/// Which server a workload client's request goes to (`[workload]
+/// placement`), for protocols whose requests go to a server.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Placement {
+    /// Where the protocol's workload sends it.
+    #[default]
+    Protocol,
+    /// Client `c` always talks to target `c mod n`.
+    Fixed,
+    /// Client `c`'s `k`-th request goes to target `(c + k) mod n`.
+    RoundRobin,
+    /// A target drawn from the workload stream for each request.
+    Random,
 }
 
 impl Default for WorkloadConfig {
@@ -62,6 +81,8 @@ impl Default for WorkloadConfig {
             interval: SimDuration::from_millis(100),
             timeout: SimDuration::from_secs(1),
             max_ops: None,
+            placement: Placement::Protocol,
+            targets: Vec::new(),
         }
     }
 }

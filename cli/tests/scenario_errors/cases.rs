@@ -443,6 +443,31 @@ pub(super) const CASES: &[Case] = &[
         field: Some("raft.linearizability_budget_ms"),
         phrase: "expected [checks] linearizability_steps",
     },
+    // ----- placement -----------------------------------------------------------------
+    Case {
+        name: "placement-unknown",
+        text: head!("[workload]\nplacement = \"nearest\" # <- here\n"),
+        field: Some("workload.placement"),
+        phrase: "unknown placement \"nearest\": expected protocol, fixed, round-robin or random",
+    },
+    Case {
+        name: "placement-for-raft",
+        text: b"name = \"t\"\nprotocol = \"raft\"\nnodes = 3\nduration = \"10s\"\n[workload]\nplacement = \"fixed\" # <- here\n",
+        field: Some("workload.placement"),
+        phrase: "protocol raft places its own requests: its clients are processes",
+    },
+    Case {
+        name: "targets-without-placement",
+        text: head!("[workload]\ntargets = [0] # <- here\n"),
+        field: Some("workload.targets"),
+        phrase: "applies only with placement",
+    },
+    Case {
+        name: "targets-out-of-range",
+        text: head!("[workload]\nplacement = \"fixed\"\ntargets = [0, 7] # <- here\n"),
+        field: Some("workload.targets"),
+        phrase: "node index 7 is out of range",
+    },
     // ----- slow messages -----------------------------------------------------------------
     Case {
         name: "slow-without-share",

@@ -31,6 +31,10 @@ impl ProtocolDef for Def {
         ROLES
     }
 
+    fn fixed_placement(&self) -> Option<&'static str> {
+        Some("every saga goes to the orchestrator")
+    }
+
     fn options(&self, input: &OptionsInput<'_>) -> Result<SagaOptions, ScenarioError> {
         let o: SagaOptions = input.table("saga")?;
         let nodes = input.nodes();

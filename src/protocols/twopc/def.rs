@@ -32,6 +32,10 @@ impl ProtocolDef for Def {
         ROLES
     }
 
+    fn fixed_placement(&self) -> Option<&'static str> {
+        Some("every transaction goes to the coordinator (node 0)")
+    }
+
     fn options(&self, input: &OptionsInput<'_>) -> Result<TwoPcOptions, ScenarioError> {
         let nodes = input.nodes();
         if nodes < 3 {

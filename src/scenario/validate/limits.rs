@@ -276,6 +276,57 @@ impl Validator<'_> {
         Ok(w)
     }
 
+    /// `[workload] placement` and `targets`, for a protocol whose requests
+    /// go to a server (`entry.fixed_placement()` says why not otherwise).
+    pub(super) fn placement(
+        &self,
+        raw: Option<&RawWorkload>,
+        entry: &dyn Entry,
+        nodes: usize,
+        workload: &mut WorkloadConfig,
+    ) -> Result<()> {
+        let Some(raw) = raw else { return Ok(()) };
+        if let Some(p) = &raw.placement {
+            workload.placement = match p.get_ref().as_str() {
+                "protocol" => Placement::Protocol,
+                "fixed" => Placement::Fixed,
+                "round-robin" => Placement::RoundRobin,
+                "random" => Placement::Random,
+                other => {
+                    return Err(self.err(
+                        p.span(),
+                        "workload.placement",
+                        format!("unknown placement {other:?}: expected protocol, fixed, round-robin or random"),
+                    ))
+                }
+            };
+            if let (Some(why), true) = (
+                entry.fixed_placement(),
+                workload.placement != Placement::Protocol,
+            ) {
+                return Err(self.err(
+                    p.span(),
+                    "workload.placement",
+                    format!("protocol {} places its own requests: {why}; expected placement = \"protocol\" or none", entry.name()),
+                ));
+            }
+        }
+        if let Some(t) = &raw.targets {
+            if workload.placement == Placement::Protocol {
+                return Err(self.err(
+                    t.span(),
+                    "workload.targets",
+                    "applies only with placement = \"fixed\", \"round-robin\" or \"random\"",
+                ));
+            }
+            if t.get_ref().is_empty() {
+                return Err(self.err(t.span(), "workload.targets", "expected at least one server"));
+            }
+            workload.targets = self.node_list(t, "workload.targets", nodes)?;
+        }
+        Ok(())
+    }
+
     pub(super) fn checks(
         &self,
         raw: &RawScenario,

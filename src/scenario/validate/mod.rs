@@ -23,8 +23,8 @@ use crate::protocols::registry::{Entry, Registry};
 use crate::protocols::ENGINE_CHECKS;
 use crate::sim::repeat;
 use crate::sim::{
-    FaultAction, FaultRate, FaultTemplate, GroupSize, NemesisConfig, NodeRef, Repeat, Shape,
-    ShapeKind, SimConfig, StorageFaults, SwarmConfig, SwarmRate, TimedFault, WorkBound,
+    FaultAction, FaultRate, FaultTemplate, GroupSize, NemesisConfig, NodeRef, Placement, Repeat,
+    Shape, ShapeKind, SimConfig, StorageFaults, SwarmConfig, SwarmRate, TimedFault, WorkBound,
     WorkloadConfig,
 };
 use crate::time::{parse_duration, SimDuration, SimTime};
@@ -174,7 +174,8 @@ impl Validator<'_> {
                 format!("expected a duration above 0 and at most {DURATION_MAX}"),
             ));
         }
-        let workload = self.workload(raw.workload.as_ref())?;
+        let mut workload = self.workload(raw.workload.as_ref())?;
+        self.placement(raw.workload.as_ref(), entry, nodes, &mut workload)?;
         let protocol = self.protocol_plan(&raw, entry, nodes, workload.clients)?;
         // Protocols with client processes address them after the servers,
         // in explicit partition groups and links.

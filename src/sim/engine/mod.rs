@@ -18,8 +18,8 @@ use super::queue::EventQueue;
 use super::storage::{FaultyDisk, StorageFaulter};
 use super::work::{WorkMeter, WorkVerdict};
 use super::{
-    nemesis, panics, AppliedFault, EndReason, FaultEffect, RoleChange, RunResult, SimConfig,
-    TraceRecord, MAX_INTERVALS, MAX_ROLE_CHANGES,
+    nemesis, panics, AppliedFault, EndReason, FaultEffect, Placement, RoleChange, RunResult,
+    SimConfig, TraceRecord, MAX_INTERVALS, MAX_ROLE_CHANGES,
 };
 use crate::history::{History, Operation, Outcome, Record, RecordOutcome};
 use crate::net::partition::shapes;
@@ -133,6 +133,8 @@ struct Client {
     /// One event per client, re-armed when it finds a younger operation
     /// open, keeps the queue small (one per client, not one per operation).
     timeout_armed: Option<SimTime>,
+    /// Requests this client has issued (for round-robin placement).
+    issued: u64,
 }
 
 #[derive(Default)]
@@ -229,6 +231,7 @@ impl<P: Protocol> Simulation<P> {
                 process: c as u64,
                 open: None,
                 timeout_armed: None,
+                issued: 0,
             })
             .collect();
         let coverage = config.coverage;

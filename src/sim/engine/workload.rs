@@ -20,6 +20,7 @@ impl<P: Protocol> Simulation<P> {
             return self.stop_at_bound(EndReason::HistoryLimit);
         }
         let (target, op) = self.protocol.next_op(client, &mut self.workload_rng);
+        let target = self.place(client, target);
         assert!(
             target.index() < self.slots.len(),
             "workload sent an operation to {target}, which does not exist"
@@ -53,6 +54,29 @@ impl<P: Protocol> Simulation<P> {
             self.arm_timeout(client, self.now + self.config.workload.timeout);
         }
         self.request(target, RequestId(index as u64), op);
+    }
+
+    /// The server `[workload] placement` sends client `client`'s next
+    /// request to (`target` when the protocol decides).
+    fn place(&mut self, client: usize, target: NodeId) -> NodeId {
+        let w = &self.config.workload;
+        let k = self.clients[client].issued;
+        self.clients[client].issued += 1;
+        let n = if w.targets.is_empty() {
+            self.servers.len()
+        } else {
+            w.targets.len()
+        };
+        let pick = match w.placement {
+            Placement::Protocol => return target,
+            Placement::Fixed => client % n,
+            Placement::RoundRobin => (client + k as usize) % n,
+            Placement::Random => self.workload_rng.index(n),
+        };
+        match self.config.workload.targets.get(pick) {
+            Some(&t) => t,
+            None => self.servers[pick],
+        }
     }
 
     pub(super) fn request(&mut self, target: NodeId, req: RequestId, op: Op<P>) {
