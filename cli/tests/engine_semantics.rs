@@ -803,3 +803,32 @@ fn placement_sends_requests_where_it_says() {
         "{random:?}"
     );
 }
+
+/// `engine.quiescence`, for protocols that go quiet: a probe that keeps
+/// chattering after the liveness phase fails it; one that only ticks holds.
+#[test]
+fn a_quiet_protocol_that_keeps_sending_fails_quiescence() {
+    let config = SimConfig {
+        seed: 4,
+        network: network(0.0, 0.0),
+        duration: SimDuration::from_secs(3),
+        settle: SimDuration::from_secs(2),
+        quiescent: true,
+        ..SimConfig::default()
+    };
+    let (chatter, _) = run(Plan::Chatter(100), 3, config.clone());
+    let checks: Vec<&str> = chatter
+        .violations
+        .iter()
+        .map(|v| v.check.as_str())
+        .collect();
+    assert_eq!(checks, ["engine.quiescence"], "{:?}", chatter.violations);
+    let (quiet, _) = run(Plan::Tick(100), 3, config.clone());
+    assert!(quiet.violations.is_empty(), "{:?}", quiet.violations);
+    let not_judged = SimConfig {
+        quiescent: false,
+        ..config
+    };
+    let (chatter, _) = run(Plan::Chatter(100), 3, not_judged);
+    assert!(chatter.violations.is_empty(), "{:?}", chatter.violations);
+}

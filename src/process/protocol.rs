@@ -166,7 +166,8 @@ pub struct Violation {
     /// (`saga.outcome`: `took-effect-twice`, `compensated-twice`, ...), so
     /// `shrink` and `explore --guided` keep the same bug, not only the same
     /// check name. `None` for single-property checks.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// In JSON `failure_kind` (`kind` there says when the check is judged).
+    #[serde(rename = "failure_kind", skip_serializing_if = "Option::is_none")]
     pub kind: Option<String>,
 }
 
@@ -344,4 +345,23 @@ pub struct Interval {
     pub end_ns: u64,
     /// What it was, e.g. `in doubt (tx 17)`.
     pub label: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failure_kind_is_its_own_json_key_and_part_of_the_identity() {
+        let v =
+            Violation::new("saga.outcome", SimTime::ZERO, "twice").with_kind("took-effect-twice");
+        let json = serde_json::to_value(&v).unwrap_or_default();
+        assert_eq!(json["failure_kind"], "took-effect-twice");
+        assert!(
+            json.get("kind").is_none(),
+            "kind says when a check is judged"
+        );
+        assert_eq!(v.identity(), "saga.outcome/took-effect-twice");
+        assert_eq!(Violation::new("x.y", SimTime::ZERO, "m").identity(), "x.y");
+    }
 }

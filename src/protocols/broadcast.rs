@@ -408,6 +408,11 @@ impl crate::protocols::registry::ProtocolDef for Def {
         CHECKS
     }
 
+    /// With every fault repaired and no operation left, nothing is sent.
+    fn quiescent(&self) -> bool {
+        true
+    }
+
     fn options(
         &self,
         input: &crate::scenario::OptionsInput<'_>,

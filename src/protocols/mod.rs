@@ -18,12 +18,14 @@ pub use report_section::{ReportRow, ReportSection};
 use crate::process::CheckInfo;
 
 /// Checks the engine itself reports, whatever the protocol: its bounds,
-/// a panic inside the run (a broken assertion: a bug), and work out of
-/// proportion after the faults were repaired (a livelock: `sim::work`).
+/// a panic inside the run (a broken assertion: a bug), work out of
+/// proportion after the faults were repaired (a livelock: `sim::work`),
+/// and, for protocols that go quiet, messages still sent at the very end.
 pub const ENGINE_CHECKS: &[CheckInfo] = &[
     CheckInfo::bound("engine.max-events"),
     CheckInfo::bound("engine.max-pending"),
     CheckInfo::bound("engine.max-history"),
     CheckInfo::always("engine.panic"),
     CheckInfo::eventually("engine.progress"),
+    CheckInfo::eventually("engine.quiescence"),
 ];

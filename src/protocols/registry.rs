@@ -78,6 +78,12 @@ pub trait ProtocolDef: Send + Sync + 'static {
     fn fixed_placement(&self) -> Option<&'static str> {
         None
     }
+    /// Whether its processes stop sending messages once every fault is
+    /// repaired and no operation is left (timers may still fire): then
+    /// `engine.quiescence` fails a run whose last window sent any.
+    fn quiescent(&self) -> bool {
+        false
+    }
     /// Reads and validates the options; every mistake is a
     /// [`ScenarioError`] made with `input`'s helpers, which point at the
     /// table or key at fault.
@@ -148,6 +154,8 @@ pub trait Entry: Send + Sync {
     fn buggify_points(&self) -> &'static [&'static str];
     /// Why placement does not apply; see [`ProtocolDef::fixed_placement`].
     fn fixed_placement(&self) -> Option<&'static str>;
+    /// Whether it goes quiet; see [`ProtocolDef::quiescent`].
+    fn quiescent(&self) -> bool;
     /// Reads its options: the plan a scenario runs.
     fn plan(&self, input: &OptionsInput<'_>) -> Result<Arc<dyn Plan>, ScenarioError>;
     /// Its part in the CAP experiment, if any.
@@ -216,6 +224,10 @@ impl<D: ProtocolDef> Entry for DefEntry<D> {
 
     fn fixed_placement(&self) -> Option<&'static str> {
         self.0.fixed_placement()
+    }
+
+    fn quiescent(&self) -> bool {
+        self.0.quiescent()
     }
 
     fn plan(&self, input: &OptionsInput<'_>) -> Result<Arc<dyn Plan>, ScenarioError> {

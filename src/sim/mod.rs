@@ -136,6 +136,9 @@ pub struct SimConfig {
     pub coverage: bool,
     /// Storage faults: lost syncs and torn crashes (`[storage]`).
     pub storage: StorageFaults,
+    /// The protocol goes quiet after the liveness phase (its registry
+    /// entry says so): `engine.quiescence` judges it.
+    pub quiescent: bool,
     /// The network.
     pub network: NetworkConfig,
     /// Whether messages to a paused node are dropped (true) or queued.
@@ -170,6 +173,7 @@ impl Default for SimConfig {
             buggify: 0.0,
             coverage: false,
             storage: StorageFaults::default(),
+            quiescent: false,
             network: NetworkConfig::default(),
             pause_drops_messages: false,
             faults: Vec::new(),

@@ -78,6 +78,8 @@ pub struct WorkMeter {
     windows: Vec<u64>,
     /// Events at or after `tail_start_ns`, as of the last edge crossed.
     tail: u64,
+    /// Messages sent at or after `tail_start_ns`.
+    tail_messages: u64,
     /// What is being counted now, how many so far, and where it ends.
     segment: Segment,
     count: u64,
@@ -101,6 +103,7 @@ impl WorkMeter {
             tail_start_ns,
             windows: Vec::new(),
             tail: 0,
+            tail_messages: 0,
             segment: Segment::Window(0),
             count: 0,
             next_edge_ns: window_ns.min(fault_ns).min(tail_start_ns),
@@ -116,6 +119,34 @@ impl WorkMeter {
             self.cross(ns);
         }
         self.count += 1;
+    }
+
+    /// Counts one message sent at `now`.
+    #[inline(always)]
+    pub fn message(&mut self, now: SimTime) {
+        if now.as_nanos() >= self.tail_start_ns {
+            self.tail_messages += 1;
+        }
+    }
+
+    /// Messages sent in the run's last window.
+    pub fn last_window_messages(&self) -> u64 {
+        self.tail_messages
+    }
+
+    /// `engine.quiescence` at the end of a run that reached its end at
+    /// `end`: a protocol that goes quiet once its faults are repaired and
+    /// its operations done sends nothing in the run's last window.
+    pub fn quiescence(&self, end: SimTime, liveness_phase: bool) -> Option<Violation> {
+        if !liveness_phase || self.tail_start_ns < self.fault_end_ns || self.tail_messages == 0 {
+            return None;
+        }
+        let window = SimDuration::from_nanos(self.window_ns);
+        let message = format!(
+            "the protocol goes quiet once its faults are repaired and no operation is left, but the run's last {window} still sent {} messages: a retransmission that never ends, or work that leaked",
+            self.tail_messages
+        );
+        Some(Violation::new("engine.quiescence", end, message))
     }
 
     /// Moves on to the segment holding `ns`.

@@ -49,6 +49,11 @@ impl ProtocolDef for QuorumDef {
         checks::CHECKS
     }
 
+    /// With every fault repaired and no operation left, nothing is sent.
+    fn quiescent(&self) -> bool {
+        true
+    }
+
     fn extra_tables(&self) -> &'static [&'static str] {
         &["store"]
     }

@@ -32,6 +32,11 @@ impl ProtocolDef for Def {
         ROLES
     }
 
+    /// With every fault repaired and no operation left, nothing is sent.
+    fn quiescent(&self) -> bool {
+        true
+    }
+
     fn fixed_placement(&self) -> Option<&'static str> {
         Some("every transaction goes to the coordinator (node 0)")
     }

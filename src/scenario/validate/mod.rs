@@ -266,6 +266,7 @@ impl Validator<'_> {
             record_trace: false,
             export_history: true,
             coverage: false,
+            quiescent: entry.quiescent(),
         };
         let swarm = raw
             .swarm

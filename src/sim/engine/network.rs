@@ -13,6 +13,7 @@ impl<P: Protocol> Simulation<P> {
             "{from} sent a message to {to}, which does not exist"
         );
         self.invariants.on_send(from, to, &msg);
+        self.work.message(self.now);
         if self.config.record_trace {
             self.record("send", Some(from), Some(to), None, format!("{msg:?}"));
         }

@@ -65,6 +65,12 @@ impl<P: Protocol> Simulation<P> {
             if let WorkVerdict::Violated(v) = self.work_verdict() {
                 self.record_violation(v);
             }
+            let liveness = self.config.settle.as_nanos() > 0;
+            if self.config.quiescent {
+                if let Some(v) = self.work.quiescence(self.now, liveness) {
+                    self.record_violation(v);
+                }
+            }
         }
         let undecided: Vec<Undecided> = self
             .invariants
@@ -181,6 +187,10 @@ impl<P: Protocol> Simulation<P> {
         m.insert(
             "work_last_window_events".into(),
             json!(self.work.last_window()),
+        );
+        m.insert(
+            "work_last_window_messages".into(),
+            json!(self.work.last_window_messages()),
         );
         m.insert(
             "work_baseline_window_events".into(),
