@@ -181,9 +181,7 @@ pub fn check_rows(scenario: &Scenario, result: &RunResult) -> Vec<CheckRow> {
         .protocol
         .checks()
         .iter()
-        .chain(crate::protocols::ENGINE_CHECKS)
-        // Quiescence is judged only for protocols that go quiet.
-        .filter(|check| check.name != "engine.quiescence" || scenario.config.quiescent)
+        .chain(crate::protocols::engine_checks(scenario.config.quiescent))
         .map(|check| {
             let name = check.name;
             let row = |status, reason, time_ns| CheckRow {

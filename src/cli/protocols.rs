@@ -3,7 +3,7 @@
 //! tables, checks, roles, message kinds and code-level fault points.
 
 use super::EXIT_OK;
-use crate::protocols::{Registry, ENGINE_CHECKS};
+use crate::protocols::{Registry, ENGINE_CHECKS, QUIESCENCE_CHECK};
 use clap::Args;
 use serde_json::json;
 
@@ -31,6 +31,7 @@ pub fn run(args: ProtocolsArgs, registry: &Registry) -> i32 {
                     "client_processes": e.client_processes(),
                     "message_kinds": e.message_kinds(),
                     "buggify_points": e.buggify_points(),
+                    "quiescent": e.quiescent(),
                 })
             })
             .collect();
@@ -55,6 +56,9 @@ pub fn run(args: ProtocolsArgs, registry: &Registry) -> i32 {
         }
         if !e.buggify_points().is_empty() {
             println!("{:<10} buggify {}", "", e.buggify_points().join(", "));
+        }
+        if e.quiescent() {
+            println!("{:<10} goes quiet: {} judges it", "", QUIESCENCE_CHECK.name);
         }
     }
     println!(

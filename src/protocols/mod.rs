@@ -18,14 +18,23 @@ pub use report_section::{ReportRow, ReportSection};
 use crate::process::CheckInfo;
 
 /// Checks the engine itself reports, whatever the protocol: its bounds,
-/// a panic inside the run (a broken assertion: a bug), work out of
-/// proportion after the faults were repaired (a livelock: `sim::work`),
-/// and, for protocols that go quiet, messages still sent at the very end.
+/// a panic inside the run (a broken assertion: a bug), and work out of
+/// proportion after the faults were repaired (a livelock: `sim::work`).
 pub const ENGINE_CHECKS: &[CheckInfo] = &[
     CheckInfo::bound("engine.max-events"),
     CheckInfo::bound("engine.max-pending"),
     CheckInfo::bound("engine.max-history"),
     CheckInfo::always("engine.panic"),
     CheckInfo::eventually("engine.progress"),
-    CheckInfo::eventually("engine.quiescence"),
 ];
+
+/// The engine's check for protocols that go quiet
+/// ([`ProtocolDef::quiescent`]): messages still sent at the very end.
+pub const QUIESCENCE_CHECK: CheckInfo = CheckInfo::eventually("engine.quiescence");
+
+/// The engine's checks of a protocol that goes quiet (`quiescent`) or not.
+pub fn engine_checks(quiescent: bool) -> impl Iterator<Item = &'static CheckInfo> {
+    ENGINE_CHECKS
+        .iter()
+        .chain(quiescent.then_some(&QUIESCENCE_CHECK))
+}

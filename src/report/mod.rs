@@ -91,7 +91,7 @@ fn violations_json(scenario: &Scenario, result: &RunResult) -> Value {
         .protocol
         .checks()
         .iter()
-        .chain(crate::protocols::ENGINE_CHECKS)
+        .chain(crate::protocols::engine_checks(scenario.config.quiescent))
         .collect();
     let list = result.violations.iter().map(|v| {
         let mut value = json!(v);

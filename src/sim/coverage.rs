@@ -24,7 +24,7 @@ pub const MAX_FEATURES: usize = 1 << 16;
 /// The features of one run.
 #[derive(Clone, Debug, Default)]
 pub struct Coverage {
-    features: FxHashSet<u64>,
+    features: FxHashSet<u64>, // determinism: ok (membership only; handed out sorted)
     /// The last message kind each process handled (a hash; 0 before any).
     last_kind: Vec<u64>,
 }

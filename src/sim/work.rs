@@ -134,11 +134,17 @@ impl WorkMeter {
         self.tail_messages
     }
 
+    /// Whether the run's last window lies wholly in its liveness phase (a
+    /// run without one, or with one shorter than a window, is not judged).
+    fn last_window_after_faults(&self) -> bool {
+        self.tail_start_ns >= self.fault_end_ns
+    }
+
     /// `engine.quiescence` at the end of a run that reached its end at
     /// `end`: a protocol that goes quiet once its faults are repaired and
     /// its operations done sends nothing in the run's last window.
-    pub fn quiescence(&self, end: SimTime, liveness_phase: bool) -> Option<Violation> {
-        if !liveness_phase || self.tail_start_ns < self.fault_end_ns || self.tail_messages == 0 {
+    pub fn quiescence(&self, end: SimTime) -> Option<Violation> {
+        if !self.last_window_after_faults() || self.tail_messages == 0 {
             return None;
         }
         let window = SimDuration::from_nanos(self.window_ns);
@@ -205,10 +211,9 @@ impl WorkMeter {
         counts.get(counts.len() / 4).copied()
     }
 
-    /// The verdict at the end of a run that reached its end at `end`
-    /// (`liveness_phase`: whether it had one).
-    pub fn verdict(&self, end: SimTime, liveness_phase: bool) -> WorkVerdict {
-        if !liveness_phase || self.tail_start_ns < self.fault_end_ns {
+    /// The verdict at the end of a run that reached its end at `end`.
+    pub fn verdict(&self, end: SimTime) -> WorkVerdict {
+        if !self.last_window_after_faults() {
             return WorkVerdict::NotApplicable("the liveness phase is shorter than the window");
         }
         let Some(baseline) = self.baseline_window() else {
@@ -259,7 +264,7 @@ mod tests {
         let mut m = meter(10.0);
         feed(&mut m, 0, 4000, 5);
         feed(&mut m, 4000, 6000, 1);
-        let verdict = m.verdict(SimTime::from_nanos(6_000_000_000), true);
+        let verdict = m.verdict(SimTime::from_nanos(6_000_000_000));
         assert_eq!(
             verdict,
             WorkVerdict::Held {
@@ -274,7 +279,7 @@ mod tests {
         let mut m = meter(10.0);
         feed(&mut m, 0, 4000, 5);
         feed(&mut m, 4000, 6000, 60);
-        match m.verdict(SimTime::from_nanos(6_000_000_000), true) {
+        match m.verdict(SimTime::from_nanos(6_000_000_000)) {
             WorkVerdict::Violated(v) => {
                 assert_eq!(v.check, "engine.progress");
                 assert!(v.message.contains("60000 events"), "{}", v.message);
@@ -290,18 +295,16 @@ mod tests {
         feed(&mut m, 1000, 4000, 5);
         feed(&mut m, 4000, 6000, 20);
         assert!(matches!(
-            m.verdict(SimTime::from_nanos(6_000_000_000), true),
+            m.verdict(SimTime::from_nanos(6_000_000_000)),
             WorkVerdict::Held { baseline: 5000, .. }
         ));
     }
 
     #[test]
     fn no_liveness_phase_means_nothing_to_judge() {
-        let mut m = meter(10.0);
+        let end = SimTime::from_nanos(4_000_000_000);
+        let mut m = WorkMeter::new(WorkBound::default(), end, end);
         feed(&mut m, 0, 4000, 5);
-        assert!(matches!(
-            m.verdict(SimTime::from_nanos(4_000_000_000), false),
-            WorkVerdict::NotApplicable(_)
-        ));
+        assert!(matches!(m.verdict(end), WorkVerdict::NotApplicable(_)));
     }
 }

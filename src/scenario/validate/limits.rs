@@ -339,7 +339,7 @@ impl Validator<'_> {
         let all: Vec<&str> = entry
             .checks()
             .iter()
-            .chain(ENGINE_CHECKS)
+            .chain(engine_checks(entry.quiescent()))
             .map(|c| c.name)
             .collect();
         let known = |name: &str| all.contains(&name);

@@ -19,8 +19,8 @@ use super::raw::{
 use super::{Expect, Scenario, Slo};
 use crate::net::{Latency, LinkConfig, NetworkConfig, SlowMessages};
 use crate::process::{CheckBudget, NodeId};
+use crate::protocols::engine_checks;
 use crate::protocols::registry::{Entry, Registry};
-use crate::protocols::ENGINE_CHECKS;
 use crate::sim::repeat;
 use crate::sim::{
     FaultAction, FaultRate, FaultTemplate, GroupSize, NemesisConfig, NodeRef, Placement, Repeat,

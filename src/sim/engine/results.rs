@@ -62,12 +62,13 @@ impl<P: Protocol> Simulation<P> {
             for v in found {
                 self.record_violation(v);
             }
-            if let WorkVerdict::Violated(v) = self.work_verdict() {
+            // engine.progress and engine.quiescence: judged only when the
+            // run reached its end.
+            if let WorkVerdict::Violated(v) = self.work.verdict(self.now) {
                 self.record_violation(v);
             }
-            let liveness = self.config.settle.as_nanos() > 0;
             if self.config.quiescent {
-                if let Some(v) = self.work.quiescence(self.now, liveness) {
+                if let Some(v) = self.work.quiescence(self.now) {
                     self.record_violation(v);
                 }
             }
@@ -126,12 +127,6 @@ impl<P: Protocol> Simulation<P> {
             swarm: None,
             coverage,
         }
-    }
-
-    /// `engine.progress` on this run (judged only when it reached its end).
-    pub(super) fn work_verdict(&self) -> WorkVerdict {
-        let liveness = self.config.settle.as_nanos() > 0;
-        self.work.verdict(self.now, liveness)
     }
 
     pub(super) fn metrics(&self) -> BTreeMap<String, Value> {
