@@ -56,14 +56,26 @@ impl RaftChecks {
     }
 
     /// Every replica holds, and has committed, the entries the cluster had
-    /// committed by the liveness bound's deadline: after that, the rest of
-    /// the liveness phase is time to catch up. A replica that never does
-    /// (a follower the leader stopped repairing, a replication livelock)
-    /// passes every safety check while the majority moves on.
+    /// committed by a cut in the liveness phase: the liveness bound's
+    /// deadline, or half-way through the phase if that comes first; the
+    /// rest of the phase is time to catch up. A replica that never does (a
+    /// follower the leader stopped repairing, a replication livelock, a
+    /// commit index only new entries carry) passes every safety check
+    /// while the majority moves on.
     pub(super) fn convergence(&self, end: &EndState<'_, RaftNode>) -> Vec<Violation> {
-        let deadline = self.liveness_start + self.liveness_bound;
-        let target = self.committed_by_deadline;
-        if end.time <= deadline || target == 0 {
+        if end.time <= self.liveness_start {
+            return Vec::new();
+        }
+        let half =
+            SimDuration::from_nanos(end.time.saturating_since(self.liveness_start).as_nanos() / 2);
+        let deadline = self.liveness_start + self.liveness_bound.min(half);
+        let target = self
+            .liveness_commits
+            .iter()
+            .take_while(|&&(at, _)| at <= deadline)
+            .last()
+            .map_or(self.committed_at_liveness, |&(_, n)| n);
+        if target == 0 {
             return Vec::new();
         }
         let agreed = self.committed[target - 1].chain;
@@ -92,7 +104,7 @@ impl RaftChecks {
             return Vec::new();
         }
         let msg = format!(
-            "the cluster had committed {target} entries by {deadline} (the liveness bound), but at the end of the run {} had not caught up: {}",
+            "the cluster had committed {target} entries by {deadline} (the liveness bound, or half-way through the liveness phase), but at the end of the run {} had not caught up: {}",
             if behind.len() == 1 { "one replica" } else { "replicas" },
             behind.join(", ")
         );

@@ -155,6 +155,12 @@ pub struct RaftChecks {
     chains: FirstHolders,
     /// The committed prefix.
     committed: Vec<Ghost>,
+    /// The term each stretch of the committed prefix was first committed
+    /// in (the committing server's term then), as (first position, term),
+    /// one pair per change of term.
+    commit_terms: Vec<(usize, u64)>,
+    /// Each server's current term, as its notes tell.
+    terms: Vec<u64>,
     /// Each term's leader: who, elected when, and when it stopped leading.
     leaders: BTreeMap<u64, Reign>,
     /// The term each server leads now, if it does.
@@ -166,9 +172,12 @@ pub struct RaftChecks {
     commit_latency_ns: Vec<u64>,
     leaderless_since: Option<SimTime>,
     leaderless_ns: u64,
-    /// How many entries were committed by the liveness bound's deadline:
-    /// every replica must hold them by the end (`raft.convergence`).
-    committed_by_deadline: usize,
+    /// How many entries were committed when the liveness phase began.
+    committed_at_liveness: usize,
+    /// The committed prefix's length after each commit in the liveness
+    /// phase, with its time (`raft.convergence` picks its cut from these;
+    /// no client operation starts then, so they are few).
+    liveness_commits: Vec<(SimTime, usize)>,
     max_term: u64,
     sent: [u64; MsgKind::ALL.len()],
     snapshots_taken: u64,
@@ -195,6 +204,8 @@ impl RaftChecks {
             logs: vec![GhostLog::default(); servers],
             chains: FirstHolders::default(),
             committed: Vec::new(),
+            commit_terms: Vec::new(),
+            terms: vec![0; servers],
             leaders: BTreeMap::new(),
             leading: vec![None; servers],
             acked: Vec::new(),
@@ -202,7 +213,8 @@ impl RaftChecks {
             commit_latency_ns: Vec::new(),
             leaderless_since: Some(SimTime::ZERO),
             leaderless_ns: 0,
-            committed_by_deadline: 0,
+            committed_at_liveness: 0,
+            liveness_commits: Vec::new(),
             max_term: 0,
             sent: [0; MsgKind::ALL.len()],
             snapshots_taken: 0,
@@ -294,17 +306,40 @@ impl RaftChecks {
             ended: None,
         };
         self.leaders.insert(term, reign);
+        self.terms[node.index()] = self.terms[node.index()].max(term);
         let log = &self.logs[node.index()];
-        let c = self.committed.len();
+        // Leader Completeness (paper §5.4): an entry committed in an
+        // earlier term is in every later leader's log. Entries committed
+        // in this term or later (a leader elected while it was paused, its
+        // votes waiting in its inbox, comes into office behind) are not.
+        let c = self.committed_before_term(term);
         if c > 0
             && log.get(c - 1, &self.committed).map(|g| g.chain) != Some(self.committed[c - 1].chain)
         {
-            let msg = format!("{node} became leader of term {term} without every committed entry (committed through index {c}, its log has {})", log.len());
+            let msg = format!("{node} became leader of term {term} without every entry committed before it (committed through index {c} in earlier terms, its log has {})", log.len());
             return Err(Violation::new("raft.leader-completeness", at, msg));
         }
         self.set_leading(at, node, Some(term));
         self.proposed.clear();
         Ok(())
+    }
+
+    /// How many entries of the committed prefix were committed in terms
+    /// before `term`.
+    fn committed_before_term(&self, term: u64) -> usize {
+        let ends = self
+            .commit_terms
+            .iter()
+            .skip(1)
+            .map(|&(next, _)| next)
+            .chain([self.committed.len()]);
+        self.commit_terms
+            .iter()
+            .zip(ends)
+            .filter(|((_, t), _)| *t < term)
+            .map(|(_, end)| end)
+            .max()
+            .unwrap_or(0)
     }
 
     fn set_leading(&mut self, at: SimTime, node: NodeId, term: Option<u64>) {
@@ -347,15 +382,23 @@ impl RaftChecks {
             }
         }
         let log = &mut self.logs[node.index()];
+        let before = self.committed.len();
         for k in self.committed.len()..i {
             // k >= committed.len() >= base: the entry is in the tail.
             if let Some(g) = log.tail.get(k - log.base) {
                 self.committed.push(*g);
             }
         }
+        let term = self.terms[node.index()];
+        if self.committed.len() > before && self.commit_terms.last().map(|&(_, t)| t) != Some(term)
+        {
+            self.commit_terms.push((before, term));
+        }
         log.settle(i);
-        if at <= self.liveness_start + self.liveness_bound {
-            self.committed_by_deadline = self.committed.len();
+        if at < self.liveness_start {
+            self.committed_at_liveness = self.committed.len();
+        } else if self.liveness_commits.last().map(|&(_, n)| n) != Some(self.committed.len()) {
+            self.liveness_commits.push((at, self.committed.len()));
         }
         if self.leading[node.index()].is_some() {
             while let Some(&(proposed, proposed_at)) = self.proposed.front() {
@@ -451,6 +494,7 @@ impl Invariants<RaftNode> for RaftChecks {
             }
             Note::Term { term } => {
                 self.max_term = self.max_term.max(*term);
+                self.terms[node.index()] = *term;
                 Ok(())
             }
             Note::Committed { index } => self.on_committed(at, node, *index),

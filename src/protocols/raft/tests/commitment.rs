@@ -50,17 +50,23 @@ struct Cluster {
 impl Cluster {
     /// Nodes with these (term, log terms); index 1 is committed everywhere.
     fn new(states: &[(u64, &[u64])], options: &ServerOptions) -> Self {
-        Self::with_liveness_start(states, options, crate::time::SimTime::MAX)
+        Self::with_liveness(
+            states,
+            options,
+            crate::time::SimTime::MAX,
+            SimDuration::ZERO,
+        )
     }
 
-    /// The same, with the checks' liveness phase starting at `start` (and
-    /// its bound zero: the deadline is `start`).
-    fn with_liveness_start(
+    /// The same, with the checks' liveness phase starting at `start` and
+    /// a stable leader due within `bound` of it.
+    fn with_liveness(
         states: &[(u64, &[u64])],
         options: &ServerOptions,
         start: crate::time::SimTime,
+        bound: SimDuration,
     ) -> Self {
-        let mut checks = RaftChecks::new(SimDuration::ZERO, 1, states.len(), start);
+        let mut checks = RaftChecks::new(bound, 1, states.len(), start);
         let mut nodes = Vec::new();
         let mut timers = Vec::new();
         for (i, &(term, terms)) in states.iter().enumerate() {
@@ -225,7 +231,7 @@ fn a_replica_that_never_catches_up_fails_convergence() {
     let states: [(u64, &[u64]); 5] = [(1, &[1]); 5];
     let start = crate::time::SimTime::ZERO + SimDuration::from_secs(10);
     let end = start + SimDuration::from_secs(5);
-    let mut c = Cluster::with_liveness_start(&states, &opts(false), start);
+    let mut c = Cluster::with_liveness(&states, &opts(false), start, SimDuration::ZERO);
     c.time_out(0); // n0 leads term 2; its no-op (index 2) commits on the leader
     assert_eq!(srv(&c.nodes[0]).commit_index(), 2);
     c.reachable[4] = false;
@@ -241,4 +247,84 @@ fn a_replica_that_never_catches_up_fails_convergence() {
     c.reachable[4] = true;
     c.heartbeat(0);
     assert!(c.at_end(end, "raft.convergence").is_empty());
+}
+
+/// `raft.convergence` in a liveness phase shorter than the liveness bound
+/// (raft-calm's): the cut is half-way through the phase. What was
+/// committed by then must reach every replica; what was committed later
+/// need not yet. (The harness nodes start with commit index 0, so n4 is
+/// behind on index 1 either way: the message says how much was due.)
+#[test]
+fn convergence_cuts_a_short_liveness_phase_in_half() {
+    let states: [(u64, &[u64]); 5] = [(1, &[1]); 5];
+    let start = crate::time::SimTime::ZERO + SimDuration::from_millis(1500);
+    let bound = SimDuration::from_secs(10);
+    let mut c = Cluster::with_liveness(&states, &opts(false), start, bound);
+    // One clock: n0's election timeout takes it to 2s, where the others are.
+    for (i, h) in c.nodes.iter_mut().enumerate() {
+        h.now = crate::time::SimTime::ZERO + SimDuration::from_secs(if i == 0 { 1 } else { 2 });
+    }
+    c.time_out(0); // at 2s: n0 leads term 2, its no-op (index 2) commits
+    c.reachable[4] = false;
+    c.heartbeat(0); // n4 never learns it
+    let end = start + SimDuration::from_secs(4); // cut at 3.5s
+    let behind = c.at_end(end, "raft.convergence");
+    assert_eq!(behind.len(), 1, "{behind:?}");
+    assert!(
+        behind[0].contains("committed 2 entries by 3.5s"),
+        "{}",
+        behind[0]
+    );
+    // Cut at 1.9s: only index 1 (committed before the run) is due.
+    let early = start + SimDuration::from_millis(800);
+    let behind = c.at_end(early, "raft.convergence");
+    assert!(
+        behind[0].contains("committed 1 entries by 1.9s"),
+        "{}",
+        behind[0]
+    );
+}
+
+// ----- Leader Completeness counts what was committed before the leader's term -----------
+
+/// §5.4: an entry committed in term 3 must be in the log of every leader
+/// of a later term, not of an earlier one: a leader of term 2 whose votes
+/// waited in its inbox while it was paused comes into office behind, and
+/// that is no violation (its appends are refused by the newer terms).
+#[test]
+fn leader_completeness_asks_only_for_entries_committed_in_earlier_terms() {
+    let run = |late_term: u64| {
+        let mut checks = RaftChecks::new(SimDuration::ZERO, 1, 3, crate::time::SimTime::MAX);
+        let t = |ms: u64| crate::time::SimTime::ZERO + SimDuration::from_millis(ms);
+        let mut note = |ms, node: u32, n: Note| checks.on_note(t(ms), NodeId(node), &n);
+        for node in 0..3 {
+            let logged = Note::Logged {
+                first: 1,
+                entries: vec![(1, 10)],
+            };
+            note(1, node, logged).expect("a first entry");
+        }
+        note(2, 0, Note::Term { term: 3 }).expect("n0 in term 3");
+        note(3, 0, Note::Leader { term: 3 }).expect("n0 leads term 3");
+        for node in 0..2 {
+            let logged = Note::Logged {
+                first: 2,
+                entries: vec![(3, 11)],
+            };
+            note(4, node, logged).expect("entry 2 on n0 and n1");
+        }
+        note(5, 0, Note::Committed { index: 2 }).expect("a majority holds it");
+        // n2 never got entry 2.
+        note(6, 2, Note::Term { term: late_term }).expect("n2's term");
+        note(7, 2, Note::Leader { term: late_term })
+    };
+    assert!(run(2).is_ok(), "a leader of an earlier term may be behind");
+    let v = run(4).expect_err("a leader of a later term must hold entry 2");
+    assert_eq!(v.check, "raft.leader-completeness");
+    assert!(
+        v.message
+            .contains("committed through index 2 in earlier terms"),
+        "{}",
+        v.message
+    );
 }
