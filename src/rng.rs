@@ -31,6 +31,8 @@ pub enum Stream {
     Guided,
     /// Storage faults: lost syncs and torn crashes (`[storage]`).
     Storage,
+    /// Crashes right after a send (`[nemesis] crash_after_send`).
+    CrashAfterSend,
     /// A node's own stream, handed to it through its context.
     Node(u32),
 }
@@ -45,6 +47,7 @@ impl Stream {
             Stream::Buggify => 4,
             Stream::Guided => 5,
             Stream::Storage => 6,
+            Stream::CrashAfterSend => 7,
             Stream::Nemesis(kind) => (1 << 32) | u64::from(kind),
             Stream::Node(node) => (2 << 32) | u64::from(node),
         }

@@ -9,7 +9,9 @@ use faultline::process::{
     Ctx, Disk, DiskKey, EndState, Invariants, NodeId, Process, Protocol, TimerId, Violation,
 };
 use faultline::rng::SimRng;
-use faultline::sim::{FaultAction, NodeRef, RunResult, Shape, SimConfig, Simulation, TimedFault};
+use faultline::sim::{
+    CrashAfterSend, FaultAction, NodeRef, RunResult, Shape, SimConfig, Simulation, TimedFault,
+};
 use faultline::time::{SimDuration, SimTime};
 use serde::Serialize;
 use std::cell::RefCell;
@@ -831,4 +833,73 @@ fn a_quiet_protocol_that_keeps_sending_fails_quiescence() {
     };
     let (chatter, _) = run(Plan::Chatter(100), 3, not_judged);
     assert!(chatter.violations.is_empty(), "{:?}", chatter.violations);
+}
+
+#[test]
+fn a_crash_after_send_lets_the_messages_out_and_loses_the_unsynced_state() {
+    let config = |probability| SimConfig {
+        seed: 3,
+        network: network(0.0, 0.0),
+        duration: SimDuration::from_millis(20),
+        crash_after_send: Some(CrashAfterSend {
+            probability,
+            kinds: vec!["message".into()],
+            down_min: SimDuration::from_millis(7),
+            down_max: SimDuration::from_millis(7),
+            start: SimTime::ZERO,
+        }),
+        ..SimConfig::default()
+    };
+    // Node 0 sends three pings as it starts, so each of its starts ends in
+    // a crash (at probability 1) and a restart 7 ms later; node 1 sends
+    // nothing and never crashes.
+    let (result, notes) = run(Plan::Burst(3), 2, config(1.0));
+    let ms = |t: u64| t / 1_000_000;
+    let crashes: Vec<(u64, &str)> = result
+        .faults
+        .iter()
+        .filter(|f| f.description.contains("crash"))
+        .map(|f| (ms(f.time_ns), f.description.as_str()))
+        .collect();
+    assert_eq!(
+        crashes,
+        [
+            (0, "crash n0 right after it sent message"),
+            (7, "crash n0 right after it sent message"),
+            (14, "crash n0 right after it sent message"),
+        ]
+    );
+    let restarts: Vec<u64> = result
+        .faults
+        .iter()
+        .filter(|f| f.description == "restart n0")
+        .map(|f| ms(f.time_ns))
+        .collect();
+    assert_eq!(
+        restarts,
+        [7, 14],
+        "the third restart is the liveness phase's"
+    );
+    // Every ping went out before its sender crashed.
+    assert_eq!(received(&notes), 9);
+    // The start count was synced before the sends and survives each crash;
+    // the marker written after the sync does not.
+    let starts: Vec<&Note> = notes
+        .iter()
+        .filter(|(_, node, n)| *node == NodeId(0) && matches!(n, Note::Started { .. }))
+        .map(|(_, _, n)| n)
+        .collect();
+    assert!(
+        matches!(
+            starts[1],
+            Note::Started {
+                synced: Some(1),
+                unsynced: false,
+                volatile: 0
+            }
+        ),
+        "{starts:?}"
+    );
+    let (calm, _) = run(Plan::Burst(3), 2, config(0.0));
+    assert!(calm.faults.iter().all(|f| !f.description.contains("crash")));
 }

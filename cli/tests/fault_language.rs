@@ -155,3 +155,32 @@ fn a_written_out_schedule_replays_with_the_same_trace_hash() {
         assert!(original.faults.len() > 6, "{:?}", original.faults);
     }
 }
+
+/// A swarm mix that turns crashes after sends on is written out under
+/// `[nemesis]`, and the written scenario replays with the same trace hash.
+#[test]
+fn crashes_after_sends_replay_from_the_written_scenario() {
+    let text =
+        format!("{HEAD}[nemesis]\nstart = \"1s\"\n[swarm]\ncrash_after_send = [0.05, 0.2]\n");
+    let scenario = parse(&text);
+    let (config, mix) = scenario.swarm_config(4).expect("a swarm section");
+    assert!(mix.contains("crash after send"), "{mix}");
+    let first = run_config(&scenario, config.clone());
+    assert!(
+        first
+            .faults
+            .iter()
+            .any(|f| f.description.contains("right after it sent")),
+        "no crash after a send in {:?}",
+        first
+            .faults
+            .iter()
+            .map(|f| &f.description)
+            .collect::<Vec<_>>()
+    );
+    let written = derived_toml(&scenario, &config, "written", "");
+    assert!(written.contains("crash_after_send"), "{written}");
+    let again = parse(&written);
+    let second = run_config(&again, again.config(again.default_seed));
+    assert_eq!(first.trace_hash, second.trace_hash, "{written}");
+}

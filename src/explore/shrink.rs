@@ -182,6 +182,18 @@ impl Shrinker<'_> {
         }
     }
 
+    /// Turns off crashes after sends, if the failure does without them.
+    fn drop_crash_after_send(&mut self, config: &mut SimConfig) {
+        if config.crash_after_send.is_none() {
+            return;
+        }
+        let mut candidate = config.clone();
+        candidate.crash_after_send = None;
+        if self.fails(&candidate) {
+            *config = candidate;
+        }
+    }
+
     fn calm_network(&mut self, config: &mut SimConfig) {
         for field in 0..2 {
             let mut candidate = config.clone();
@@ -236,6 +248,7 @@ pub fn shrink(
     s.shrink_workload(&mut config, ops_before);
     s.shrink_duration(&mut config);
     s.calm_network(&mut config);
+    s.drop_crash_after_send(&mut config);
     s.drop_episodes(&mut config);
     s.round_times(&mut config);
     let program = scenario.registry.program_name();

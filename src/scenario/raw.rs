@@ -195,6 +195,16 @@ pub struct RawNemesis {
     pub clock: Option<Spanned<RawRate>>,
     pub skew_max: Option<Spanned<SimDuration>>,
     pub drift_ppm_max: Option<Spanned<i64>>,
+    pub crash_after_send: Option<Spanned<RawCrashAfterSend>>,
+}
+
+/// `{ probability = 0.05, kinds = ["VoteReply"], down = ["1ms", "100ms"] }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCrashAfterSend {
+    pub probability: Option<Spanned<f64>>,
+    pub kinds: Option<Spanned<Vec<String>>>,
+    pub down: Option<Spanned<DurationRange>>,
 }
 
 /// `{ every = "10s", duration = ["2s", "5s"] }`.
@@ -279,6 +289,7 @@ pub struct RawSwarm {
     pub clock: Option<Spanned<RawSwarmRate>>,
     pub off: Option<Spanned<f64>>,
     pub buggify: Option<Spanned<[f64; 2]>>,
+    pub crash_after_send: Option<Spanned<[f64; 2]>>,
 }
 
 /// `{ every = ["2s", "20s"], duration = ["1s", "5s"] }`.

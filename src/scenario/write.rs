@@ -29,6 +29,25 @@ pub fn derived_toml(scenario: &Scenario, config: &SimConfig, name: &str, header:
     } else {
         doc.remove("buggify");
     }
+    // So may its crashes after sends (written out as they were drawn).
+    if let Some(c) = &config.crash_after_send {
+        let mut t = Table::new();
+        t.insert("probability".into(), Value::Float(c.probability));
+        if !c.kinds.is_empty() {
+            let kinds = c.kinds.iter().map(|k| Value::String(k.clone())).collect();
+            t.insert("kinds".into(), Value::Array(kinds));
+        }
+        t.insert(
+            "down".into(),
+            Value::Array(vec![duration(c.down_min), duration(c.down_max)]),
+        );
+        let nemesis = table(&mut doc, "nemesis");
+        nemesis.insert(
+            "start".into(),
+            duration(c.start.saturating_since(crate::time::SimTime::ZERO)),
+        );
+        nemesis.insert("crash_after_send".into(), Value::Table(t));
+    }
     let faults: Vec<Value> = config
         .faults
         .iter()

@@ -58,7 +58,7 @@ impl Buggify {
 
 /// Whether `point` is active in the run with `seed`: a fixed function of
 /// both (FNV-1a of the name, mixed with the seed), true for about half.
-fn active(seed: u64, point: &str) -> bool {
+pub(crate) fn active(seed: u64, point: &str) -> bool {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for b in point.bytes() {
         h ^= u64::from(b);

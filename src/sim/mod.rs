@@ -13,6 +13,7 @@
 pub mod buggify;
 mod clock;
 pub mod coverage;
+pub mod crash_after_send;
 mod engine;
 pub mod fault;
 pub mod nemesis;
@@ -26,6 +27,7 @@ pub mod work;
 pub use buggify::Buggify;
 pub use clock::NodeClock;
 pub use coverage::Coverage;
+pub use crash_after_send::CrashAfterSend;
 pub use engine::{Progress, Simulation};
 pub use fault::{FaultAction, GroupSize, NodeRef, Shape, TimedFault};
 pub use nemesis::{FaultRate, NemesisConfig, ShapeKind};
@@ -136,6 +138,9 @@ pub struct SimConfig {
     pub coverage: bool,
     /// Storage faults: lost syncs and torn crashes (`[storage]`).
     pub storage: StorageFaults,
+    /// Crashes right after a send (`[nemesis] crash_after_send`); kept
+    /// apart from the nemesis, whose schedule shrinking writes out.
+    pub crash_after_send: Option<CrashAfterSend>,
     /// The protocol goes quiet after the liveness phase (its registry
     /// entry says so): `engine.quiescence` judges it.
     pub quiescent: bool,
@@ -173,6 +178,7 @@ impl Default for SimConfig {
             buggify: 0.0,
             coverage: false,
             storage: StorageFaults::default(),
+            crash_after_send: None,
             quiescent: false,
             network: NetworkConfig::default(),
             pause_drops_messages: false,

@@ -6,6 +6,7 @@
 //! reproduces exactly what `explore --swarm` ran.
 
 use super::nemesis::FaultRate;
+use super::CrashAfterSend;
 use super::SimConfig;
 use crate::rng::{SimRng, Stream};
 use crate::time::SimDuration;
@@ -44,6 +45,10 @@ pub struct SwarmConfig {
     /// Range of the probability that an active code-level fault point
     /// fires (`Ctx::buggify`).
     pub buggify: Option<(f64, f64)>,
+    /// Range of the probability that a server crashes right after a
+    /// handler in which it sent a message (`crash_after_send`, with every
+    /// kind the protocol names eligible in about half the runs each).
+    pub crash_after_send: Option<(f64, f64)>,
 }
 
 /// Applies the fault mix of `seed` to `config`; returns its description.
@@ -95,6 +100,19 @@ pub fn apply(swarm: &SwarmConfig, seed: u64, config: &mut SimConfig) -> String {
     if let Some(p) = draw_range(&mut rng, swarm.buggify) {
         config.buggify = p;
         let _ = write!(text, "buggify {p:.3}, ");
+    }
+    // Drawn after buggify, for the same reason.
+    if let Some(p) = draw_range(&mut rng, swarm.crash_after_send) {
+        let (down_min, down_max) = CrashAfterSend::DOWN_DEFAULT;
+        let c = config.crash_after_send.get_or_insert(CrashAfterSend {
+            probability: p,
+            kinds: Vec::new(),
+            down_min,
+            down_max,
+            start: config.nemesis.start,
+        });
+        c.probability = p;
+        let _ = write!(text, "crash after send {p:.3}, ");
     }
     text.trim_end_matches(", ").to_string()
 }

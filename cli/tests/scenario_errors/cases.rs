@@ -487,6 +487,37 @@ pub(super) const CASES: &[Case] = &[
         field: Some("network.slow.kinds"),
         phrase: "protocol broadcast names no message kinds",
     },
+    // ----- crashes right after a send ----------------------------------------------------
+    Case {
+        name: "crash-after-send-without-probability",
+        text: head!("[nemesis]\ncrash_after_send = { down = [\"1ms\", \"5ms\"] } # <- here\n"),
+        field: Some("nemesis.crash_after_send.probability"),
+        phrase: "missing: expected the probability that a handler which sent an eligible message ends in a crash",
+    },
+    Case {
+        name: "crash-after-send-probability-above-one",
+        text: head!("[nemesis]\ncrash_after_send = { probability = 1.5 } # <- here\n"),
+        field: Some("nemesis.crash_after_send.probability"),
+        phrase: "expected a probability between 0 and 1",
+    },
+    Case {
+        name: "crash-after-send-kind-unknown-to-raft",
+        text: b"name = \"t\"\nprotocol = \"raft\"\nnodes = 3\nduration = \"10s\"\n[nemesis]\ncrash_after_send = { probability = 0.1, kinds = [\"vote_rply\"] } # <- here\n",
+        field: Some("nemesis.crash_after_send.kinds"),
+        phrase: "unknown message kind \"vote_rply\": expected some of pre_vote, vote,",
+    },
+    Case {
+        name: "crash-after-send-down-reversed",
+        text: head!("[nemesis]\ncrash_after_send = { probability = 0.1, down = [\"5ms\", \"1ms\"] } # <- here\n"),
+        field: Some("nemesis.crash_after_send.down"),
+        phrase: "expected a downtime range [min, max] with 0 < max and min <= max",
+    },
+    Case {
+        name: "swarm-crash-after-send-not-a-range",
+        text: head!("[swarm]\ncrash_after_send = [0.5, 0.1] # <- here\n"),
+        field: Some("swarm.crash_after_send"),
+        phrase: "expected [low, high] probabilities",
+    },
     // ----- faults that last and repeat ------------------------------------------------
     Case {
         name: "for-on-heal",

@@ -193,6 +193,52 @@ impl Validator<'_> {
         ))
     }
 
+    /// `[nemesis] crash_after_send`: `probability` required, `kinds` among
+    /// the protocol's message kinds, `down` a range with a maximum above 0.
+    pub(super) fn crash_after_send(
+        &self,
+        raw: &Spanned<RawCrashAfterSend>,
+        start: SimDuration,
+        ctx: &Context,
+    ) -> Result<CrashAfterSend> {
+        let c = raw.get_ref();
+        let field = "nemesis.crash_after_send";
+        let Some(probability) = self.probability(
+            c.probability.as_ref(),
+            "nemesis.crash_after_send.probability",
+        )?
+        else {
+            return Err(self.err(raw.span(), &format!("{field}.probability"), "missing: expected the probability that a handler which sent an eligible message ends in a crash, e.g. probability = 0.05"));
+        };
+        let kinds = match &c.kinds {
+            Some(list) => {
+                self.message_kinds(list, ctx, &format!("{field}.kinds"), "let every kind crash")?
+            }
+            None => Vec::new(),
+        };
+        let (down_min, down_max) = match &c.down {
+            None => CrashAfterSend::DOWN_DEFAULT,
+            Some(d) => {
+                let DurationRange { min, max } = *d.get_ref();
+                if max == SimDuration::ZERO || min > max {
+                    return Err(self.err(
+                        d.span(),
+                        &format!("{field}.down"),
+                        "expected a downtime range [min, max] with 0 < max and min <= max",
+                    ));
+                }
+                (min, max)
+            }
+        };
+        Ok(CrashAfterSend {
+            probability,
+            kinds,
+            down_min,
+            down_max,
+            start: SimTime::ZERO + start,
+        })
+    }
+
     pub(super) fn swarm(&self, raw: &RawSwarm, duration: SimDuration) -> Result<SwarmConfig> {
         let swarm_span_ns = duration.as_nanos();
         let range = |r: &Option<Spanned<[f64; 2]>>, name: &str| -> Result<Option<(f64, f64)>> {
@@ -241,6 +287,7 @@ impl Validator<'_> {
                 .probability(raw.off.as_ref(), "swarm.off")?
                 .unwrap_or(0.25),
             buggify: range(&raw.buggify, "swarm.buggify")?,
+            crash_after_send: range(&raw.crash_after_send, "swarm.crash_after_send")?,
         })
     }
 

@@ -13,8 +13,9 @@ mod network;
 use super::error::{ScenarioError, Source};
 use super::options::OptionsInput;
 use super::raw::{
-    DurationRange, RawChecks, RawFault, RawLatency, RawLink, RawNemesis, RawNetwork, RawNodeRef,
-    RawRate, RawScenario, RawSize, RawSlow, RawSwarm, RawSwarmRate, RawWorkload,
+    DurationRange, RawChecks, RawCrashAfterSend, RawFault, RawLatency, RawLink, RawNemesis,
+    RawNetwork, RawNodeRef, RawRate, RawScenario, RawSize, RawSlow, RawSwarm, RawSwarmRate,
+    RawWorkload,
 };
 use super::{Expect, Scenario, Slo};
 use crate::net::{Latency, LinkConfig, NetworkConfig, SlowMessages};
@@ -23,9 +24,9 @@ use crate::protocols::engine_checks;
 use crate::protocols::registry::{Entry, Registry};
 use crate::sim::repeat;
 use crate::sim::{
-    FaultAction, FaultRate, FaultTemplate, GroupSize, NemesisConfig, NodeRef, Placement, Repeat,
-    Shape, ShapeKind, SimConfig, StorageFaults, SwarmConfig, SwarmRate, TimedFault, WorkBound,
-    WorkloadConfig,
+    CrashAfterSend, FaultAction, FaultRate, FaultTemplate, GroupSize, NemesisConfig, NodeRef,
+    Placement, Repeat, Shape, ShapeKind, SimConfig, StorageFaults, SwarmConfig, SwarmRate,
+    TimedFault, WorkBound, WorkloadConfig,
 };
 use crate::time::{parse_duration, SimDuration, SimTime};
 use std::collections::{BTreeMap, BTreeSet};
@@ -201,6 +202,14 @@ impl Validator<'_> {
             templates,
             ..nemesis
         };
+        let crash_after_send = match &raw.nemesis {
+            Some(n) => n
+                .crash_after_send
+                .as_ref()
+                .map(|c| self.crash_after_send(c, n.start.unwrap_or_default(), &ctx))
+                .transpose()?,
+            None => None,
+        };
         let (expect, settle, enabled_checks) = self.checks(&raw, entry)?;
         let check_budget = self.check_budget(raw.checks.as_ref())?;
         let work_bound = self.work_bound(raw.checks.as_ref())?;
@@ -257,6 +266,7 @@ impl Validator<'_> {
                 },
                 None => StorageFaults::default(),
             },
+            crash_after_send,
             network,
             pause_drops_messages,
             faults,

@@ -62,30 +62,49 @@ impl Validator<'_> {
             return Err(self.err(raw.span(), "network.slow.latency", "missing: expected the slow messages' delay, e.g. latency = { dist = \"pareto\", scale = \"100ms\", shape = 1.5, max = \"5s\" }"));
         };
         let latency = self.latency(latency, "network.slow.latency")?;
-        let known = ctx.entry.message_kinds();
-        let mut kinds = Vec::new();
-        if let Some(list) = &s.kinds {
-            for kind in list.get_ref() {
-                if !known.contains(&kind.as_str()) {
-                    let expected = if known.is_empty() {
-                        format!("protocol {} names no message kinds: leave kinds out to slow every message", ctx.entry.name())
-                    } else {
-                        format!("expected some of {}", known.join(", "))
-                    };
-                    return Err(self.err(
-                        list.span(),
-                        "network.slow.kinds",
-                        format!("unknown message kind {kind:?}: {expected}"),
-                    ));
-                }
-                kinds.push(kind.clone());
+        let kinds = match &s.kinds {
+            Some(list) => {
+                self.message_kinds(list, ctx, "network.slow.kinds", "slow every message")?
             }
-        }
+            None => Vec::new(),
+        };
         Ok(SlowMessages {
             share,
             latency,
             kinds,
         })
+    }
+
+    /// A list of message kinds, each one the protocol names; `all` says
+    /// what leaving the list out does, for a protocol that names none.
+    pub(super) fn message_kinds(
+        &self,
+        list: &Spanned<Vec<String>>,
+        ctx: &Context,
+        field: &str,
+        all: &str,
+    ) -> Result<Vec<String>> {
+        let known = ctx.entry.message_kinds();
+        let mut kinds = Vec::new();
+        for kind in list.get_ref() {
+            if !known.contains(&kind.as_str()) {
+                let expected = if known.is_empty() {
+                    format!(
+                        "protocol {} names no message kinds: leave kinds out to {all}",
+                        ctx.entry.name()
+                    )
+                } else {
+                    format!("expected some of {}", known.join(", "))
+                };
+                return Err(self.err(
+                    list.span(),
+                    field,
+                    format!("unknown message kind {kind:?}: {expected}"),
+                ));
+            }
+            kinds.push(kind.clone());
+        }
+        Ok(kinds)
     }
 
     pub(super) fn link(

@@ -353,6 +353,42 @@ impl<P: Protocol> Simulation<P> {
         minority
     }
 
+    /// Ends the handler `node` just ran in a crash, if the fault fires
+    /// (`crash_after_send`): its sends are out, its unsynced state is
+    /// gone. It restarts after the drawn downtime, or at the liveness
+    /// phase if that comes first.
+    pub(super) fn maybe_crash_after_send(&mut self, node: NodeId, kind: &'static str) {
+        let Some(c) = &mut self.crash_after_send else {
+            return;
+        };
+        let Some(down) = c.fires(self.now, self.fault_end) else {
+            return;
+        };
+        assert_eq!(
+            self.slots[node.index()].status,
+            Status::Up,
+            "a handler ran on a node that is not up"
+        );
+        let role = self.slots[node.index()].role;
+        self.crash_node(node);
+        let effect = FaultEffect::Crashed {
+            nodes: vec![node.0],
+        };
+        if let Some(c) = &mut self.coverage {
+            c.fault(std::mem::discriminant(&effect), role);
+        }
+        let text = format!("crash {} right after it sent {kind}", self.name(node));
+        self.log_fault(text, effect);
+        let at = self.now + down;
+        if at < self.fault_end {
+            self.queue.push(at, Event::Fault(self.faults.len()));
+            self.faults.push(TimedFault {
+                at,
+                action: FaultAction::Restart(Some(NodeRef::Id(node))),
+            });
+        }
+    }
+
     pub(super) fn crash_node(&mut self, node: NodeId) {
         let slot = &mut self.slots[node.index()];
         slot.process = None;

@@ -13,6 +13,7 @@ mod workload;
 use super::buggify::Buggify;
 use super::clock::NodeClock;
 use super::coverage::Coverage;
+use super::crash_after_send::CrashAfterSendState;
 use super::fault::{FaultAction, NodeRef, Shape, TimedFault};
 use super::queue::EventQueue;
 use super::storage::{FaultyDisk, StorageFaulter};
@@ -188,6 +189,11 @@ pub struct Simulation<P: Protocol> {
     fault_target_role: Option<&'static str>,
     /// Storage faults (`None`: none configured).
     storage: Option<StorageFaulter>,
+    /// Crashes right after a send (`None`: not configured).
+    crash_after_send: Option<CrashAfterSendState>,
+    /// The first eligible kind the running handler sent, if any: the
+    /// handler may end in a crash (`crash_after_send`).
+    sent_eligible: Option<&'static str>,
 }
 
 /// A callback told `(now, end)` of simulated time every [`PROGRESS_EVERY`]
@@ -240,6 +246,10 @@ impl<P: Protocol> Simulation<P> {
             .any()
             .then(|| StorageFaulter::new(config.seed, config.storage));
         let buggify = (config.buggify > 0.0).then(|| Buggify::new(config.seed, config.buggify));
+        let crash_after_send = config
+            .crash_after_send
+            .clone()
+            .map(|c| CrashAfterSendState::new(c, config.seed));
         let work = WorkMeter::new(
             config.work_bound.clone(),
             fault_end,
@@ -285,6 +295,8 @@ impl<P: Protocol> Simulation<P> {
             coverage: coverage.then(|| Coverage::new(processes)),
             fault_target_role: None,
             storage,
+            crash_after_send,
+            sent_eligible: None,
         }
     }
 
@@ -461,6 +473,9 @@ impl<P: Protocol> Simulation<P> {
             }
         }
         self.apply_effects(node);
+        if let Some(kind) = self.sent_eligible.take() {
+            self.maybe_crash_after_send(node, kind);
+        }
     }
 
     fn apply_effects(&mut self, node: NodeId) {

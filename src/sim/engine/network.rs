@@ -14,6 +14,9 @@ impl<P: Protocol> Simulation<P> {
         );
         self.invariants.on_send(from, to, &msg);
         self.work.message(self.now);
+        if self.crash_after_send.is_some() {
+            self.note_eligible_send(from, &msg);
+        }
         if self.config.record_trace {
             self.record("send", Some(from), Some(to), None, format!("{msg:?}"));
         }
@@ -55,6 +58,21 @@ impl<P: Protocol> Simulation<P> {
                         msg: copy,
                     },
                 );
+            }
+        }
+    }
+
+    /// Remembers that the running handler sent a message whose kind may
+    /// end it in a crash (`crash_after_send`); only servers crash.
+    #[cold]
+    fn note_eligible_send(&mut self, from: NodeId, msg: &Msg<P>) {
+        if self.sent_eligible.is_some() || from.index() >= self.servers.len() {
+            return;
+        }
+        let kind = <Node<P> as Process>::message_kind(msg);
+        if let Some(c) = &mut self.crash_after_send {
+            if c.eligible(kind) {
+                self.sent_eligible = Some(kind);
             }
         }
     }
