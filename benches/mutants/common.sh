@@ -20,6 +20,15 @@ build_mutant() {
   (cd "$tree" && cargo build --release -q -p faultline-cli 2>/dev/null)
 }
 
+# Builds the unpatched faultline as $baseline: a failure it shares with a
+# mutant is the scenario's (or the fault mix's), not the planted bug's.
+baseline=$work/baseline-faultline
+build_baseline() {
+  git -C "$tree" checkout -q -- .
+  (cd "$tree" && cargo build --release -q -p faultline-cli 2>/dev/null)
+  cp "$bin" "$baseline"
+}
+
 swarm_block='
 [swarm]
 loss = [0.0, 0.2]
@@ -28,4 +37,5 @@ partition = { every = ["1s", "10s"], duration = ["300ms", "3s"] }
 crash = { every = ["1s", "10s"], duration = ["200ms", "3s"] }
 pause = { every = ["2s", "15s"], duration = ["100ms", "2s"] }
 buggify = [0.0, 0.2]
+crash_after_send = [0.0, 0.1]
 '
