@@ -281,3 +281,37 @@ fn a_guided_search_finds_what_a_calm_sweep_cannot_and_its_runs_replay() {
     };
     assert_eq!(strip(json(&one_thread)), strip(report));
 }
+
+/// Shrinking keeps the bug, not only the check: a correct saga under a
+/// harsh fault mix ends with a saga reported stuck (`saga.outcome/stuck`),
+/// and the shrunk scenario fails with that same kind.
+#[test]
+fn shrink_keeps_the_failure_kind() {
+    let path = scenario_path("saga-happy.toml");
+    let text = std::fs::read_to_string(&path).expect("saga-happy.toml");
+    let text = format!(
+        "{text}\n[swarm]\nloss = [0.0, 0.2]\ncrash = {{ every = [\"1s\", \"10s\"], duration = [\"200ms\", \"3s\"] }}\npause = {{ every = [\"2s\", \"15s\"], duration = [\"100ms\", \"2s\"] }}\n"
+    );
+    let scenario = Scenario::parse(&text, "saga-harsh.toml").unwrap_or_else(|e| panic!("{e}"));
+    let stuck = (0..200u64).find(|&seed| {
+        let (config, _) = scenario.swarm_config(seed).expect("a swarm section");
+        let result = faultline::run::run_config(&scenario, config);
+        result.violations.first().map(|v| v.identity()).as_deref() == Some("saga.outcome/stuck")
+    });
+    let seed = stuck.expect("a seed whose first failure is a stuck saga (the fixture)");
+    let shrunk = faultline::explore::shrink::shrink(&scenario, seed, true, 200)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(shrunk.check, "saga.outcome/stuck", "{}", shrunk.summary());
+    let again = scenario
+        .reparse(&shrunk.toml, "shrunk.toml")
+        .unwrap_or_else(|e| panic!("{e}"));
+    let result = faultline::run::run_config(&again, again.config(again.default_seed));
+    assert!(
+        result
+            .violations
+            .iter()
+            .any(|v| v.identity() == "saga.outcome/stuck"),
+        "{:?}",
+        result.violations
+    );
+}

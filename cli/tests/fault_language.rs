@@ -184,3 +184,45 @@ fn crashes_after_sends_replay_from_the_written_scenario() {
     let second = run_config(&again, again.config(again.default_seed));
     assert_eq!(first.trace_hash, second.trace_hash, "{written}");
 }
+
+/// The crashes `crash_after_send` drew, written out as `crash` faults with
+/// `after_send` (as `shrink` writes them), happen at the same moments on
+/// the same nodes after the same sends.
+#[test]
+fn drawn_crashes_after_sends_written_out_crash_the_same_way() {
+    let text = format!(
+        "{HEAD}[nemesis]\ncrash_after_send = {{ probability = 0.02, down = [\"1ms\", \"300ms\"] }}\n"
+    );
+    let scenario = parse(&text);
+    let config = scenario.config(6);
+    let drawn = run_config(&scenario, config.clone());
+    assert!(
+        drawn.crashes_after_send.len() >= 3,
+        "{:?}",
+        drawn.crashes_after_send
+    );
+    let kinds = [
+        "pre_vote",
+        "vote",
+        "vote_reply",
+        "heartbeat",
+        "append",
+        "append_reply",
+    ];
+    let written =
+        faultline::explore::shrink::write_out_crashes(&config, &drawn.crashes_after_send, &kinds);
+    assert!(written.crash_after_send.is_none());
+    let text = derived_toml(&scenario, &written, "written", "");
+    assert!(text.contains("after_send"), "{text}");
+    let again = parse(&text);
+    let replayed = run_config(&again, again.config(again.default_seed));
+    let crashes = |r: &RunResult| -> Vec<(u64, String)> {
+        r.faults
+            .iter()
+            .filter(|f| f.description.contains("right after it sent"))
+            .map(|f| (f.time_ns, f.description.clone()))
+            .collect()
+    };
+    assert_eq!(crashes(&drawn), crashes(&replayed));
+    assert_eq!(drawn.history.len(), replayed.history.len());
+}

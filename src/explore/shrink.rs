@@ -11,9 +11,12 @@
 //! scenario a user could have written. The same input always shrinks to the
 //! same output: nothing here depends on anything but the runs.
 
+use crate::process::NodeId;
 use crate::run::run_config;
 use crate::scenario::{write::derived_toml, Scenario};
-use crate::sim::{nemesis, FaultAction, NemesisConfig, NodeRef, SimConfig, TimedFault};
+use crate::sim::{
+    nemesis, CrashAfterSendRecord, FaultAction, NemesisConfig, NodeRef, SimConfig, TimedFault,
+};
 use crate::time::{SimDuration, SimTime};
 
 /// The result of shrinking one failing seed.
@@ -236,13 +239,25 @@ pub fn shrink(
         .ok_or(ShrinkError::NotFailing(seed))?;
     let ops_before = first.history.len();
     materialize(&mut config, scenario.nodes);
-    let faults_before = config.faults.len();
     let mut s = Shrinker {
         scenario,
         check: check.clone(),
         runs: 1,
         max_runs,
     };
+    // Crashes after sends, written out one by one, shrink like any other
+    // fault; the setting stays if the failure needs its draws.
+    if config.crash_after_send.is_some() {
+        let kinds = scenario
+            .registry
+            .find(scenario.protocol.name())
+            .map_or(&[][..], |e| e.message_kinds());
+        let candidate = write_out_crashes(&config, &first.crashes_after_send, kinds);
+        if s.fails(&candidate) {
+            config = candidate;
+        }
+    }
+    let faults_before = config.faults.len();
     s.drop_episodes(&mut config);
     s.shorten_episodes(&mut config);
     s.shrink_workload(&mut config, ops_before);
@@ -300,6 +315,47 @@ pub(crate) fn materialize(config: &mut SimConfig, servers: usize) {
     config.nemesis = NemesisConfig::default();
 }
 
+/// `config` with the crashes its `crash_after_send` drew (in the run
+/// `drawn` comes from) written out as armed crashes at the same moments,
+/// each with its restart, and the setting turned off. A kind the protocol
+/// does not name (`kinds`: it names none) is written as any kind.
+pub fn write_out_crashes(
+    config: &SimConfig,
+    drawn: &[CrashAfterSendRecord],
+    kinds: &[&str],
+) -> SimConfig {
+    let mut c = config.clone();
+    let until = SimTime::ZERO + c.duration;
+    for d in drawn {
+        let at = SimTime::from_nanos(d.time_ns);
+        let node = NodeRef::Id(NodeId(d.node));
+        c.faults.push(TimedFault {
+            at,
+            action: FaultAction::CrashAfterSend {
+                node: node.clone(),
+                kind: kinds.contains(&d.kind).then(|| d.kind.to_string()),
+            },
+        });
+        let back = at + SimDuration::from_nanos(d.down_ns);
+        if back < until {
+            c.faults.push(TimedFault {
+                at: back,
+                action: FaultAction::Restart(Some(node)),
+            });
+        }
+    }
+    // An armed crash goes first among faults at its moment: the crash it
+    // stands for may have come in a resume's handlers.
+    c.faults.sort_by_key(|f| {
+        (
+            f.at,
+            !matches!(f.action, FaultAction::CrashAfterSend { .. }),
+        )
+    });
+    c.crash_after_send = None;
+    c
+}
+
 /// `config` without the faults at `indices`.
 pub(crate) fn without(config: &SimConfig, indices: &[usize]) -> SimConfig {
     let mut c = config.clone();
@@ -345,7 +401,8 @@ fn ends(start: &FaultAction, end: &FaultAction) -> bool {
     };
     match (start, end) {
         (FaultAction::Partition { name, .. }, FaultAction::Heal(Some(n))) => name == n,
-        (FaultAction::Crash(a), FaultAction::Restart(b)) => same(a, b),
+        (FaultAction::Crash(a), FaultAction::Restart(b))
+        | (FaultAction::CrashAfterSend { node: a, .. }, FaultAction::Restart(b)) => same(a, b),
         (FaultAction::Pause(a), FaultAction::Resume(b)) => same(a, b),
         (
             FaultAction::Clock { node: a, .. },

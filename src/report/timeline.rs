@@ -67,7 +67,7 @@ pub fn fault_windows(faults: &[AppliedFault], end_ns: u64) -> Vec<Window> {
                 let keys: Vec<String> = open.keys().cloned().collect();
                 keys.iter().for_each(|k| close(k, t, &mut open));
             }
-            FaultEffect::ClockSet { .. } | FaultEffect::Skipped => {}
+            FaultEffect::ClockSet { .. } | FaultEffect::Armed { .. } | FaultEffect::Skipped => {}
         }
     }
     let keys: Vec<String> = open.keys().cloned().collect();

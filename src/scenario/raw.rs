@@ -122,6 +122,7 @@ pub struct RawFault {
     pub count: Option<Spanned<i64>>,
     pub until: Option<Spanned<SimDuration>>,
     pub jitter: Option<Spanned<SimDuration>>,
+    pub after_send: Option<Spanned<String>>,
 }
 
 /// A group size: a count, `"minority"` or `"majority"`.

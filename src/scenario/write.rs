@@ -199,6 +199,11 @@ fn fault(f: &TimedFault) -> Table {
             put("action", "crash".into());
             put_named(&mut put, r);
         }
+        FaultAction::CrashAfterSend { node, kind } => {
+            put("action", "crash".into());
+            put_named(&mut put, node);
+            put("after_send", kind.as_deref().unwrap_or("any").into());
+        }
         FaultAction::Pause(r) => {
             put("action", "pause".into());
             put_named(&mut put, r);

@@ -116,6 +116,16 @@ pub enum FaultAction {
     Heal(Option<String>),
     /// Crash a node: volatile state and unsynced writes are lost.
     Crash(NodeRef),
+    /// Crash a node right after the next handler in which it sends a
+    /// message of `kind` (any kind when `None`): the messages go out, the
+    /// unsynced state is lost. What shrinking writes a crash after a send
+    /// (`crash_after_send`) out as.
+    CrashAfterSend {
+        /// The node.
+        node: NodeRef,
+        /// The message kind that sets it off.
+        kind: Option<String>,
+    },
     /// Restart a crashed node (`None`: every crashed node).
     Restart(Option<NodeRef>),
     /// Pause a node: its messages and timers wait.
@@ -156,6 +166,10 @@ impl fmt::Display for FaultAction {
             FaultAction::Heal(Some(name)) => write!(f, "heal {name}"),
             FaultAction::Heal(None) => write!(f, "heal all"),
             FaultAction::Crash(n) => write!(f, "crash {n}"),
+            FaultAction::CrashAfterSend { node, kind } => match kind {
+                Some(kind) => write!(f, "crash {node} right after it next sends {kind}"),
+                None => write!(f, "crash {node} right after it next sends"),
+            },
             FaultAction::Restart(Some(n)) => write!(f, "restart {n}"),
             FaultAction::Restart(None) => write!(f, "restart all crashed"),
             FaultAction::Pause(n) => write!(f, "pause {n}"),

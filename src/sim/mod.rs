@@ -245,6 +245,12 @@ pub enum FaultEffect {
         /// By index.
         nodes: Vec<u32>,
     },
+    /// A crash was armed: `node` crashes right after its next send (of a
+    /// kind, if the fault named one).
+    Armed {
+        /// By index.
+        node: u32,
+    },
     /// These nodes restarted from their disks.
     Restarted {
         /// By index.
@@ -356,6 +362,25 @@ pub struct RunResult {
     /// The behaviour coverage features of the run, sorted (empty unless
     /// `SimConfig::coverage`).
     pub coverage: Vec<u64>,
+    /// Each crash `crash_after_send` drew, in order (the first
+    /// [`MAX_CRASHES_AFTER_SEND`]): what shrinking writes out as faults.
+    pub crashes_after_send: Vec<CrashAfterSendRecord>,
+}
+
+/// Most drawn crashes after sends a run keeps a record of.
+pub const MAX_CRASHES_AFTER_SEND: usize = 10_000;
+
+/// One crash `crash_after_send` drew.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CrashAfterSendRecord {
+    /// When, in true time.
+    pub time_ns: u64,
+    /// The server, by index.
+    pub node: u32,
+    /// The kind of message whose send set it off.
+    pub kind: &'static str,
+    /// How long it was drawn to stay down.
+    pub down_ns: u64,
 }
 
 impl RunResult {

@@ -518,6 +518,24 @@ pub(super) const CASES: &[Case] = &[
         field: Some("swarm.crash_after_send"),
         phrase: "expected [low, high] probabilities",
     },
+    Case {
+        name: "after-send-kind-unknown-to-raft",
+        text: b"name = \"t\"\nprotocol = \"raft\"\nnodes = 3\nduration = \"10s\"\n[[faults]]\nat = \"1s\"\naction = \"crash\"\nnode = 1\nafter_send = \"vote_rply\" # <- here\n",
+        field: Some("faults[0].after_send"),
+        phrase: "unknown message kind \"vote_rply\": expected \"any\" or one of pre_vote, vote,",
+    },
+    Case {
+        name: "after-send-with-for",
+        text: head!("[[faults]]\nat = \"1s\"\naction = \"crash\"\nnode = 1\nafter_send = \"any\"\nfor = \"1s\" # <- here\n"),
+        field: Some("faults[0].for"),
+        phrase: "does not apply to action \"crash\": expected only node, name, after_send",
+    },
+    Case {
+        name: "after-send-on-pause",
+        text: head!("[[faults]]\nat = \"1s\"\naction = \"pause\"\nnode = 1\nafter_send = \"any\" # <- here\n"),
+        field: Some("faults[0].after_send"),
+        phrase: "does not apply to action \"pause\"",
+    },
     // ----- faults that last and repeat ------------------------------------------------
     Case {
         name: "for-on-heal",

@@ -130,7 +130,20 @@ impl Validator<'_> {
                 "count", "until", "jitter",
             ],
             "heal" => &["name", "every", "count", "until", "jitter"],
-            "crash" | "pause" => &["node", "name", "for", "every", "count", "until", "jitter"],
+            // A crash after a send is one crash at one moment: its
+            // restart is a fault of its own.
+            "crash" if f.after_send.is_some() => &["node", "name", "after_send"],
+            "crash" => &[
+                "node",
+                "name",
+                "for",
+                "every",
+                "count",
+                "until",
+                "jitter",
+                "after_send",
+            ],
+            "pause" => &["node", "name", "for", "every", "count", "until", "jitter"],
             "restart" | "resume" => &["node", "every", "count", "until", "jitter"],
             "clock" => &[
                 "node", "offset", "drift_ppm", "name", "for", "every", "count", "until", "jitter",
@@ -158,7 +171,16 @@ impl Validator<'_> {
         let mut action = match action {
             "partition" => self.partition(f, i, ctx)?,
             "heal" => FaultAction::Heal(f.name.as_ref().map(|n| n.get_ref().clone())),
-            "crash" => FaultAction::Crash(node(true)?.unwrap_or(NodeRef::Any)),
+            "crash" => {
+                let node = node(true)?.unwrap_or(NodeRef::Any);
+                match &f.after_send {
+                    Some(kind) => FaultAction::CrashAfterSend {
+                        node,
+                        kind: self.after_send_kind(kind, i, ctx)?,
+                    },
+                    None => FaultAction::Crash(node),
+                }
+            }
             "pause" => FaultAction::Pause(node(true)?.unwrap_or(NodeRef::Any)),
             "restart" => FaultAction::Restart(node(false)?),
             "resume" => FaultAction::Resume(node(false)?),
@@ -201,6 +223,33 @@ impl Validator<'_> {
             ));
         }
         Ok(Planned::Template(template))
+    }
+
+    /// `after_send`: `"any"`, or a message kind the protocol names.
+    fn after_send_kind(
+        &self,
+        kind: &Spanned<String>,
+        i: usize,
+        ctx: &Context,
+    ) -> Result<Option<String>> {
+        let text = kind.get_ref();
+        if text == "any" {
+            return Ok(None);
+        }
+        let known = ctx.entry.message_kinds();
+        if known.contains(&text.as_str()) {
+            return Ok(Some(text.clone()));
+        }
+        let kinds = if known.is_empty() {
+            String::new()
+        } else {
+            format!(" or one of {}", known.join(", "))
+        };
+        Err(self.err(
+            kind.span(),
+            &format!("faults[{i}].after_send"),
+            format!("unknown message kind {text:?}: expected \"any\"{kinds}"),
+        ))
     }
 
     /// `for`: how long each episode lasts before it is undone.
@@ -289,7 +338,7 @@ impl Validator<'_> {
         i: usize,
         action: &str,
     ) -> Result<()> {
-        let present: [(&str, Option<Range<usize>>); 14] = [
+        let present: [(&str, Option<Range<usize>>); 15] = [
             ("node", f.node.as_ref().map(|x| x.span())),
             ("name", f.name.as_ref().map(|x| x.span())),
             ("shape", f.shape.as_ref().map(|x| x.span())),
@@ -304,6 +353,7 @@ impl Validator<'_> {
             ("count", f.count.as_ref().map(|x| x.span())),
             ("until", f.until.as_ref().map(|x| x.span())),
             ("jitter", f.jitter.as_ref().map(|x| x.span())),
+            ("after_send", f.after_send.as_ref().map(|x| x.span())),
         ];
         for (key, span) in present {
             if let Some(span) = span {
@@ -593,7 +643,7 @@ impl Validator<'_> {
                     return Err(self.err(span, &at("action"), "heal without partition: expected an earlier partition fault or a nemesis partition rate"));
                 }
                 FaultAction::Heal(None) => active.clear(),
-                FaultAction::Crash(_) => any_crash = true,
+                FaultAction::Crash(_) | FaultAction::CrashAfterSend { .. } => any_crash = true,
                 FaultAction::Pause(_) => any_pause = true,
                 FaultAction::Restart(_) if !any_crash => {
                     return Err(self.err(span, &at("action"), "restart without crash: expected an earlier crash fault or a nemesis crash rate"));
@@ -623,7 +673,9 @@ impl Validator<'_> {
             .chain(templates.iter().map(|(t, i)| (&t.action, *i)));
         for (action, i) in actions {
             let node = match action {
-                FaultAction::Crash(n) | FaultAction::Pause(n) => Some(n),
+                FaultAction::Crash(n)
+                | FaultAction::Pause(n)
+                | FaultAction::CrashAfterSend { node: n, .. } => Some(n),
                 FaultAction::Restart(n) | FaultAction::Resume(n) => n.as_ref(),
                 FaultAction::Clock { node, .. } => Some(node),
                 FaultAction::Partition {
@@ -674,7 +726,7 @@ pub(super) enum Planned {
 fn name_node(action: &mut FaultAction, label: String) {
     let node = match action {
         FaultAction::Crash(n) | FaultAction::Pause(n) => n,
-        FaultAction::Clock { node, .. } => node,
+        FaultAction::CrashAfterSend { node, .. } | FaultAction::Clock { node, .. } => node,
         _ => return,
     };
     let of = Box::new(std::mem::replace(node, NodeRef::Any));

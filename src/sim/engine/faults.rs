@@ -74,6 +74,19 @@ impl<P: Protocol> Simulation<P> {
                     typed(done, |n| FaultEffect::Crashed { nodes: nodes(&n) }),
                 )
             }
+            FaultAction::CrashAfterSend { node, kind } => {
+                let what = match kind {
+                    Some(k) => format!("arm a crash right after the next send of {k}"),
+                    None => "arm a crash right after the next send".to_string(),
+                };
+                // Armed whatever the node's state: a paused node's next
+                // send may come as it resumes.
+                let kind = kind.clone();
+                let (text, done) = self.on_one_any_status(node, &what, |s, n| {
+                    s.armed.insert(n, kind);
+                });
+                (text, typed(done, |n| FaultEffect::Armed { node: n[0].0 }))
+            }
             FaultAction::Pause(r) => {
                 let (text, done) = self.on_one(r, "pause", Status::Up, |s, n| {
                     s.slots[n.index()].status = Status::Paused
@@ -357,12 +370,17 @@ impl<P: Protocol> Simulation<P> {
     /// (`crash_after_send`): its sends are out, its unsynced state is
     /// gone. It restarts after the drawn downtime, or at the liveness
     /// phase if that comes first.
-    pub(super) fn maybe_crash_after_send(&mut self, node: NodeId, kind: &'static str) {
-        let Some(c) = &mut self.crash_after_send else {
-            return;
-        };
-        let Some(down) = c.fires(self.now, self.fault_end) else {
-            return;
+    pub(super) fn maybe_crash_after_send(&mut self, node: NodeId, kind: &'static str, armed: bool) {
+        let down = match (armed, &mut self.crash_after_send) {
+            (true, _) => {
+                self.armed.remove(&node);
+                None
+            }
+            (false, Some(c)) => match c.fires(self.now, self.fault_end) {
+                Some(down) => Some(down),
+                None => return,
+            },
+            (false, None) => return,
         };
         assert_eq!(
             self.slots[node.index()].status,
@@ -379,7 +397,18 @@ impl<P: Protocol> Simulation<P> {
         }
         let text = format!("crash {} right after it sent {kind}", self.name(node));
         self.log_fault(text, effect);
+        // An armed crash's restart is a fault of its own; a drawn one's is
+        // drawn with it.
+        let Some(down) = down else { return };
         let at = self.now + down;
+        if self.crashes_after_send.len() < MAX_CRASHES_AFTER_SEND {
+            self.crashes_after_send.push(CrashAfterSendRecord {
+                time_ns: self.now.as_nanos(),
+                node: node.0,
+                kind,
+                down_ns: down.as_nanos(),
+            });
+        }
         if at < self.fault_end {
             self.queue.push(at, Event::Fault(self.faults.len()));
             self.faults.push(TimedFault {
@@ -450,6 +479,7 @@ impl<P: Protocol> Simulation<P> {
     }
 
     pub(super) fn begin_liveness(&mut self) {
+        self.armed.clear();
         let healed = self.net.partitions.heal_all();
         let (resumed, resumed_nodes) =
             self.on_all("resume", Status::Paused, |s, n| s.resume_node(n));

@@ -19,8 +19,9 @@ use super::queue::EventQueue;
 use super::storage::{FaultyDisk, StorageFaulter};
 use super::work::{WorkMeter, WorkVerdict};
 use super::{
-    nemesis, panics, AppliedFault, EndReason, FaultEffect, Placement, RoleChange, RunResult,
-    SimConfig, TraceRecord, MAX_INTERVALS, MAX_ROLE_CHANGES,
+    nemesis, panics, AppliedFault, CrashAfterSendRecord, EndReason, FaultEffect, Placement,
+    RoleChange, RunResult, SimConfig, TraceRecord, MAX_CRASHES_AFTER_SEND, MAX_INTERVALS,
+    MAX_ROLE_CHANGES,
 };
 use crate::history::{History, Operation, Outcome, Record, RecordOutcome};
 use crate::net::partition::shapes;
@@ -191,9 +192,14 @@ pub struct Simulation<P: Protocol> {
     storage: Option<StorageFaulter>,
     /// Crashes right after a send (`None`: not configured).
     crash_after_send: Option<CrashAfterSendState>,
-    /// The first eligible kind the running handler sent, if any: the
-    /// handler may end in a crash (`crash_after_send`).
-    sent_eligible: Option<&'static str>,
+    /// The first eligible kind the running handler sent, if any, and
+    /// whether an armed crash waits for it: the handler may end in a crash
+    /// (`crash_after_send`, `FaultAction::CrashAfterSend`).
+    sent_eligible: Option<(&'static str, bool)>,
+    /// Crashes armed for a node's next send (of a kind, if named).
+    armed: BTreeMap<NodeId, Option<String>>,
+    /// The crashes `crash_after_send` drew.
+    crashes_after_send: Vec<CrashAfterSendRecord>,
 }
 
 /// A callback told `(now, end)` of simulated time every [`PROGRESS_EVERY`]
@@ -297,6 +303,8 @@ impl<P: Protocol> Simulation<P> {
             storage,
             crash_after_send,
             sent_eligible: None,
+            armed: BTreeMap::new(),
+            crashes_after_send: Vec::new(),
         }
     }
 
@@ -473,8 +481,8 @@ impl<P: Protocol> Simulation<P> {
             }
         }
         self.apply_effects(node);
-        if let Some(kind) = self.sent_eligible.take() {
-            self.maybe_crash_after_send(node, kind);
+        if let Some((kind, armed)) = self.sent_eligible.take() {
+            self.maybe_crash_after_send(node, kind, armed);
         }
     }
 

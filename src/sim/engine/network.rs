@@ -14,7 +14,7 @@ impl<P: Protocol> Simulation<P> {
         );
         self.invariants.on_send(from, to, &msg);
         self.work.message(self.now);
-        if self.crash_after_send.is_some() {
+        if self.crash_after_send.is_some() || !self.armed.is_empty() {
             self.note_eligible_send(from, &msg);
         }
         if self.config.record_trace {
@@ -63,16 +63,26 @@ impl<P: Protocol> Simulation<P> {
     }
 
     /// Remembers that the running handler sent a message whose kind may
-    /// end it in a crash (`crash_after_send`); only servers crash.
+    /// end it in a crash (an armed one first, then `crash_after_send`);
+    /// only servers crash.
     #[cold]
     fn note_eligible_send(&mut self, from: NodeId, msg: &Msg<P>) {
-        if self.sent_eligible.is_some() || from.index() >= self.servers.len() {
+        if matches!(self.sent_eligible, Some((_, true))) || from.index() >= self.servers.len() {
             return;
         }
         let kind = <Node<P> as Process>::message_kind(msg);
+        if let Some(armed) = self.armed.get(&from) {
+            if armed.as_deref().is_none_or(|k| k == kind) {
+                self.sent_eligible = Some((kind, true));
+                return;
+            }
+        }
+        if self.sent_eligible.is_some() {
+            return;
+        }
         if let Some(c) = &mut self.crash_after_send {
             if c.eligible(kind) {
-                self.sent_eligible = Some(kind);
+                self.sent_eligible = Some((kind, false));
             }
         }
     }

@@ -126,6 +126,7 @@ impl<P: Protocol> Simulation<P> {
             },
             swarm: None,
             coverage,
+            crashes_after_send: self.crashes_after_send,
         }
     }
 
