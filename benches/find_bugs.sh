@@ -89,6 +89,7 @@ for patch in "$root"/benches/mutants/*.patch; do
       plain+="$(sweep "$file" $a $b); "
       swarmed+="$(sweep "$swarm" $a $b --swarm); "
       # The guided search writes each new failure (check and kind) out.
+      mkdir -p "$work/guided"
       out=$("$bin" explore "$file" --guided --seeds $a..$b --json --out "$work/guided" || true)
       guided+="$(first_run <<< "$out"); "
     done
