@@ -134,7 +134,11 @@ impl Orchestrator {
         };
         run.attempt = 0;
         match run.phase.clone() {
-            Phase::Forward(_) | Phase::Compensating(_) => self.send_current(ctx, saga),
+            // A crash between two syncs of one handler (the last step's
+            // StepDone and Completed, the last CompDone and Compensated)
+            // leaves a saga at its end with the end not logged: finish it.
+            Phase::Forward(_) => self.forward(ctx, saga),
+            Phase::Compensating(_) => self.next_compensation(ctx, saga),
             Phase::Completed(false) if self.options.semantic_lock => self.finalize(ctx, saga),
             Phase::Completed(_) | Phase::Compensated => {}
         }
@@ -143,10 +147,6 @@ impl Orchestrator {
     /// A client asks for a saga with this plan.
     pub fn request(&mut self, ctx: &mut Ctx<'_, SagaNode>, req: RequestId, plan: Vec<Step>) {
         let saga = req.0;
-        ctx.note(Note::Started {
-            saga,
-            plan: plan.clone(),
-        });
         self.log(
             ctx,
             saga,
@@ -155,6 +155,12 @@ impl Orchestrator {
                 plan: plan.clone(),
             },
         );
+        // Noted once durable: a saga whose start record a failed sync lost
+        // was never accepted, and nothing owes it an outcome.
+        ctx.note(Note::Started {
+            saga,
+            plan: plan.clone(),
+        });
         self.sagas.insert(saga, new_run(req, plan));
         self.send_current(ctx, saga);
     }
@@ -250,21 +256,28 @@ impl Orchestrator {
 
     fn step_done(&mut self, ctx: &mut Ctx<'_, SagaNode>, saga: SagaId, step: u32) {
         self.log(ctx, saga, Event::StepDone(step));
+        if let Some(run) = self.sagas.get_mut(&saga) {
+            run.phase = Phase::Forward(step + 1);
+        }
+        self.forward(ctx, saga);
+    }
+
+    /// Goes on with a saga moving forward: the next step, or, after the
+    /// last, completion.
+    fn forward(&mut self, ctx: &mut Ctx<'_, SagaNode>, saga: SagaId) {
         let Some(run) = self.sagas.get_mut(&saga) else {
             return;
         };
-        if (step + 1) as usize == run.plan.len() {
-            run.phase = Phase::Completed(false);
-            let req = run.req;
-            self.log(ctx, saga, Event::Completed);
-            ctx.note(Note::Completed(saga));
-            ctx.reply_ok(req, SagaEnd::Completed);
-            if self.options.semantic_lock {
-                self.finalize(ctx, saga);
-            }
-        } else {
-            run.phase = Phase::Forward(step + 1);
-            self.send_current(ctx, saga);
+        if run.phase != Phase::Forward(run.plan.len() as u32) {
+            return self.send_current(ctx, saga);
+        }
+        run.phase = Phase::Completed(false);
+        let req = run.req;
+        self.log(ctx, saga, Event::Completed);
+        ctx.note(Note::Completed(saga));
+        ctx.reply_ok(req, SagaEnd::Completed);
+        if self.options.semantic_lock {
+            self.finalize(ctx, saga);
         }
     }
 

@@ -202,8 +202,7 @@ impl Service {
             .get(&(saga, step, Kind::Do))
             .is_some_and(|&(_, effect)| effect);
         if !done {
-            ctx.note(Note::Tombstone { saga, step });
-            return (Reply::Done, false);
+            return (Reply::Done, false); // a tombstone (noted once synced)
         }
         match what.action {
             Action::Adjust { key, delta } => {
@@ -219,11 +218,11 @@ impl Service {
             }
             Action::Check | Action::Notify => {}
         }
-        ctx.note(Note::Undone { saga, step });
         (Reply::Done, true)
     }
 
-    /// Syncs the answer with its effect, then notes the effect.
+    /// Syncs the answer with its effect, then notes the effect (a step
+    /// done, undone, or a tombstone): only what a sync made durable.
     fn remember(
         &mut self,
         ctx: &mut Ctx<'_, SagaNode>,
@@ -245,6 +244,12 @@ impl Service {
             },
         );
         ctx.sync();
+        if kind == Kind::Undo {
+            ctx.note(match effect {
+                true => Note::Undone { saga, step },
+                false => Note::Tombstone { saga, step },
+            });
+        }
         if kind == Kind::Do && effect {
             let (key, delta) = match what.action {
                 Action::Adjust { key, delta } => (Some(key), delta),
