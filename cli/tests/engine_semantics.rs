@@ -721,7 +721,7 @@ fn a_lost_sync_loses_synced_state_at_the_next_crash() {
             duration: SimDuration::from_secs(3),
             storage: faultline::sim::StorageFaults {
                 lost_sync,
-                torn_crash: 0.0,
+                ..Default::default()
             },
             ..SimConfig::default()
         };
@@ -902,4 +902,85 @@ fn a_crash_after_send_lets_the_messages_out_and_loses_the_unsynced_state() {
     );
     let (calm, _) = run(Plan::Burst(3), 2, config(0.0));
     assert!(calm.faults.iter().all(|f| !f.description.contains("crash")));
+}
+
+/// `[storage] failed_sync`: a sync that fails halts the process (what it
+/// does after the failed sync never takes effect, its unsynced writes are
+/// lost) and it restarts 10 ms later; failed syncs stop with the liveness
+/// phase, so the node's pings go out then, and only then.
+#[test]
+fn a_failed_sync_halts_the_process_and_it_restarts_from_its_disk() {
+    let config = SimConfig {
+        seed: 2,
+        network: network(0.0, 0.0),
+        duration: SimDuration::from_millis(50),
+        settle: SimDuration::from_millis(100),
+        storage: faultline::sim::StorageFaults {
+            failed_sync: 1.0,
+            ..Default::default()
+        },
+        ..SimConfig::default()
+    };
+    let (result, notes) = run(Plan::Burst(3), 2, config);
+    let halts: Vec<u64> = result
+        .faults
+        .iter()
+        .filter(|f| f.description == "crash n0: it halted (a failed sync)")
+        .map(|f| f.time_ns / 1_000_000)
+        .collect();
+    assert_eq!(
+        halts,
+        [0, 10, 20, 30, 40],
+        "every start until the liveness phase"
+    );
+    let starts: Vec<&Note> = notes
+        .iter()
+        .filter(|(_, node, n)| *node == NodeId(0) && matches!(n, Note::Started { .. }))
+        .map(|(_, _, n)| n)
+        .collect();
+    assert!(
+        starts[..5]
+            .iter()
+            .all(|n| matches!(n, Note::Started { synced: None, .. })),
+        "no start count was ever durable: {starts:?}"
+    );
+    let pings: Vec<u64> = notes
+        .iter()
+        .filter(|(_, node, n)| *node == NodeId(1) && matches!(n, Note::Received { .. }))
+        .map(|(t, _, _)| t.as_nanos() / 1_000_000)
+        .collect();
+    assert_eq!(pings.len(), 3, "one burst, after failed syncs stopped");
+    assert!(pings.iter().all(|&ms| ms >= 50), "{pings:?}");
+    assert!(result.metrics["storage_syncs_failed"].as_u64().unwrap_or(0) >= 5);
+}
+
+/// Storage whose every sync fails, as a driver's would on a dying disk.
+struct FailingStorage;
+
+impl faultline::process::Storage<u64> for FailingStorage {
+    fn write(&mut self, _key: DiskKey, _value: u64) {}
+    fn delete(&mut self, _key: DiskKey) {}
+    fn delete_range(&mut self, _space: &'static str, _from: u64, _to: u64) {}
+    fn sync(&mut self) -> Result<(), faultline::process::SyncFailed> {
+        Err(faultline::process::SyncFailed)
+    }
+}
+
+/// Outside the simulator too: a harness whose storage fails a sync drops
+/// what the handler did after it and says the process halted.
+#[test]
+fn a_harness_whose_sync_fails_reports_the_halt() {
+    let probe = Probe {
+        plan: Plan::Burst(3),
+        volatile: 0,
+    };
+    let mut h = faultline::process::Harness::new(probe, NodeId(0), vec![NodeId(0), NodeId(1)], 1)
+        .with_storage(Box::new(FailingStorage), Disk::default());
+    let effects = h.start();
+    assert!(h.halted());
+    assert_eq!(
+        effects.len(),
+        1,
+        "the note before the sync, no ping after it"
+    );
 }

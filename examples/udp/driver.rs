@@ -146,6 +146,13 @@ where
                 Effect::Note(note) => self.notes.push(note),
             }
         }
+        if self.harness.halted() {
+            // A failed fsync (or the process's own halt): stop, as a
+            // crash would; the supervisor restarts it from its journal.
+            return Err(std::io::Error::other(
+                "the process halted (a failed sync): restart it from its journal",
+            ));
+        }
         Ok(())
     }
 

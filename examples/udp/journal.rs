@@ -11,7 +11,7 @@
 //! is unknown, so carrying on could acknowledge what was never stored
 //! (PostgreSQL does the same since "fsyncgate").
 
-use faultline::process::{Disk, DiskKey, Storage};
+use faultline::process::{Disk, DiskKey, Storage, SyncFailed};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -143,14 +143,15 @@ impl<V: Clone + Serialize + DeserializeOwned> Storage<V> for Journal<V> {
         self.append(&Line::DeleteRange { space, from, to });
     }
 
-    fn sync(&mut self) {
+    fn sync(&mut self) -> Result<(), SyncFailed> {
         self.append(&Line::Sync);
         let result = self
             .file
             .flush()
             .and_then(|()| self.file.get_ref().sync_data());
-        if let Err(e) = result {
-            panic!("journal fsync failed: {e}");
-        }
+        result.map_err(|e| {
+            eprintln!("journal fsync failed: {e}");
+            SyncFailed
+        })
     }
 }

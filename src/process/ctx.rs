@@ -1,6 +1,6 @@
 //! The context a process acts through, and the effects it records.
 
-use super::{Disk, DiskKey, NodeId, Process, RequestId, Storage, TimerId};
+use super::{Disk, DiskKey, NodeId, Process, RequestId, Storage, SyncFailed, TimerId};
 use crate::rng::{SimRng, Stream};
 use crate::time::{SimDuration, SimTime};
 
@@ -49,6 +49,10 @@ pub struct Ctx<'a, P: Process> {
     pub(crate) next_timer: &'a mut u64,
     /// The run's fault points, in a simulation with buggify on.
     pub(crate) buggify: Option<&'a mut crate::sim::Buggify>,
+    /// Set when the process halted ([`Ctx::halt`], or a failed
+    /// [`Ctx::sync`]): how many effects it had recorded then. Nothing it
+    /// does afterwards takes effect, and the node goes down.
+    pub(crate) halted_at: Option<usize>,
 }
 
 impl<'a, P: Process> Ctx<'a, P> {
@@ -119,23 +123,60 @@ impl<'a, P: Process> Ctx<'a, P> {
 
     /// Writes to durable storage; lost on a crash unless [`Ctx::sync`] follows.
     pub fn write(&mut self, key: DiskKey, value: P::Stored) {
-        self.storage.write(key, value);
+        if self.halted_at.is_none() {
+            self.storage.write(key, value);
+        }
     }
 
     /// Deletes from durable storage; undone by a crash unless synced.
     pub fn delete(&mut self, key: DiskKey) {
-        self.storage.delete(key);
+        if self.halted_at.is_none() {
+            self.storage.delete(key);
+        }
     }
 
     /// Deletes indices `from..=to` of `space`; undone by a crash unless synced.
     pub fn delete_range(&mut self, space: &'static str, from: u64, to: u64) {
-        self.storage.delete_range(space, from, to);
+        if self.halted_at.is_none() {
+            self.storage.delete_range(space, from, to);
+        }
     }
 
     /// Makes every write so far durable (an fsync) before the handler goes
     /// on; what it does after (a reply, a message) follows the writes.
+    ///
+    /// If the sync fails, the process halts ([`Ctx::halt`]): nothing it does
+    /// after the failed sync takes effect, and it restarts from what its
+    /// disk holds, the only answer to a failed fsync that is always safe.
+    /// A process that wants to see the failure calls [`Ctx::sync_checked`].
     pub fn sync(&mut self) {
-        self.storage.sync();
+        if self.sync_checked().is_err() {
+            self.halt();
+        }
+    }
+
+    /// Like [`Ctx::sync`], but a failure is the caller's to handle: the
+    /// writes since the last good sync may be lost (even if a later sync
+    /// succeeds), and whatever depended on them must not be promised.
+    pub fn sync_checked(&mut self) -> Result<(), SyncFailed> {
+        if self.halted_at.is_some() {
+            return Err(SyncFailed); // a halted process's disk is out of reach
+        }
+        self.storage.sync()
+    }
+
+    /// Stops this process at once, as a crash would: nothing it does for
+    /// the rest of this handler takes effect (its messages, its writes: a
+    /// sync after a halt fails), its unsynced writes are lost,
+    /// and it restarts from its disk (in the simulator, a moment later; a
+    /// real driver exits and is restarted by its supervisor).
+    pub fn halt(&mut self) {
+        self.halted_at.get_or_insert(self.effects.len());
+    }
+
+    /// Whether this process halted during this handler.
+    pub fn halted(&self) -> bool {
+        self.halted_at.is_some()
     }
 
     /// Answers a client request: the operation took effect with result `res`.
@@ -181,6 +222,7 @@ pub struct Harness<P: Process> {
     rng: SimRng,
     effects: Vec<Effect<P>>,
     next_timer: u64,
+    halted: bool,
 }
 
 impl<P: Process> Harness<P> {
@@ -196,6 +238,7 @@ impl<P: Process> Harness<P> {
             rng: SimRng::new(seed, Stream::Node(me.0)),
             effects: Vec::new(),
             next_timer: 0,
+            halted: false,
         }
     }
 
@@ -227,9 +270,21 @@ impl<P: Process> Harness<P> {
             effects: &mut self.effects,
             next_timer: &mut self.next_timer,
             buggify: None,
+            halted_at: None,
         };
         f(&mut self.node, &mut ctx);
+        if let Some(at) = ctx.halted_at {
+            self.effects.truncate(at);
+            self.halted = true;
+        }
         std::mem::take(&mut self.effects)
+    }
+
+    /// Whether the process halted (a failed sync, [`Ctx::halt`]): its
+    /// effects after that point were dropped, and a driver should stop it
+    /// and start it again from its storage.
+    pub fn halted(&self) -> bool {
+        self.halted
     }
 
     /// Calls `on_start` with what the harness's disk holds durably; returns

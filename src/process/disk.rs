@@ -125,9 +125,17 @@ pub trait Storage<V> {
     fn delete(&mut self, key: DiskKey);
     /// Deletes every index of `space` in `from..=to`.
     fn delete_range(&mut self, space: &'static str, from: u64, to: u64);
-    /// Makes every change so far durable (an fsync).
-    fn sync(&mut self);
+    /// Makes every change so far durable (an fsync). On failure nothing
+    /// since the last good sync is known to be durable (after a failed
+    /// fsync the kernel may have dropped the dirty pages: retrying is not
+    /// enough, see PostgreSQL's fsyncgate).
+    fn sync(&mut self) -> Result<(), SyncFailed>;
 }
+
+/// A sync that failed: the writes since the last good sync may be lost.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("the sync failed: the writes since the last good sync may be lost")]
+pub struct SyncFailed;
 
 impl<V: Clone> Storage<V> for Disk<V> {
     #[inline]
@@ -143,8 +151,9 @@ impl<V: Clone> Storage<V> for Disk<V> {
         Disk::delete_range(self, space, from, to);
     }
     #[inline]
-    fn sync(&mut self) {
+    fn sync(&mut self) -> Result<(), SyncFailed> {
         Disk::sync(self);
+        Ok(())
     }
 }
 

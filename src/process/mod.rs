@@ -62,7 +62,7 @@ mod ids;
 mod protocol;
 
 pub use ctx::{Ctx, Effect, Harness};
-pub use disk::{Disk, DiskKey, Storage};
+pub use disk::{Disk, DiskKey, Storage, SyncFailed};
 pub use ids::{NodeId, RequestId, TimerId};
 pub use protocol::{
     CheckBudget, CheckInfo, CheckKind, EndState, Interval, Invariants, Lifecycle, OpFields, OpOf,

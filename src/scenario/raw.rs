@@ -40,6 +40,7 @@ pub struct RawScenario {
 #[serde(deny_unknown_fields)]
 pub struct RawStorage {
     pub lost_sync: Option<Spanned<f64>>,
+    pub failed_sync: Option<Spanned<f64>>,
     pub torn_crash: Option<Spanned<f64>>,
 }
 

@@ -1,13 +1,15 @@
 //! Storage faults (FoundationDB and TigerBeetle simulate them): a sync
 //! that is lost (the disk reports it done, but the data is still only in
-//! its cache, so the next crash loses it: a lying fsync) and a crash that
-//! tears the unsynced writes (a prefix of them, in write order, reached
-//! the platter; the rest did not) instead of losing them all.
+//! its cache, so the next crash loses it: a lying fsync), a sync that
+//! fails (reported: the process sees it through [`Storage::sync`], and
+//! [`crate::process::Ctx::sync`] halts it), and a crash that tears the
+//! unsynced writes (a prefix of them, in write order, reached the platter;
+//! the rest did not) instead of losing them all.
 //!
 //! Both are drawn from a stream of their own, and only when configured:
 //! a run without `[storage]` makes no draw and behaves exactly as before.
 
-use crate::process::{Disk, DiskKey, Storage};
+use crate::process::{Disk, DiskKey, Storage, SyncFailed};
 use crate::rng::{SimRng, Stream};
 
 /// `[storage]`: how often each storage fault strikes.
@@ -15,6 +17,8 @@ use crate::rng::{SimRng, Stream};
 pub struct StorageFaults {
     /// The probability that a sync is lost.
     pub lost_sync: f64,
+    /// The probability that a sync fails (and says so).
+    pub failed_sync: f64,
     /// The probability that a crash keeps a prefix of the unsynced writes.
     pub torn_crash: f64,
 }
@@ -22,7 +26,7 @@ pub struct StorageFaults {
 impl StorageFaults {
     /// Whether any storage fault can strike.
     pub fn any(&self) -> bool {
-        self.lost_sync > 0.0 || self.torn_crash > 0.0
+        self.lost_sync > 0.0 || self.failed_sync > 0.0 || self.torn_crash > 0.0
     }
 }
 
@@ -33,6 +37,8 @@ pub struct StorageFaulter {
     rng: SimRng,
     /// Syncs lost so far.
     pub syncs_lost: u64,
+    /// Syncs failed so far.
+    pub syncs_failed: u64,
     /// Crashes that tore the unsynced writes so far.
     pub crashes_torn: u64,
 }
@@ -44,8 +50,15 @@ impl StorageFaulter {
             faults,
             rng: SimRng::new(seed, Stream::Storage),
             syncs_lost: 0,
+            syncs_failed: 0,
             crashes_torn: 0,
         }
+    }
+
+    /// From now on no sync fails (the liveness phase: a node that kept
+    /// halting would never catch up).
+    pub fn stop_failing_syncs(&mut self) {
+        self.faults.failed_sync = 0.0;
     }
 
     /// A crash of a node with `disk`: its unsynced writes are lost, or torn.
@@ -82,12 +95,21 @@ impl<V: Clone> Storage<V> for FaultyDisk<'_, V> {
         self.disk.delete_range(space, from, to);
     }
 
-    fn sync(&mut self) {
+    fn sync(&mut self) -> Result<(), SyncFailed> {
         if self.faulter.rng.chance(self.faulter.faults.lost_sync) {
             self.faulter.syncs_lost += 1;
-            return; // reported done; still only in the cache
+            return Ok(()); // reported done; still only in the cache
+        }
+        // Drawn only when configured: runs with lost syncs alone keep
+        // their draws.
+        let failed = self.faulter.faults.failed_sync > 0.0
+            && self.faulter.rng.chance(self.faulter.faults.failed_sync);
+        if failed {
+            self.faulter.syncs_failed += 1;
+            return Err(SyncFailed); // nothing more is durable
         }
         self.disk.sync();
+        Ok(())
     }
 }
 
@@ -102,7 +124,7 @@ mod tests {
             1,
             StorageFaults {
                 lost_sync: 1.0,
-                torn_crash: 0.0,
+                ..StorageFaults::default()
             },
         );
         let mut disk: Disk<u64> = Disk::default();
@@ -111,7 +133,7 @@ mod tests {
             faulter: &mut faulter,
         };
         d.write(key(1), 10);
-        d.sync();
+        assert_eq!(d.sync(), Ok(()), "a lost sync says it succeeded");
         faulter.crash(&mut disk);
         assert!(disk.is_empty(), "the lost sync made nothing durable");
         assert_eq!(faulter.syncs_lost, 1);
@@ -119,8 +141,8 @@ mod tests {
         let mut faulter = StorageFaulter::new(
             2,
             StorageFaults {
-                lost_sync: 0.0,
                 torn_crash: 1.0,
+                ..StorageFaults::default()
             },
         );
         let mut kept = std::collections::BTreeSet::new();

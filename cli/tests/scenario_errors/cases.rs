@@ -487,6 +487,12 @@ pub(super) const CASES: &[Case] = &[
         field: Some("network.slow.kinds"),
         phrase: "protocol broadcast names no message kinds",
     },
+    Case {
+        name: "failed-sync-above-one",
+        text: head!("[storage]\nfailed_sync = 2.0 # <- here\n"),
+        field: Some("storage.failed_sync"),
+        phrase: "expected a probability between 0 and 1",
+    },
     // ----- crashes right after a send ----------------------------------------------------
     Case {
         name: "crash-after-send-without-probability",

@@ -260,6 +260,9 @@ impl Validator<'_> {
                     lost_sync: self
                         .probability(st.lost_sync.as_ref(), "storage.lost_sync")?
                         .unwrap_or(0.0),
+                    failed_sync: self
+                        .probability(st.failed_sync.as_ref(), "storage.failed_sync")?
+                        .unwrap_or(0.0),
                     torn_crash: self
                         .probability(st.torn_crash.as_ref(), "storage.torn_crash")?
                         .unwrap_or(0.0),

@@ -5,6 +5,9 @@
 
 use super::*;
 
+/// How long a node that halted stays down before its supervisor restarts it.
+pub const HALT_RESTART: crate::time::SimDuration = crate::time::SimDuration::from_millis(10);
+
 impl<P: Protocol> Simulation<P> {
     pub(super) fn apply_fault(&mut self, index: usize) {
         let action = self.faults[index].action.clone();
@@ -366,6 +369,24 @@ impl<P: Protocol> Simulation<P> {
         minority
     }
 
+    /// `node` halted in the handler it just ran (a failed sync, or
+    /// `Ctx::halt`): it goes down as in a crash, and its supervisor starts
+    /// it again [`HALT_RESTART`] later, in either phase of the run.
+    pub(super) fn halt_node(&mut self, node: NodeId) {
+        self.crash_node(node);
+        let effect = FaultEffect::Crashed {
+            nodes: vec![node.0],
+        };
+        let text = format!("crash {}: it halted (a failed sync)", self.name(node));
+        self.log_fault(text, effect);
+        let at = self.now + HALT_RESTART;
+        self.queue.push(at, Event::Fault(self.faults.len()));
+        self.faults.push(TimedFault {
+            at,
+            action: FaultAction::Restart(Some(NodeRef::Id(node))),
+        });
+    }
+
     /// Ends the handler `node` just ran in a crash, if the fault fires
     /// (`crash_after_send`): its sends are out, its unsynced state is
     /// gone. It restarts after the drawn downtime, or at the liveness
@@ -480,6 +501,9 @@ impl<P: Protocol> Simulation<P> {
 
     pub(super) fn begin_liveness(&mut self) {
         self.armed.clear();
+        if let Some(storage) = &mut self.storage {
+            storage.stop_failing_syncs();
+        }
         let healed = self.net.partitions.heal_all();
         let (resumed, resumed_nodes) =
             self.on_all("resume", Status::Paused, |s, n| s.resume_node(n));

@@ -463,8 +463,16 @@ impl<P: Protocol> Simulation<P> {
             effects: &mut self.effects,
             next_timer: &mut self.next_timer,
             buggify: self.buggify.as_mut(),
+            halted_at: None,
         };
         f(process, &mut ctx);
+        let halted_at = ctx.halted_at;
+        if let Some(at) = halted_at {
+            // What it did before the failed sync (sends, replies, notes
+            // about what earlier syncs made durable: protocols note after
+            // they sync) took effect; nothing after it did.
+            self.effects.truncate(at);
+        }
         let role = process.role();
         if !same_role(role, slot.role) {
             let before = slot.role;
@@ -481,7 +489,10 @@ impl<P: Protocol> Simulation<P> {
             }
         }
         self.apply_effects(node);
-        if let Some((kind, armed)) = self.sent_eligible.take() {
+        let sent_eligible = self.sent_eligible.take();
+        if halted_at.is_some() {
+            self.halt_node(node);
+        } else if let Some((kind, armed)) = sent_eligible {
             self.maybe_crash_after_send(node, kind, armed);
         }
     }

@@ -194,6 +194,7 @@ impl<P: Protocol> Simulation<P> {
         );
         if let Some(s) = &self.storage {
             m.insert("storage_syncs_lost".into(), json!(s.syncs_lost));
+            m.insert("storage_syncs_failed".into(), json!(s.syncs_failed));
             m.insert("storage_crashes_torn".into(), json!(s.crashes_torn));
         }
         if let Some(b) = &self.buggify {
