@@ -984,3 +984,42 @@ fn a_harness_whose_sync_fails_reports_the_halt() {
         "the note before the sync, no ping after it"
     );
 }
+
+/// Storage that fails its first sync and records what reaches it.
+struct RecordingStorage(std::sync::Arc<std::sync::Mutex<(Vec<DiskKey>, u32)>>);
+
+impl faultline::process::Storage<u64> for RecordingStorage {
+    fn write(&mut self, key: DiskKey, _value: u64) {
+        self.0.lock().expect("not poisoned").0.push(key);
+    }
+    fn delete(&mut self, _key: DiskKey) {}
+    fn delete_range(&mut self, _space: &'static str, _from: u64, _to: u64) {}
+    fn sync(&mut self) -> Result<(), faultline::process::SyncFailed> {
+        let mut seen = self.0.lock().expect("not poisoned");
+        seen.1 += 1;
+        match seen.1 {
+            1 => Err(faultline::process::SyncFailed),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// A halted process's disk is out of reach: the write it makes after the
+/// failed sync never reaches the storage, and no later sync could make it
+/// durable behind the checks' back.
+#[test]
+fn a_halted_process_neither_writes_nor_syncs() {
+    let seen = std::sync::Arc::new(std::sync::Mutex::new((Vec::new(), 0)));
+    let probe = Probe {
+        plan: Plan::Tick(10),
+        volatile: 0,
+    };
+    let mut h = faultline::process::Harness::new(probe, NodeId(1), vec![NodeId(0), NodeId(1)], 1)
+        .with_storage(Box::new(RecordingStorage(seen.clone())), Disk::default());
+    let effects = h.start();
+    assert!(h.halted());
+    assert_eq!(effects.len(), 1, "the Started note, no timer");
+    let (writes, syncs) = seen.lock().expect("not poisoned").clone();
+    assert_eq!(writes, [STARTS], "the marker written after the halt is not");
+    assert_eq!(syncs, 1);
+}
