@@ -226,3 +226,28 @@ fn drawn_crashes_after_sends_written_out_crash_the_same_way() {
     assert_eq!(crashes(&drawn), crashes(&replayed));
     assert_eq!(drawn.history.len(), replayed.history.len());
 }
+
+/// `node = "tag:behind"` names a server whose log lacks entries the
+/// cluster committed: the one a partition kept away from the writes.
+#[test]
+fn tag_behind_names_the_server_the_writes_went_past() {
+    let text = format!(
+        "{HEAD}[[faults]]\nat = \"1s\"\naction = \"partition\"\nname = \"away\"\nshape = \"isolate\"\nnode = 4\n[[faults]]\nat = \"3s\"\naction = \"crash\"\nnode = \"tag:behind\"\n[[faults]]\nat = \"3.5s\"\naction = \"heal\"\nname = \"away\"\n[[faults]]\nat = \"4s\"\naction = \"restart\"\nnode = 4\n[[faults]]\nat = \"8s\"\naction = \"crash\"\nnode = \"tag:behind\"\n"
+    );
+    let scenario = parse(&text);
+    let result = run_config(&scenario, scenario.config(2));
+    let described: Vec<(u64, &str)> = result
+        .faults
+        .iter()
+        .map(|f| (f.time_ns / 1_000_000, f.description.as_str()))
+        .collect();
+    assert!(described.contains(&(3000, "crash n4")), "{described:?}");
+    // Back, healed and caught up by 8 s: no server is behind.
+    assert!(
+        described.contains(&(
+            8000,
+            "crash a node tagged behind: skipped, no such node is up"
+        )),
+        "{described:?}"
+    );
+}

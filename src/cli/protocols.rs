@@ -28,6 +28,7 @@ pub fn run(args: ProtocolsArgs, registry: &Registry) -> i32 {
                     "tables": e.tables(),
                     "checks": e.checks(),
                     "roles": e.roles(),
+                    "tags": e.tags(),
                     "client_processes": e.client_processes(),
                     "message_kinds": e.message_kinds(),
                     "buggify_points": e.buggify_points(),
@@ -53,6 +54,9 @@ pub fn run(args: ProtocolsArgs, registry: &Registry) -> i32 {
         println!("{:<10} checks  {}", "", checks.join(", "));
         if !e.roles().is_empty() {
             println!("{:<10} roles   {}", "", e.roles().join(", "));
+        }
+        if !e.tags().is_empty() {
+            println!("{:<10} tags    {}", "", e.tags().join(", "));
         }
         if !e.buggify_points().is_empty() {
             println!("{:<10} buggify {}", "", e.buggify_points().join(", "));

@@ -49,6 +49,16 @@ pub trait Protocol {
     /// Fresh invariant checks for one run.
     fn invariants(&self) -> Self::Invariants;
 
+    /// The servers that carry `tag` now (`node = "tag:behind"`), judged
+    /// from every live server's state (`servers[i]` is server `i`, `None`
+    /// while it is down): tags say what no one node can say of itself,
+    /// such as "its log is behind the cluster's commit index". The
+    /// default tags no one; list a protocol's tags in its registry entry.
+    fn tagged(&self, tag: &str, servers: &[Option<&Self::Node>]) -> Vec<NodeId> {
+        let _ = (tag, servers);
+        Vec::new()
+    }
+
     /// How an operation is written into a history file. The default writes
     /// `f = "op"` and the operation's `Debug` text as its value; override it
     /// to give the function, key and a structured value (every built-in

@@ -51,6 +51,11 @@ pub trait ProtocolDef: Send + Sync + 'static {
     fn roles(&self) -> &'static [&'static str] {
         &[]
     }
+    /// Tags a fault may target (`node = "tag:behind"`): what its
+    /// `Protocol::tagged` answers for.
+    fn tags(&self) -> &'static [&'static str] {
+        &[]
+    }
     /// Scenario tables it reads besides `[name]` (e.g. the stores' shared
     /// `[store]` workload table).
     fn extra_tables(&self) -> &'static [&'static str] {
@@ -144,6 +149,8 @@ pub trait Entry: Send + Sync {
     fn checks(&self) -> &'static [CheckInfo];
     /// Its roles.
     fn roles(&self) -> &'static [&'static str];
+    /// Its tags; see [`ProtocolDef::tags`].
+    fn tags(&self) -> &'static [&'static str];
     /// Every scenario table it reads: `[name]` first.
     fn tables(&self) -> Vec<&'static str>;
     /// Whether workload clients are processes after the servers.
@@ -202,6 +209,10 @@ impl<D: ProtocolDef> Entry for DefEntry<D> {
 
     fn roles(&self) -> &'static [&'static str] {
         self.0.roles()
+    }
+
+    fn tags(&self) -> &'static [&'static str] {
+        self.0.tags()
     }
 
     fn tables(&self) -> Vec<&'static str> {

@@ -102,6 +102,7 @@ fn node_ref(r: &NodeRef) -> Value {
         NodeRef::Any => Value::String("any".into()),
         NodeRef::Named { of, .. } => node_ref(of),
         NodeRef::HitBy(name) => Value::String(format!("hit:{name}")),
+        NodeRef::Tag(tag) => Value::String(format!("tag:{tag}")),
     }
 }
 

@@ -16,6 +16,9 @@ pub enum NodeRef {
     /// A server drawn from the nemesis stream when the fault fires, among
     /// those the action applies to (e.g. a crashed one for `restart`).
     Any,
+    /// A server the protocol tags so when the fault fires (`Protocol::tagged`:
+    /// "behind"), drawn from the nemesis stream if several are.
+    Tag(String),
     /// The node `of` names when the fault fires, remembered as `name` so a
     /// later fault can act on the same node ([`NodeRef::HitBy`]): "crash
     /// the leader, and restart that node 2 s later".
@@ -36,6 +39,7 @@ impl fmt::Display for NodeRef {
             NodeRef::Id(id) => write!(f, "{id}"),
             NodeRef::Role(role) => write!(f, "the {role}"),
             NodeRef::Any => write!(f, "any node"),
+            NodeRef::Tag(tag) => write!(f, "a node tagged {tag}"),
             NodeRef::Named { name, of } => write!(f, "{of} (as {name})"),
             NodeRef::HitBy(name) => write!(f, "the node {name} hit"),
         }

@@ -186,7 +186,7 @@ pub(super) const CASES: &[Case] = &[
         name: "role-for-protocol-without-roles",
         text: head!("[[faults]]\nat = \"1s\"\naction = \"crash\"\nnode = \"leader\" # <- here\n"),
         field: Some("faults[0].node"),
-        phrase: "unknown node \"leader\": expected a node index, \"any\", \"hit:NAME\" (the node the fault named NAME hit) or a role (protocol broadcast has no roles)",
+        phrase: "unknown node \"leader\": expected a node index, \"any\", \"hit:NAME\" (the node the fault named NAME hit), \"tag:TAG\" (a node the protocol tags) or a role (protocol broadcast has no roles)",
     },
     // ----- fault sequences ------------------------------------------------------
     Case {
@@ -492,6 +492,18 @@ pub(super) const CASES: &[Case] = &[
         text: head!("[storage]\nfailed_sync = 2.0 # <- here\n"),
         field: Some("storage.failed_sync"),
         phrase: "expected a probability between 0 and 1",
+    },
+    Case {
+        name: "tag-unknown-to-raft",
+        text: b"name = \"t\"\nprotocol = \"raft\"\nnodes = 3\nduration = \"10s\"\n[[faults]]\nat = \"1s\"\naction = \"crash\"\nnode = \"tag:lagging\" # <- here\n",
+        field: Some("faults[0].node"),
+        phrase: "unknown tag \"lagging\": expected one of behind",
+    },
+    Case {
+        name: "tag-for-a-protocol-without-tags",
+        text: head!("[[faults]]\nat = \"1s\"\naction = \"crash\"\nnode = \"tag:behind\" # <- here\n"),
+        field: Some("faults[0].node"),
+        phrase: "protocol broadcast tags no nodes",
     },
     // ----- crashes right after a send ----------------------------------------------------
     Case {

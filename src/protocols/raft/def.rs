@@ -32,6 +32,10 @@ impl ProtocolDef for Def {
         ROLES
     }
 
+    fn tags(&self) -> &'static [&'static str] {
+        &["behind"]
+    }
+
     fn fixed_placement(&self) -> Option<&'static str> {
         Some("its clients are processes that find the leader themselves (put a client with some servers with partition groups)")
     }

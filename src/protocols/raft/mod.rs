@@ -245,6 +245,29 @@ impl Protocol for Raft {
         (NodeId((self.servers + client) as u32), op)
     }
 
+    /// `behind`: a live server whose log ends before the highest commit
+    /// index of any live server (it lacks entries the cluster committed:
+    /// a follower back from a crash or a partition, until it catches up).
+    fn tagged(&self, tag: &str, servers: &[Option<&RaftNode>]) -> Vec<NodeId> {
+        if tag != "behind" {
+            return Vec::new();
+        }
+        let live: Vec<(usize, &server::Server)> = servers
+            .iter()
+            .enumerate()
+            .filter_map(|(i, n)| n.and_then(RaftNode::server).map(|s| (i, s)))
+            .collect();
+        let commit = live
+            .iter()
+            .map(|(_, s)| s.commit_index())
+            .max()
+            .unwrap_or(0);
+        live.iter()
+            .filter(|(_, s)| s.log().last_index() < commit)
+            .map(|&(i, _)| NodeId(i as u32))
+            .collect()
+    }
+
     fn invariants(&self) -> RaftChecks {
         RaftChecks::new(
             self.options.liveness_bound(),

@@ -39,6 +39,17 @@ impl Validator<'_> {
             RawNodeRef::Name(n) if n.starts_with("hit:") && n.len() > 4 => {
                 Ok(NodeRef::HitBy(n["hit:".len()..].to_string()))
             }
+            RawNodeRef::Name(n) if n.starts_with("tag:") => {
+                let tag = &n["tag:".len()..];
+                if ctx.entry.tags().contains(&tag) {
+                    return Ok(NodeRef::Tag(tag.to_string()));
+                }
+                let known = match ctx.entry.tags() {
+                    [] => format!("protocol {} tags no nodes", ctx.entry.name()),
+                    tags => format!("expected one of {}", tags.join(", ")),
+                };
+                Err(self.err(raw.span(), name, format!("unknown tag {tag:?}: {known}")))
+            }
             RawNodeRef::Name(n) if ctx.entry.roles().contains(&n.as_str()) => {
                 Ok(NodeRef::Role(n.clone()))
             }
@@ -56,7 +67,7 @@ impl Validator<'_> {
                     raw.span(),
                     name,
                     format!(
-                        "unknown node {n:?}: expected a node index, \"any\", \"hit:NAME\" (the node the fault named NAME hit) or a role ({roles})"
+                        "unknown node {n:?}: expected a node index, \"any\", \"hit:NAME\" (the node the fault named NAME hit), \"tag:TAG\" (a node the protocol tags) or a role ({roles})"
                     ),
                 ))
             }

@@ -250,6 +250,23 @@ impl<P: Protocol> Simulation<P> {
                 }
                 node
             }
+            NodeRef::Tag(tag) => {
+                let live: Vec<Option<&Node<P>>> = self.slots[..self.servers.len()]
+                    .iter()
+                    .map(|s| s.process.as_ref())
+                    .collect();
+                let mut candidates = self.protocol.tagged(tag, &live);
+                candidates
+                    .retain(|n| n.index() < self.servers.len() && fits(&self.slots[n.index()]));
+                candidates.sort();
+                candidates.dedup();
+                let node = (!candidates.is_empty())
+                    .then(|| candidates[self.nemesis_rng.index(candidates.len())]);
+                if let Some(n) = node {
+                    self.fault_target_role = self.slots[n.index()].role;
+                }
+                node
+            }
             NodeRef::Any => {
                 let candidates: Vec<NodeId> = self
                     .servers
