@@ -1,6 +1,7 @@
 //! Coverage-guided exploration (`explore --guided`), AFL-style: keep a
 //! corpus of fault schedules that reached new behaviour and mutate them
-//! (add, drop, move, stretch or retarget a fault episode, or draw new
+//! (add, drop, move, stretch or retarget a fault episode, a crash right
+//! after a send among the episodes it adds, or draw new
 //! network and workload randomness), instead of drawing every run afresh.
 //! Behaviour is the run's coverage ([`crate::sim::coverage`]): a run that
 //! shows a feature no earlier run showed joins the corpus.
@@ -285,7 +286,7 @@ impl Search<'_> {
         }
         let at = self.rng.between(0, end - 1_000_000);
         let longest = (end / 2).clamp(50_000_000, 5_000_000_000);
-        let length = self.rng.between(50_000_000, longest);
+        let mut length = self.rng.between(50_000_000, longest);
         self.next_name += 1;
         let name = format!("g{}", self.next_name);
         let node = self.target(&name);
@@ -293,11 +294,30 @@ impl Search<'_> {
             NodeRef::Named { name, .. } => NodeRef::HitBy(name.clone()),
             other => other.clone(),
         };
-        let (start, undo) = match self.rng.below(5) {
+        let (start, undo) = match self.rng.below(6) {
             0 => (
                 FaultAction::Crash(node),
                 FaultAction::Restart(Some(undo_node)),
             ),
+            5 => {
+                // A crash right after the node's next send of a kind (any
+                // kind for a protocol that names none), back after a
+                // log-uniform 100 us .. 1 s: the window of every
+                // replied-before-it-was-durable bug.
+                let kinds = self
+                    .scenario
+                    .registry
+                    .find(self.scenario.protocol.name())
+                    .map_or(&[][..], |e| e.message_kinds());
+                let kind = (!kinds.is_empty()).then(|| kinds[self.rng.index(kinds.len())]);
+                let (lo, hi) = (100_000f64.ln(), 1_000_000_000f64.ln());
+                length = (lo + (hi - lo) * self.rng.unit()).exp() as u64;
+                let start = FaultAction::CrashAfterSend {
+                    node,
+                    kind: kind.map(str::to_string),
+                };
+                (start, FaultAction::Restart(Some(undo_node)))
+            }
             1 => (
                 FaultAction::Pause(node),
                 FaultAction::Resume(Some(undo_node)),
@@ -379,7 +399,12 @@ impl Search<'_> {
     fn retarget(&mut self, config: &mut SimConfig, ep: &[usize]) {
         let node = NodeId(self.rng.below(self.scenario.nodes as u64) as u32);
         let old = match &config.faults[ep[0]].action {
-            FaultAction::Crash(NodeRef::Id(n)) | FaultAction::Pause(NodeRef::Id(n)) => *n,
+            FaultAction::Crash(NodeRef::Id(n))
+            | FaultAction::Pause(NodeRef::Id(n))
+            | FaultAction::CrashAfterSend {
+                node: NodeRef::Id(n),
+                ..
+            } => *n,
             FaultAction::Partition {
                 shape: Shape::Isolate(NodeRef::Id(n)),
                 ..
@@ -390,6 +415,10 @@ impl Search<'_> {
             match &mut config.faults[i].action {
                 FaultAction::Crash(NodeRef::Id(n))
                 | FaultAction::Pause(NodeRef::Id(n))
+                | FaultAction::CrashAfterSend {
+                    node: NodeRef::Id(n),
+                    ..
+                }
                 | FaultAction::Restart(Some(NodeRef::Id(n)))
                 | FaultAction::Resume(Some(NodeRef::Id(n)))
                     if *n == old =>
