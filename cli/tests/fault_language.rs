@@ -251,3 +251,35 @@ fn tag_behind_names_the_server_the_writes_went_past() {
         "{described:?}"
     );
 }
+
+/// `[workload] placement` for Raft, whose clients are processes: each
+/// request goes first to the placed server (then the client follows hints
+/// to the leader), so with `fixed` and one target every request's first
+/// attempt reaches that server, leader or not.
+#[test]
+fn raft_clients_send_each_request_first_where_placement_says() {
+    let requests_to = |placement: &str, target: u32| -> (usize, usize) {
+        let text = format!(
+            "name = \"t\"\nprotocol = \"raft\"\nnodes = 5\nduration = \"3s\"\n[workload]\nclients = 2\nplacement = \"{placement}\"\ntargets = [{target}]\n"
+        );
+        let scenario = parse(&text);
+        let mut config = scenario.config(1);
+        config.record_trace = true;
+        let result = run_config(&scenario, config);
+        assert!(result.violations.is_empty(), "{:?}", result.violations);
+        let sent = result
+            .trace
+            .iter()
+            .filter(|r| r.kind == "send" && r.detail.starts_with("Request"))
+            .filter(|r| r.peer == Some(target))
+            .count();
+        (sent, result.history.len())
+    };
+    for target in 0..5 {
+        let (sent, ops) = requests_to("fixed", target);
+        assert!(
+            sent >= ops,
+            "n{target} got {sent} requests for {ops} operations"
+        );
+    }
+}

@@ -21,7 +21,7 @@ use std::sync::Arc;
 
 /// What a protocol is built from for one run: the scenario's servers, its
 /// workload clients and the length of its fault phase.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Setup {
     /// Server nodes (processes `0..nodes`).
     pub nodes: usize,
@@ -29,6 +29,12 @@ pub struct Setup {
     pub clients: usize,
     /// The fault phase; the liveness phase starts at its end.
     pub duration: SimDuration,
+    /// `[workload] placement`, for a protocol whose clients are processes
+    /// and place their own requests (the engine places requests sent
+    /// straight to servers).
+    pub placement: crate::sim::Placement,
+    /// `[workload] targets` (empty: every server).
+    pub targets: Vec<crate::process::NodeId>,
 }
 
 /// One protocol as scenario files name it. Implement it for a unit struct

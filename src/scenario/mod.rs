@@ -190,6 +190,8 @@ impl Scenario {
             nodes: self.nodes,
             clients: config.workload.clients,
             duration: config.duration,
+            placement: config.workload.placement,
+            targets: config.workload.targets.clone(),
         }
     }
 

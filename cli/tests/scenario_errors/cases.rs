@@ -451,10 +451,10 @@ pub(super) const CASES: &[Case] = &[
         phrase: "unknown placement \"nearest\": expected protocol, fixed, round-robin or random",
     },
     Case {
-        name: "placement-for-raft",
-        text: b"name = \"t\"\nprotocol = \"raft\"\nnodes = 3\nduration = \"10s\"\n[workload]\nplacement = \"fixed\" # <- here\n",
+        name: "placement-for-twopc",
+        text: b"name = \"t\"\nprotocol = \"twopc\"\nnodes = 3\nduration = \"10s\"\n[workload]\nplacement = \"fixed\" # <- here\n",
         field: Some("workload.placement"),
-        phrase: "protocol raft places its own requests: its clients are processes",
+        phrase: "protocol twopc places its own requests: every transaction goes to the coordinator (node 0)",
     },
     Case {
         name: "targets-without-placement",

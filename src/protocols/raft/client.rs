@@ -12,6 +12,7 @@ use super::kv::{KvOp, KvRes};
 use super::messages::{Answer, Msg, Stored, Timer};
 use super::RaftNode;
 use crate::process::{Ctx, Disk, DiskKey, NodeId, RequestId, TimerId};
+use crate::sim::Placement;
 use crate::time::{SimDuration, SimTime};
 use std::rc::Rc;
 
@@ -47,6 +48,13 @@ pub struct Client {
     timer: Option<(TimerId, SimTime)>,
     /// When the current attempt times out (or its back-off ends).
     deadline: SimTime,
+    /// Where each request goes first (`[workload] placement`); from there
+    /// the client follows hints to the leader.
+    placement: Placement,
+    /// The servers placement picks among (empty: leader-seeking only).
+    targets: Vec<NodeId>,
+    /// Requests placed so far (round-robin).
+    placed: u64,
 }
 
 impl Client {
@@ -61,7 +69,36 @@ impl Client {
             pending: None,
             timer: None,
             deadline: SimTime::ZERO,
+            placement: Placement::Protocol,
+            targets: Vec::new(),
+            placed: 0,
         }
+    }
+
+    /// The same client, sending each request first where `placement`
+    /// picks among `targets`.
+    pub fn with_placement(mut self, placement: Placement, targets: Vec<NodeId>) -> Self {
+        self.placement = placement;
+        self.targets = targets;
+        self
+    }
+
+    /// Points the next request at the server placement picks; with
+    /// `protocol` placement (or no targets) the last known leader stays.
+    fn place(&mut self, ctx: CCtx) {
+        let n = self.targets.len();
+        if n == 0 {
+            return;
+        }
+        let client = ctx.me().index().saturating_sub(self.servers);
+        let pick = match self.placement {
+            Placement::Protocol => return,
+            Placement::Fixed => client % n,
+            Placement::RoundRobin => (client + self.placed as usize) % n,
+            Placement::Random => ctx.rng().index(n),
+        };
+        self.placed += 1;
+        self.leader = self.targets[pick];
     }
 
     /// The operation still waiting for an outcome, if any.
@@ -91,6 +128,7 @@ impl Client {
             op: Rc::new(op),
             backoff: false,
         });
+        self.place(ctx);
         self.transmit(ctx);
     }
 

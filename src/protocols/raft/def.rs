@@ -36,10 +36,6 @@ impl ProtocolDef for Def {
         &["behind"]
     }
 
-    fn fixed_placement(&self) -> Option<&'static str> {
-        Some("its clients are processes that find the leader themselves (put a client with some servers with partition groups)")
-    }
-
     fn client_processes(&self) -> bool {
         true
     }
@@ -68,6 +64,7 @@ impl ProtocolDef for Def {
     fn build(&self, options: &RaftOptions, setup: &Setup) -> Raft {
         let liveness_start = SimTime::ZERO + setup.duration;
         Raft::new(options.clone(), setup.nodes, setup.clients, liveness_start)
+            .with_placement(setup.placement, &setup.targets)
     }
 
     fn report_section(&self, result: &RunResult) -> Option<ReportSection> {

@@ -26,6 +26,7 @@ mod trace;
 
 use crate::process::{Ctx, Disk, NodeId, OpFields, Process, Protocol, RequestId, TimerId};
 use crate::rng::SimRng;
+use crate::sim::Placement;
 use crate::time::SimTime;
 use checks::RaftChecks;
 use client::Client;
@@ -148,6 +149,10 @@ pub struct Raft {
     last_written: BTreeMap<usize, Text>,
     /// The workload's key names, `"0"` to `keys - 1`.
     key_names: Vec<Text>,
+    /// Where clients send each request first (`[workload] placement`).
+    placement: Placement,
+    /// The servers placement picks among.
+    targets: Vec<NodeId>,
 }
 
 impl Raft {
@@ -170,7 +175,21 @@ impl Raft {
             liveness_start,
             next_value: 0,
             last_written: BTreeMap::new(),
+            placement: Placement::Protocol,
+            targets: Vec::new(),
         }
+    }
+
+    /// The same, its clients sending each request first to the server
+    /// `placement` picks among `targets` (every server when empty); they
+    /// then follow `NotLeader` hints to the leader as always.
+    pub fn with_placement(mut self, placement: Placement, targets: &[NodeId]) -> Self {
+        self.placement = placement;
+        self.targets = match targets {
+            [] => (0..self.servers as u32).map(NodeId).collect(),
+            some => some.to_vec(),
+        };
+        self
     }
 
     /// A value never written before: `"<client>.<n> "` (the space keeps
@@ -204,10 +223,10 @@ impl Protocol for Raft {
             let server = Server::new(self.options.server.clone(), id, self.servers);
             RaftNode::Server(Box::new(server))
         } else {
-            RaftNode::Client(Client::new(
-                self.servers,
-                self.options.workload.client_retry,
-            ))
+            RaftNode::Client(
+                Client::new(self.servers, self.options.workload.client_retry)
+                    .with_placement(self.placement, self.targets.clone()),
+            )
         }
     }
 

@@ -57,8 +57,12 @@ impl<P: Protocol> Simulation<P> {
     }
 
     /// The server `[workload] placement` sends client `client`'s next
-    /// request to (`target` when the protocol decides).
+    /// request to (`target` when the protocol decides, or when `target` is
+    /// a client process: that process places its own requests).
     fn place(&mut self, client: usize, target: NodeId) -> NodeId {
+        if target.index() >= self.servers.len() {
+            return target;
+        }
         let w = &self.config.workload;
         let k = self.clients[client].issued;
         self.clients[client].issued += 1;
