@@ -84,6 +84,8 @@ pub struct WorkMeter {
     segment: Segment,
     count: u64,
     next_edge_ns: u64,
+    /// The least baseline the verdict takes (events per window).
+    floor: u64,
 }
 
 impl WorkMeter {
@@ -108,7 +110,18 @@ impl WorkMeter {
             count: 0,
             next_edge_ns: window_ns.min(fault_ns).min(tail_start_ns),
             bound,
+            floor: 1,
         }
+    }
+
+    /// The same meter, taking a baseline of at least `floor` events per
+    /// window: a fault phase that stood idle (its coordinator down for
+    /// most of it) is no measure of normal work, and the recovery that
+    /// follows its repair would look like a storm against it. The engine
+    /// sets one event per process.
+    pub fn with_floor(mut self, floor: u64) -> Self {
+        self.floor = floor.max(1);
+        self
     }
 
     /// Counts one event at `now` (events come in time order).
@@ -220,15 +233,16 @@ impl WorkMeter {
             return WorkVerdict::NotApplicable("the fault phase is shorter than the window");
         };
         let last = self.last_window();
-        let limit = self.bound.factor * baseline.max(1) as f64;
+        let baseline = baseline.max(self.floor);
+        let limit = self.bound.factor * baseline as f64;
         if (last as f64) <= limit {
             return WorkVerdict::Held { last, baseline };
         }
         let window = SimDuration::from_nanos(self.window_ns);
         let message = format!(
-            "after every fault was repaired, the run's last {window} processed {} events, {:.0}x the fault phase's baseline of {baseline} per {window} (its lower quartile; limit: progress_factor = {}): a livelock or a message storm that outlived its faults",
+            "after every fault was repaired, the run's last {window} processed {} events, {:.0}x the fault phase's baseline of {baseline} per {window} (its lower quartile, at least one event per process; limit: progress_factor = {}): a livelock or a message storm that outlived its faults",
             last,
-            last as f64 / baseline.max(1) as f64,
+            last as f64 / baseline as f64,
             self.bound.factor
         );
         WorkVerdict::Violated(Violation::new("engine.progress", end, message))
@@ -286,6 +300,35 @@ mod tests {
             }
             other => panic!("expected a violation, got {other:?}"),
         }
+    }
+
+    /// A fault phase that stood idle (one event per window: its
+    /// coordinator was down) is no baseline: with a floor of one event per
+    /// process, the recovery after it holds; without, it looked like a storm.
+    #[test]
+    fn an_idle_fault_phase_is_measured_against_the_floor() {
+        let run = |floor| {
+            let mut m = meter(10.0).with_floor(floor);
+            for s in 0..4u64 {
+                m.event(SimTime::from_nanos(s * 1_000_000_000 + 10));
+            }
+            for k in 0..11u64 {
+                m.event(SimTime::from_nanos(5_500_000_000 + k));
+            }
+            m.verdict(SimTime::from_nanos(6_000_000_000))
+        };
+        assert!(matches!(run(1), WorkVerdict::Violated(_)), "{:?}", run(1));
+        assert!(
+            matches!(
+                run(4),
+                WorkVerdict::Held {
+                    last: 11,
+                    baseline: 4
+                }
+            ),
+            "{:?}",
+            run(4)
+        );
     }
 
     #[test]

@@ -260,7 +260,8 @@ impl<P: Protocol> Simulation<P> {
             config.work_bound.clone(),
             fault_end,
             fault_end + config.settle,
-        );
+        )
+        .with_floor(processes as u64);
         Simulation {
             invariants: protocol.invariants(),
             net: Network::new(
