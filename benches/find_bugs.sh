@@ -56,7 +56,8 @@ try:
 except ValueError:
     print("error"); sys.exit()
 for f in sorted(d["failures"], key=lambda f: f["run"]):
-    if subprocess.run([sys.argv[1], "run", f["file"], "--quiet", "--no-out"]).returncode == 0:
+    replay = [sys.argv[1], "run", f["file"], "--quiet", "--no-out"]
+    if subprocess.run(replay, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode == 0:
         print("%d (%s)" % (f["run"], f["check"])); sys.exit()
 print("-")' "$baseline"
 }
