@@ -53,6 +53,8 @@ pub struct Ctx<'a, P: Process> {
     /// [`Ctx::sync`]): how many effects it had recorded then. Nothing it
     /// does afterwards takes effect, and the node goes down.
     pub(crate) halted_at: Option<usize>,
+    /// Why it halted, for the fault log.
+    pub(crate) halt_reason: &'static str,
 }
 
 impl<'a, P: Process> Ctx<'a, P> {
@@ -150,8 +152,9 @@ impl<'a, P: Process> Ctx<'a, P> {
     /// disk holds, the only answer to a failed fsync that is always safe.
     /// A process that wants to see the failure calls [`Ctx::sync_checked`].
     pub fn sync(&mut self) {
-        if self.sync_checked().is_err() {
-            self.halt();
+        if self.sync_checked().is_err() && self.halted_at.is_none() {
+            self.halted_at = Some(self.effects.len());
+            self.halt_reason = "a failed sync";
         }
     }
 
@@ -171,7 +174,10 @@ impl<'a, P: Process> Ctx<'a, P> {
     /// and it restarts from its disk (in the simulator, a moment later; a
     /// real driver exits and is restarted by its supervisor).
     pub fn halt(&mut self) {
-        self.halted_at.get_or_insert(self.effects.len());
+        if self.halted_at.is_none() {
+            self.halted_at = Some(self.effects.len());
+            self.halt_reason = "it called halt";
+        }
     }
 
     /// Whether this process halted during this handler.
@@ -271,6 +277,7 @@ impl<P: Process> Harness<P> {
             next_timer: &mut self.next_timer,
             buggify: None,
             halted_at: None,
+            halt_reason: "",
         };
         f(&mut self.node, &mut ctx);
         if let Some(at) = ctx.halted_at {
@@ -320,6 +327,7 @@ impl<P: Process> Harness<P> {
         );
         self.disk.crash();
         self.node = fresh;
+        self.halted = false;
         self.start()
     }
 }

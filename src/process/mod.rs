@@ -118,9 +118,13 @@ pub trait Process: Sized {
 
     /// The kind of `msg` (e.g. `"append"`), for faults that target kinds
     /// of messages (`[network.slow] kinds`); one of the names the
-    /// protocol's registry entry lists in `message_kinds`.
+    /// protocol's registry entry lists in `message_kinds`. The default,
+    /// for a protocol that names none, is [`DEFAULT_MESSAGE_KIND`].
     fn message_kind(msg: &Self::Msg) -> &'static str {
         let _ = msg;
-        "message"
+        DEFAULT_MESSAGE_KIND
     }
 }
+
+/// The kind of every message of a protocol that names no kinds.
+pub const DEFAULT_MESSAGE_KIND: &str = "message";

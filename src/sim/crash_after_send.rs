@@ -10,7 +10,8 @@
 //! probability the scenario (or a swarm mix) sets. When `kinds` is empty,
 //! every kind the protocol names may be, and each is eligible for a whole
 //! run or not (about half, decided from the seed and the kind's name), so
-//! that some runs crash after votes and others after appends. Only one
+//! that some runs crash after votes and others after appends; a protocol
+//! that names no kinds has every send eligible. Only one
 //! node is down from this fault at a time. Draws come from a stream of
 //! their own: turning it on leaves every other stream's draws alone.
 
@@ -70,10 +71,12 @@ impl CrashAfterSendState {
     pub fn eligible(&mut self, kind: &'static str) -> bool {
         let (config, seed) = (&self.config, self.seed);
         *self.eligible.entry(kind).or_insert_with(|| {
-            if config.kinds.is_empty() {
-                super::buggify::active(seed, kind)
-            } else {
+            if !config.kinds.is_empty() {
                 config.kinds.iter().any(|k| k == kind)
+            } else if kind == crate::process::DEFAULT_MESSAGE_KIND {
+                true // a protocol that names no kinds: every send
+            } else {
+                super::buggify::active(seed, kind)
             }
         })
     }
@@ -92,18 +95,13 @@ impl CrashAfterSendState {
         self.quiet_until = now + down;
         Some(down)
     }
-}
 
-impl CrashAfterSendState {
     /// A downtime, log-uniform over `[down_min, down_max]`: as likely a
     /// sub-millisecond restart (the node is back before its peers moved
     /// on, the case that shows forgotten state) as a one-second outage.
     fn draw_down(&mut self) -> SimDuration {
-        let lo = self.config.down_min.as_nanos().max(1) as f64;
-        let hi = self.config.down_max.as_nanos().max(1) as f64;
-        let u = self.rng.unit();
-        let ns = (lo.ln() + (hi.ln() - lo.ln()) * u).exp();
-        SimDuration::from_nanos((ns as u64).clamp(lo as u64, hi as u64))
+        let (lo, hi) = (self.config.down_min, self.config.down_max);
+        SimDuration::from_nanos(self.rng.log_uniform(lo.as_nanos(), hi.as_nanos()))
     }
 }
 

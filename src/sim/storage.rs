@@ -105,8 +105,12 @@ impl<V: Clone> Storage<V> for FaultyDisk<'_, V> {
         let failed = self.faulter.faults.failed_sync > 0.0
             && self.faulter.rng.chance(self.faulter.faults.failed_sync);
         if failed {
+            // The kernel may drop the dirty pages of a failed fsync: the
+            // writes since the last good sync are gone, and a retried sync
+            // does not bring them back.
             self.faulter.syncs_failed += 1;
-            return Err(SyncFailed); // nothing more is durable
+            self.disk.crash();
+            return Err(SyncFailed);
         }
         self.disk.sync();
         Ok(())
@@ -116,6 +120,33 @@ impl<V: Clone> Storage<V> for FaultyDisk<'_, V> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A failed sync loses the writes since the last good sync: a retried
+    /// sync that succeeds does not make them durable.
+    #[test]
+    fn a_failed_sync_loses_the_unsynced_writes_for_good() {
+        let key = |i| DiskKey::new("log", i);
+        let mut faulter = StorageFaulter::new(
+            1,
+            StorageFaults {
+                failed_sync: 1.0,
+                ..StorageFaults::default()
+            },
+        );
+        let mut disk: Disk<u64> = Disk::default();
+        let mut d = FaultyDisk {
+            disk: &mut disk,
+            faulter: &mut faulter,
+        };
+        d.write(key(1), 10);
+        assert_eq!(d.sync(), Err(SyncFailed));
+        d.faulter.stop_failing_syncs();
+        assert_eq!(d.sync(), Ok(()), "the retry succeeds");
+        d.write(key(2), 20);
+        assert_eq!(d.sync(), Ok(()));
+        let held: Vec<u64> = disk.scan("log").map(|(i, _)| i).collect();
+        assert_eq!(held, [2], "write 1 died with the failed sync");
+    }
 
     #[test]
     fn a_lost_sync_is_lost_at_the_next_crash_and_a_torn_crash_keeps_a_prefix() {

@@ -12,12 +12,33 @@ impl<P: Protocol> Simulation<P> {
     pub(super) fn apply_fault(&mut self, index: usize) {
         let action = self.faults[index].action.clone();
         self.fault_target_role = None;
+        // A handler the fault runs (a restart's on_start, a resume's
+        // backlog) may itself end in a crash: log that after the fault.
+        self.crashes_in_fault = Some(Vec::new());
         let (description, effect) = self.perform(&action);
         if let Some(c) = &mut self.coverage {
             c.fault(std::mem::discriminant(&effect), self.fault_target_role);
         }
         self.log_fault(description, effect);
+        for (text, effect) in self.crashes_in_fault.take().unwrap_or_default() {
+            self.log_fault(text, effect);
+        }
         self.assert_slots_consistent();
+    }
+
+    /// Logs a crash a handler ended in (a halt, a crash after a send), with
+    /// its coverage: after the fault being applied, if one is.
+    fn log_handler_crash(&mut self, text: String, node: NodeId, role: Option<&'static str>) {
+        let effect = FaultEffect::Crashed {
+            nodes: vec![node.0],
+        };
+        if let Some(c) = &mut self.coverage {
+            c.fault(std::mem::discriminant(&effect), role);
+        }
+        match &mut self.crashes_in_fault {
+            Some(pending) => pending.push((text, effect)),
+            None => self.log_fault(text, effect),
+        }
     }
 
     /// Asserts every slot's invariants. Only faults (and the liveness
@@ -389,13 +410,11 @@ impl<P: Protocol> Simulation<P> {
     /// `node` halted in the handler it just ran (a failed sync, or
     /// `Ctx::halt`): it goes down as in a crash, and its supervisor starts
     /// it again [`HALT_RESTART`] later, in either phase of the run.
-    pub(super) fn halt_node(&mut self, node: NodeId) {
+    pub(super) fn halt_node(&mut self, node: NodeId, why: &str) {
+        let role = self.slots[node.index()].role;
         self.crash_node(node);
-        let effect = FaultEffect::Crashed {
-            nodes: vec![node.0],
-        };
-        let text = format!("crash {}: it halted (a failed sync)", self.name(node));
-        self.log_fault(text, effect);
+        let text = format!("crash {}: it halted ({why})", self.name(node));
+        self.log_handler_crash(text, node, role);
         let at = self.now + HALT_RESTART;
         self.queue.push(at, Event::Fault(self.faults.len()));
         self.faults.push(TimedFault {
@@ -427,14 +446,8 @@ impl<P: Protocol> Simulation<P> {
         );
         let role = self.slots[node.index()].role;
         self.crash_node(node);
-        let effect = FaultEffect::Crashed {
-            nodes: vec![node.0],
-        };
-        if let Some(c) = &mut self.coverage {
-            c.fault(std::mem::discriminant(&effect), role);
-        }
         let text = format!("crash {} right after it sent {kind}", self.name(node));
-        self.log_fault(text, effect);
+        self.log_handler_crash(text, node, role);
         // An armed crash's restart is a fault of its own; a drawn one's is
         // drawn with it.
         let Some(down) = down else { return };

@@ -19,9 +19,8 @@ use super::queue::EventQueue;
 use super::storage::{FaultyDisk, StorageFaulter};
 use super::work::{WorkMeter, WorkVerdict};
 use super::{
-    nemesis, panics, AppliedFault, CrashAfterSendRecord, EndReason, FaultEffect, Placement,
-    RoleChange, RunResult, SimConfig, TraceRecord, MAX_CRASHES_AFTER_SEND, MAX_INTERVALS,
-    MAX_ROLE_CHANGES,
+    nemesis, panics, AppliedFault, CrashAfterSendRecord, EndReason, FaultEffect, RoleChange,
+    RunResult, SimConfig, TraceRecord, MAX_CRASHES_AFTER_SEND, MAX_INTERVALS, MAX_ROLE_CHANGES,
 };
 use crate::history::{History, Operation, Outcome, Record, RecordOutcome};
 use crate::net::partition::shapes;
@@ -200,6 +199,9 @@ pub struct Simulation<P: Protocol> {
     armed: BTreeMap<NodeId, Option<String>>,
     /// The crashes `crash_after_send` drew.
     crashes_after_send: Vec<CrashAfterSendRecord>,
+    /// While a fault is applied: crashes its handlers ended in, logged
+    /// after it.
+    crashes_in_fault: Option<Vec<(String, FaultEffect)>>,
 }
 
 /// A callback told `(now, end)` of simulated time every [`PROGRESS_EVERY`]
@@ -306,6 +308,7 @@ impl<P: Protocol> Simulation<P> {
             sent_eligible: None,
             armed: BTreeMap::new(),
             crashes_after_send: Vec::new(),
+            crashes_in_fault: None,
         }
     }
 
@@ -445,7 +448,12 @@ impl<P: Protocol> Simulation<P> {
             return;
         };
         let mut faulty;
-        let storage: &mut dyn Storage<Stored<P>> = match self.storage.as_mut() {
+        // Storage faults strike servers, not the workload's client processes.
+        let faulter = match node.index() < self.servers.len() {
+            true => self.storage.as_mut(),
+            false => None,
+        };
+        let storage: &mut dyn Storage<Stored<P>> = match faulter {
             Some(faulter) => {
                 faulty = FaultyDisk {
                     disk: &mut slot.disk,
@@ -465,16 +473,22 @@ impl<P: Protocol> Simulation<P> {
             next_timer: &mut self.next_timer,
             buggify: self.buggify.as_mut(),
             halted_at: None,
+            halt_reason: "",
         };
         f(process, &mut ctx);
-        let halted_at = ctx.halted_at;
+        let (halted_at, halt_reason) = (ctx.halted_at, ctx.halt_reason);
         if let Some(at) = halted_at {
             // What it did before the failed sync (sends, replies, notes
             // about what earlier syncs made durable: protocols note after
             // they sync) took effect; nothing after it did.
             self.effects.truncate(at);
         }
-        let role = process.role();
+        // A halted process goes down with this handler: what role it
+        // thought it had is not recorded.
+        let role = match halted_at {
+            Some(_) => slot.role,
+            None => process.role(),
+        };
         if !same_role(role, slot.role) {
             let before = slot.role;
             slot.role = role;
@@ -492,7 +506,7 @@ impl<P: Protocol> Simulation<P> {
         self.apply_effects(node);
         let sent_eligible = self.sent_eligible.take();
         if halted_at.is_some() {
-            self.halt_node(node);
+            self.halt_node(node, halt_reason);
         } else if let Some((kind, armed)) = sent_eligible {
             self.maybe_crash_after_send(node, kind, armed);
         }

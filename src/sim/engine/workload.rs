@@ -71,11 +71,8 @@ impl<P: Protocol> Simulation<P> {
         } else {
             w.targets.len()
         };
-        let pick = match w.placement {
-            Placement::Protocol => return target,
-            Placement::Fixed => client % n,
-            Placement::RoundRobin => (client + k as usize) % n,
-            Placement::Random => self.workload_rng.index(n),
+        let Some(pick) = w.placement.pick(client, k, n, &mut self.workload_rng) else {
+            return target;
         };
         match self.config.workload.targets.get(pick) {
             Some(&t) => t,
