@@ -31,7 +31,8 @@ scenarios_of() {
 }
 
 # The smallest offset of a seed that fails in the mutant's explore --json
-# report ($1) and holds in the baseline's ($2), with its check; or "-".
+# report ($1) with a check the baseline's ($2) did not fail on that seed,
+# with its check; or "-".
 first_seed() {
   python3 -c '
 import json, sys
@@ -41,8 +42,9 @@ try:
     base = json.load(open(sys.argv[2]))
 except ValueError:
     print("error"); sys.exit()
-shared = {f["seed"] for f in base["failures"]}
-own = sorted((f["seed"] - start, f["check"]) for f in mutant["failures"] if f["seed"] not in shared)
+shared = {(f["seed"], f["check"]) for f in base["failures"]}
+own = sorted((f["seed"] - start, f["check"]) for f in mutant["failures"]
+             if (f["seed"], f["check"]) not in shared)
 print("%d (%s)" % own[0] if own else "-")' "$1" "$2" "$3"
 }
 

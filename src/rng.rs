@@ -107,6 +107,15 @@ impl SimRng {
         }
     }
 
+    /// An integer drawn log-uniformly from `lo..=hi` (one draw): as likely
+    /// between 1 and 10 as between 100 and 1,000. `lo` is taken as at
+    /// least 1.
+    pub fn log_uniform(&mut self, lo: u64, hi: u64) -> u64 {
+        let (a, b) = (lo.max(1) as f64, hi.max(lo).max(1) as f64);
+        let x = (a.ln() + (b.ln() - a.ln()) * self.unit()).exp();
+        (x as u64).clamp(lo.max(1), hi.max(lo).max(1))
+    }
+
     /// A uniform float in `[0, 1)` from the top 53 bits of one draw.
     pub fn unit(&mut self) -> f64 {
         (self.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)

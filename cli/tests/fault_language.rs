@@ -254,32 +254,39 @@ fn tag_behind_names_the_server_the_writes_went_past() {
 
 /// `[workload] placement` for Raft, whose clients are processes: each
 /// request goes first to the placed server (then the client follows hints
-/// to the leader), so with `fixed` and one target every request's first
-/// attempt reaches that server, leader or not.
+/// to the leader), so with `fixed` and one target the first attempt of
+/// every request reaches that server, leader or not.
 #[test]
 fn raft_clients_send_each_request_first_where_placement_says() {
-    let requests_to = |placement: &str, target: u32| -> (usize, usize) {
+    for target in 0..5u32 {
         let text = format!(
-            "name = \"t\"\nprotocol = \"raft\"\nnodes = 5\nduration = \"3s\"\n[workload]\nclients = 2\nplacement = \"{placement}\"\ntargets = [{target}]\n"
+            "name = \"t\"\nprotocol = \"raft\"\nnodes = 5\nduration = \"3s\"\n[workload]\nclients = 2\nplacement = \"fixed\"\ntargets = [{target}]\n"
         );
         let scenario = parse(&text);
         let mut config = scenario.config(1);
         config.record_trace = true;
         let result = run_config(&scenario, config);
         assert!(result.violations.is_empty(), "{:?}", result.violations);
-        let sent = result
-            .trace
-            .iter()
-            .filter(|r| r.kind == "send" && r.detail.starts_with("Request"))
-            .filter(|r| r.peer == Some(target))
-            .count();
-        (sent, result.history.len())
-    };
-    for target in 0..5 {
-        let (sent, ops) = requests_to("fixed", target);
+        // The first send of each (client, seq): where the request went first.
+        let mut first = std::collections::BTreeMap::new();
+        for r in result.trace.iter().filter(|r| r.kind == "send") {
+            let Some(rest) = r.detail.strip_prefix("Request") else {
+                continue;
+            };
+            let seq: String = rest
+                .split("seq: ")
+                .nth(1)
+                .unwrap_or("")
+                .chars()
+                .take_while(char::is_ascii_digit)
+                .collect();
+            first.entry((r.node, seq)).or_insert(r.peer);
+        }
+        assert!(first.len() >= 10, "{} requests", first.len());
         assert!(
-            sent >= ops,
-            "n{target} got {sent} requests for {ops} operations"
+            first.values().all(|&to| to == Some(target)),
+            "first attempts went to {:?}, not all to n{target}",
+            first.values().collect::<std::collections::BTreeSet<_>>()
         );
     }
 }

@@ -6,10 +6,12 @@
 //! not sync before the machine stopped is lost, exactly as the simulator's
 //! disk loses it on a crash.
 //!
-//! A failed write or fsync stops the node (a panic, which the example
-//! reports as that node's failure): after a failed fsync the file's state
-//! is unknown, so carrying on could acknowledge what was never stored
-//! (PostgreSQL does the same since "fsyncgate").
+//! A failed write stops the node (a panic, which the example reports as
+//! that node's failure). A failed fsync is returned as `SyncFailed`: the
+//! process halts (`Ctx::sync`), and the driver stops the node, since after
+//! a failed fsync the file's state is unknown and carrying on could
+//! acknowledge what was never stored (PostgreSQL does the same since
+//! "fsyncgate").
 
 use faultline::process::{Disk, DiskKey, Storage, SyncFailed};
 use serde::de::DeserializeOwned;

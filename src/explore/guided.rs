@@ -310,8 +310,8 @@ impl Search<'_> {
                     .find(self.scenario.protocol.name())
                     .map_or(&[][..], |e| e.message_kinds());
                 let kind = (!kinds.is_empty()).then(|| kinds[self.rng.index(kinds.len())]);
-                let (lo, hi) = (100_000f64.ln(), 1_000_000_000f64.ln());
-                length = (lo + (hi - lo) * self.rng.unit()).exp() as u64;
+                let (lo, hi) = crate::sim::CrashAfterSend::DOWN_DEFAULT;
+                length = self.rng.log_uniform(lo.as_nanos(), hi.as_nanos());
                 let start = FaultAction::CrashAfterSend {
                     node,
                     kind: kind.map(str::to_string),

@@ -40,6 +40,7 @@ pub use work::{WorkBound, WorkMeter, WorkVerdict};
 use crate::history::Record;
 use crate::net::{NetStats, NetworkConfig};
 use crate::process::{CheckBudget, Undecided, Violation};
+use crate::rng::SimRng;
 use crate::time::{SimDuration, SimTime};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -74,6 +75,19 @@ pub enum Placement {
     RoundRobin,
     /// A target drawn from the workload stream for each request.
     Random,
+}
+
+impl Placement {
+    /// Which of `n` targets client `client`'s `k`-th request goes to
+    /// (`None`: the protocol decides); `Random` draws from `rng`.
+    pub fn pick(self, client: usize, k: u64, n: usize, rng: &mut SimRng) -> Option<usize> {
+        match self {
+            Placement::Protocol => None,
+            Placement::Fixed => Some(client % n),
+            Placement::RoundRobin => Some((client + k as usize) % n),
+            Placement::Random => Some(rng.index(n)),
+        }
+    }
 }
 
 impl Default for WorkloadConfig {

@@ -505,6 +505,12 @@ pub(super) const CASES: &[Case] = &[
         field: Some("faults[0].node"),
         phrase: "protocol broadcast tags no nodes",
     },
+    Case {
+        name: "restart-by-tag",
+        text: b"name = \"t\"\nprotocol = \"raft\"\nnodes = 3\nduration = \"10s\"\n[[faults]]\nat = \"1s\"\naction = \"crash\"\nnode = 1\n[[faults]]\nat = \"2s\"\naction = \"restart\"\nnode = \"tag:behind\" # <- here\n",
+        field: Some("faults[1].node"),
+        phrase: "a tag names a live server, never one that is down",
+    },
     // ----- crashes right after a send ----------------------------------------------------
     Case {
         name: "crash-after-send-without-probability",
@@ -528,7 +534,7 @@ pub(super) const CASES: &[Case] = &[
         name: "crash-after-send-down-reversed",
         text: head!("[nemesis]\ncrash_after_send = { probability = 0.1, down = [\"5ms\", \"1ms\"] } # <- here\n"),
         field: Some("nemesis.crash_after_send.down"),
-        phrase: "expected a downtime range [min, max] with 0 < max and min <= max",
+        phrase: "expected a downtime range [min, max] with 0 < max <= 86400s and min <= max",
     },
     Case {
         name: "swarm-crash-after-send-not-a-range",

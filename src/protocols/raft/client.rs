@@ -91,11 +91,8 @@ impl Client {
             return;
         }
         let client = ctx.me().index().saturating_sub(self.servers);
-        let pick = match self.placement {
-            Placement::Protocol => return,
-            Placement::Fixed => client % n,
-            Placement::RoundRobin => (client + self.placed as usize) % n,
-            Placement::Random => ctx.rng().index(n),
+        let Some(pick) = self.placement.pick(client, self.placed, n, ctx.rng()) else {
+            return;
         };
         self.placed += 1;
         self.leader = self.targets[pick];

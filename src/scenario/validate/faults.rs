@@ -197,6 +197,16 @@ impl Validator<'_> {
             "resume" => FaultAction::Resume(node(false)?),
             _ => self.clock(f, i, node(true)?.unwrap_or(NodeRef::Any))?,
         };
+        if let FaultAction::Restart(Some(NodeRef::Tag(_)))
+        | FaultAction::Resume(Some(NodeRef::Tag(_))) = &action
+        {
+            let span = f.node.as_ref().map_or(raw.span(), |n| n.span());
+            return Err(self.err(
+                span,
+                &name("node"),
+                "a tag names a live server, never one that is down: expected an index or \"hit:NAME\" for the node to bring back",
+            ));
+        }
         let lasting = self.lasting(f, i)?;
         let repeat = self.repeat(f, i, ctx)?;
         let at = SimTime::ZERO + at;

@@ -220,11 +220,11 @@ impl Validator<'_> {
             None => CrashAfterSend::DOWN_DEFAULT,
             Some(d) => {
                 let DurationRange { min, max } = *d.get_ref();
-                if max == SimDuration::ZERO || min > max {
+                if max == SimDuration::ZERO || min > max || max > DURATION_MAX {
                     return Err(self.err(
                         d.span(),
                         &format!("{field}.down"),
-                        "expected a downtime range [min, max] with 0 < max and min <= max",
+                        format!("expected a downtime range [min, max] with 0 < max <= {DURATION_MAX} and min <= max"),
                     ));
                 }
                 (min, max)
