@@ -954,18 +954,6 @@ fn a_failed_sync_halts_the_process_and_it_restarts_from_its_disk() {
     assert!(result.metrics["storage_syncs_failed"].as_u64().unwrap_or(0) >= 5);
 }
 
-/// Storage whose every sync fails, as a driver's would on a dying disk.
-struct FailingStorage;
-
-impl faultline::process::Storage<u64> for FailingStorage {
-    fn write(&mut self, _key: DiskKey, _value: u64) {}
-    fn delete(&mut self, _key: DiskKey) {}
-    fn delete_range(&mut self, _space: &'static str, _from: u64, _to: u64) {}
-    fn sync(&mut self) -> Result<(), faultline::process::SyncFailed> {
-        Err(faultline::process::SyncFailed)
-    }
-}
-
 /// Outside the simulator too: a harness whose storage fails a sync drops
 /// what the handler did after it and says the process halted.
 #[test]
@@ -975,7 +963,10 @@ fn a_harness_whose_sync_fails_reports_the_halt() {
         volatile: 0,
     };
     let mut h = faultline::process::Harness::new(probe, NodeId(0), vec![NodeId(0), NodeId(1)], 1)
-        .with_storage(Box::new(FailingStorage), Disk::default());
+        .with_storage(
+            Box::new(RecordingStorage(Default::default())),
+            Disk::default(),
+        );
     let effects = h.start();
     assert!(h.halted());
     assert_eq!(
@@ -985,7 +976,8 @@ fn a_harness_whose_sync_fails_reports_the_halt() {
     );
 }
 
-/// Storage that fails its first sync and records what reaches it.
+/// Storage that fails its first sync (as a driver's would on a dying
+/// disk) and records what reaches it.
 struct RecordingStorage(std::sync::Arc<std::sync::Mutex<(Vec<DiskKey>, u32)>>);
 
 impl faultline::process::Storage<u64> for RecordingStorage {

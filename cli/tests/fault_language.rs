@@ -201,16 +201,10 @@ fn drawn_crashes_after_sends_written_out_crash_the_same_way() {
         "{:?}",
         drawn.crashes_after_send
     );
-    let kinds = [
-        "pre_vote",
-        "vote",
-        "vote_reply",
-        "heartbeat",
-        "append",
-        "append_reply",
-    ];
+    let raft = faultline::protocols::Registry::builtin();
+    let kinds = raft.find("raft").map_or(&[][..], |e| e.message_kinds());
     let written =
-        faultline::explore::shrink::write_out_crashes(&config, &drawn.crashes_after_send, &kinds);
+        faultline::explore::shrink::write_out_crashes(&config, &drawn.crashes_after_send, kinds);
     assert!(written.crash_after_send.is_none());
     let text = derived_toml(&scenario, &written, "written", "");
     assert!(text.contains("after_send"), "{text}");

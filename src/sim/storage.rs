@@ -123,17 +123,21 @@ mod tests {
 
     /// A failed sync loses the writes since the last good sync: a retried
     /// sync that succeeds does not make them durable.
+    fn key(i: u64) -> DiskKey {
+        DiskKey::new("log", i)
+    }
+
+    /// A faulter of seed 1 with `faults`, and an empty disk.
+    fn setup(faults: StorageFaults) -> (StorageFaulter, Disk<u64>) {
+        (StorageFaulter::new(1, faults), Disk::default())
+    }
+
     #[test]
     fn a_failed_sync_loses_the_unsynced_writes_for_good() {
-        let key = |i| DiskKey::new("log", i);
-        let mut faulter = StorageFaulter::new(
-            1,
-            StorageFaults {
-                failed_sync: 1.0,
-                ..StorageFaults::default()
-            },
-        );
-        let mut disk: Disk<u64> = Disk::default();
+        let (mut faulter, mut disk) = setup(StorageFaults {
+            failed_sync: 1.0,
+            ..StorageFaults::default()
+        });
         let mut d = FaultyDisk {
             disk: &mut disk,
             faulter: &mut faulter,
@@ -150,15 +154,10 @@ mod tests {
 
     #[test]
     fn a_lost_sync_is_lost_at_the_next_crash_and_a_torn_crash_keeps_a_prefix() {
-        let key = |i| DiskKey::new("log", i);
-        let mut faulter = StorageFaulter::new(
-            1,
-            StorageFaults {
-                lost_sync: 1.0,
-                ..StorageFaults::default()
-            },
-        );
-        let mut disk: Disk<u64> = Disk::default();
+        let (mut faulter, mut disk) = setup(StorageFaults {
+            lost_sync: 1.0,
+            ..StorageFaults::default()
+        });
         let mut d = FaultyDisk {
             disk: &mut disk,
             faulter: &mut faulter,
