@@ -233,6 +233,15 @@ fn at(time: SimTime, action: FaultAction) -> TimedFault {
     TimedFault { at: time, action }
 }
 
+/// `node`'s `Started` notes, with their times.
+fn started(notes: &[(SimTime, NodeId, Note)], node: NodeId) -> Vec<(SimTime, &Note)> {
+    notes
+        .iter()
+        .filter(|(_, n, note)| *n == node && matches!(note, Note::Started { .. }))
+        .map(|(t, _, note)| (*t, note))
+        .collect()
+}
+
 fn received(notes: &[(SimTime, NodeId, Note)]) -> usize {
     notes
         .iter()
@@ -381,11 +390,7 @@ fn crash_loses_volatile_and_unsynced_state_but_keeps_synced_state() {
         ..SimConfig::default()
     };
     let (result, notes) = run(Plan::Tick(100), 2, config);
-    let starts: Vec<(SimTime, &Note)> = notes
-        .iter()
-        .filter(|(_, node, n)| *node == NodeId(1) && matches!(n, Note::Started { .. }))
-        .map(|(t, _, n)| (*t, n))
-        .collect();
+    let starts = started(&notes, NodeId(1));
     assert_eq!(starts.len(), 2, "{starts:?}");
     assert!(matches!(
         starts[0].1,
@@ -726,11 +731,7 @@ fn a_lost_sync_loses_synced_state_at_the_next_crash() {
             ..SimConfig::default()
         };
         let (result, notes) = run(Plan::Tick(100), 2, config);
-        let restarted = notes
-            .iter()
-            .filter(|(_, node, n)| *node == NodeId(1) && matches!(n, Note::Started { .. }))
-            .nth(1)
-            .map(|(_, _, n)| n.clone());
+        let restarted = started(&notes, NodeId(1)).get(1).map(|(_, n)| (*n).clone());
         (result, restarted)
     };
     let (lying, after) = restart_note(1.0);
@@ -884,10 +885,9 @@ fn a_crash_after_send_lets_the_messages_out_and_loses_the_unsynced_state() {
     assert_eq!(received(&notes), 9);
     // The start count was synced before the sends and survives each crash;
     // the marker written after the sync does not.
-    let starts: Vec<&Note> = notes
-        .iter()
-        .filter(|(_, node, n)| *node == NodeId(0) && matches!(n, Note::Started { .. }))
-        .map(|(_, _, n)| n)
+    let starts: Vec<&Note> = started(&notes, NodeId(0))
+        .into_iter()
+        .map(|(_, n)| n)
         .collect();
     assert!(
         matches!(
@@ -933,10 +933,9 @@ fn a_failed_sync_halts_the_process_and_it_restarts_from_its_disk() {
         [0, 10, 20, 30, 40],
         "every start until the liveness phase"
     );
-    let starts: Vec<&Note> = notes
-        .iter()
-        .filter(|(_, node, n)| *node == NodeId(0) && matches!(n, Note::Started { .. }))
-        .map(|(_, _, n)| n)
+    let starts: Vec<&Note> = started(&notes, NodeId(0))
+        .into_iter()
+        .map(|(_, n)| n)
         .collect();
     assert!(
         starts[..5]

@@ -50,11 +50,9 @@ pub struct Ctx<'a, P: Process> {
     /// The run's fault points, in a simulation with buggify on.
     pub(crate) buggify: Option<&'a mut crate::sim::Buggify>,
     /// Set when the process halted ([`Ctx::halt`], or a failed
-    /// [`Ctx::sync`]): how many effects it had recorded then. Nothing it
-    /// does afterwards takes effect, and the node goes down.
-    pub(crate) halted_at: Option<usize>,
-    /// Why it halted, for the fault log.
-    pub(crate) halt_reason: &'static str,
+    /// [`Ctx::sync`]): how many effects it had recorded then, and why.
+    /// Nothing it does afterwards takes effect, and the node goes down.
+    pub(crate) halted: Option<(usize, &'static str)>,
 }
 
 impl<'a, P: Process> Ctx<'a, P> {
@@ -125,21 +123,21 @@ impl<'a, P: Process> Ctx<'a, P> {
 
     /// Writes to durable storage; lost on a crash unless [`Ctx::sync`] follows.
     pub fn write(&mut self, key: DiskKey, value: P::Stored) {
-        if self.halted_at.is_none() {
+        if self.halted.is_none() {
             self.storage.write(key, value);
         }
     }
 
     /// Deletes from durable storage; undone by a crash unless synced.
     pub fn delete(&mut self, key: DiskKey) {
-        if self.halted_at.is_none() {
+        if self.halted.is_none() {
             self.storage.delete(key);
         }
     }
 
     /// Deletes indices `from..=to` of `space`; undone by a crash unless synced.
     pub fn delete_range(&mut self, space: &'static str, from: u64, to: u64) {
-        if self.halted_at.is_none() {
+        if self.halted.is_none() {
             self.storage.delete_range(space, from, to);
         }
     }
@@ -152,9 +150,8 @@ impl<'a, P: Process> Ctx<'a, P> {
     /// disk holds, the only answer to a failed fsync that is always safe.
     /// A process that wants to see the failure calls [`Ctx::sync_checked`].
     pub fn sync(&mut self) {
-        if self.sync_checked().is_err() && self.halted_at.is_none() {
-            self.halted_at = Some(self.effects.len());
-            self.halt_reason = "a failed sync";
+        if self.sync_checked().is_err() {
+            self.halt_because("a failed sync");
         }
     }
 
@@ -162,7 +159,7 @@ impl<'a, P: Process> Ctx<'a, P> {
     /// writes since the last good sync may be lost (even if a later sync
     /// succeeds), and whatever depended on them must not be promised.
     pub fn sync_checked(&mut self) -> Result<(), SyncFailed> {
-        if self.halted_at.is_some() {
+        if self.halted.is_some() {
             return Err(SyncFailed); // a halted process's disk is out of reach
         }
         self.storage.sync()
@@ -174,15 +171,19 @@ impl<'a, P: Process> Ctx<'a, P> {
     /// and it restarts from its disk (in the simulator, a moment later; a
     /// real driver exits and is restarted by its supervisor).
     pub fn halt(&mut self) {
-        if self.halted_at.is_none() {
-            self.halted_at = Some(self.effects.len());
-            self.halt_reason = "it called halt";
+        self.halt_because("it called halt");
+    }
+
+    /// Halts for `reason`, unless it already halted.
+    fn halt_because(&mut self, reason: &'static str) {
+        if self.halted.is_none() {
+            self.halted = Some((self.effects.len(), reason));
         }
     }
 
     /// Whether this process halted during this handler.
     pub fn halted(&self) -> bool {
-        self.halted_at.is_some()
+        self.halted.is_some()
     }
 
     /// Answers a client request: the operation took effect with result `res`.
@@ -276,11 +277,10 @@ impl<P: Process> Harness<P> {
             effects: &mut self.effects,
             next_timer: &mut self.next_timer,
             buggify: None,
-            halted_at: None,
-            halt_reason: "",
+            halted: None,
         };
         f(&mut self.node, &mut ctx);
-        if let Some(at) = ctx.halted_at {
+        if let Some((at, _)) = ctx.halted {
             self.effects.truncate(at);
             self.halted = true;
         }

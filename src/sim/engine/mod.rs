@@ -472,12 +472,11 @@ impl<P: Protocol> Simulation<P> {
             effects: &mut self.effects,
             next_timer: &mut self.next_timer,
             buggify: self.buggify.as_mut(),
-            halted_at: None,
-            halt_reason: "",
+            halted: None,
         };
         f(process, &mut ctx);
-        let (halted_at, halt_reason) = (ctx.halted_at, ctx.halt_reason);
-        if let Some(at) = halted_at {
+        let halted = ctx.halted;
+        if let Some((at, _)) = halted {
             // What it did before the failed sync (sends, replies, notes
             // about what earlier syncs made durable: protocols note after
             // they sync) took effect; nothing after it did.
@@ -485,7 +484,7 @@ impl<P: Protocol> Simulation<P> {
         }
         // A halted process goes down with this handler: what role it
         // thought it had is not recorded.
-        let role = match halted_at {
+        let role = match halted {
             Some(_) => slot.role,
             None => process.role(),
         };
@@ -505,8 +504,8 @@ impl<P: Protocol> Simulation<P> {
         }
         self.apply_effects(node);
         let sent_eligible = self.sent_eligible.take();
-        if halted_at.is_some() {
-            self.halt_node(node, halt_reason);
+        if let Some((_, reason)) = halted {
+            self.halt_node(node, reason);
         } else if let Some((kind, armed)) = sent_eligible {
             self.maybe_crash_after_send(node, kind, armed);
         }
