@@ -72,11 +72,15 @@ impl RaftNode {
 /// Raft's code-level fault points (`Ctx::buggify`): an election timeout
 /// at its minimum (more simultaneous candidates, split votes), an
 /// AppendEntries processed but not answered (the leader's retransmission
-/// path), and a snapshot taken early (compaction and InstallSnapshot).
+/// path), a snapshot taken early (compaction and InstallSnapshot), and a
+/// new leader that does not append its no-op (entries of earlier terms
+/// then wait for the §5.4.2 rule: Figure 8's window, opened from any
+/// scenario).
 pub const BUGGIFY_POINTS: &[&str] = &[
     "raft.short-election-timeout",
     "raft.drop-append-reply",
     "raft.snapshot-early",
+    "raft.skip-leader-noop",
 ];
 
 impl Process for RaftNode {
