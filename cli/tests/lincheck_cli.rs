@@ -150,6 +150,10 @@ fn bad_usage_exits_2() {
         vec!["check", p, "--model", "register", "--timeout", "10"],
         vec!["check", p, "--model", "register", "--memory", "lots"],
         vec!["check", p, "--model", "register", "--format", "xml"],
+        vec!["check", p, "--model", "kv", "--initial-value", "0"],
+        vec!["check", p, "--model", "kv", "--nil-read", "unknown"],
+        vec!["check", p, "--model", "register", "--nil-read", "maybe"],
+        vec!["check", p, "--model", "register", "--initial-value", "zero"],
     ] {
         let out = faultline(&args);
         assert_eq!(
@@ -158,6 +162,74 @@ fn bad_usage_exits_2() {
             "{args:?}: {}",
             String::from_utf8_lossy(&out.stderr)
         );
+    }
+}
+
+/// A Knossos-shaped history (a comment first, a list of ops, a missing
+/// comma): no write, a read of 0, then a read that did not learn the value.
+const KNOSSOS_READS: &str = "; reads before any write\n\
+    ({:process 0, :type :invoke, :f :read, :value nil}\n \
+     {:process 0  :type :ok, :f :read, :value 0}\n \
+     {:process 1, :type :invoke, :f :write, :value 3}\n \
+     {:process 1, :type :ok, :f :write, :value 3}\n \
+     ; a read that learned nothing\n \
+     {:process 2, :type :invoke, :f :read, :value nil}\n \
+     {:process 2, :type :ok, :f :read, :value nil})\n";
+
+/// The same history gets Knossos's verdict only under Knossos's
+/// conventions: a register that starts at 0 (`--initial-value 0`) and nil
+/// reads that constrain nothing (`--nil-read unknown`); each convention
+/// alone leaves one of the two reads illegal.
+#[test]
+fn initial_value_and_nil_read_give_knossos_verdicts() {
+    let path = temp_file("knossos-reads.edn", KNOSSOS_READS.as_bytes());
+    for (extra, code) in [
+        (&[][..], 1),
+        (&["--initial-value", "0"][..], 1),
+        (&["--nil-read", "unknown"][..], 1),
+        (&["--initial-value", "0", "--nil-read", "unknown"][..], 0),
+        (&["--initial-value", "-7", "--nil-read", "unknown"][..], 1),
+    ] {
+        for model in ["register", "cas-register"] {
+            let mut args = vec!["--model", model];
+            args.extend_from_slice(extra);
+            let out = check(&path, &args);
+            assert_eq!(
+                out.status.code(),
+                Some(code),
+                "{args:?}: {}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
+}
+
+/// A nil read under `--nil-read unknown` is not evidence: both procedures
+/// agree (unique writes decided directly; a value written twice searched).
+#[test]
+fn nil_reads_constrain_nothing_in_both_procedures() {
+    let history = |last_write: i64| {
+        format!(
+            "{{:process 0, :type :invoke, :f :write, :value 1}}\n\
+             {{:process 0, :type :ok, :f :write, :value 1}}\n\
+             {{:process 1, :type :invoke, :f :read, :value nil}}\n\
+             {{:process 1, :type :ok, :f :read, :value nil}}\n\
+             {{:process 0, :type :invoke, :f :write, :value {last_write}}}\n\
+             {{:process 0, :type :ok, :f :write, :value {last_write}}}\n"
+        )
+    };
+    for (name, last_write) in [("unique", 2), ("written-twice", 1)] {
+        let path = temp_file(&format!("nil-{name}.edn"), history(last_write).as_bytes());
+        let plain = check(&path, &["--model", "register", "--json"]);
+        let knossos = check(
+            &path,
+            &["--model", "register", "--nil-read", "unknown", "--json"],
+        );
+        assert_eq!(plain.status.code(), Some(1), "{name}");
+        assert_eq!(knossos.status.code(), Some(0), "{name}");
+        let unique = String::from_utf8_lossy(&knossos.stdout).contains("\"partitions_unique\":1");
+        assert_eq!(unique, last_write == 2, "{name}");
     }
 }
 
@@ -354,6 +426,16 @@ fn token() -> impl Strategy<Value = String> {
         ";",
         "1.5",
         "é",
+        "#",
+        "#{",
+        "#_",
+        "#jepsen.history.Op",
+        "\\u00e9",
+        "\\ud800",
+        "\\a",
+        ":error",
+        "x/sym",
+        "1/2",
     ];
     prop::sample::select(pieces.to_vec()).prop_map(str::to_string)
 }
@@ -387,4 +469,12 @@ fn deep_nesting_is_an_error_not_a_stack_overflow() {
         "[".repeat(100_000)
     );
     assert!(parse_str(&log, Some(Format::JepsenLog), "deep").is_err());
+    for deep in [
+        "#_ 1 ".repeat(100_000),
+        "#t ".repeat(100_000),
+        "#{".repeat(100_000),
+    ] {
+        let text = format!("{{:process 0, :type :invoke, :f :read, :x {deep}");
+        assert!(parse_str(&text, Some(Format::Edn), "deep").is_err());
+    }
 }

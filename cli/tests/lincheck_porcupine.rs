@@ -103,7 +103,7 @@ fn c50_bad_counterexample_within_bounds() {
         memory_bytes_max: 1 << 30,
         threads: 0,
         deadline: None,
-        unique_writes: true,
+        ..CheckOptions::default()
     };
     let report = check_history(ModelKind::Kv, &history, &opts).expect("model fits");
     let Verdict::Illegal(cx) = report.verdict else {

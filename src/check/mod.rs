@@ -59,6 +59,9 @@ pub struct CheckOptions {
     /// directly, in O(n log n) (on by default). Off, every partition is
     /// searched: for cross-checking the two.
     pub unique_writes: bool,
+    /// How the register models' registers start and what a nil read
+    /// means (faultline's defaults: nil, and a nil read reads nil).
+    pub register: models::Conventions,
 }
 
 impl Default for CheckOptions {
@@ -69,6 +72,7 @@ impl Default for CheckOptions {
             threads: 0,
             deadline: None,
             unique_writes: true,
+            register: models::Conventions::default(),
         }
     }
 }
@@ -124,8 +128,13 @@ pub fn check_history(
     opts: &CheckOptions,
 ) -> Result<CheckReport, ModelError> {
     match kind {
-        ModelKind::Register => check(&models::RegisterModel { cas: false }, history, opts),
-        ModelKind::CasRegister => check(&models::RegisterModel { cas: true }, history, opts),
+        ModelKind::Register | ModelKind::CasRegister => {
+            let model = models::RegisterModel {
+                cas: kind == ModelKind::CasRegister,
+                conventions: opts.register,
+            };
+            check(&model, history, opts)
+        }
         ModelKind::Kv => check(&models::KvModel, history, opts),
     }
 }

@@ -428,7 +428,11 @@ mod tests {
             memory_bytes_max: 1 << 20,
             deadline: None,
         });
-        let mut search = Search::new(&RegisterModel { cas: false }, ops, &budget)
+        let model = RegisterModel {
+            cas: false,
+            conventions: Default::default(),
+        };
+        let mut search = Search::new(&model, ops, &budget)
             .unwrap_or_else(|_| panic!("a 1 MiB budget holds the first entry"));
         match search.advance(1000) {
             Some(Outcome::Illegal { prefix, state }) => {

@@ -10,6 +10,7 @@
 // and the elapsed time shown to the user.
 #![allow(clippy::disallowed_methods)]
 use crate::check::history::{parse_file_within, Format, HistoryError};
+use crate::check::models::{Conventions, NilRead};
 use crate::check::units::{parse_duration, parse_size};
 use crate::check::{check_history, CheckOptions, CheckReport, Deadline, ModelKind, Verdict};
 use clap::{Args, ValueEnum};
@@ -45,9 +46,30 @@ pub struct CheckArgs {
     /// Worker threads (0 = one per core, 1 = sequential).
     #[arg(long, default_value_t = 0)]
     pub threads: usize,
+    /// The value every register holds before its first write (register
+    /// models only). faultline's histories start at nil (the default);
+    /// Knossos's `(cas-register 0)`, which Jepsen's register tests use,
+    /// starts at 0: pass `--initial-value 0` for its histories.
+    #[arg(long, allow_negative_numbers = true)]
+    pub initial_value: Option<i64>,
+    /// What a read that returned nil means (register models only):
+    /// `value`, the register held nil (faultline's convention, the
+    /// default), or `unknown`, the read learned nothing and constrains
+    /// nothing (Knossos's convention).
+    #[arg(long, value_enum, default_value = "value")]
+    pub nil_read: NilReadArg,
     /// Print one JSON object instead of text.
     #[arg(long)]
     pub json: bool,
+}
+
+/// `--nil-read` values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum NilReadArg {
+    /// A nil read says the register held nil.
+    Value,
+    /// A nil read says nothing: the value is unknown (Knossos).
+    Unknown,
 }
 
 /// `--model` values.
@@ -95,9 +117,36 @@ impl FormatArg {
     }
 }
 
+impl CheckArgs {
+    /// The register conventions the flags ask for, or why they do not
+    /// apply to the chosen model.
+    fn conventions(&self) -> Result<Conventions, String> {
+        let nil_read = match self.nil_read {
+            NilReadArg::Value => NilRead::Value,
+            NilReadArg::Unknown => NilRead::Unknown,
+        };
+        let conventions = Conventions {
+            initial: self.initial_value,
+            nil_read,
+        };
+        let register = matches!(self.model, ModelArg::Register | ModelArg::CasRegister);
+        if !register && conventions != Conventions::default() {
+            return Err(format!(
+                "--initial-value and --nil-read unknown apply to --model register and cas-register only, not {}",
+                self.model.kind().name()
+            ));
+        }
+        Ok(conventions)
+    }
+}
+
 /// Runs `faultline check` and returns its exit code.
 pub fn run(args: CheckArgs) -> i32 {
     let started = Instant::now();
+    let register = match args.conventions() {
+        Ok(conventions) => conventions,
+        Err(message) => return bad_input(&message),
+    };
     let counted_max = counted_budget(args.memory);
     let history = match parse_file_within(&args.history, args.format.format(), counted_max) {
         Ok(history) => history,
@@ -114,6 +163,7 @@ pub fn run(args: CheckArgs) -> i32 {
             expired: Arc::new(move || started.elapsed() >= timeout),
         }),
         unique_writes: true,
+        register,
     };
     let report = match check_history(args.model.kind(), &history, &opts) {
         Ok(report) => report,

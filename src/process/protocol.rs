@@ -262,7 +262,7 @@ impl CheckBudget {
             memory_bytes_max: self.memory_bytes,
             threads: 1,
             deadline: None,
-            unique_writes: true,
+            ..crate::check::CheckOptions::default()
         }
     }
 }

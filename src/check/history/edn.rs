@@ -1,19 +1,45 @@
-//! A hand-written reader for the EDN subset Jepsen histories use: maps,
-//! vectors, lists, keywords, strings, integers, `nil`, `true` and `false`.
-//! Owns the EDN history format (one map per line, or one vector of maps) and
-//! the value syntax shared with the Jepsen log format. Nesting is bounded so
-//! hostile input cannot overflow the stack.
+//! A hand-written reader for EDN as Jepsen and Knossos write histories:
+//! maps, vectors, lists, sets, keywords, strings, integers, `nil`, `true`
+//! and `false` as values; floats, ratios, symbols and characters read but
+//! kept opaque; tagged forms (`#jepsen.history.Op{...}`, `#inst "..."`)
+//! read as the form they tag; `#_` discards the next form. Owns the EDN
+//! history format (op maps one after another, or inside one vector or
+//! list) and the value syntax shared with the Jepsen log format. Nesting is
+//! bounded so hostile input cannot overflow the stack.
 use super::{Event, EventType, RawError};
 use crate::check::value::Value;
 
 /// Deepest nesting accepted; Jepsen ops nest two or three levels.
 const DEPTH_MAX: usize = 64;
 
-/// A parsed EDN form: a plain value or a map.
+/// A parsed EDN form.
 #[derive(Debug)]
 pub(crate) enum Edn {
+    /// nil, a boolean, an integer, a string or a keyword.
     Val(Value),
+    /// A vector, list or set.
+    Seq(Vec<Edn>),
+    /// A map, its entries in file order.
     Map(Vec<(Edn, Edn)>),
+    /// A form read but not kept (a float, ratio, symbol or character): what
+    /// kind it was, for errors.
+    Opaque(&'static str),
+}
+
+impl Edn {
+    /// The form as a plain value, or the kind of form that is not one.
+    fn into_value(self) -> Result<Value, &'static str> {
+        match self {
+            Edn::Val(v) => Ok(v),
+            Edn::Seq(items) => items
+                .into_iter()
+                .map(Edn::into_value)
+                .collect::<Result<_, _>>()
+                .map(Value::List),
+            Edn::Map(_) => Err("a map"),
+            Edn::Opaque(kind) => Err(kind),
+        }
+    }
 }
 
 /// A cursor over EDN text that tracks line and column.
@@ -93,6 +119,13 @@ impl<'a> Reader<'a> {
         if depth > DEPTH_MAX {
             return Err(self.error("at most 64 levels of nesting"));
         }
+        // `#_` discards the form after it (a loop, so a long run of them
+        // cannot deepen the stack).
+        while self.skip_space() && self.text[self.pos..].starts_with(b"#_") {
+            self.bump();
+            self.bump();
+            self.form(depth + 1)?;
+        }
         if !self.skip_space() {
             return Err(self.error("an EDN value"));
         }
@@ -100,24 +133,48 @@ impl<'a> Reader<'a> {
             Some(b'{') => self.map(depth),
             Some(b'[') => self.seq(b']', depth),
             Some(b'(') => self.seq(b')', depth),
+            Some(b'#') => self.dispatch(depth),
             Some(b'"') => self.string().map(|s| Edn::Val(Value::Str(s))),
             Some(b':') => self.keyword().map(|k| Edn::Val(Value::Keyword(k))),
-            _ => self.atom().map(Edn::Val),
+            Some(b'\\') => {
+                self.bump();
+                // `\a`, `\newline`, `\u00e9`, and `\(` or `\ ` (one byte).
+                if !self.peek().is_some_and(is_token_byte) {
+                    self.bump();
+                }
+                self.token();
+                Ok(Edn::Opaque("a character"))
+            }
+            _ => self.atom(),
+        }
+    }
+
+    /// Reads what follows `#`: a set, or a tagged form (read as the form
+    /// it tags).
+    fn dispatch(&mut self, depth: usize) -> Result<Edn, RawError> {
+        self.bump();
+        match self.peek() {
+            Some(b'{') => self.seq(b'}', depth),
+            _ => {
+                if self.token().is_empty() {
+                    return Err(self.error("a tag or `{` after `#`"));
+                }
+                self.form(depth + 1)
+            }
         }
     }
 
     /// Reads one form that must be a plain value (not a map).
     pub(crate) fn value(&mut self, depth: usize) -> Result<Value, RawError> {
         let (line, column) = (self.line, self.column);
-        match self.form(depth)? {
-            Edn::Val(v) => Ok(v),
-            Edn::Map(_) => Err(RawError::syntax(
+        self.form(depth)?.into_value().map_err(|kind| {
+            RawError::syntax(
                 line,
                 column,
-                "a value (maps are not supported here)",
-                "a map",
-            )),
-        }
+                "a value: nil, true, false, an integer, a string, a keyword or a vector of them",
+                format!("{kind} inside it"),
+            )
+        })
     }
 
     fn map(&mut self, depth: usize) -> Result<Edn, RawError> {
@@ -145,17 +202,17 @@ impl<'a> Reader<'a> {
         let mut items = Vec::new();
         loop {
             if !self.skip_space() {
-                return Err(self.error(if close == b']' {
-                    "`]` closing the vector"
-                } else {
-                    "`)` closing the list"
+                return Err(self.error(match close {
+                    b']' => "`]` closing the vector",
+                    b')' => "`)` closing the list",
+                    _ => "`}` closing the set",
                 }));
             }
             if self.peek() == Some(close) {
                 self.bump();
-                return Ok(Edn::Val(Value::List(items)));
+                return Ok(Edn::Seq(items));
             }
-            items.push(self.value(depth + 1)?);
+            items.push(self.form(depth + 1)?);
         }
     }
 
@@ -166,7 +223,7 @@ impl<'a> Reader<'a> {
             match self.bump() {
                 None => return Err(self.error("`\"` closing the string")),
                 Some(b'"') => break,
-                Some(b'\\') => out.push(self.escape()?),
+                Some(b'\\') => self.escape(&mut out)?,
                 Some(b) => out.push(b),
             }
         }
@@ -174,15 +231,42 @@ impl<'a> Reader<'a> {
         Ok(String::from_utf8_lossy(&out).into_owned())
     }
 
-    fn escape(&mut self) -> Result<u8, RawError> {
-        match self.bump() {
-            Some(b'n') => Ok(b'\n'),
-            Some(b't') => Ok(b'\t'),
-            Some(b'r') => Ok(b'\r'),
-            Some(b'"') => Ok(b'"'),
-            Some(b'\\') => Ok(b'\\'),
-            _ => Err(self.error("a string escape (\\n, \\t, \\r, \\\" or \\\\)")),
-        }
+    /// Reads the escape after a `\\` in a string onto `out`.
+    fn escape(&mut self, out: &mut Vec<u8>) -> Result<(), RawError> {
+        let byte = match self.bump() {
+            Some(b'n') => b'\n',
+            Some(b't') => b'\t',
+            Some(b'r') => b'\r',
+            Some(b'b') => 0x08,
+            Some(b'f') => 0x0C,
+            Some(b'"') => b'"',
+            Some(b'\\') => b'\\',
+            Some(b'u') => {
+                let mut code = 0u32;
+                for _ in 0..4 {
+                    let digit = self.peek().and_then(|b| (b as char).to_digit(16));
+                    let Some(digit) = digit else {
+                        return Err(self.error("four hex digits after \\u"));
+                    };
+                    self.bump();
+                    code = code * 16 + digit;
+                }
+                let Some(c) = char::from_u32(code) else {
+                    return Err(
+                        self.error("a \\u escape of a character, not of half a surrogate pair")
+                    );
+                };
+                out.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes());
+                return Ok(());
+            }
+            _ => {
+                return Err(
+                    self.error("a string escape (\\n, \\t, \\r, \\b, \\f, \\uXXXX, \\\" or \\\\)")
+                )
+            }
+        };
+        out.push(byte);
+        Ok(())
     }
 
     fn token(&mut self) -> String {
@@ -202,26 +286,31 @@ impl<'a> Reader<'a> {
         Ok(name)
     }
 
-    fn atom(&mut self) -> Result<Value, RawError> {
-        let (line, column) = (self.line, self.column);
+    /// Reads nil, a boolean, an integer, or a token kept opaque (another
+    /// number or a symbol).
+    fn atom(&mut self) -> Result<Edn, RawError> {
         let token = self.token();
         let value = match token.as_str() {
-            "nil" => Some(Value::Nil),
-            "true" => Some(Value::Bool(true)),
-            "false" => Some(Value::Bool(false)),
-            t => parse_int(t).map(Value::Int),
+            "" => return Err(self.error("an EDN value")),
+            "nil" => Value::Nil,
+            "true" => Value::Bool(true),
+            "false" => Value::Bool(false),
+            t => match parse_int(t) {
+                Some(n) => Value::Int(n),
+                None if starts_like_number(t) => {
+                    return Ok(Edn::Opaque("a number that is not a 64-bit integer"))
+                }
+                None => return Ok(Edn::Opaque("a symbol")),
+            },
         };
-        match value {
-            Some(v) => Ok(v),
-            None if token.is_empty() => Err(self.error("an EDN value")),
-            None => Err(RawError::syntax(
-                line,
-                column,
-                "nil, true, false, an integer, a string, a keyword, a vector or a map",
-                format!("`{token}`"),
-            )),
-        }
+        Ok(Edn::Val(value))
     }
+}
+
+/// Whether an EDN token is a number (`1.5`, `-2/3`, `7M`), not a symbol.
+fn starts_like_number(token: &str) -> bool {
+    let digits = token.strip_prefix(['+', '-']).unwrap_or(token);
+    digits.starts_with(|c: char| c.is_ascii_digit())
 }
 
 fn is_token_byte(b: u8) -> bool {
@@ -240,37 +329,45 @@ fn parse_int(token: &str) -> Option<i64> {
     digits.parse::<i64>().ok()
 }
 
-/// Parses an EDN history: a sequence of op maps, or one vector of them.
+/// Parses an EDN history: op maps one after another, or inside one
+/// vector or list (Knossos writes both). An op may be a tagged record
+/// (`#jepsen.history.Op{...}`).
 pub(crate) fn parse_history(text: &str) -> Result<Vec<Event>, RawError> {
     let mut reader = Reader::new(text, 1, 1);
     let mut events = Vec::new();
     if !reader.skip_space() {
         return Ok(events);
     }
-    let wrapped = reader.peek() == Some(b'[');
-    if wrapped {
+    let close = match reader.peek() {
+        Some(b'[') => Some((b']', "`]` closing the vector of operations")),
+        Some(b'(') => Some((b')', "`)` closing the list of operations")),
+        _ => None,
+    };
+    if close.is_some() {
         reader.bump();
     }
     loop {
         if !reader.skip_space() {
-            if wrapped {
-                return Err(reader.error("`]` closing the vector of operations"));
-            }
-            return Ok(events);
+            return match close {
+                Some((_, expected)) => Err(reader.error(expected)),
+                None => Ok(events),
+            };
         }
-        if wrapped && reader.peek() == Some(b']') {
-            reader.bump();
-            if reader.skip_space() {
-                return Err(reader.error("end of input after the vector of operations"));
+        if let Some((end, _)) = close {
+            if reader.peek() == Some(end) {
+                reader.bump();
+                if reader.skip_space() {
+                    return Err(reader.error("end of input after the operations"));
+                }
+                return Ok(events);
             }
-            return Ok(events);
         }
-        if reader.peek() != Some(b'{') {
+        if !matches!(reader.peek(), Some(b'{' | b'#')) {
             return Err(reader.error("`{` starting an operation map"));
         }
         let line = reader.line();
         let Edn::Map(entries) = reader.form(0)? else {
-            return Err(reader.error("an operation map"));
+            return Err(RawError::invalid(line, "expected an operation map"));
         };
         if let Some(event) = event_from_map(entries, line)? {
             events.push(event);
@@ -278,16 +375,29 @@ pub(crate) fn parse_history(text: &str) -> Result<Vec<Event>, RawError> {
     }
 }
 
-/// Turns one op map into an event; `None` for nemesis ops.
+/// Turns one op map into an event; `None` for nemesis ops. Keys other
+/// than the ones an op needs are ignored, whatever their values (Jepsen
+/// writes `:error` maps, `:index`, node names).
 fn event_from_map(entries: Vec<(Edn, Edn)>, line: usize) -> Result<Option<Event>, RawError> {
     let mut fields = OpFields::default();
     for (key, value) in entries {
-        let (Edn::Val(Value::Keyword(name)), Edn::Val(value)) = (key, value) else {
+        let Edn::Val(Value::Keyword(name)) = key else {
             return Err(RawError::invalid(
                 line,
-                "expected keyword keys with plain values in the operation map",
+                "expected keyword keys (`:process`, `:type`, ...) in the operation map",
             ));
         };
+        if !OpFields::KEYS.contains(&name.as_str()) {
+            continue;
+        }
+        let value = value.into_value().map_err(|kind| {
+            RawError::invalid(
+                line,
+                format!(
+                    "expected :{name} to be nil, a boolean, an integer, a string, a keyword or a vector of them, found {kind}"
+                ),
+            )
+        })?;
         fields.set(&name, value, line)?;
     }
     fields.into_event(line)
@@ -304,6 +414,9 @@ struct OpFields {
 }
 
 impl OpFields {
+    /// The keys an op's event is made of.
+    const KEYS: [&'static str; 6] = ["process", "type", "f", "key", "value", "time"];
+
     fn set(&mut self, name: &str, value: Value, line: usize) -> Result<(), RawError> {
         let slot = match name {
             "process" => &mut self.process,

@@ -170,7 +170,8 @@ pub fn detect_format(text: &str, file: &str) -> Result<Option<Format>, HistoryEr
     if trimmed.contains("jepsen.util") {
         return Ok(Some(Format::JepsenLog));
     }
-    if trimmed.starts_with('[') {
+    // Only EDN has `;` comments, lists and tagged forms (`#jepsen.history.Op{`).
+    if trimmed.starts_with(['[', '(', ';', '#']) {
         return Ok(Some(Format::Edn));
     }
     if let Some(rest) = trimmed.strip_prefix('{') {

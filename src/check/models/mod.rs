@@ -3,4 +3,4 @@ pub mod kv;
 pub mod register;
 
 pub use kv::KvModel;
-pub use register::RegisterModel;
+pub use register::{Conventions, NilRead, RegisterModel};

@@ -1,5 +1,7 @@
-//! Integer registers that start as nil: `register` (read, write) and
-//! `cas-register` (read, write, cas), the model of the Jepsen etcd tests.
+//! Integer registers: `register` (read, write) and `cas-register` (read,
+//! write, cas), the model of the Jepsen etcd tests. They start as nil and
+//! a nil read reads nil unless [`Conventions`] say otherwise (Knossos's
+//! `(cas-register 0)` starts at 0 and takes a nil read as "unknown").
 //! The state is `Option<i64>` so the memo cache compares it in one word.
 use crate::check::history::Op;
 use crate::check::model::{Access, Model, Val};
@@ -30,6 +32,42 @@ pub enum RegOutput {
 pub struct RegisterModel {
     /// Whether `cas` ops are part of the model.
     pub cas: bool,
+    /// The register's start value and what a nil read means.
+    pub conventions: Conventions,
+}
+
+/// How a history's registers start and what its nil reads mean: the
+/// points where Jepsen's checkers and faultline's own histories differ.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Conventions {
+    /// The value every register holds before the first write (`None`: nil,
+    /// faultline's default; Knossos's `(cas-register 0)` starts at 0).
+    pub initial: Option<i64>,
+    /// What a read that returned nil says.
+    pub nil_read: NilRead,
+}
+
+/// What a read that returned nil says about the register.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum NilRead {
+    /// The register held nil (faultline's default: registers start as nil).
+    #[default]
+    Value,
+    /// Nothing: the value is unknown, and the read constrains nothing
+    /// (Knossos's convention, where a nil read is a read that did not
+    /// learn the value).
+    Unknown,
+}
+
+impl NilRead {
+    /// Parses `value` or `unknown`.
+    pub fn parse(name: &str) -> Option<NilRead> {
+        match name {
+            "value" => Some(NilRead::Value),
+            "unknown" => Some(NilRead::Unknown),
+            _ => None,
+        }
+    }
 }
 
 impl Model for RegisterModel {
@@ -46,7 +84,7 @@ impl Model for RegisterModel {
     }
 
     fn init(&self) -> Option<i64> {
-        None
+        self.conventions.initial
     }
 
     fn step(
@@ -83,6 +121,9 @@ impl Model for RegisterModel {
         };
         let output = match (&input, &op.output) {
             (_, None) => None,
+            (RegInput::Read, Some(Value::Nil)) if self.conventions.nil_read == NilRead::Unknown => {
+                None
+            }
             (RegInput::Read, Some(v)) => Some(RegOutput::Read(int_arg(v, "read result")?)),
             (_, Some(_)) => Some(RegOutput::Done),
         };
@@ -106,7 +147,7 @@ impl Model for RegisterModel {
     }
 
     fn initial_value(&self) -> Option<Val<'static>> {
-        Some(Val::Nil)
+        Some(val(self.conventions.initial))
     }
 }
 
