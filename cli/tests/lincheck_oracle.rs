@@ -132,7 +132,10 @@ fn to_history(ops: &[GenOp]) -> History {
             return_line: g.ret.map(|_| i + 1),
         })
         .collect();
-    History { ops, failed: 0 }
+    History {
+        ops,
+        ..History::default()
+    }
 }
 
 fn checker_says(kind: ModelKind, ops: &[GenOp]) -> bool {

@@ -38,7 +38,10 @@ fn history(mut ops: Vec<Op>) -> History {
         o.call_line = i + 1;
         o.return_line = o.return_time.map(|_| i + 1);
     }
-    History { ops, failed: 0 }
+    History {
+        ops,
+        ..History::default()
+    }
 }
 
 fn int(v: i64) -> Value {

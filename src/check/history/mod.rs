@@ -147,6 +147,10 @@ pub struct History {
     pub ops: Vec<Op>,
     /// How many `:fail` ops were dropped.
     pub failed: usize,
+    /// The `:fail` ops themselves, in invocation order: a linearizability
+    /// check leaves them out, a transaction check needs them (a value an
+    /// aborted transaction wrote must never be read).
+    pub aborted: Vec<Op>,
 }
 
 /// A history file format.
@@ -307,6 +311,13 @@ impl Pairer {
         for idx in self.failed {
             dropped[idx] = true;
         }
+        history.aborted = history
+            .ops
+            .iter()
+            .zip(&dropped)
+            .filter(|(_, &d)| d)
+            .map(|(op, _)| op.clone())
+            .collect();
         // In place: a second vector of ops would double the peak.
         let mut keep = dropped.iter().map(|d| !d);
         history.ops.retain(|_| keep.next().unwrap_or(true));

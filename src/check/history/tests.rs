@@ -89,7 +89,7 @@ fn syntax_errors_carry_line_and_column() {
 #[test]
 fn blank_input_is_an_empty_history() {
     let h = parse("\n  \n");
-    assert!(matches!(h, Ok(History { ref ops, failed: 0 }) if ops.is_empty()));
+    assert!(matches!(h, Ok(History { ref ops, failed: 0, .. }) if ops.is_empty()));
 }
 
 /// Knossos's own files: a `;` comment before the vector, comments between

@@ -1,0 +1,321 @@
+//! Finding the dependency cycles of a transaction graph and naming them as
+//! Adya and Elle do: G0 (write cycles: `ww` edges only), G1c (`ww` and
+//! `wr`, at least one `wr`), G-single (exactly one `rw` edge), G2 (more
+//! than one), and `-realtime` variants whose cycle needs a realtime edge.
+//! Strongly connected components (Tarjan's, iterative) decide whether a
+//! class can have a cycle at all; a breadth-first search inside one
+//! component finds a shortest explaining cycle. Every edge looked at is a
+//! step against the budget: when it runs out the search stops, and the
+//! classes it had not finished stay undecided.
+use super::graph::{Dep, Edge};
+use std::collections::VecDeque;
+
+/// One edge of an explaining cycle.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Step {
+    /// The source transaction.
+    pub from: usize,
+    /// The edge (realtime chains through completion nodes shown as one).
+    pub edge: Edge,
+}
+
+/// A cycle and its class.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Cycle {
+    /// `G0`, `G1c`, `G-single`, `G2`, or one of those with `-realtime`.
+    pub class: String,
+    /// The edges, each starting where the previous ended.
+    pub steps: Vec<Step>,
+}
+
+/// Examples kept per class; the count of components goes on past them.
+pub const EXAMPLES_MAX: usize = 8;
+
+/// The cycles found and how far the search got.
+#[derive(Debug, Default)]
+pub struct Found {
+    /// Up to [`EXAMPLES_MAX`] cycles per class.
+    pub cycles: Vec<Cycle>,
+    /// Whether every class was searched to the end.
+    pub complete: bool,
+    /// Steps taken.
+    pub steps: u64,
+}
+
+/// Searches `edges` (nodes `0..txns` are transactions, the rest realtime
+/// completion nodes) for cycles of every class, within `steps_max` steps.
+pub fn find(edges: &[Vec<Edge>], txns: usize, steps_max: u64) -> Found {
+    let mut s = Searcher {
+        edges,
+        txns,
+        steps: 0,
+        steps_max,
+        found: Vec::new(),
+    };
+    let complete = s.search().is_some();
+    Found {
+        cycles: s.found,
+        complete,
+        steps: s.steps,
+    }
+}
+
+struct Searcher<'a> {
+    edges: &'a [Vec<Edge>],
+    txns: usize,
+    steps: u64,
+    steps_max: u64,
+    found: Vec<Cycle>,
+}
+
+/// `None` once the budget is spent.
+type Budgeted<T> = Option<T>;
+
+impl Searcher<'_> {
+    fn step(&mut self) -> Budgeted<()> {
+        self.steps += 1;
+        (self.steps <= self.steps_max).then_some(())
+    }
+
+    fn keep(&mut self, class: String, steps: Vec<Step>) {
+        if self.found.iter().filter(|c| c.class == class).count() < EXAMPLES_MAX {
+            self.found.push(Cycle { class, steps });
+        }
+    }
+
+    fn search(&mut self) -> Budgeted<()> {
+        const WW: &[Dep] = &[Dep::Ww];
+        const WWR: &[Dep] = &[Dep::Ww, Dep::Wr];
+        const DATA: &[Dep] = &[Dep::Ww, Dep::Wr, Dep::Rw];
+        const ALL: &[Dep] = &[Dep::Ww, Dep::Wr, Dep::Rw, Dep::Realtime];
+        // G0: a component of ww edges.
+        let comp = self.components(WW)?;
+        for root in first_of_each(&comp, self.txns) {
+            let Some(&Edge { to, .. }) = self.edges[root]
+                .iter()
+                .find(|e| e.dep == Dep::Ww && comp[e.to] == comp[root])
+            else {
+                continue;
+            };
+            let first = self.edges[root]
+                .iter()
+                .find(|e| e.to == to && e.dep == Dep::Ww);
+            let first = first.cloned().expect("the edge just found");
+            let path = self.path(to, root, WW, &comp)?;
+            self.keep("G0".into(), cycle(root, first, path));
+        }
+        // G1c: a wr edge inside a component of ww and wr edges.
+        let comp = self.components(WWR)?;
+        let mut done = vec![false; self.edges.len()];
+        for a in 0..self.txns {
+            for e in self.edges[a].clone() {
+                self.step()?;
+                if e.dep != Dep::Wr || comp[e.to] != comp[a] || done[comp[a]] {
+                    continue;
+                }
+                done[comp[a]] = true;
+                let path = self.path(e.to, a, WWR, &comp)?;
+                self.keep("G1c".into(), cycle(a, e, path));
+            }
+        }
+        // G-single, then G2: an rw edge inside a component of data edges,
+        // closed by ww/wr edges only (one rw) or by any (more than one).
+        let data = self.components(DATA)?;
+        let mut single = vec![false; self.edges.len()];
+        for a in 0..self.txns {
+            for e in self.edges[a].clone() {
+                self.step()?;
+                if e.dep != Dep::Rw || data[e.to] != data[a] || single[data[a]] {
+                    continue;
+                }
+                if let Some(path) = self.path(e.to, a, WWR, &data)? {
+                    single[data[a]] = true;
+                    self.keep("G-single".into(), cycle(a, e, Some(path)));
+                }
+            }
+        }
+        let mut done = vec![false; self.edges.len()];
+        for a in 0..self.txns {
+            for e in self.edges[a].clone() {
+                self.step()?;
+                let c = data[a];
+                if e.dep != Dep::Rw || data[e.to] != c || single[c] || done[c] {
+                    continue;
+                }
+                done[c] = true;
+                let path = self.path(e.to, a, DATA, &data)?;
+                self.keep("G2".into(), cycle(a, e, path));
+            }
+        }
+        // Realtime: a component that only closes through a realtime edge.
+        if self.edges.len() > self.txns {
+            let all = self.components(ALL)?;
+            let mut done = vec![false; self.edges.len()];
+            for a in 0..self.txns {
+                for e in self.edges[a].clone() {
+                    self.step()?;
+                    let c = all[a];
+                    if e.dep != Dep::Realtime || all[e.to] != c || done[c] {
+                        continue;
+                    }
+                    done[c] = true;
+                    let Some(path) = self.path(e.to, a, ALL, &all)? else {
+                        continue;
+                    };
+                    let steps = cycle(a, e, Some(path));
+                    let class = realtime_class(&steps);
+                    self.keep(class, collapse_realtime(steps, self.txns));
+                }
+            }
+        }
+        Some(())
+    }
+
+    /// Component ids over edges of `deps` (Tarjan's algorithm, iterative).
+    fn components(&mut self, deps: &[Dep]) -> Budgeted<Vec<usize>> {
+        let n = self.edges.len();
+        const NONE: usize = usize::MAX;
+        let mut index = vec![NONE; n];
+        let mut low = vec![0; n];
+        let mut on_stack = vec![false; n];
+        let mut comp = vec![NONE; n];
+        let mut stack = Vec::new();
+        let mut next_index = 0;
+        let mut next_comp = 0;
+        for root in 0..n {
+            if index[root] != NONE {
+                continue;
+            }
+            // (node, position in its edge list)
+            let mut call = vec![(root, 0usize)];
+            index[root] = next_index;
+            low[root] = next_index;
+            next_index += 1;
+            stack.push(root);
+            on_stack[root] = true;
+            while let Some(&mut (v, ref mut i)) = call.last_mut() {
+                if let Some(e) = self.edges[v].get(*i) {
+                    *i += 1;
+                    self.step()?;
+                    if !deps.contains(&e.dep) {
+                        continue;
+                    }
+                    let w = e.to;
+                    if index[w] == NONE {
+                        index[w] = next_index;
+                        low[w] = next_index;
+                        next_index += 1;
+                        stack.push(w);
+                        on_stack[w] = true;
+                        call.push((w, 0));
+                    } else if on_stack[w] {
+                        low[v] = low[v].min(index[w]);
+                    }
+                    continue;
+                }
+                call.pop();
+                if let Some(&(parent, _)) = call.last() {
+                    low[parent] = low[parent].min(low[v]);
+                }
+                if low[v] == index[v] {
+                    while let Some(w) = stack.pop() {
+                        on_stack[w] = false;
+                        comp[w] = next_comp;
+                        if w == v {
+                            break;
+                        }
+                    }
+                    next_comp += 1;
+                }
+            }
+        }
+        Some(comp)
+    }
+
+    /// A shortest path from `from` to `to` over `deps` edges, inside their
+    /// common component; `Some(None)` when there is none.
+    fn path(
+        &mut self,
+        from: usize,
+        to: usize,
+        deps: &[Dep],
+        comp: &[usize],
+    ) -> Budgeted<Option<Vec<Step>>> {
+        if from == to {
+            return Some(Some(Vec::new()));
+        }
+        let mut parent: std::collections::BTreeMap<usize, (usize, usize)> = Default::default();
+        let mut queue = VecDeque::from([from]);
+        while let Some(v) = queue.pop_front() {
+            for (k, e) in self.edges[v].iter().enumerate() {
+                self.step()?;
+                if !deps.contains(&e.dep) || comp[e.to] != comp[from] {
+                    continue;
+                }
+                if e.to == from || parent.contains_key(&e.to) {
+                    continue;
+                }
+                parent.insert(e.to, (v, k));
+                if e.to == to {
+                    let mut steps = Vec::new();
+                    let mut at = to;
+                    while at != from {
+                        let (p, k) = parent[&at];
+                        steps.push(Step {
+                            from: p,
+                            edge: self.edges[p][k].clone(),
+                        });
+                        at = p;
+                    }
+                    steps.reverse();
+                    return Some(Some(steps));
+                }
+                queue.push_back(e.to);
+            }
+        }
+        Some(None)
+    }
+}
+
+/// The first transaction of every component with more than one member.
+fn first_of_each(comp: &[usize], txns: usize) -> Vec<usize> {
+    let mut size = std::collections::BTreeMap::new();
+    for &c in &comp[..txns] {
+        *size.entry(c).or_insert(0usize) += 1;
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    (0..txns)
+        .filter(|&t| size[&comp[t]] > 1 && seen.insert(comp[t]))
+        .collect()
+}
+
+fn cycle(from: usize, first: Edge, rest: Option<Vec<Step>>) -> Vec<Step> {
+    let mut steps = vec![Step { from, edge: first }];
+    steps.extend(rest.unwrap_or_default());
+    steps
+}
+
+/// The class of a cycle that uses realtime edges, by its data edges.
+fn realtime_class(steps: &[Step]) -> String {
+    let count = |d| steps.iter().filter(|s| s.edge.dep == d).count();
+    let base = match (count(Dep::Rw), count(Dep::Wr)) {
+        (0, 0) => "G0",
+        (0, _) => "G1c",
+        (1, _) => "G-single",
+        _ => "G2",
+    };
+    format!("{base}-realtime")
+}
+
+/// Shows a realtime chain through completion nodes as one edge between
+/// the transactions at its ends.
+fn collapse_realtime(steps: Vec<Step>, txns: usize) -> Vec<Step> {
+    let mut out: Vec<Step> = Vec::new();
+    for s in steps {
+        match out.last_mut() {
+            Some(last) if last.edge.to >= txns => last.edge.to = s.edge.to,
+            _ => out.push(s),
+        }
+    }
+    out
+}

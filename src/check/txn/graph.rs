@@ -1,0 +1,255 @@
+//! From list-append transactions to a dependency graph (Adya's, as Elle
+//! infers it): each key's version order is its longest read (every other
+//! read must be a prefix of it), and between transactions that committed
+//! (or may have, and were seen) it draws write-write (`ww`: appended the
+//! next element), write-read (`wr`: appended the last element a read saw)
+//! and read-write (`rw`: read a prefix the other extended) edges. The
+//! anomalies that need no cycle are found on the way: aborted reads (G1a),
+//! intermediate reads (G1b), elements read that nobody appended, elements
+//! read twice, and reads that are not prefixes of one order.
+use super::parse::{Mop, Status, Txn};
+use std::collections::BTreeMap;
+
+/// The kind of a dependency edge.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Dep {
+    /// The target appended the element after the source's.
+    Ww,
+    /// The target read the source's append.
+    Wr,
+    /// The target appended the element after the last one the source read.
+    Rw,
+    /// The source completed before the target was invoked.
+    Realtime,
+}
+
+impl Dep {
+    /// The short name used in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Dep::Ww => "ww",
+            Dep::Wr => "wr",
+            Dep::Rw => "rw",
+            Dep::Realtime => "realtime",
+        }
+    }
+}
+
+/// One edge, with the key and element that explain it (none for realtime).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Edge {
+    /// The target transaction.
+    pub to: usize,
+    /// Its kind.
+    pub dep: Dep,
+    /// The key and element behind it.
+    pub why: Option<(String, i64)>,
+}
+
+/// A non-cyclic anomaly, with the transactions involved.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Finding {
+    /// Elle's name: `G1a`, `G1b`, `garbage-read`, `duplicate-elements`,
+    /// `incompatible-order`.
+    pub class: &'static str,
+    /// The transactions involved (indices into the transaction list).
+    pub txns: Vec<usize>,
+    /// What happened, in words.
+    pub explanation: String,
+}
+
+/// The graph and what was found building it.
+#[derive(Debug, Default)]
+pub struct Inferred {
+    /// Outgoing edges per node: the transactions first, then (with
+    /// realtime) one node per distinct completion time.
+    pub edges: Vec<Vec<Edge>>,
+    /// The non-cyclic anomalies.
+    pub findings: Vec<Finding>,
+}
+
+/// Infers the graph over `txns` (realtime edges too when `realtime`).
+pub fn infer(txns: &[Txn], realtime: bool) -> Inferred {
+    let mut out = Inferred {
+        edges: vec![Vec::new(); txns.len()],
+        findings: Vec::new(),
+    };
+    // Who appended each element of each key, and which of a transaction's
+    // appends to a key is its last.
+    let mut writer: BTreeMap<(&str, i64), usize> = BTreeMap::new();
+    let mut last_append: BTreeMap<(usize, &str), i64> = BTreeMap::new();
+    for (t, txn) in txns.iter().enumerate() {
+        for m in &txn.mops {
+            if let Mop::Append { key, value } = m {
+                writer.insert((key.as_str(), *value), t);
+                last_append.insert((t, key.as_str()), *value);
+            }
+        }
+    }
+    // External reads of committed transactions: (txn, key, list).
+    let mut reads: Vec<(usize, &str, &[i64])> = Vec::new();
+    for (t, txn) in txns.iter().enumerate() {
+        if txn.status != Status::Committed {
+            continue;
+        }
+        for m in &txn.mops {
+            if let Mop::Read {
+                key,
+                list: Some(list),
+            } = m
+            {
+                reads.push((t, key.as_str(), list.as_slice()));
+            }
+        }
+    }
+    let mut orders: BTreeMap<&str, &[i64]> = BTreeMap::new();
+    for &(t, key, list) in &reads {
+        check_elements(txns, &writer, &last_append, t, key, list, &mut out.findings);
+        let longest = orders.entry(key).or_insert(list);
+        if list.len() > longest.len() {
+            *longest = list;
+        }
+    }
+    for &(t, key, list) in &reads {
+        let order = orders[key];
+        if !order.starts_with(list) {
+            let by = reads
+                .iter()
+                .find(|r| r.1 == key && r.2 == order)
+                .map_or(t, |r| r.0);
+            out.findings.push(Finding {
+                class: "incompatible-order",
+                txns: vec![t, by],
+                explanation: format!(
+                    "key {key}: T{t} read {list:?} and T{by} read {order:?}; neither extends the other"
+                ),
+            });
+        }
+    }
+    let committed = |w: usize| txns[w].status != Status::Aborted;
+    let mut add = |from: usize, to: usize, dep: Dep, why: Option<(String, i64)>| {
+        if from != to {
+            out.edges[from].push(Edge { to, dep, why });
+        }
+    };
+    for (&key, &order) in &orders {
+        let owners: Vec<Option<usize>> = order
+            .iter()
+            .map(|v| writer.get(&(key, *v)).copied().filter(|&w| committed(w)))
+            .collect();
+        for (i, pair) in owners.windows(2).enumerate() {
+            if let [Some(a), Some(b)] = *pair {
+                add(a, b, Dep::Ww, Some((key.to_string(), order[i + 1])));
+            }
+        }
+    }
+    for &(t, key, list) in &reads {
+        let order = orders[key];
+        if !order.starts_with(list) {
+            continue;
+        }
+        if let Some(&last) = list.last() {
+            if let Some(w) = writer.get(&(key, last)).copied().filter(|&w| committed(w)) {
+                add(w, t, Dep::Wr, Some((key.to_string(), last)));
+            }
+        }
+        if let Some(&next) = order.get(list.len()) {
+            if let Some(w) = writer.get(&(key, next)).copied().filter(|&w| committed(w)) {
+                add(t, w, Dep::Rw, Some((key.to_string(), next)));
+            }
+        }
+    }
+    if realtime {
+        add_realtime(txns, &mut out.edges);
+    }
+    out
+}
+
+/// G1a, G1b, garbage and duplicate elements in one read.
+fn check_elements(
+    txns: &[Txn],
+    writer: &BTreeMap<(&str, i64), usize>,
+    last_append: &BTreeMap<(usize, &str), i64>,
+    t: usize,
+    key: &str,
+    list: &[i64],
+    findings: &mut Vec<Finding>,
+) {
+    let mut seen = std::collections::BTreeSet::new();
+    for &v in list {
+        if !seen.insert(v) {
+            findings.push(Finding {
+                class: "duplicate-elements",
+                txns: vec![t],
+                explanation: format!("T{t} read {v} twice in key {key}: {list:?}"),
+            });
+        }
+        match writer.get(&(key, v)) {
+            None => findings.push(Finding {
+                class: "garbage-read",
+                txns: vec![t],
+                explanation: format!("T{t} read {v} in key {key}, which no transaction appended"),
+            }),
+            Some(&w) if txns[w].status == Status::Aborted => findings.push(Finding {
+                class: "G1a",
+                txns: vec![w, t],
+                explanation: format!("T{t} read {v} in key {key}, appended by T{w}, which aborted"),
+            }),
+            Some(_) => {}
+        }
+    }
+    if let Some(&v) = list.last() {
+        if let Some(&w) = writer.get(&(key, v)) {
+            let final_value = last_append[&(w, key)];
+            if w != t && final_value != v {
+                findings.push(Finding {
+                    class: "G1b",
+                    txns: vec![w, t],
+                    explanation: format!(
+                        "T{t} read key {key} ending in {v}, an intermediate append of T{w}, which went on to append {final_value}"
+                    ),
+                });
+            }
+        }
+    }
+}
+
+/// Realtime order without the quadratic set of pairs: one node per
+/// distinct completion time, chained in time order; a committed
+/// transaction points at its completion's node, and each node points at
+/// the transactions invoked after it and before the next one. So `a`
+/// reaches `b` through the chain exactly when `a` completed before `b`
+/// was invoked. Appends the nodes after the transactions' own.
+fn add_realtime(txns: &[Txn], edges: &mut Vec<Vec<Edge>>) {
+    let mut times: Vec<u64> = txns
+        .iter()
+        .filter(|t| t.status == Status::Committed)
+        .filter_map(|t| t.return_time)
+        .collect();
+    times.sort_unstable();
+    times.dedup();
+    let first = edges.len();
+    edges.resize(first + times.len(), Vec::new());
+    let realtime = |to| Edge {
+        to,
+        dep: Dep::Realtime,
+        why: None,
+    };
+    for p in 1..times.len() {
+        edges[first + p - 1].push(realtime(first + p));
+    }
+    for (i, t) in txns.iter().enumerate() {
+        if t.status == Status::Aborted {
+            continue;
+        }
+        if let Some(done) = t.return_time.filter(|_| t.status == Status::Committed) {
+            let p = times.partition_point(|&x| x < done);
+            edges[i].push(realtime(first + p));
+        }
+        // The latest completion strictly before this invocation.
+        let before = times.partition_point(|&x| x < t.call_time);
+        if before > 0 {
+            edges[first + before - 1].push(realtime(i));
+        }
+    }
+}

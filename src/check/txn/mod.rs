@@ -1,0 +1,213 @@
+//! Transaction isolation checking in the manner of Elle (Kingsbury &
+//! Alvaro, VLDB 2020), for Jepsen's list-append workload: read the
+//! transactions ([`parse`]), infer each key's version order and the
+//! dependency graph with the anomalies that need no cycle ([`graph`]),
+//! find and name the cycles ([`cycles`]), and say which consistency models
+//! the anomalies rule out. The verdict for the model asked about is
+//! held, violated, or undecided when the step budget ran out first.
+pub mod cycles;
+pub mod graph;
+pub mod parse;
+#[cfg(test)]
+mod tests;
+
+use crate::check::history::History;
+use crate::check::ModelError;
+use serde::Serialize;
+
+/// A consistency model a history can be checked against, weakest first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Consistency {
+    /// Adya's PL-2: no G0, G1a, G1b, G1c.
+    ReadCommitted,
+    /// Snapshot isolation: also no G-single (read skew, lost update's cycle).
+    SnapshotIsolation,
+    /// Adya's PL-3: also no G2 (no dependency cycle at all).
+    Serializable,
+    /// Serializable in an order that respects real time.
+    StrictSerializable,
+}
+
+impl Consistency {
+    /// Every model, weakest first.
+    pub const ALL: [Consistency; 4] = [
+        Consistency::ReadCommitted,
+        Consistency::SnapshotIsolation,
+        Consistency::Serializable,
+        Consistency::StrictSerializable,
+    ];
+
+    /// The command-line name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Consistency::ReadCommitted => "read-committed",
+            Consistency::SnapshotIsolation => "snapshot-isolation",
+            Consistency::Serializable => "serializable",
+            Consistency::StrictSerializable => "strict-serializable",
+        }
+    }
+}
+
+/// The weakest model an anomaly class rules out (and every stronger one
+/// with it): Elle's "anomalies → models" table, for the classes found here.
+pub fn weakest_ruled_out(class: &str) -> Consistency {
+    let base = class.strip_suffix("-realtime");
+    match base.unwrap_or(class) {
+        _ if base.is_some() => Consistency::StrictSerializable,
+        "G-single" => Consistency::SnapshotIsolation,
+        "G2" => Consistency::Serializable,
+        // G0, G1a, G1b, G1c, and reads no serial order can explain.
+        _ => Consistency::ReadCommitted,
+    }
+}
+
+/// One anomaly: its class, the transactions, and the explanation.
+#[derive(Clone, Debug, Serialize)]
+pub struct Anomaly {
+    /// Elle's class name (`G0`, `G1a`, `G1b`, `G1c`, `G-single`, `G2`,
+    /// `*-realtime`, `garbage-read`, `duplicate-elements`,
+    /// `incompatible-order`).
+    pub class: String,
+    /// The transactions, by index and line: for a cycle, in cycle order.
+    pub txns: Vec<TxnRef>,
+    /// For a cycle, its edges in words ("T3 -ww(x, 4)-> T5"); else what
+    /// happened.
+    pub explanation: Vec<String>,
+}
+
+/// A transaction as a report names it.
+#[derive(Clone, Debug, Serialize)]
+pub struct TxnRef {
+    /// Its index among the history's transactions (`T<index>`).
+    pub index: usize,
+    /// The line of its invocation.
+    pub line: usize,
+    /// The process that ran it.
+    pub process: i64,
+}
+
+/// The three answers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TxnVerdict {
+    /// No anomaly the model forbids.
+    Held,
+    /// An anomaly the model forbids was found.
+    Violated,
+    /// The budget ran out before either.
+    Undecided,
+}
+
+/// What the check found.
+#[derive(Clone, Debug, Serialize)]
+pub struct TxnReport {
+    /// The model asked about.
+    pub consistency: Consistency,
+    /// Its verdict.
+    pub verdict: TxnVerdict,
+    /// Transactions read (committed, unknown, aborted).
+    pub transactions: usize,
+    /// Every anomaly found (cycles: up to a few examples per class).
+    pub anomalies: Vec<Anomaly>,
+    /// The models the anomalies rule out, weakest first.
+    pub ruled_out: Vec<Consistency>,
+    /// Whether the search finished (all classes decided).
+    pub complete: bool,
+    /// Steps taken, the unit of the budget.
+    pub steps: u64,
+}
+
+/// Checks a list-append history against `consistency` within `steps_max`
+/// steps (edges looked at).
+pub fn check_list_append(
+    history: &History,
+    consistency: Consistency,
+    steps_max: u64,
+) -> Result<TxnReport, ModelError> {
+    let txns = parse::transactions(history)?;
+    unique_appends(&txns)?;
+    let realtime = consistency == Consistency::StrictSerializable;
+    let inferred = graph::infer(&txns, realtime);
+    let found = cycles::find(&inferred.edges, txns.len(), steps_max);
+    let name = |t: usize| TxnRef {
+        index: t,
+        line: txns[t].line,
+        process: txns[t].process,
+    };
+    let mut anomalies: Vec<Anomaly> = inferred
+        .findings
+        .iter()
+        .map(|f| Anomaly {
+            class: f.class.to_string(),
+            txns: f.txns.iter().map(|&t| name(t)).collect(),
+            explanation: vec![f.explanation.clone()],
+        })
+        .collect();
+    anomalies.extend(found.cycles.iter().map(|c| Anomaly {
+        class: c.class.clone(),
+        txns: c.steps.iter().map(|s| name(s.from)).collect(),
+        explanation: c.steps.iter().map(describe_step).collect(),
+    }));
+    let ruled_out: Vec<Consistency> = Consistency::ALL
+        .into_iter()
+        .filter(|&m| anomalies.iter().any(|a| weakest_ruled_out(&a.class) <= m))
+        .collect();
+    let verdict = if ruled_out.contains(&consistency) {
+        TxnVerdict::Violated
+    } else if found.complete {
+        TxnVerdict::Held
+    } else {
+        TxnVerdict::Undecided
+    };
+    Ok(TxnReport {
+        consistency,
+        verdict,
+        transactions: txns.len(),
+        anomalies,
+        ruled_out,
+        complete: found.complete,
+        steps: found.steps,
+    })
+}
+
+fn describe_step(step: &cycles::Step) -> String {
+    let e = &step.edge;
+    let (from, to) = (step.from, e.to);
+    let label = match &e.why {
+        Some((key, value)) => format!("-{}({key}, {value})->", e.dep.name()),
+        None => format!("-{}->", e.dep.name()),
+    };
+    let words = match (&e.why, e.dep) {
+        (Some((k, v)), graph::Dep::Ww) => {
+            format!("T{to} appended {v} to {k} right after T{from}'s append")
+        }
+        (Some((k, v)), graph::Dep::Wr) => format!("T{to} read T{from}'s append of {v} to {k}"),
+        (Some((k, v)), graph::Dep::Rw) => {
+            format!("T{to} appended {v} to {k}, the next element after what T{from} read")
+        }
+        _ => format!("T{to} began after T{from} completed"),
+    };
+    format!("T{from} {label} T{to}: {words}")
+}
+
+/// List-append needs each element appended at most once per key: the
+/// element names the append a read saw.
+fn unique_appends(txns: &[parse::Txn]) -> Result<(), ModelError> {
+    let mut seen = std::collections::BTreeMap::new();
+    for t in txns {
+        for m in &t.mops {
+            if let parse::Mop::Append { key, value } = m {
+                if let Some(first) = seen.insert((key.as_str(), *value), t.line) {
+                    return Err(ModelError {
+                        line: t.line,
+                        message: format!(
+                            "list-append needs every element appended once per key: {value} is appended to key {key} on line {first} too"
+                        ),
+                    });
+                }
+            }
+        }
+    }
+    Ok(())
+}
