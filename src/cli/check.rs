@@ -200,14 +200,7 @@ pub fn run(args: CheckArgs) -> i32 {
     };
     let report = match check_history(kind, &history, &opts) {
         Ok(report) => report,
-        Err(err) => {
-            return bad_input(&format!(
-                "{}:{}: {}",
-                args.history.display(),
-                err.line,
-                crate::clip::clip_long_values(&err.message)
-            ))
-        }
+        Err(err) => return does_not_fit(&args, &err),
     };
     let verdict = exit_code(&report.verdict);
     let measured = Measured {
@@ -291,7 +284,17 @@ fn too_large(err: &HistoryError, args: &CheckArgs, started: Instant) -> i32 {
     super::EXIT_UNKNOWN
 }
 
-pub(super) fn bad_input(message: &str) -> i32 {
+/// An op that does not fit the model: bad input naming file and line.
+pub(super) fn does_not_fit(args: &CheckArgs, err: &crate::check::ModelError) -> i32 {
+    bad_input(&format!(
+        "{}:{}: {}",
+        args.history.display(),
+        err.line,
+        crate::clip::clip_long_values(&err.message)
+    ))
+}
+
+fn bad_input(message: &str) -> i32 {
     eprintln!("error: {message}");
     super::EXIT_BAD_INPUT
 }

@@ -4,7 +4,7 @@
 //! forbids was found, 2 bad input, 3 undecided (the step budget ran out).
 // The wall clock is read for the elapsed time shown to the user only.
 #![allow(clippy::disallowed_methods)]
-use super::check::{bad_input, peak_rss_bytes, CheckArgs, ConsistencyArg};
+use super::check::{does_not_fit, peak_rss_bytes, CheckArgs, ConsistencyArg};
 use crate::check::history::History;
 use crate::check::txn::{check_list_append, Consistency, TxnReport, TxnVerdict};
 use serde_json::json;
@@ -33,14 +33,7 @@ pub fn run(args: &CheckArgs, history: &History, started: Instant) -> i32 {
     let steps = args.steps.unwrap_or(DEFAULT_TXN_STEPS);
     let report = match check_list_append(history, consistency, steps) {
         Ok(report) => report,
-        Err(err) => {
-            return bad_input(&format!(
-                "{}:{}: {}",
-                args.history.display(),
-                err.line,
-                crate::clip::clip_long_values(&err.message)
-            ))
-        }
+        Err(err) => return does_not_fit(args, &err),
     };
     let elapsed_ms = started.elapsed().as_secs_f64() * 1e3;
     if args.json {
