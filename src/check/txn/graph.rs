@@ -6,7 +6,8 @@
 //! and read-write (`rw`: read a prefix the other extended) edges. The
 //! anomalies that need no cycle are found on the way: aborted reads (G1a),
 //! intermediate reads (G1b), elements read that nobody appended, elements
-//! read twice, and reads that are not prefixes of one order.
+//! read twice, reads that are not prefixes of one order, and reads that
+//! contradict the transaction's own appends (internal).
 use super::parse::{Mop, Status, Txn};
 use std::collections::BTreeMap;
 
@@ -49,8 +50,8 @@ pub struct Edge {
 /// A non-cyclic anomaly, with the transactions involved.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Finding {
-    /// Elle's name: `G1a`, `G1b`, `garbage-read`, `duplicate-elements`,
-    /// `incompatible-order`.
+    /// Elle's name: `G1a`, `G1b`, `internal`, `garbage-read`,
+    /// `duplicate-elements`, `incompatible-order`.
     pub class: &'static str,
     /// The transactions involved (indices into the transaction list).
     pub txns: Vec<usize>,
@@ -92,6 +93,7 @@ pub fn infer(txns: &[Txn], realtime: bool) -> Inferred {
         if txn.status != Status::Committed {
             continue;
         }
+        check_internal(t, txn, &mut out.findings);
         for m in &txn.mops {
             if let Mop::Read {
                 key,
@@ -163,6 +165,42 @@ pub fn infer(txns: &[Txn], realtime: bool) -> Inferred {
         add_realtime(txns, &mut out.edges);
     }
     out
+}
+
+/// Whether a transaction's reads agree with what it did itself: a read
+/// after the transaction's own appends to a key ends with them, in order,
+/// and after an earlier read of the key it is that read plus them (Elle's
+/// internal consistency).
+fn check_internal(t: usize, txn: &Txn, findings: &mut Vec<Finding>) {
+    // Per key: the earlier read, if any, and the appends since.
+    let mut state: BTreeMap<&str, (Option<&[i64]>, Vec<i64>)> = BTreeMap::new();
+    for m in &txn.mops {
+        match m {
+            Mop::Append { key, value } => state.entry(key).or_default().1.push(*value),
+            Mop::Read {
+                key,
+                list: Some(list),
+            } => {
+                let (before, own) = state.entry(key).or_default();
+                let fits = match before {
+                    Some(b) => list.len() == b.len() + own.len() && list.starts_with(b),
+                    None => true,
+                } && list.ends_with(own);
+                if !fits {
+                    findings.push(Finding {
+                        class: "internal",
+                        txns: vec![t],
+                        explanation: format!(
+                            "T{t} read {list:?} in key {key}, which does not follow from its own earlier read {before:?} and appends {own:?}"
+                        ),
+                    });
+                }
+                *before = Some(list);
+                own.clear();
+            }
+            Mop::Read { list: None, .. } => {}
+        }
+    }
 }
 
 /// G1a, G1b, garbage and duplicate elements in one read.

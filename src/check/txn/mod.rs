@@ -66,7 +66,7 @@ pub fn weakest_ruled_out(class: &str) -> Consistency {
 #[derive(Clone, Debug, Serialize)]
 pub struct Anomaly {
     /// Elle's class name (`G0`, `G1a`, `G1b`, `G1c`, `G-single`, `G2`,
-    /// `*-realtime`, `garbage-read`, `duplicate-elements`,
+    /// `*-realtime`, `internal`, `garbage-read`, `duplicate-elements`,
     /// `incompatible-order`).
     pub class: String,
     /// The transactions, by index and line: for a cycle, in cycle order.
