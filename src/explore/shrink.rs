@@ -10,8 +10,8 @@
 //! trying a few neighbouring seeds; all of it repeats while a pass helps
 //! (loss and duplication are tried at zero first too). Every candidate is
 //! written out as a scenario file and validated before it is run, so every
-//! step keeps a scenario a user could have written. The same input always shrinks to the
-//! same output: nothing here depends on anything but the runs.
+//! step keeps a scenario a user could have written. The same input always
+//! shrinks to the same output: nothing here depends on anything but the runs.
 
 use crate::process::NodeId;
 use crate::run::run_config;
@@ -125,9 +125,8 @@ impl Shrinker<'_> {
     fn drop_episodes_reseeded(&mut self, config: &mut SimConfig) {
         const OTHER_SEEDS: u64 = 3;
         let mut i = 0;
-        while i < episodes(&config.faults).len() {
-            let removed = episodes(&config.faults)[i].clone();
-            let without_it = without(config, &removed);
+        while let Some(removed) = episodes(&config.faults).get(i) {
+            let without_it = without(config, removed);
             let found = (1..=OTHER_SEEDS)
                 .map(|k| SimConfig {
                     // Scenario files hold seeds up to i64::MAX.

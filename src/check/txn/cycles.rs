@@ -71,7 +71,7 @@ struct Searcher<'a> {
 /// `None` once the budget is spent.
 type Budgeted<T> = Option<T>;
 
-impl Searcher<'_> {
+impl<'a> Searcher<'a> {
     fn step(&mut self) -> Budgeted<()> {
         self.steps += 1;
         (self.steps <= self.steps_max).then_some(())
@@ -91,84 +91,78 @@ impl Searcher<'_> {
         // G0: a component of ww edges.
         let comp = self.components(WW)?;
         for root in first_of_each(&comp, self.txns) {
-            let Some(&Edge { to, .. }) = self.edges[root]
+            let edges = self.edges;
+            let inside = edges[root]
                 .iter()
-                .find(|e| e.dep == Dep::Ww && comp[e.to] == comp[root])
-            else {
-                continue;
-            };
-            let first = self.edges[root]
-                .iter()
-                .find(|e| e.to == to && e.dep == Dep::Ww);
-            let first = first.cloned().expect("the edge just found");
-            let path = self.path(to, root, WW, &comp)?;
-            self.keep("G0".into(), cycle(root, first, path));
+                .find(|e| e.dep == Dep::Ww && comp[e.to] == comp[root]);
+            if let Some(first) = inside {
+                let path = self.path(first.to, root, WW, &comp)?;
+                self.keep("G0".into(), cycle(root, first.clone(), path));
+            }
         }
         // G1c: a wr edge inside a component of ww and wr edges.
         let comp = self.components(WWR)?;
         let mut done = vec![false; self.edges.len()];
-        for a in 0..self.txns {
-            for e in self.edges[a].clone() {
-                self.step()?;
-                if e.dep != Dep::Wr || comp[e.to] != comp[a] || done[comp[a]] {
-                    continue;
-                }
-                done[comp[a]] = true;
+        for (a, e) in self.inside(Dep::Wr, &comp)? {
+            if !std::mem::replace(&mut done[comp[a]], true) {
                 let path = self.path(e.to, a, WWR, &comp)?;
-                self.keep("G1c".into(), cycle(a, e, path));
+                self.keep("G1c".into(), cycle(a, e.clone(), path));
             }
         }
         // G-single, then G2: an rw edge inside a component of data edges,
         // closed by ww/wr edges only (one rw) or by any (more than one).
         let data = self.components(DATA)?;
+        let rw = self.inside(Dep::Rw, &data)?;
         let mut single = vec![false; self.edges.len()];
-        for a in 0..self.txns {
-            for e in self.edges[a].clone() {
-                self.step()?;
-                if e.dep != Dep::Rw || data[e.to] != data[a] || single[data[a]] {
-                    continue;
-                }
-                if let Some(path) = self.path(e.to, a, WWR, &data)? {
-                    single[data[a]] = true;
-                    self.keep("G-single".into(), cycle(a, e, Some(path)));
-                }
+        for &(a, e) in &rw {
+            if single[data[a]] {
+                continue;
+            }
+            if let Some(path) = self.path(e.to, a, WWR, &data)? {
+                single[data[a]] = true;
+                self.keep("G-single".into(), cycle(a, e.clone(), Some(path)));
             }
         }
-        let mut done = vec![false; self.edges.len()];
-        for a in 0..self.txns {
-            for e in self.edges[a].clone() {
-                self.step()?;
-                let c = data[a];
-                if e.dep != Dep::Rw || data[e.to] != c || single[c] || done[c] {
-                    continue;
-                }
-                done[c] = true;
+        let mut done = single;
+        for (a, e) in rw {
+            if !std::mem::replace(&mut done[data[a]], true) {
                 let path = self.path(e.to, a, DATA, &data)?;
-                self.keep("G2".into(), cycle(a, e, path));
+                self.keep("G2".into(), cycle(a, e.clone(), path));
             }
         }
-        // Realtime: a component that only closes through a realtime edge.
+        // Realtime: a cycle through a realtime edge.
         if self.edges.len() > self.txns {
             let all = self.components(ALL)?;
             let mut done = vec![false; self.edges.len()];
-            for a in 0..self.txns {
-                for e in self.edges[a].clone() {
-                    self.step()?;
-                    let c = all[a];
-                    if e.dep != Dep::Realtime || all[e.to] != c || done[c] {
-                        continue;
-                    }
-                    done[c] = true;
-                    let Some(path) = self.path(e.to, a, ALL, &all)? else {
-                        continue;
-                    };
-                    let steps = cycle(a, e, Some(path));
-                    let class = realtime_class(&steps);
-                    self.keep(class, collapse_realtime(steps, self.txns));
+            for (a, e) in self.inside(Dep::Realtime, &all)? {
+                if std::mem::replace(&mut done[all[a]], true) {
+                    continue;
                 }
+                let Some(path) = self.path(e.to, a, ALL, &all)? else {
+                    continue;
+                };
+                let steps = cycle(a, e.clone(), Some(path));
+                let class = realtime_class(&steps);
+                self.keep(class, collapse_realtime(steps, self.txns));
             }
         }
         Some(())
+    }
+
+    /// Every edge of kind `dep` from a transaction to a node of its own
+    /// component (so on some cycle), a step per edge looked at.
+    fn inside(&mut self, dep: Dep, comp: &[usize]) -> Budgeted<Vec<(usize, &'a Edge)>> {
+        let edges = self.edges;
+        let mut out = Vec::new();
+        for (a, list) in edges.iter().enumerate().take(self.txns) {
+            for e in list {
+                self.step()?;
+                if e.dep == dep && comp[e.to] == comp[a] {
+                    out.push((a, e));
+                }
+            }
+        }
+        Some(out)
     }
 
     /// Component ids over edges of `deps` (Tarjan's algorithm, iterative).

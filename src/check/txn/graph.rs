@@ -104,21 +104,18 @@ pub fn infer(txns: &[Txn], realtime: bool) -> Inferred {
             }
         }
     }
-    let mut orders: BTreeMap<&str, &[i64]> = BTreeMap::new();
+    // Each key's version order: its longest read, and who read it.
+    let mut orders: BTreeMap<&str, (&[i64], usize)> = BTreeMap::new();
     for &(t, key, list) in &reads {
         check_elements(txns, &writer, &last_append, t, key, list, &mut out.findings);
-        let longest = orders.entry(key).or_insert(list);
-        if list.len() > longest.len() {
-            *longest = list;
+        let longest = orders.entry(key).or_insert((list, t));
+        if list.len() > longest.0.len() {
+            *longest = (list, t);
         }
     }
     for &(t, key, list) in &reads {
-        let order = orders[key];
+        let (order, by) = orders[key];
         if !order.starts_with(list) {
-            let by = reads
-                .iter()
-                .find(|r| r.1 == key && r.2 == order)
-                .map_or(t, |r| r.0);
             out.findings.push(Finding {
                 class: "incompatible-order",
                 txns: vec![t, by],
@@ -134,7 +131,7 @@ pub fn infer(txns: &[Txn], realtime: bool) -> Inferred {
             out.edges[from].push(Edge { to, dep, why });
         }
     };
-    for (&key, &order) in &orders {
+    for (&key, &(order, _)) in &orders {
         let owners: Vec<Option<usize>> = order
             .iter()
             .map(|v| writer.get(&(key, *v)).copied().filter(|&w| committed(w)))
@@ -146,7 +143,7 @@ pub fn infer(txns: &[Txn], realtime: bool) -> Inferred {
         }
     }
     for &(t, key, list) in &reads {
-        let order = orders[key];
+        let (order, _) = orders[key];
         if !order.starts_with(list) {
             continue;
         }
