@@ -11,6 +11,7 @@
 #![allow(clippy::disallowed_methods)]
 use crate::check::history::{parse_file_within, Format, HistoryError};
 use crate::check::models::{Conventions, NilRead};
+use crate::check::txn::Workload;
 use crate::check::units::{parse_duration, parse_size};
 use crate::check::{check_history, CheckOptions, CheckReport, Deadline, ModelKind, Verdict};
 use clap::{Args, ValueEnum};
@@ -58,8 +59,8 @@ pub struct CheckArgs {
     /// nothing (Knossos's convention).
     #[arg(long, value_enum, default_value = "value")]
     pub nil_read: NilReadArg,
-    /// The consistency model a list-append history is checked against
-    /// (default: serializable); `--model list-append` only.
+    /// The consistency model a transaction history is checked against
+    /// (default: serializable); `--model list-append` and `rw-register` only.
     #[arg(long, value_enum)]
     pub consistency: Option<ConsistencyArg>,
     /// Print one JSON object instead of text.
@@ -101,6 +102,9 @@ pub enum ModelArg {
     /// Transactions of list appends and reads (Jepsen's list-append),
     /// checked for isolation anomalies against `--consistency`.
     ListAppend,
+    /// Transactions of register writes (each value unique per key) and
+    /// reads (Jepsen's rw-register), checked against `--consistency`.
+    RwRegister,
 }
 
 /// `--format` values.
@@ -116,20 +120,30 @@ pub enum FormatArg {
     JepsenLog,
 }
 
+/// What a `--model` checks: one object's linearizability or transactions'
+/// isolation.
+enum Checked {
+    Linearizable(ModelKind),
+    Transactions(Workload),
+}
+
 impl ModelArg {
-    /// The linearizability model; `None` for a transaction model.
-    fn kind(self) -> Option<ModelKind> {
+    fn checked(self) -> Checked {
         match self {
-            ModelArg::Register => Some(ModelKind::Register),
-            ModelArg::CasRegister => Some(ModelKind::CasRegister),
-            ModelArg::Kv => Some(ModelKind::Kv),
-            ModelArg::ListAppend => None,
+            ModelArg::Register => Checked::Linearizable(ModelKind::Register),
+            ModelArg::CasRegister => Checked::Linearizable(ModelKind::CasRegister),
+            ModelArg::Kv => Checked::Linearizable(ModelKind::Kv),
+            ModelArg::ListAppend => Checked::Transactions(Workload::ListAppend),
+            ModelArg::RwRegister => Checked::Transactions(Workload::RwRegister),
         }
     }
 
     /// The command-line name.
     pub(super) fn name(self) -> &'static str {
-        self.kind().map_or("list-append", ModelKind::name)
+        match self.checked() {
+            Checked::Linearizable(kind) => kind.name(),
+            Checked::Transactions(workload) => workload.name(),
+        }
     }
 }
 
@@ -180,21 +194,20 @@ pub fn run(args: CheckArgs) -> i32 {
         Err(err @ HistoryError::TooLarge { .. }) => return too_large(&err, &args, started),
         Err(err) => return bad_input(&err.to_string()),
     };
-    let Some(kind) = args.model.kind() else {
-        return super::check_txn::run(&args, &history, started);
+    let kind = match args.model.checked() {
+        Checked::Linearizable(kind) => kind,
+        Checked::Transactions(workload) => {
+            return super::check_txn::run(&args, workload, history, started, counted_max)
+        }
     };
     if args.consistency.is_some() {
-        return bad_input("--consistency applies to --model list-append only");
+        return bad_input("--consistency applies to --model list-append and rw-register only");
     }
-    let timeout = args.timeout;
     let opts = CheckOptions {
         steps_max: args.steps,
         memory_bytes_max: counted_max,
         threads: args.threads,
-        deadline: Some(Deadline {
-            budget_ms: timeout.as_millis() as u64,
-            expired: Arc::new(move || started.elapsed() >= timeout),
-        }),
+        deadline: Some(deadline(&args, started)),
         unique_writes: true,
         register,
     };
@@ -258,14 +271,23 @@ fn counted_budget(memory: usize) -> usize {
     (memory / 8 * 7).saturating_sub(PROGRAM_BYTES)
 }
 
+/// `--timeout` from the command's start, as the checkers take it.
+pub(super) fn deadline(args: &CheckArgs, started: Instant) -> Deadline {
+    let timeout = args.timeout;
+    Deadline {
+        budget_ms: timeout.as_millis() as u64,
+        expired: Arc::new(move || started.elapsed() >= timeout),
+    }
+}
+
 /// The history does not fit the memory budget: undecided, exit 3.
 fn too_large(err: &HistoryError, args: &CheckArgs, started: Instant) -> i32 {
     let reason = err.to_string();
     if args.json {
         // The transaction check names its third answer "undecided".
-        let verdict = match args.model {
-            ModelArg::ListAppend => "undecided",
-            _ => "unknown",
+        let verdict = match args.model.checked() {
+            Checked::Transactions(_) => "undecided",
+            Checked::Linearizable(_) => "unknown",
         };
         let out = json!({
             "verdict": verdict,

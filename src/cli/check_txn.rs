@@ -1,12 +1,13 @@
-//! `faultline check --model list-append`: isolation anomalies of a
+//! `faultline check --model list-append|rw-register`: isolation anomalies of a
 //! transaction history (issue 14), with the exit-code contract of the
 //! linearizability check: 0 the consistency model holds, 1 an anomaly it
 //! forbids was found, 2 bad input, 3 undecided (the step budget ran out).
 // The wall clock is read for the elapsed time shown to the user only.
 #![allow(clippy::disallowed_methods)]
-use super::check::{does_not_fit, peak_rss_bytes, CheckArgs, ConsistencyArg};
+use super::check::{deadline, does_not_fit, peak_rss_bytes, CheckArgs, ConsistencyArg};
 use crate::check::history::History;
-use crate::check::txn::{check_list_append, Consistency, TxnReport, TxnVerdict};
+use crate::check::txn::{self, Consistency, TxnBudget, TxnReport, TxnVerdict, Workload};
+use crate::check::Exhausted;
 use serde_json::json;
 use std::time::Instant;
 
@@ -25,20 +26,35 @@ impl ConsistencyArg {
     }
 }
 
-/// Checks `history` as list-append transactions; returns the exit code.
-pub fn run(args: &CheckArgs, history: &History, started: Instant) -> i32 {
+/// Checks `history` as transactions of the `--model` workload; returns
+/// the exit code.
+/// `counted_max` is the part of `--memory` the checker's own structures
+/// may take (the history was counted against it as it was read; it is
+/// freed as the transactions are read, and the graph's edges take its
+/// place).
+pub fn run(
+    args: &CheckArgs,
+    workload: Workload,
+    history: History,
+    started: Instant,
+    counted_max: usize,
+) -> i32 {
     let consistency = args
         .consistency
         .map_or(Consistency::Serializable, ConsistencyArg::model);
-    let steps = args.steps.unwrap_or(DEFAULT_TXN_STEPS);
-    let report = match check_list_append(history, consistency, steps) {
+    let budget = TxnBudget {
+        steps_max: args.steps.unwrap_or(DEFAULT_TXN_STEPS),
+        graph_bytes_max: counted_max as u64,
+        deadline: Some(deadline(args, started)),
+    };
+    let report = match txn::check(history, workload, consistency, &budget) {
         Ok(report) => report,
         Err(err) => return does_not_fit(args, &err),
     };
     let elapsed_ms = started.elapsed().as_secs_f64() * 1e3;
     if args.json {
         let mut out = json!(report);
-        out["model"] = json!("list-append");
+        out["model"] = json!(workload.name());
         out["history"] = json!(args.history.display().to_string());
         out["elapsed_ms"] = json!(elapsed_ms);
         out["peak_rss_bytes"] = json!(peak_rss_bytes());
@@ -54,10 +70,12 @@ pub fn run(args: &CheckArgs, history: &History, started: Instant) -> i32 {
 }
 
 fn print_text(report: &TxnReport, args: &CheckArgs, elapsed_ms: f64) {
-    let verdict = match report.verdict {
-        TxnVerdict::Held => "holds",
-        TxnVerdict::Violated => "VIOLATED",
-        TxnVerdict::Undecided => "undecided (the step budget ran out)",
+    let verdict = match (report.verdict, report.budget) {
+        (TxnVerdict::Held, _) => "holds",
+        (TxnVerdict::Violated, _) => "VIOLATED",
+        (_, Some(Exhausted::Timeout { .. })) => "undecided (--timeout passed)",
+        (_, Some(Exhausted::Memory { .. })) => "undecided (the dependency graph outgrew --memory)",
+        _ => "undecided (the step budget ran out)",
     };
     println!(
         "{} {verdict}  {}: {} transactions, {} steps, {elapsed_ms:.1} ms",

@@ -8,6 +8,7 @@
 //! step against the budget: when it runs out the search stops, and the
 //! classes it had not finished stay undecided.
 use super::graph::{Dep, Edge};
+use crate::check::{Deadline, Exhausted};
 use std::collections::VecDeque;
 
 /// One edge of an explaining cycle.
@@ -38,33 +39,49 @@ pub struct Found {
     pub cycles: Vec<Cycle>,
     /// Whether every class was searched to the end.
     pub complete: bool,
+    /// The bound that stopped it, when it did not finish.
+    pub exhausted: Option<Exhausted>,
     /// Steps taken.
     pub steps: u64,
 }
 
 /// Searches `edges` (nodes `0..txns` are transactions, the rest realtime
-/// completion nodes) for cycles of every class, within `steps_max` steps.
-pub fn find(edges: &[Vec<Edge>], txns: usize, steps_max: u64) -> Found {
+/// completion nodes) for cycles of every class, within `steps_max` steps
+/// and before `deadline` (looked at every few hundred steps).
+pub fn find(
+    edges: &[Vec<Edge>],
+    txns: usize,
+    steps_max: u64,
+    deadline: Option<&Deadline>,
+) -> Found {
     let mut s = Searcher {
         edges,
         txns,
         steps: 0,
         steps_max,
+        deadline,
+        exhausted: None,
         found: Vec::new(),
     };
     let complete = s.search().is_some();
     Found {
         cycles: s.found,
         complete,
+        exhausted: s.exhausted,
         steps: s.steps,
     }
 }
+
+/// Steps between two looks at the deadline.
+const DEADLINE_EVERY: u64 = 256;
 
 struct Searcher<'a> {
     edges: &'a [Vec<Edge>],
     txns: usize,
     steps: u64,
     steps_max: u64,
+    deadline: Option<&'a Deadline>,
+    exhausted: Option<Exhausted>,
     found: Vec<Cycle>,
 }
 
@@ -74,7 +91,21 @@ type Budgeted<T> = Option<T>;
 impl<'a> Searcher<'a> {
     fn step(&mut self) -> Budgeted<()> {
         self.steps += 1;
-        (self.steps <= self.steps_max).then_some(())
+        if self.steps > self.steps_max {
+            self.exhausted = Some(Exhausted::Steps {
+                budget_steps: self.steps_max,
+            });
+            return None;
+        }
+        if let Some(d) = self.deadline {
+            if self.steps % DEADLINE_EVERY == 0 && (d.expired)() {
+                self.exhausted = Some(Exhausted::Timeout {
+                    budget_ms: d.budget_ms,
+                });
+                return None;
+            }
+        }
+        Some(())
     }
 
     fn keep(&mut self, class: String, steps: Vec<Step>) {

@@ -1,5 +1,6 @@
-//! From list-append transactions to a dependency graph (Adya's, as Elle
-//! infers it): each key's version order is its longest read (every other
+//! The dependency graph (Adya's, as Elle infers it) and its inference from
+//! list-append transactions (rw-register's is in [`super::register`]): each
+//! key's version order is its longest read (every other
 //! read must be a prefix of it), and between transactions that committed
 //! (or may have, and were seen) it draws write-write (`ww`: appended the
 //! next element), write-read (`wr`: appended the last element a read saw)
@@ -43,8 +44,8 @@ pub struct Edge {
     pub to: usize,
     /// Its kind.
     pub dep: Dep,
-    /// The key and element behind it.
-    pub why: Option<(String, i64)>,
+    /// The key (by its index in [`Inferred::keys`]) and element behind it.
+    pub why: Option<(u32, i64)>,
 }
 
 /// A non-cyclic anomaly, with the transactions involved.
@@ -67,14 +68,62 @@ pub struct Inferred {
     pub edges: Vec<Vec<Edge>>,
     /// The non-cyclic anomalies.
     pub findings: Vec<Finding>,
+    /// The names of the keys edges name, in the order first named (an
+    /// index per edge instead of a copy of the name: a graph holds
+    /// millions of edges).
+    pub keys: Vec<String>,
+    key_ids: BTreeMap<String, u32>,
+    /// Data edges allowed (a memory bound); past it edges are dropped and
+    /// `overflowed` is set: the graph no longer decides anything.
+    edges_max: usize,
+    edges_added: usize,
+    /// Whether an edge was dropped for the bound.
+    pub overflowed: bool,
 }
 
-/// Infers the graph over `txns` (realtime edges too when `realtime`).
-pub fn infer(txns: &[Txn], realtime: bool) -> Inferred {
-    let mut out = Inferred {
-        edges: vec![Vec::new(); txns.len()],
-        findings: Vec::new(),
-    };
+impl Inferred {
+    /// An empty graph over `txns` transactions, of at most `edges_max`
+    /// data edges.
+    pub fn new(txns: usize, edges_max: usize) -> Self {
+        Inferred {
+            edges: vec![Vec::new(); txns],
+            edges_max,
+            ..Inferred::default()
+        }
+    }
+
+    /// Adds the edge `from -dep(key, value)-> to`, unless it is a loop or
+    /// the graph is full.
+    pub fn add(&mut self, from: usize, to: usize, dep: Dep, key: &str, value: i64) {
+        if from == to {
+            return;
+        }
+        if self.edges_added >= self.edges_max {
+            self.overflowed = true;
+            return;
+        }
+        self.edges_added += 1;
+        let id = match self.key_ids.get(key) {
+            Some(&id) => id,
+            None => {
+                let id = u32::try_from(self.keys.len()).expect("fewer than 2^32 keys");
+                self.keys.push(key.to_string());
+                self.key_ids.insert(key.to_string(), id);
+                id
+            }
+        };
+        self.edges[from].push(Edge {
+            to,
+            dep,
+            why: Some((id, value)),
+        });
+    }
+}
+
+/// Infers the graph over `txns` (realtime edges too when `realtime`), of at
+/// most `edges_max` data edges.
+pub fn infer(txns: &[Txn], realtime: bool, edges_max: usize) -> Inferred {
+    let mut out = Inferred::new(txns.len(), edges_max);
     // Who appended each element of each key, and which of a transaction's
     // appends to a key is its last.
     let mut writer: BTreeMap<(&str, i64), usize> = BTreeMap::new();
@@ -126,11 +175,6 @@ pub fn infer(txns: &[Txn], realtime: bool) -> Inferred {
         }
     }
     let committed = |w: usize| txns[w].status != Status::Aborted;
-    let mut add = |from: usize, to: usize, dep: Dep, why: Option<(String, i64)>| {
-        if from != to {
-            out.edges[from].push(Edge { to, dep, why });
-        }
-    };
     for (&key, &(order, _)) in &orders {
         let owners: Vec<Option<usize>> = order
             .iter()
@@ -138,7 +182,7 @@ pub fn infer(txns: &[Txn], realtime: bool) -> Inferred {
             .collect();
         for (i, pair) in owners.windows(2).enumerate() {
             if let [Some(a), Some(b)] = *pair {
-                add(a, b, Dep::Ww, Some((key.to_string(), order[i + 1])));
+                out.add(a, b, Dep::Ww, key, order[i + 1]);
             }
         }
     }
@@ -149,12 +193,12 @@ pub fn infer(txns: &[Txn], realtime: bool) -> Inferred {
         }
         if let Some(&last) = list.last() {
             if let Some(w) = writer.get(&(key, last)).copied().filter(|&w| committed(w)) {
-                add(w, t, Dep::Wr, Some((key.to_string(), last)));
+                out.add(w, t, Dep::Wr, key, last);
             }
         }
         if let Some(&next) = order.get(list.len()) {
             if let Some(w) = writer.get(&(key, next)).copied().filter(|&w| committed(w)) {
-                add(t, w, Dep::Rw, Some((key.to_string(), next)));
+                out.add(t, w, Dep::Rw, key, next);
             }
         }
     }
@@ -195,7 +239,7 @@ fn check_internal(t: usize, txn: &Txn, findings: &mut Vec<Finding>) {
                 *before = Some(list);
                 own.clear();
             }
-            Mop::Read { list: None, .. } => {}
+            Mop::Read { list: None, .. } | Mop::Write { .. } | Mop::ReadRegister { .. } => {}
         }
     }
 }
@@ -255,7 +299,7 @@ fn check_elements(
 /// the transactions invoked after it and before the next one. So `a`
 /// reaches `b` through the chain exactly when `a` completed before `b`
 /// was invoked. Appends the nodes after the transactions' own.
-fn add_realtime(txns: &[Txn], edges: &mut Vec<Vec<Edge>>) {
+pub(super) fn add_realtime(txns: &[Txn], edges: &mut Vec<Vec<Edge>>) {
     let mut times: Vec<u64> = txns
         .iter()
         .filter(|t| t.status == Status::Committed)

@@ -1,18 +1,24 @@
 //! Transaction isolation checking in the manner of Elle (Kingsbury &
-//! Alvaro, VLDB 2020), for Jepsen's list-append workload: read the
-//! transactions ([`parse`]), infer each key's version order and the
-//! dependency graph with the anomalies that need no cycle ([`graph`]),
-//! find and name the cycles ([`cycles`]), and say which consistency models
-//! the anomalies rule out. The verdict for the model asked about is
+//! Alvaro, VLDB 2020), for Jepsen's list-append and rw-register workloads:
+//! read the transactions ([`parse`]), infer each key's version order and
+//! the dependency graph with the anomalies that need no cycle ([`graph`]
+//! for list-append, [`register`] for rw-register), find and name the
+//! cycles ([`cycles`]), and say which consistency models the anomalies
+//! rule out. The verdict for the model asked about is
 //! held, violated, or undecided when the step budget ran out first.
 pub mod cycles;
 pub mod graph;
 pub mod parse;
+pub mod register;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_register;
+
+pub use parse::Workload;
 
 use crate::check::history::History;
-use crate::check::ModelError;
+use crate::check::{Deadline, Exhausted, ModelError};
 use serde::Serialize;
 
 /// A consistency model a history can be checked against, weakest first.
@@ -55,7 +61,7 @@ pub fn weakest_ruled_out(class: &str) -> Consistency {
     let base = class.strip_suffix("-realtime");
     match base.unwrap_or(class) {
         _ if base.is_some() => Consistency::StrictSerializable,
-        "G-single" => Consistency::SnapshotIsolation,
+        "G-single" | "lost-update" => Consistency::SnapshotIsolation,
         "G2" => Consistency::Serializable,
         // G0, G1a, G1b, G1c, and reads no serial order can explain.
         _ => Consistency::ReadCommitted,
@@ -66,8 +72,8 @@ pub fn weakest_ruled_out(class: &str) -> Consistency {
 #[derive(Clone, Debug, Serialize)]
 pub struct Anomaly {
     /// Elle's class name (`G0`, `G1a`, `G1b`, `G1c`, `G-single`, `G2`,
-    /// `*-realtime`, `internal`, `garbage-read`, `duplicate-elements`,
-    /// `incompatible-order`).
+    /// `*-realtime`, `lost-update`, `internal`, `garbage-read`,
+    /// `duplicate-elements`, `incompatible-order`).
     pub class: String,
     /// The transactions, by index and line: for a cycle, in cycle order.
     pub txns: Vec<TxnRef>,
@@ -116,20 +122,83 @@ pub struct TxnReport {
     pub complete: bool,
     /// Steps taken, the unit of the budget.
     pub steps: u64,
+    /// The bound that left the search unfinished, if one did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub budget: Option<Exhausted>,
+}
+
+/// The bounds of one transaction check: deterministic ones (steps, and
+/// the graph's memory) and, outside simulated runs, a wall-clock deadline.
+#[derive(Clone, Debug)]
+pub struct TxnBudget {
+    /// Edges looked at by the cycle search.
+    pub steps_max: u64,
+    /// Bytes the dependency graph's edges may take; past it the check is
+    /// undecided (unless an anomaly already decided it).
+    pub graph_bytes_max: u64,
+    /// A wall-clock limit, for `faultline check --timeout` only.
+    pub deadline: Option<Deadline>,
+}
+
+impl TxnBudget {
+    /// A budget of `steps_max` steps and no other bound.
+    pub fn steps(steps_max: u64) -> Self {
+        TxnBudget {
+            steps_max,
+            graph_bytes_max: u64::MAX,
+            deadline: None,
+        }
+    }
 }
 
 /// Checks a list-append history against `consistency` within `steps_max`
 /// steps (edges looked at).
 pub fn check_list_append(
-    history: &History,
+    history: History,
     consistency: Consistency,
     steps_max: u64,
 ) -> Result<TxnReport, ModelError> {
-    let txns = parse::transactions(history)?;
-    unique_appends(&txns)?;
+    check(
+        history,
+        Workload::ListAppend,
+        consistency,
+        &TxnBudget::steps(steps_max),
+    )
+}
+
+/// Checks a history of `workload` transactions against `consistency`
+/// within `budget`.
+pub fn check(
+    history: History,
+    workload: Workload,
+    consistency: Consistency,
+    budget: &TxnBudget,
+) -> Result<TxnReport, ModelError> {
+    let txns = parse::transactions(history, workload)?;
+    unique_writes(&txns, workload)?;
     let realtime = consistency == Consistency::StrictSerializable;
-    let inferred = graph::infer(&txns, realtime);
-    let found = cycles::find(&inferred.edges, txns.len(), steps_max);
+    let edge_bytes = std::mem::size_of::<graph::Edge>() as u64;
+    // Half the bytes: a growing edge list may briefly hold twice its edges.
+    let edges_max = usize::try_from(budget.graph_bytes_max / edge_bytes / 2).unwrap_or(usize::MAX);
+    let inferred = match workload {
+        Workload::ListAppend => graph::infer(&txns, realtime, edges_max),
+        Workload::RwRegister => register::infer(&txns, realtime, edges_max),
+    };
+    let mut found = cycles::find(
+        &inferred.edges,
+        txns.len(),
+        budget.steps_max,
+        budget.deadline.as_ref(),
+    );
+    if inferred.overflowed {
+        // A cycle of part of the graph is a cycle of all of it, but a
+        // partial graph without one clears nothing.
+        found.complete = false;
+        found.exhausted = Some(Exhausted::Memory {
+            budget_bytes: budget.graph_bytes_max,
+        });
+    }
+    let exhausted = found.exhausted.take();
     let name = |t: usize| TxnRef {
         index: t,
         line: txns[t].line,
@@ -144,10 +213,16 @@ pub fn check_list_append(
             explanation: vec![f.explanation.clone()],
         })
         .collect();
-    anomalies.extend(found.cycles.iter().map(|c| Anomaly {
-        class: c.class.clone(),
-        txns: c.steps.iter().map(|s| name(s.from)).collect(),
-        explanation: c.steps.iter().map(describe_step).collect(),
+    anomalies.extend(found.cycles.iter().map(|c| {
+        Anomaly {
+            class: c.class.clone(),
+            txns: c.steps.iter().map(|s| name(s.from)).collect(),
+            explanation: c
+                .steps
+                .iter()
+                .map(|s| describe_step(s, workload, &inferred.keys))
+                .collect(),
+        }
     }));
     let ruled_out: Vec<Consistency> = Consistency::ALL
         .into_iter()
@@ -168,44 +243,62 @@ pub fn check_list_append(
         ruled_out,
         complete: found.complete,
         steps: found.steps,
+        budget: exhausted,
     })
 }
 
-fn describe_step(step: &cycles::Step) -> String {
+fn describe_step(step: &cycles::Step, workload: Workload, keys: &[String]) -> String {
     let e = &step.edge;
     let (from, to) = (step.from, e.to);
-    let label = match &e.why {
+    let why = e.why.map(|(k, v)| (&keys[k as usize], v));
+    let label = match &why {
         Some((key, value)) => format!("-{}({key}, {value})->", e.dep.name()),
         None => format!("-{}->", e.dep.name()),
     };
-    let words = match (&e.why, e.dep) {
-        (Some((k, v)), graph::Dep::Ww) => {
+    let list = workload == Workload::ListAppend;
+    let words = match (&why, e.dep) {
+        (Some((k, v)), graph::Dep::Ww) if list => {
             format!("T{to} appended {v} to {k} right after T{from}'s append")
         }
-        (Some((k, v)), graph::Dep::Wr) => format!("T{to} read T{from}'s append of {v} to {k}"),
-        (Some((k, v)), graph::Dep::Rw) => {
+        (Some((k, v)), graph::Dep::Ww) => {
+            format!("T{to} wrote {v} to {k}, a later version than T{from}'s write")
+        }
+        (Some((k, v)), graph::Dep::Wr) if list => {
+            format!("T{to} read T{from}'s append of {v} to {k}")
+        }
+        (Some((k, v)), graph::Dep::Wr) => format!("T{to} read T{from}'s write of {v} to {k}"),
+        (Some((k, v)), graph::Dep::Rw) if list => {
             format!("T{to} appended {v} to {k}, the next element after what T{from} read")
+        }
+        (Some((k, v)), graph::Dep::Rw) => {
+            format!("T{to} wrote {v} to {k}, a later version than the one T{from} read")
         }
         _ => format!("T{to} began after T{from} completed"),
     };
     format!("T{from} {label} T{to}: {words}")
 }
 
-/// List-append needs each element appended at most once per key: the
-/// element names the append a read saw.
-fn unique_appends(txns: &[parse::Txn]) -> Result<(), ModelError> {
+/// Both workloads need each value written at most once per key: the value
+/// names the write a read saw.
+fn unique_writes(txns: &[parse::Txn], workload: Workload) -> Result<(), ModelError> {
     let mut seen = std::collections::BTreeMap::new();
     for t in txns {
         for m in &t.mops {
-            if let parse::Mop::Append { key, value } = m {
-                if let Some(first) = seen.insert((key.as_str(), *value), t.line) {
-                    return Err(ModelError {
-                        line: t.line,
-                        message: format!(
-                            "list-append needs every element appended once per key: {value} is appended to key {key} on line {first} too"
-                        ),
-                    });
-                }
+            let Some(value) = m.written() else { continue };
+            let key = m.key();
+            if let Some(first) = seen.insert((key, value), t.line) {
+                let message = match workload {
+                    Workload::ListAppend => format!(
+                        "list-append needs every element appended once per key: {value} is appended to key {key} on line {first} too"
+                    ),
+                    Workload::RwRegister => format!(
+                        "rw-register needs every value written once per key: {value} is written to key {key} on line {first} too"
+                    ),
+                };
+                return Err(ModelError {
+                    line: t.line,
+                    message,
+                });
             }
         }
     }

@@ -1,7 +1,8 @@
-//! Reading list-append transactions out of a paired history: each op of
-//! `f` `txn` holds a vector of micro-ops, `[:append k v]` and `[:r k
-//! list]` (Jepsen's list-append workload). Owns the shape rules and their
-//! errors; the inference works on [`Txn`]s only.
+//! Reading transactions out of a paired history: each op of `f` `txn`
+//! holds a vector of micro-ops, `[:append k v]` and `[:r k list]` in
+//! Jepsen's list-append workload, `[:w k v]` and `[:r k v]` in its
+//! rw-register workload. Owns the shape rules and their errors; the
+//! inference works on [`Txn`]s only.
 use crate::check::history::{History, Op};
 use crate::check::value::Value;
 use crate::check::ModelError;
@@ -15,6 +16,25 @@ pub enum Status {
     Unknown,
     /// It aborted (`:fail`): nothing it wrote may be seen.
     Aborted,
+}
+
+/// The workload a history was recorded with: it decides the micro-ops.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Workload {
+    /// Appends to lists and reads of whole lists.
+    ListAppend,
+    /// Writes of unique values to registers and reads of one value.
+    RwRegister,
+}
+
+impl Workload {
+    /// The name `--model` takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            Workload::ListAppend => "list-append",
+            Workload::RwRegister => "rw-register",
+        }
+    }
 }
 
 /// One micro-op.
@@ -34,6 +54,41 @@ pub enum Mop {
         /// The list read (nil read as empty), if known.
         list: Option<Vec<i64>>,
     },
+    /// Writes `value` to the register at `key` (rw-register).
+    Write {
+        /// The key.
+        key: String,
+        /// The value written, unique per key in the history.
+        value: i64,
+    },
+    /// Reads the register at `key` (rw-register): `None` when the result
+    /// is unknown, `Some(None)` for nil (the initial state).
+    ReadRegister {
+        /// The key.
+        key: String,
+        /// The value read, if known.
+        value: Option<Option<i64>>,
+    },
+}
+
+impl Mop {
+    /// The key it touches.
+    pub fn key(&self) -> &str {
+        match self {
+            Mop::Append { key, .. }
+            | Mop::Read { key, .. }
+            | Mop::Write { key, .. }
+            | Mop::ReadRegister { key, .. } => key,
+        }
+    }
+
+    /// The value it writes (appends or writes), if it writes.
+    pub fn written(&self) -> Option<i64> {
+        match self {
+            Mop::Append { value, .. } | Mop::Write { value, .. } => Some(*value),
+            Mop::Read { .. } | Mop::ReadRegister { .. } => None,
+        }
+    }
 }
 
 /// One transaction of the history.
@@ -54,28 +109,34 @@ pub struct Txn {
 }
 
 /// The transactions of `history`: committed and unknown ones in
-/// invocation order, then the aborted ones.
-pub fn transactions(history: &History) -> Result<Vec<Txn>, ModelError> {
-    let live = history.ops.iter().map(|op| {
+/// invocation order, then the aborted ones. Takes the history so that each
+/// op's values are freed as soon as its transaction is read: the reads'
+/// lists are most of a list-append history, and are held once, not twice.
+pub fn transactions(history: History, workload: Workload) -> Result<Vec<Txn>, ModelError> {
+    let live = history.ops.into_iter().map(|op| {
         let status = if op.output.is_some() {
             Status::Committed
         } else {
             Status::Unknown
         };
-        txn(op, status)
+        txn(&op, status, workload)
     });
-    let aborted = history.aborted.iter().map(|op| txn(op, Status::Aborted));
+    let aborted = history
+        .aborted
+        .into_iter()
+        .map(|op| txn(&op, Status::Aborted, workload));
     live.chain(aborted).collect()
 }
 
-fn txn(op: &Op, status: Status) -> Result<Txn, ModelError> {
+fn txn(op: &Op, status: Status, workload: Workload) -> Result<Txn, ModelError> {
     let error = |message: String| ModelError {
         line: op.call_line,
         message,
     };
     if op.f != "txn" {
         return Err(error(format!(
-            "the list-append model has only :txn operations, found :{}",
+            "the {} model has only :txn operations, found :{}",
+            workload.name(),
             op.f
         )));
     }
@@ -92,7 +153,10 @@ fn txn(op: &Op, status: Status) -> Result<Txn, ModelError> {
     };
     let mops = items
         .iter()
-        .map(|m| mop(m, status == Status::Committed))
+        .map(|m| match workload {
+            Workload::ListAppend => list_mop(m, status == Status::Committed),
+            Workload::RwRegister => register_mop(m, status == Status::Committed),
+        })
         .collect::<Result<_, _>>()
         .map_err(error)?;
     Ok(Txn {
@@ -105,14 +169,14 @@ fn txn(op: &Op, status: Status) -> Result<Txn, ModelError> {
     })
 }
 
-fn mop(value: &Value, reads_known: bool) -> Result<Mop, String> {
-    let shape =
-        || format!("expected a micro-op [:append key value] or [:r key list], found {value}");
+/// The function, key and argument of a micro-op `[:f key arg]`.
+fn mop_parts<'a>(value: &'a Value, shape: &str) -> Result<(&'a str, String, &'a Value), String> {
+    let expected = || format!("expected a micro-op {shape}, found {value}");
     let Value::List(parts) = value else {
-        return Err(shape());
+        return Err(expected());
     };
     let [Value::Keyword(f), key, arg] = &parts[..] else {
-        return Err(shape());
+        return Err(expected());
     };
     let key = match key {
         Value::Str(s) | Value::Keyword(s) => s.clone(),
@@ -123,7 +187,12 @@ fn mop(value: &Value, reads_known: bool) -> Result<Mop, String> {
             ))
         }
     };
-    match f.as_str() {
+    Ok((f, key, arg))
+}
+
+fn list_mop(value: &Value, reads_known: bool) -> Result<Mop, String> {
+    let (f, key, arg) = mop_parts(value, "[:append key value] or [:r key list]")?;
+    match f {
         "append" => match arg {
             Value::Int(v) => Ok(Mop::Append { key, value: *v }),
             _ => Err(format!("expected an integer to append in {value}")),
@@ -147,6 +216,27 @@ fn mop(value: &Value, reads_known: bool) -> Result<Mop, String> {
         }
         other => Err(format!(
             "expected :append or :r as a micro-op, found :{other} in {value}"
+        )),
+    }
+}
+
+fn register_mop(value: &Value, reads_known: bool) -> Result<Mop, String> {
+    let (f, key, arg) = mop_parts(value, "[:w key value] or [:r key value]")?;
+    match (f, arg) {
+        ("w", Value::Int(v)) => Ok(Mop::Write { key, value: *v }),
+        ("w", _) => Err(format!("expected an integer to write in {value}")),
+        ("r", _) if !reads_known => Ok(Mop::ReadRegister { key, value: None }),
+        ("r", Value::Nil) => Ok(Mop::ReadRegister {
+            key,
+            value: Some(None),
+        }),
+        ("r", Value::Int(v)) => Ok(Mop::ReadRegister {
+            key,
+            value: Some(Some(*v)),
+        }),
+        ("r", _) => Err(format!("expected an integer (or nil) read in {value}")),
+        (other, _) => Err(format!(
+            "expected :w or :r as a micro-op, found :{other} in {value}"
         )),
     }
 }

@@ -6,7 +6,7 @@ use crate::check::history::{parse_str, Format};
 /// A history from compact lines `process type time [mops]`, e.g.
 /// `0 ok 10 [[:append :x 1] [:r :y [1]]]`: each `ok`/`fail`/`info` line
 /// is preceded by its invocation at `time - 5`.
-fn history(lines: &[&str]) -> History {
+pub(super) fn history(lines: &[&str]) -> History {
     let mut text = String::new();
     for line in lines {
         let mut parts = line.splitn(4, ' ');
@@ -28,7 +28,7 @@ fn history(lines: &[&str]) -> History {
 }
 
 fn check(lines: &[&str], model: Consistency) -> TxnReport {
-    check_list_append(&history(lines), model, 1_000_000).unwrap_or_else(|e| panic!("{e}"))
+    check_list_append(history(lines), model, 1_000_000).unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn classes(report: &TxnReport) -> Vec<&str> {
@@ -197,7 +197,7 @@ fn the_budget_leaves_a_cycle_free_history_undecided() {
         "1 ok 20 [[:r :x [1]] [:append :x 2]]",
         "0 ok 30 [[:r :x [1 2]]]",
     ];
-    let r = check_list_append(&history(&lines), Consistency::Serializable, 2)
+    let r = check_list_append(history(&lines), Consistency::Serializable, 2)
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(r.verdict, TxnVerdict::Undecided);
     assert!(!r.complete);
@@ -212,7 +212,7 @@ fn bad_shapes_are_errors_naming_the_line() {
         ("7", "vector of micro-ops"),
     ] {
         let h = history(&[&format!("0 ok 10 {value}")]);
-        let err = check_list_append(&h, Consistency::Serializable, 1000).map(|_| ());
+        let err = check_list_append(h, Consistency::Serializable, 1000).map(|_| ());
         let Err(e) = err else {
             panic!("{value}: accepted")
         };
