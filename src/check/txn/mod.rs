@@ -175,14 +175,26 @@ pub fn check(
     budget: &TxnBudget,
 ) -> Result<TxnReport, ModelError> {
     let txns = parse::transactions(history, workload)?;
-    unique_writes(&txns, workload)?;
+    check_transactions(&txns, workload, consistency, budget)
+}
+
+/// Checks transactions already read (or recorded by a simulated run, see
+/// `protocols::txncheck`) against `consistency` within `budget`. An error
+/// names a value written twice to one key.
+pub fn check_transactions(
+    txns: &[parse::Txn],
+    workload: Workload,
+    consistency: Consistency,
+    budget: &TxnBudget,
+) -> Result<TxnReport, ModelError> {
+    unique_writes(txns, workload)?;
     let realtime = consistency == Consistency::StrictSerializable;
     let edge_bytes = std::mem::size_of::<graph::Edge>() as u64;
     // Half the bytes: a growing edge list may briefly hold twice its edges.
     let edges_max = usize::try_from(budget.graph_bytes_max / edge_bytes / 2).unwrap_or(usize::MAX);
     let inferred = match workload {
-        Workload::ListAppend => graph::infer(&txns, realtime, edges_max),
-        Workload::RwRegister => register::infer(&txns, realtime, edges_max),
+        Workload::ListAppend => graph::infer(txns, realtime, edges_max),
+        Workload::RwRegister => register::infer(txns, realtime, edges_max),
     };
     let mut found = cycles::find(
         &inferred.edges,
