@@ -11,6 +11,7 @@ pub mod report_section;
 pub mod saga;
 pub mod store;
 pub mod twopc;
+pub mod txncheck;
 
 pub use registry::{ProtocolDef, Registry, Setup};
 pub use report_section::{ReportRow, ReportSection};

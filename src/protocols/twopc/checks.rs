@@ -8,11 +8,20 @@
 //! total is unchanged whenever no committed transaction is half applied).
 //! At the end, after the liveness phase: `twopc.liveness` (nobody is still
 //! in doubt: every transaction is decided everywhere) and the balances the
-//! participants hold add up to the opening total.
+//! participants hold add up to the opening total; and
+//! `twopc.serializable`: the transactions, recorded as reads and writes of
+//! account versions (each vote's read, each transfer's writes), are
+//! strictly serializable by the transaction checker (after Elle), as
+//! strict two-phase locking promises. A violation names the anomaly class
+//! and its cycle.
 
 use super::msg::{Note, Outcome, Transfer, TxnId};
 use super::{TwoPcNode, TwoPcOptions};
-use crate::process::{CheckInfo, EndState, Interval, Invariants, Lifecycle, NodeId, Violation};
+use crate::check::txn::Consistency;
+use crate::process::{
+    CheckInfo, EndState, Interval, Invariants, Lifecycle, NodeId, Undecided, Violation,
+};
+use crate::protocols::txncheck::{TxnJudgement, TxnRecorder};
 use crate::stats::quantile;
 use crate::time::SimTime;
 use serde_json::{json, Value};
@@ -25,7 +34,11 @@ pub const CHECKS: &[CheckInfo] = &[
     CheckInfo::always("twopc.unanimous-commit"),
     CheckInfo::always("twopc.conservation"),
     CheckInfo::eventually("twopc.liveness"),
+    CheckInfo::at_end("twopc.serializable"),
 ];
+
+/// The isolation `twopc.serializable` holds the transactions to.
+pub const ISOLATION: Consistency = Consistency::StrictSerializable;
 
 /// What the checks know of one transaction.
 #[derive(Debug)]
@@ -68,6 +81,10 @@ pub struct TwoPcChecks {
     /// everywhere: proof that a scenario's crash hit the moment it claims.
     crashes_before_decision: u64,
     crashes_mid_commit: u64,
+    /// Every transaction's reads and writes of account versions.
+    recorder: TxnRecorder,
+    /// The verdict of `twopc.serializable`, once judged.
+    isolation: Option<TxnJudgement>,
 }
 
 impl TwoPcChecks {
@@ -100,6 +117,7 @@ impl TwoPcChecks {
             }
             return Ok(());
         }
+        self.recorder.end(txn, at, outcome == Outcome::Commit);
         self.latency_ns
             .push(at.saturating_since(t.begun).as_nanos());
         match outcome {
@@ -288,9 +306,19 @@ impl Invariants<TwoPcNode> for TwoPcChecks {
                     outcomes: BTreeMap::new(),
                 };
                 self.txns.insert(*txn, t);
+                if self.recorder.begin(*txn, at) && transfer.amount > 0 {
+                    // A transaction writes the version named by its id.
+                    self.recorder.write(*txn, transfer.from, *txn);
+                    self.recorder.write(*txn, transfer.to, *txn);
+                }
                 Ok(())
             }
-            Note::Voted { txn, yes } => self.voted(at, node, *txn, *yes),
+            Note::Voted { txn, yes, read } => {
+                for &(account, version) in read {
+                    self.recorder.read(*txn, account, version);
+                }
+                self.voted(at, node, *txn, *yes)
+            }
             Note::Decided { txn, outcome } => self.decided(at, *txn, *outcome),
             Note::Applied {
                 txn,
@@ -317,7 +345,21 @@ impl Invariants<TwoPcNode> for TwoPcChecks {
             out.push(Violation::new("twopc.liveness", end.time, m));
         }
         out.extend(self.end_balances(end));
+        if end.is_enabled("twopc.serializable") {
+            let judged = self
+                .recorder
+                .judge("twopc.serializable", ISOLATION, end.budget, end.time);
+            out.extend(judged.violation.clone());
+            self.isolation = Some(judged);
+        }
         out
+    }
+
+    fn undecided(&self) -> Vec<Undecided> {
+        self.isolation
+            .iter()
+            .filter_map(|j| j.undecided.clone())
+            .collect()
     }
 
     /// Every participant's in-doubt periods (holding locks, waiting for the
@@ -339,7 +381,12 @@ impl Invariants<TwoPcNode> for TwoPcChecks {
         let mut latency = self.latency_ns.clone();
         let blocking_max = self.blocking_ns.iter().max().copied().unwrap_or(0);
         let undecided = self.txns.values().filter(|t| t.decision.is_none()).count();
-        BTreeMap::from([
+        let isolation = self
+            .isolation
+            .as_ref()
+            .map(|j| j.metrics("isolation"))
+            .unwrap_or_default();
+        let mut metrics = BTreeMap::from([
             ("commits".to_string(), json!(self.commits)),
             ("aborts".to_string(), json!(self.aborts)),
             ("undecided_by_coordinator".to_string(), json!(undecided)),
@@ -368,7 +415,9 @@ impl Invariants<TwoPcNode> for TwoPcChecks {
                 "coordinator_crashes_mid_commit".to_string(),
                 json!(self.crashes_mid_commit),
             ),
-        ])
+        ]);
+        metrics.extend(isolation);
+        metrics
     }
 }
 

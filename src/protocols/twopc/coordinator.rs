@@ -151,7 +151,7 @@ impl Coordinator {
         voting.yes.insert(from);
         let needed = match self.options.bug {
             Some(super::Bug::CommitOnFirstYes) => 1,
-            None => voting.participants.len(),
+            _ => voting.participants.len(),
         };
         if voting.yes.len() >= needed {
             self.commit(ctx, txn);

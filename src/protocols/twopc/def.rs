@@ -64,6 +64,12 @@ impl ProtocolDef for Def {
                 o.vote_no_probability
             );
             Some(("vote_no_probability", m))
+        } else if !(0.0..=1.0).contains(&o.audit_probability) {
+            let m = format!(
+                "expected audit_probability from 0 to 1, found {}",
+                o.audit_probability
+            );
+            Some(("audit_probability", m))
         } else if o.no_voter.is_some_and(|n| n == 0 || n as usize >= nodes) {
             let m = format!("expected no_voter to be a participant, 1 to {}", nodes - 1);
             Some(("no_voter", m))

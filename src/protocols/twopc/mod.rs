@@ -8,10 +8,21 @@
 //! on them (PREPARED before a yes vote, COMMIT before it is sent), so any
 //! node recovers from its log alone after a crash at any point.
 //!
+//! The workload's `audit_probability` mixes in audits: read-only
+//! transactions that read two accounts of different shards under the same
+//! locks (a transfer of 0). Every transaction is recorded as rw-register
+//! reads and writes of account versions, and `twopc.serializable` checks
+//! the whole run for isolation anomalies (strict two-phase locking must be
+//! strictly serializable).
+//!
 //! Options that weaken it on purpose, for scenarios and mutation tests:
 //! `vote_no_probability` and `no_voter` (votes no, so transactions abort),
-//! and `bug = "commit-on-first-yes"` (commits on a partial set of votes,
-//! which `twopc.unanimous-commit` and `twopc.atomicity` must catch).
+//! and the bugs `commit-on-first-yes` (commits on a partial set of votes,
+//! which `twopc.unanimous-commit` and `twopc.atomicity` must catch),
+//! `release-locks-at-prepare` (a participant unlocks when it votes, not at
+//! the decision: lost updates) and `dirty-audits` (audits take no locks and
+//! read the pending writes of prepared transactions: aborted reads), which
+//! `twopc.serializable` must catch.
 
 pub mod bank;
 pub mod checks;
@@ -39,6 +50,11 @@ use serde_json::json;
 pub enum Bug {
     /// The coordinator commits as soon as one participant voted yes.
     CommitOnFirstYes,
+    /// A participant releases its locks when it votes yes instead of when
+    /// it learns the decision, so two transactions read the same version.
+    ReleaseLocksAtPrepare,
+    /// Audits take no locks and read uncommitted (prepared) writes.
+    DirtyAudits,
 }
 
 /// Options of the `[twopc]` scenario section.
@@ -57,6 +73,9 @@ pub struct TwoPcOptions {
     pub vote_no_probability: f64,
     /// This participant (node index) always votes no.
     pub no_voter: Option<u32>,
+    /// Each transaction of the workload is an audit (reads two accounts,
+    /// writes none) with this probability.
+    pub audit_probability: f64,
     /// Accounts per participant.
     pub accounts_per_shard: u64,
     /// Opening balance of each account.
@@ -77,6 +96,7 @@ impl Default for TwoPcOptions {
             cooperative: true,
             vote_no_probability: 0.0,
             no_voter: None,
+            audit_probability: 0.0,
             accounts_per_shard: bank.accounts_per_shard,
             initial_balance: bank.initial_balance,
             amount_max: bank.amount_max,
@@ -183,10 +203,13 @@ impl Protocol for TwoPc {
     }
 
     fn next_op(&mut self, _client: usize, rng: &mut SimRng) -> (NodeId, Transfer) {
-        (
-            NodeId(0),
-            self.options.bank().next_transfer(self.servers - 1, rng),
-        )
+        let mut transfer = self.options.bank().next_transfer(self.servers - 1, rng);
+        // Drawn only when audits are on, so other scenarios' streams stay.
+        let p = self.options.audit_probability;
+        if p > 0.0 && rng.chance(p) {
+            transfer.amount = 0;
+        }
+        (NodeId(0), transfer)
     }
 
     fn invariants(&self) -> TwoPcChecks {

@@ -17,7 +17,8 @@ pub enum Outcome {
     Abort,
 }
 
-/// The client operation: move `amount` from account `from` to account `to`.
+/// The client operation: move `amount` from account `from` to account `to`;
+/// an amount of 0 is an audit, which only reads both accounts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub struct Transfer {
     /// The debited account.
@@ -107,8 +108,10 @@ pub enum Stored {
     },
     /// Participant: the outcome of `txn` here.
     Outcome(Outcome),
-    /// Participant: the balance of an account, as of the last commit.
-    Balance(i64),
+    /// Participant: the balance of an account, as of the last commit, and
+    /// that commit's transaction (the account's version, as a database
+    /// keeps a row version).
+    Balance(i64, TxnId),
 }
 
 /// Observations for the checks (ghost state: they never change the run).
@@ -129,6 +132,10 @@ pub enum Note {
         txn: TxnId,
         /// The vote.
         yes: bool,
+        /// With a yes: each account of the transaction here and the
+        /// version it read (the last commit to write it; `None` for the
+        /// opening balance).
+        read: Vec<(u64, Option<TxnId>)>,
     },
     /// Coordinator: decided (a COMMIT is logged and synced before this).
     Decided {

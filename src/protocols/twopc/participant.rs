@@ -12,10 +12,14 @@
 //! * An outcome is synced (with the new balances) before it is
 //!   acknowledged; a known outcome is never changed, so duplicates are
 //!   harmless. A restart rebuilds everything from the log alone.
-//! * `locks` holds exactly the accounts of the `prepared` transactions.
+//! * `locks` holds exactly the accounts of the `prepared` transactions
+//!   (audits included: a read-only part locks its account too, so a
+//!   transaction never reads a version a prepared one is about to replace).
+//! * `versions` holds, per account, the transaction whose commit last
+//!   wrote it; it is synced with the balance.
 
 use super::msg::{Msg, Note, Outcome, Stored, Timer, TxnId, Write};
-use super::{TwoPcNode, TwoPcOptions};
+use super::{Bug, TwoPcNode, TwoPcOptions};
 use crate::process::{Ctx, Disk, DiskKey, NodeId, TimerId};
 use crate::time::SimDuration;
 use std::collections::BTreeMap;
@@ -33,12 +37,21 @@ struct Part {
     participants: Vec<NodeId>,
 }
 
+impl Part {
+    /// An audit's part: it reads its accounts and changes none.
+    fn read_only(&self) -> bool {
+        self.writes.iter().all(|w| w.delta == 0)
+    }
+}
+
 /// A participant's state.
 #[derive(Debug)]
 pub struct Participant {
     options: TwoPcOptions,
     /// Every account of this shard and its committed balance.
     balances: BTreeMap<u64, i64>,
+    /// The commit that last wrote each account (absent: the opening balance).
+    versions: BTreeMap<u64, TxnId>,
     /// Account → the prepared transaction holding its lock.
     locks: BTreeMap<u64, TxnId>,
     /// Voted yes, outcome unknown: in doubt.
@@ -57,6 +70,7 @@ impl Participant {
         Participant {
             options,
             balances: BTreeMap::new(),
+            versions: BTreeMap::new(),
             locks: BTreeMap::new(),
             prepared: BTreeMap::new(),
             waiting: Vec::new(),
@@ -71,8 +85,9 @@ impl Participant {
     /// transactions with their locks.
     pub fn start(&mut self, ctx: &mut Ctx<'_, TwoPcNode>, disk: &Disk<Stored>) {
         for (account, record) in disk.scan(BALANCE) {
-            if let Stored::Balance(b) = record {
+            if let Stored::Balance(b, version) = record {
                 self.balances.insert(account, *b);
+                self.versions.insert(account, *version);
             }
         }
         for (txn, record) in disk.scan(OUTCOME) {
@@ -98,7 +113,9 @@ impl Participant {
             })
             .collect();
         for (txn, part) in in_doubt {
-            self.lock(txn, &part);
+            if self.holds_locks(&part) {
+                self.lock(txn, &part);
+            }
             self.prepared.insert(txn, part);
         }
         self.arm_inquiry(ctx);
@@ -159,7 +176,7 @@ impl Participant {
         if self.votes_no(ctx) || !self.affordable(&part) {
             return self.abort_alone(ctx, txn);
         }
-        if self.lockable(&part) {
+        if self.lockable(&part) || !self.holds_locks(&part) {
             return self.vote_yes(ctx, txn, part);
         }
         let timer = ctx.set_timer(self.options.lock_wait, Timer::LockWait(txn));
@@ -193,6 +210,34 @@ impl Participant {
             .all(|w| !self.locks.contains_key(&w.account))
     }
 
+    /// Whether `part` keeps its locks from its yes vote to the decision:
+    /// always, but for the planted bugs.
+    fn holds_locks(&self, part: &Part) -> bool {
+        match self.options.bug {
+            Some(Bug::ReleaseLocksAtPrepare) => false,
+            Some(Bug::DirtyAudits) => !part.read_only(),
+            Some(Bug::CommitOnFirstYes) | None => true,
+        }
+    }
+
+    /// The version of `account` a transaction reads when it votes: the
+    /// last commit's; with the `dirty-audits` bug an audit reads the
+    /// pending write of the prepared transaction holding the lock.
+    fn version_read(&self, account: u64, part: &Part) -> Option<TxnId> {
+        let committed = self.versions.get(&account).copied();
+        if self.options.bug != Some(Bug::DirtyAudits) || !part.read_only() {
+            return committed;
+        }
+        let pending = self.locks.get(&account).copied().filter(|holder| {
+            self.prepared.get(holder).is_some_and(|p| {
+                p.writes
+                    .iter()
+                    .any(|w| w.account == account && w.delta != 0)
+            })
+        });
+        pending.or(committed)
+    }
+
     fn lock(&mut self, txn: TxnId, part: &Part) {
         for w in &part.writes {
             let previous = self.locks.insert(w.account, txn);
@@ -201,7 +246,16 @@ impl Participant {
     }
 
     fn vote_yes(&mut self, ctx: &mut Ctx<'_, TwoPcNode>, txn: TxnId, part: Part) {
-        self.lock(txn, &part);
+        // With a planted bug a part votes without its locks: as if it took
+        // them and released them with the vote.
+        if self.holds_locks(&part) {
+            self.lock(txn, &part);
+        }
+        let read = part
+            .writes
+            .iter()
+            .map(|w| (w.account, self.version_read(w.account, &part)))
+            .collect();
         ctx.write(
             DiskKey::new(PREPARED, txn),
             Stored::Prepared {
@@ -211,7 +265,11 @@ impl Participant {
         );
         ctx.sync();
         self.prepared.insert(txn, part);
-        ctx.note(Note::Voted { txn, yes: true });
+        ctx.note(Note::Voted {
+            txn,
+            yes: true,
+            read,
+        });
         ctx.send(COORDINATOR, Msg::Vote { txn, yes: true });
         self.arm_inquiry(ctx);
     }
@@ -223,7 +281,11 @@ impl Participant {
             "aborting alone after voting yes"
         );
         self.record(ctx, txn, Outcome::Abort, Vec::new());
-        ctx.note(Note::Voted { txn, yes: false });
+        ctx.note(Note::Voted {
+            txn,
+            yes: false,
+            read: Vec::new(),
+        });
         ctx.note(Note::Applied {
             txn,
             outcome: Outcome::Abort,
@@ -241,7 +303,10 @@ impl Participant {
         balances: Vec<(u64, i64)>,
     ) {
         for &(account, balance) in &balances {
-            ctx.write(DiskKey::new(BALANCE, account), Stored::Balance(balance));
+            ctx.write(
+                DiskKey::new(BALANCE, account),
+                Stored::Balance(balance, txn),
+            );
         }
         ctx.write(DiskKey::new(OUTCOME, txn), Stored::Outcome(outcome));
         ctx.sync();
@@ -276,12 +341,16 @@ impl Participant {
 
     fn apply(&mut self, ctx: &mut Ctx<'_, TwoPcNode>, txn: TxnId, outcome: Outcome, part: &Part) {
         let mut balances = Vec::new();
+        let held = self.holds_locks(part);
         for w in &part.writes {
-            let removed = self.locks.remove(&w.account);
-            assert_eq!(removed, Some(txn), "lock of account {} lost", w.account);
-            if outcome == Outcome::Commit {
+            if held {
+                let removed = self.locks.remove(&w.account);
+                assert_eq!(removed, Some(txn), "lock of account {} lost", w.account);
+            }
+            if outcome == Outcome::Commit && w.delta != 0 {
                 let balance = self.balance(w.account) + w.delta;
                 self.balances.insert(w.account, balance);
+                self.versions.insert(w.account, txn);
                 balances.push((w.account, balance));
             }
         }
