@@ -38,15 +38,30 @@ fn declined_payments_are_compensated() {
             "seed {}: no anomaly seen",
             r.seed
         );
+        // The checker names them: reads of changes later compensated.
+        assert!(
+            r.metrics["isolation_anomalies"].get("G1a").is_some(),
+            "seed {}: {}",
+            r.seed,
+            r.metrics["isolation_anomalies"]
+        );
     }
 }
 
 /// The countermeasure: the same declines with a semantic lock read no
-/// change that is later undone.
+/// change that is later undone, and no saga sees another's pending change
+/// at all: the checker finds no anomaly of any class.
 #[test]
 fn semantic_lock_removes_the_anomalies() {
     for r in sweep("saga-semantic-lock.toml", SEEDS) {
         assert_eq!(metric(&r, "anomalies"), 0, "seed {}", r.seed);
+        assert_eq!(
+            r.metrics["isolation_anomalies"],
+            serde_json::json!({}),
+            "seed {}",
+            r.seed
+        );
+        assert_eq!(r.metrics["isolation"], "held", "seed {}", r.seed);
         assert!(metric(&r, "sagas_completed") > 50);
     }
 }
@@ -149,5 +164,20 @@ fn base_side_of_the_comparison() {
         for r in sweep(file, 8) {
             assert!(metric(&r, "sagas_completed") > 0, "{file} seed {}", r.seed);
         }
+    }
+}
+
+/// Sagas give up isolation, and the transaction checker says how: transfer
+/// sagas that interleave on two shards overwrite each other's pending
+/// changes (`G0`) and read them (`G1c`), and under a partition some read
+/// a change that is later compensated (`G1a`).
+#[test]
+fn transfer_sagas_show_dirty_writes_circular_flow_and_aborted_reads() {
+    for r in sweep("base-saga-partition.toml", 8) {
+        let found = &r.metrics["isolation_anomalies"];
+        for class in ["G0", "G1c", "G1a"] {
+            assert!(found.get(class).is_some(), "seed {}: {found}", r.seed);
+        }
+        assert_eq!(r.metrics["isolation"], "violated", "seed {}", r.seed);
     }
 }

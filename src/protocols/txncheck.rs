@@ -47,7 +47,7 @@ impl TxnRecorder {
     }
 
     /// Transaction `id` read `version` (`None`: the initial one) of `key`.
-    pub fn read(&mut self, id: u64, key: u64, version: Option<u64>) {
+    pub fn read(&mut self, id: u64, key: impl std::fmt::Display, version: Option<u64>) {
         if let Some(t) = self.txns.get_mut(&id) {
             t.mops.push(Mop::ReadRegister {
                 key: key.to_string(),
@@ -57,7 +57,7 @@ impl TxnRecorder {
     }
 
     /// Transaction `id` wrote version `version` of `key`.
-    pub fn write(&mut self, id: u64, key: u64, version: u64) {
+    pub fn write(&mut self, id: u64, key: impl std::fmt::Display, version: u64) {
         if self.txns.contains_key(&id) {
             self.writes.entry(id).or_default().push(Mop::Write {
                 key: key.to_string(),
@@ -187,8 +187,19 @@ impl TxnJudgement {
         }
     }
 
+    /// How many anomalies of `class` were found (cycles: the examples
+    /// kept, at most `check::txn::cycles::EXAMPLES_MAX`).
+    pub fn count(&self, class: &str) -> usize {
+        self.report
+            .anomalies
+            .iter()
+            .filter(|a| a.class == class)
+            .count()
+    }
+
     /// The metrics `{prefix}` (held, violated, undecided),
-    /// `{prefix}_anomalies` (count per class) and `{prefix}_steps`.
+    /// `{prefix}_anomalies` (count per class), `{prefix}_ruled_out` (the
+    /// models the anomalies rule out) and `{prefix}_steps`.
     pub fn metrics(&self, prefix: &str) -> BTreeMap<String, Value> {
         let mut classes: BTreeMap<&str, u64> = BTreeMap::new();
         for a in &self.report.anomalies {
@@ -198,6 +209,7 @@ impl TxnJudgement {
         BTreeMap::from([
             (prefix.to_string(), verdict),
             (format!("{prefix}_anomalies"), json!(classes)),
+            (format!("{prefix}_ruled_out"), json!(self.report.ruled_out)),
             (format!("{prefix}_steps"), json!(self.report.steps)),
         ])
     }

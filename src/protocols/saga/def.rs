@@ -65,11 +65,11 @@ impl ProtocolDef for Def {
 
     fn headline(&self, result: &RunResult) -> Option<String> {
         Some(format!(
-            "sagas       {} completed, {} compensated, {} reported stuck; {} isolation anomalies",
+            "sagas       {} completed, {} compensated, {} reported stuck; isolation anomalies: {}",
             result.metric_text("sagas_completed"),
             result.metric_text("sagas_compensated"),
             result.metric_text("sagas_reported_stuck"),
-            result.metric_text("anomalies"),
+            anomaly_classes(result),
         ))
     }
 
@@ -78,10 +78,28 @@ impl ProtocolDef for Def {
             .metric(result, "completed", "sagas_completed", "sagas whose every step took effect")
             .metric(result, "compensated", "sagas_compensated", "sagas undone step by step after a step failed")
             .metric(result, "reported stuck", "sagas_reported_stuck", "sagas the orchestrator gave up on and reported for an operator")
-            .metric(result, "isolation anomalies", "anomalies", "steps that read another saga's change that was later compensated: sagas give up isolation (BASE)")
+            .metric(result, "aborted reads (G1a)", "anomalies", "steps that read another saga's change that was later compensated; sagas give up isolation (BASE)")
+            .row("isolation anomalies", anomaly_classes(result), "every class the transaction checker found (cycles: up to 8 examples each), each saga one transaction")
             .metric(result, "orchestrator crashes mid-saga", "orchestrator_crashes_mid_saga", "crashes recovered from the orchestrator's log")
             .metric(result, "orchestrator crashes mid-compensation", "orchestrator_crashes_mid_compensation", "crashes while undoing a saga");
         Some(section)
+    }
+}
+
+/// The anomaly classes of a run and their counts, e.g. `G0 8, G1a 1`.
+fn anomaly_classes(result: &RunResult) -> String {
+    let classes: Vec<String> = result
+        .metrics
+        .get("isolation_anomalies")
+        .and_then(|v| v.as_object())
+        .into_iter()
+        .flatten()
+        .map(|(class, n)| format!("{class} {n}"))
+        .collect();
+    if classes.is_empty() {
+        "none".to_string()
+    } else {
+        classes.join(", ")
     }
 }
 
