@@ -413,3 +413,52 @@ fn the_counterexample_timeline_has_a_time_axis_inside_the_picture() {
     assert!(ticks >= 3, "only {ticks} numbered time ticks");
     assert_texts_inside("the counterexample", svg);
 }
+
+/// A planted 2PC isolation bug: the page shows the anomaly's cycle as a
+/// diagram (a box per transaction, labelled edges) and lists the
+/// transactions' operations.
+#[test]
+fn an_isolation_anomaly_is_drawn_as_its_cycle() {
+    let source = Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../scenarios/2pc-audits.toml"
+    ));
+    let text = std::fs::read_to_string(source).unwrap_or_else(|e| panic!("{e}"));
+    let text = text.replacen("[twopc]", "[twopc]\nbug = \"release-locks-at-prepare\"", 1);
+    let scenario = common::temp_file("2pc-release-locks.toml", text.as_bytes());
+    let dir = std::env::temp_dir().join(format!("faultline-report-cycle-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let out = common::faultline(&[
+        "run",
+        scenario.to_str().expect("utf-8"),
+        "--seed",
+        "0",
+        "--out",
+        dir.to_str().expect("utf-8"),
+        "--quiet",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "the bug must fail the run");
+    let html = read(&dir, "index.html");
+    let at = html
+        .find("<h2>Isolation anomalies: twopc.serializable")
+        .unwrap_or_else(|| panic!("no isolation section in the page"));
+    let section = &html[at..at + html[at..].find("</section>").unwrap_or(0)];
+    let start = section.find("<svg").unwrap_or_else(|| panic!("no diagram"));
+    let end = start + section[start..].find("</svg>").unwrap_or(0) + "</svg>".len();
+    let svg = &section[start..end];
+    let texts = svg_texts(svg);
+    let boxes: Vec<&str> = texts
+        .iter()
+        .map(|t| t.text.as_str())
+        .filter(|t| t.starts_with('T') && t[1..].parse::<u64>().is_ok())
+        .collect();
+    assert!(boxes.len() >= 2, "transactions drawn: {boxes:?}");
+    assert!(
+        texts
+            .iter()
+            .any(|t| t.text.starts_with("rw(") || t.text.starts_with("ww(")),
+        "no labelled edge"
+    );
+    assert_texts_inside("the cycle", svg);
+    assert!(section.contains("<th>operations</th>") && section.contains("[:w "));
+}

@@ -1,9 +1,13 @@
 //! `index.html`: one self-contained page per run (no scripts, no network
 //! fetches): the verdict, the summary, the protocol's own section, the
 //! checks, a linearizability counterexample drawn as a timeline when there
-//! is one, the charts inline, and the faults.
+//! is one, an isolation anomaly drawn as its cycle of transactions, the
+//! charts inline, and the faults.
 
-use super::charts::{counterexample as counterexample_chart, html_escape, CounterexampleOp};
+use super::charts::{
+    counterexample as counterexample_chart, cycle as cycle_chart, html_escape, CounterexampleOp,
+    CycleEdge, CycleNode,
+};
 use super::replay_command;
 use crate::run::verdict;
 use crate::scenario::Scenario;
@@ -42,7 +46,11 @@ pub fn index_html(scenario: &Scenario, result: &RunResult, charts: &[(&str, Stri
     checks(&mut h, scenario, result);
     for v in &result.violations {
         if let Some(data) = &v.data {
-            counterexample(&mut h, &v.check, data);
+            if data["anomalies"].is_array() {
+                isolation(&mut h, &v.check, data);
+            } else {
+                counterexample(&mut h, &v.check, data);
+            }
         }
     }
     let _ = writeln!(h, "<section><h2>Charts</h2>");
@@ -216,4 +224,104 @@ fn counterexample(h: &mut String, check: &str, data: &Value) {
         let _ = writeln!(h, "<p><b>Why:</b> {}</p>", html_escape(why));
     }
     let _ = writeln!(h, "{}</section>", counterexample_chart(&ops));
+}
+
+/// Isolation anomalies shown at most, each with its diagram.
+const ANOMALIES_SHOWN: usize = 3;
+
+/// An isolation check's anomalies (the transaction checker's report): the
+/// models ruled out, and the first anomalies the model forbids, each with
+/// its cycle drawn (transactions as boxes, labelled edges) and its
+/// transactions' operations listed.
+fn isolation(h: &mut String, check: &str, data: &Value) {
+    let names = |v: &Value| -> Vec<String> {
+        v.as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|m| m.as_str().map(str::to_string))
+            .collect()
+    };
+    let _ = writeln!(
+        h,
+        "<section><h2>Isolation anomalies: {}</h2>",
+        html_escape(check)
+    );
+    let _ = writeln!(
+        h,
+        "<p>Checked against <code>{}</code>; the anomalies rule out: {}.</p>",
+        html_escape(data["consistency"].as_str().unwrap_or("?")),
+        html_escape(&names(&data["ruled_out"]).join(", "))
+    );
+    let anomalies = data["anomalies"].as_array().cloned().unwrap_or_default();
+    // The first of each class, cycles (which have a diagram) first.
+    let mut shown: Vec<&Value> = Vec::new();
+    let has_edges = |a: &Value| a["edges"].as_array().is_some_and(|e| !e.is_empty());
+    for cycles in [true, false] {
+        for a in anomalies.iter().filter(|a| has_edges(a) == cycles) {
+            if !shown.iter().any(|s| s["class"] == a["class"]) {
+                shown.push(a);
+            }
+        }
+    }
+    for a in shown.iter().take(ANOMALIES_SHOWN) {
+        let class = a["class"].as_str().unwrap_or("?");
+        let _ = writeln!(h, "<h3>{}</h3>", html_escape(class));
+        let txns = a["txns"].as_array().cloned().unwrap_or_default();
+        let edges: Vec<CycleEdge> = a["edges"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|e| {
+                let dep = e["dep"].as_str().unwrap_or("?");
+                let label = match (e["key"].as_str(), e["value"].as_i64()) {
+                    (Some(k), Some(v)) => format!("{dep}({k}, {v})"),
+                    _ => dep.to_string(),
+                };
+                CycleEdge {
+                    from: e["from"].as_u64().unwrap_or(0) as usize,
+                    to: e["to"].as_u64().unwrap_or(0) as usize,
+                    label,
+                }
+            })
+            .collect();
+        if !edges.is_empty() {
+            let nodes: Vec<CycleNode> = txns
+                .iter()
+                .map(|t| CycleNode {
+                    index: t["index"].as_u64().unwrap_or(0) as usize,
+                    detail: format!("process {}", t["process"].as_i64().unwrap_or(0)),
+                })
+                .collect();
+            let caption = format!("{class}: the cycle of transactions");
+            let _ = writeln!(h, "{}", cycle_chart(&caption, &nodes, &edges));
+        }
+        let _ = writeln!(h, "<ul>");
+        for line in names(&a["explanation"]) {
+            let _ = writeln!(h, "<li>{}</li>", html_escape(&line));
+        }
+        let _ = writeln!(h, "</ul>");
+        let _ = writeln!(
+            h,
+            "<table><tr><th>transaction</th><th>process</th><th>operations</th></tr>"
+        );
+        for t in &txns {
+            let _ = writeln!(
+                h,
+                "<tr><td>T{}</td><td>{}</td><td><code>{}</code></td></tr>",
+                t["index"].as_u64().unwrap_or(0),
+                t["process"].as_i64().unwrap_or(0),
+                html_escape(t["ops"].as_str().unwrap_or(""))
+            );
+        }
+        let _ = writeln!(h, "</table>");
+    }
+    let listed = shown.len().min(ANOMALIES_SHOWN);
+    if anomalies.len() > listed {
+        let _ = writeln!(
+            h,
+            "<p>{} more in <code>summary.json</code>.</p>",
+            anomalies.len() - listed
+        );
+    }
+    let _ = writeln!(h, "</section>");
 }

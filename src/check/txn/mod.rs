@@ -80,6 +80,25 @@ pub struct Anomaly {
     /// For a cycle, its edges in words ("T3 -ww(x, 4)-> T5"); else what
     /// happened.
     pub explanation: Vec<String>,
+    /// For a cycle, its edges (the first from `txns[0]`); empty otherwise.
+    pub edges: Vec<EdgeRef>,
+}
+
+/// One edge of a cycle, for drawing it.
+#[derive(Clone, Debug, Serialize)]
+pub struct EdgeRef {
+    /// The source transaction's index.
+    pub from: usize,
+    /// The target transaction's index.
+    pub to: usize,
+    /// `ww`, `wr`, `rw` or `realtime`.
+    pub dep: &'static str,
+    /// The key and value behind it (none for realtime).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    /// The element or value behind it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value: Option<i64>,
 }
 
 /// A transaction as a report names it.
@@ -91,6 +110,9 @@ pub struct TxnRef {
     pub line: usize,
     /// The process that ran it.
     pub process: i64,
+    /// Its micro-ops as the history shows them (reads as completed),
+    /// e.g. `[:r x [1 2]] [:append y 3]`.
+    pub ops: String,
 }
 
 /// The three answers.
@@ -215,6 +237,7 @@ pub fn check_transactions(
         index: t,
         line: txns[t].line,
         process: txns[t].process,
+        ops: show_mops(&txns[t].mops),
     };
     let mut anomalies: Vec<Anomaly> = inferred
         .findings
@@ -223,6 +246,7 @@ pub fn check_transactions(
             class: f.class.to_string(),
             txns: f.txns.iter().map(|&t| name(t)).collect(),
             explanation: vec![f.explanation.clone()],
+            edges: Vec::new(),
         })
         .collect();
     anomalies.extend(found.cycles.iter().map(|c| {
@@ -233,6 +257,17 @@ pub fn check_transactions(
                 .steps
                 .iter()
                 .map(|s| describe_step(s, workload, &inferred.keys))
+                .collect(),
+            edges: c
+                .steps
+                .iter()
+                .map(|s| EdgeRef {
+                    from: s.from,
+                    to: s.edge.to,
+                    dep: s.edge.dep.name(),
+                    key: s.edge.why.map(|(k, _)| inferred.keys[k as usize].clone()),
+                    value: s.edge.why.map(|(_, v)| v),
+                })
                 .collect(),
         }
     }));
@@ -257,6 +292,27 @@ pub fn check_transactions(
         steps: found.steps,
         budget: exhausted,
     })
+}
+
+/// Micro-ops in the history's own notation.
+fn show_mops(mops: &[parse::Mop]) -> String {
+    let show = |m: &parse::Mop| match m {
+        parse::Mop::Append { key, value } => format!("[:append {key} {value}]"),
+        parse::Mop::Write { key, value } => format!("[:w {key} {value}]"),
+        parse::Mop::Read { key, list } => match list {
+            None => format!("[:r {key} ?]"),
+            Some(l) => {
+                let items: Vec<String> = l.iter().map(i64::to_string).collect();
+                format!("[:r {key} [{}]]", items.join(" "))
+            }
+        },
+        parse::Mop::ReadRegister { key, value } => match value {
+            None => format!("[:r {key} ?]"),
+            Some(None) => format!("[:r {key} nil]"),
+            Some(Some(v)) => format!("[:r {key} {v}]"),
+        },
+    };
+    mops.iter().map(show).collect::<Vec<_>>().join(" ")
 }
 
 fn describe_step(step: &cycles::Step, workload: Workload, keys: &[String]) -> String {

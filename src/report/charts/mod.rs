@@ -2,8 +2,8 @@
 //! type and throughput over time (like Jepsen's latency plots), the role
 //! timeline per node (e.g. who was leader when), protocol intervals, a
 //! Lamport (space-time) diagram of messages in a time window with drops as
-//! crosses, a linearizability counterexample's timeline, and the CAP
-//! experiment's two charts. Each function returns the SVG text.
+//! crosses, a linearizability counterexample's timeline, an isolation
+//! anomaly's cycle, and the CAP experiment's two charts. Each function returns the SVG text.
 //!
 //! Every chart has one layout, top to bottom: the caption, a band of
 //! labels (one per fault window, and "liveness phase"), the plot, and the
@@ -17,10 +17,12 @@
 //! shading, the label band and the legend) and the names of process rows.
 //! Each chart lives in a file of its own and is re-exported here: `time`
 //! (latency and throughput), `lanes` (a row per process: roles, intervals,
-//! the Lamport diagram), `counterexample`, and `cap` (the CAP experiment).
+//! the Lamport diagram), `counterexample`, `cycle` (a diagram, not a time
+//! chart), and `cap` (the CAP experiment).
 
 mod cap;
 mod counterexample;
+mod cycle;
 mod lanes;
 #[cfg(test)]
 mod test_support;
@@ -28,6 +30,7 @@ mod time;
 
 pub use cap::{availability_over_time, cap_tradeoff};
 pub use counterexample::{counterexample, CounterexampleOp};
+pub use cycle::{cycle, CycleEdge, CycleNode};
 pub use lanes::{intervals, lamport, roles, LamportView};
 pub use time::{latency, throughput};
 
