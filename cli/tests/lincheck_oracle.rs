@@ -8,7 +8,7 @@
 use faultline::check::value::Value;
 use faultline::check::{check_history, CheckOptions, History, ModelKind, Op, Verdict};
 use proptest::prelude::*;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
 
 /// One generated op: (f, key, input, output, call, return).
 #[derive(Clone, Debug)]
@@ -23,7 +23,7 @@ struct GenOp {
 
 /// The oracle's own sequential semantics, one state for the whole history
 /// (no partitioning, so it also checks the checker's P-compositionality).
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum State {
     Reg(Option<i64>),
     Kv(BTreeMap<String, String>),
@@ -100,14 +100,14 @@ fn apply(state: &State, op: &GenOp) -> Option<State> {
 /// respects real time (a before b whenever a returned before b was called);
 /// `seen` holds the (ops used, state) pairs already known to lead nowhere.
 fn oracle(ops: &[GenOp], used: &mut Vec<bool>, state: &State) -> bool {
-    oracle_from(ops, used, state, &mut HashSet::new())
+    oracle_from(ops, used, state, &mut BTreeSet::new())
 }
 
 fn oracle_from(
     ops: &[GenOp],
     used: &mut Vec<bool>,
     state: &State,
-    seen: &mut HashSet<(Vec<bool>, State)>,
+    seen: &mut BTreeSet<(Vec<bool>, State)>,
 ) -> bool {
     if !seen.insert((used.clone(), state.clone())) {
         return false;
