@@ -65,7 +65,11 @@ fn json_names_the_verdict_anomalies_and_models_ruled_out() {
     assert_eq!(v["complete"], true);
     assert_eq!(
         v["ruled_out"],
-        serde_json::json!(["serializable", "strict-serializable"])
+        serde_json::json!([
+            "serializable",
+            "strong-session-serializable",
+            "strict-serializable"
+        ])
     );
     assert_eq!(v["anomalies"][0]["class"], "G2");
     assert_eq!(v["anomalies"][0]["txns"][0]["line"], 2);

@@ -77,6 +77,8 @@ pub enum ConsistencyArg {
     SnapshotIsolation,
     /// No dependency cycle at all (no G2).
     Serializable,
+    /// Serializable in an order that respects each process's own order.
+    StrongSessionSerializable,
     /// Serializable in an order that respects real time.
     StrictSerializable,
 }

@@ -21,6 +21,7 @@ impl ConsistencyArg {
             ConsistencyArg::ReadCommitted => Consistency::ReadCommitted,
             ConsistencyArg::SnapshotIsolation => Consistency::SnapshotIsolation,
             ConsistencyArg::Serializable => Consistency::Serializable,
+            ConsistencyArg::StrongSessionSerializable => Consistency::StrongSessionSerializable,
             ConsistencyArg::StrictSerializable => Consistency::StrictSerializable,
         }
     }

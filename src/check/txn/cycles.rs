@@ -1,7 +1,8 @@
 //! Finding the dependency cycles of a transaction graph and naming them as
 //! Adya and Elle do: G0 (write cycles: `ww` edges only), G1c (`ww` and
 //! `wr`, at least one `wr`), G-single (exactly one `rw` edge), G2 (more
-//! than one), and `-realtime` variants whose cycle needs a realtime edge.
+//! than one), and `-realtime` and `-process` variants whose cycle needs a
+//! realtime or process-order edge.
 //! Strongly connected components (Tarjan's, iterative) decide whether a
 //! class can have a cycle at all; a breadth-first search inside one
 //! component finds a shortest explaining cycle. Every edge looked at is a
@@ -23,7 +24,8 @@ pub struct Step {
 /// A cycle and its class.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Cycle {
-    /// `G0`, `G1c`, `G-single`, `G2`, or one of those with `-realtime`.
+    /// `G0`, `G1c`, `G-single`, `G2`, or one of those with `-realtime` or
+    /// `-process`.
     pub class: String,
     /// The edges, each starting where the previous ended.
     pub steps: Vec<Step>,
@@ -46,17 +48,20 @@ pub struct Found {
 }
 
 /// Searches `edges` (nodes `0..txns` are transactions, the rest realtime
-/// completion nodes) for cycles of every class, within `steps_max` steps
-/// and before `deadline` (looked at every few hundred steps).
+/// completion nodes) for cycles of every class, those through an `order`
+/// edge (realtime or process) too, within `steps_max` steps and before
+/// `deadline` (looked at every few hundred steps).
 pub fn find(
     edges: &[Vec<Edge>],
     txns: usize,
+    order: Option<Dep>,
     steps_max: u64,
     deadline: Option<&Deadline>,
 ) -> Found {
     let mut s = Searcher {
         edges,
         txns,
+        order,
         steps: 0,
         steps_max,
         deadline,
@@ -78,6 +83,7 @@ const DEADLINE_EVERY: u64 = 256;
 struct Searcher<'a> {
     edges: &'a [Vec<Edge>],
     txns: usize,
+    order: Option<Dep>,
     steps: u64,
     steps_max: u64,
     deadline: Option<&'a Deadline>,
@@ -118,7 +124,6 @@ impl<'a> Searcher<'a> {
         const WW: &[Dep] = &[Dep::Ww];
         const WWR: &[Dep] = &[Dep::Ww, Dep::Wr];
         const DATA: &[Dep] = &[Dep::Ww, Dep::Wr, Dep::Rw];
-        const ALL: &[Dep] = &[Dep::Ww, Dep::Wr, Dep::Rw, Dep::Realtime];
         // G0: a component of ww edges.
         let comp = self.components(WW)?;
         for root in first_of_each(&comp, self.txns) {
@@ -161,19 +166,20 @@ impl<'a> Searcher<'a> {
                 self.keep("G2".into(), cycle(a, e.clone(), path));
             }
         }
-        // Realtime: a cycle through a realtime edge.
-        if self.edges.len() > self.txns {
-            let all = self.components(ALL)?;
+        // A cycle through an order edge (realtime or process).
+        if let Some(order) = self.order {
+            let all = [Dep::Ww, Dep::Wr, Dep::Rw, order];
+            let comp = self.components(&all)?;
             let mut done = vec![false; self.edges.len()];
-            for (a, e) in self.inside(Dep::Realtime, &all)? {
-                if std::mem::replace(&mut done[all[a]], true) {
+            for (a, e) in self.inside(order, &comp)? {
+                if std::mem::replace(&mut done[comp[a]], true) {
                     continue;
                 }
-                let Some(path) = self.path(e.to, a, ALL, &all)? else {
+                let Some(path) = self.path(e.to, a, &all, &comp)? else {
                     continue;
                 };
                 let steps = cycle(a, e.clone(), Some(path));
-                let class = realtime_class(&steps);
+                let class = order_class(&steps, order);
                 self.keep(class, collapse_realtime(steps, self.txns));
             }
         }
@@ -320,8 +326,8 @@ fn cycle(from: usize, first: Edge, rest: Option<Vec<Step>>) -> Vec<Step> {
     steps
 }
 
-/// The class of a cycle that uses realtime edges, by its data edges.
-fn realtime_class(steps: &[Step]) -> String {
+/// The class of a cycle through an `order` edge, by its data edges.
+fn order_class(steps: &[Step], order: Dep) -> String {
     let count = |d| steps.iter().filter(|s| s.edge.dep == d).count();
     let base = match (count(Dep::Rw), count(Dep::Wr)) {
         (0, 0) => "G0",
@@ -329,7 +335,7 @@ fn realtime_class(steps: &[Step]) -> String {
         (1, _) => "G-single",
         _ => "G2",
     };
-    format!("{base}-realtime")
+    format!("{base}-{}", order.name())
 }
 
 /// Shows a realtime chain through completion nodes as one edge between

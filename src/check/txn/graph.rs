@@ -23,6 +23,9 @@ pub enum Dep {
     Rw,
     /// The source completed before the target was invoked.
     Realtime,
+    /// The source completed before the target was invoked, by the same
+    /// process (session order).
+    Process,
 }
 
 impl Dep {
@@ -33,6 +36,7 @@ impl Dep {
             Dep::Wr => "wr",
             Dep::Rw => "rw",
             Dep::Realtime => "realtime",
+            Dep::Process => "process",
         }
     }
 }
@@ -120,9 +124,41 @@ impl Inferred {
     }
 }
 
-/// Infers the graph over `txns` (realtime edges too when `realtime`), of at
-/// most `edges_max` data edges.
-pub fn infer(txns: &[Txn], realtime: bool, edges_max: usize) -> Inferred {
+/// Which order between transactions, besides their data, a model needs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Order {
+    /// None: serializability and weaker.
+    Data,
+    /// Each process's transactions in the order it ran them (strong
+    /// session models).
+    Process,
+    /// Real time (strict serializability).
+    Realtime,
+}
+
+impl Order {
+    /// The edge kind that carries the order, if any.
+    pub fn dep(self) -> Option<Dep> {
+        match self {
+            Order::Data => None,
+            Order::Process => Some(Dep::Process),
+            Order::Realtime => Some(Dep::Realtime),
+        }
+    }
+}
+
+/// Adds the edges of `order` to a graph over `txns`.
+pub(super) fn add_order(txns: &[Txn], order: Order, edges: &mut Vec<Vec<Edge>>) {
+    match order {
+        Order::Data => {}
+        Order::Process => add_process(txns, edges),
+        Order::Realtime => add_realtime(txns, edges),
+    }
+}
+
+/// Infers the graph over `txns` (with the edges of `order`), of at most
+/// `edges_max` data edges.
+pub fn infer(txns: &[Txn], order: Order, edges_max: usize) -> Inferred {
     let mut out = Inferred::new(txns.len(), edges_max);
     // Who appended each element of each key, and which of a transaction's
     // appends to a key is its last.
@@ -202,9 +238,7 @@ pub fn infer(txns: &[Txn], realtime: bool, edges_max: usize) -> Inferred {
             }
         }
     }
-    if realtime {
-        add_realtime(txns, &mut out.edges);
-    }
+    add_order(txns, order, &mut out.edges);
     out
 }
 
@@ -299,7 +333,7 @@ fn check_elements(
 /// the transactions invoked after it and before the next one. So `a`
 /// reaches `b` through the chain exactly when `a` completed before `b`
 /// was invoked. Appends the nodes after the transactions' own.
-pub(super) fn add_realtime(txns: &[Txn], edges: &mut Vec<Vec<Edge>>) {
+fn add_realtime(txns: &[Txn], edges: &mut Vec<Vec<Edge>>) {
     let mut times: Vec<u64> = txns
         .iter()
         .filter(|t| t.status == Status::Committed)
@@ -329,6 +363,29 @@ pub(super) fn add_realtime(txns: &[Txn], edges: &mut Vec<Vec<Edge>>) {
         let before = times.partition_point(|&x| x < t.call_time);
         if before > 0 {
             edges[first + before - 1].push(realtime(i));
+        }
+    }
+}
+
+/// Process order: each transaction follows its process's latest committed
+/// one (an unknown transaction may have taken effect after its successor
+/// began, so none starts an edge; aborted ones are left out).
+fn add_process(txns: &[Txn], edges: &mut [Vec<Edge>]) {
+    let mut last_committed: BTreeMap<i64, usize> = BTreeMap::new();
+    // Committed and unknown transactions come first, in invocation order.
+    for (i, t) in txns.iter().enumerate() {
+        if t.status == Status::Aborted {
+            continue;
+        }
+        if let Some(&prev) = last_committed.get(&t.process) {
+            edges[prev].push(Edge {
+                to: i,
+                dep: Dep::Process,
+                why: None,
+            });
+        }
+        if t.status == Status::Committed {
+            last_committed.insert(t.process, i);
         }
     }
 }

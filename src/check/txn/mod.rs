@@ -31,16 +31,20 @@ pub enum Consistency {
     SnapshotIsolation,
     /// Adya's PL-3: also no G2 (no dependency cycle at all).
     Serializable,
+    /// Serializable in an order that respects each process's own order of
+    /// its transactions (Daudjee & Salem's strong session serializability).
+    StrongSessionSerializable,
     /// Serializable in an order that respects real time.
     StrictSerializable,
 }
 
 impl Consistency {
     /// Every model, weakest first.
-    pub const ALL: [Consistency; 4] = [
+    pub const ALL: [Consistency; 5] = [
         Consistency::ReadCommitted,
         Consistency::SnapshotIsolation,
         Consistency::Serializable,
+        Consistency::StrongSessionSerializable,
         Consistency::StrictSerializable,
     ];
 
@@ -50,7 +54,17 @@ impl Consistency {
             Consistency::ReadCommitted => "read-committed",
             Consistency::SnapshotIsolation => "snapshot-isolation",
             Consistency::Serializable => "serializable",
+            Consistency::StrongSessionSerializable => "strong-session-serializable",
             Consistency::StrictSerializable => "strict-serializable",
+        }
+    }
+
+    /// The order between transactions, besides their data, it needs.
+    fn order(self) -> graph::Order {
+        match self {
+            Consistency::StrongSessionSerializable => graph::Order::Process,
+            Consistency::StrictSerializable => graph::Order::Realtime,
+            _ => graph::Order::Data,
         }
     }
 }
@@ -58,9 +72,13 @@ impl Consistency {
 /// The weakest model an anomaly class rules out (and every stronger one
 /// with it): Elle's "anomalies → models" table, for the classes found here.
 pub fn weakest_ruled_out(class: &str) -> Consistency {
-    let base = class.strip_suffix("-realtime");
-    match base.unwrap_or(class) {
-        _ if base.is_some() => Consistency::StrictSerializable,
+    if class.ends_with("-realtime") {
+        return Consistency::StrictSerializable;
+    }
+    if class.ends_with("-process") {
+        return Consistency::StrongSessionSerializable;
+    }
+    match class {
         "G-single" | "lost-update" => Consistency::SnapshotIsolation,
         "G2" => Consistency::Serializable,
         // G0, G1a, G1b, G1c, and reads no serial order can explain.
@@ -72,7 +90,7 @@ pub fn weakest_ruled_out(class: &str) -> Consistency {
 #[derive(Clone, Debug, Serialize)]
 pub struct Anomaly {
     /// Elle's class name (`G0`, `G1a`, `G1b`, `G1c`, `G-single`, `G2`,
-    /// `*-realtime`, `lost-update`, `internal`, `garbage-read`,
+    /// `*-realtime`, `*-process`, `lost-update`, `internal`, `garbage-read`,
     /// `duplicate-elements`, `incompatible-order`).
     pub class: String,
     /// The transactions, by index and line: for a cycle, in cycle order.
@@ -91,7 +109,7 @@ pub struct EdgeRef {
     pub from: usize,
     /// The target transaction's index.
     pub to: usize,
-    /// `ww`, `wr`, `rw` or `realtime`.
+    /// `ww`, `wr`, `rw`, `realtime` or `process`.
     pub dep: &'static str,
     /// The key and value behind it (none for realtime).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -210,17 +228,18 @@ pub fn check_transactions(
     budget: &TxnBudget,
 ) -> Result<TxnReport, ModelError> {
     unique_writes(txns, workload)?;
-    let realtime = consistency == Consistency::StrictSerializable;
+    let order = consistency.order();
     let edge_bytes = std::mem::size_of::<graph::Edge>() as u64;
     // Half the bytes: a growing edge list may briefly hold twice its edges.
     let edges_max = usize::try_from(budget.graph_bytes_max / edge_bytes / 2).unwrap_or(usize::MAX);
     let inferred = match workload {
-        Workload::ListAppend => graph::infer(txns, realtime, edges_max),
-        Workload::RwRegister => register::infer(txns, realtime, edges_max),
+        Workload::ListAppend => graph::infer(txns, order, edges_max),
+        Workload::RwRegister => register::infer(txns, order, edges_max),
     };
     let mut found = cycles::find(
         &inferred.edges,
         txns.len(),
+        order.dep(),
         budget.steps_max,
         budget.deadline.as_ref(),
     );
@@ -340,6 +359,9 @@ fn describe_step(step: &cycles::Step, workload: Workload, keys: &[String]) -> St
         }
         (Some((k, v)), graph::Dep::Rw) => {
             format!("T{to} wrote {v} to {k}, a later version than the one T{from} read")
+        }
+        (_, graph::Dep::Process) => {
+            format!("T{to} began after T{from} completed, on the same process")
         }
         _ => format!("T{to} began after T{from} completed"),
     };

@@ -12,16 +12,16 @@
 //! the transaction's own earlier read or write of the key (internal), and
 //! lost updates (two committed transactions read the same version of a
 //! key and both wrote it).
-use super::graph::{add_realtime, Dep, Finding, Inferred};
+use super::graph::{add_order, Dep, Finding, Inferred, Order};
 use super::parse::{Mop, Status, Txn};
 use std::collections::BTreeMap;
 
 /// A version of a register: the initial nil, or a written value.
 type Version = Option<i64>;
 
-/// Infers the graph over `txns` (realtime edges too when `realtime`), of at
-/// most `edges_max` data edges.
-pub fn infer(txns: &[Txn], realtime: bool, edges_max: usize) -> Inferred {
+/// Infers the graph over `txns` (with the edges of `order`), of at most
+/// `edges_max` data edges.
+pub fn infer(txns: &[Txn], order: Order, edges_max: usize) -> Inferred {
     let mut out = Inferred::new(txns.len(), edges_max);
     // Who wrote each value of each key, and each transaction's final
     // write per key.
@@ -86,9 +86,7 @@ pub fn infer(txns: &[Txn], realtime: bool, edges_max: usize) -> Inferred {
             }
         }
     }
-    if realtime {
-        add_realtime(txns, &mut out.edges);
-    }
+    add_order(txns, order, &mut out.edges);
     out
 }
 

@@ -58,6 +58,7 @@ fn g0_write_cycle() {
     ];
     let r = check(&lines, Consistency::ReadCommitted);
     assert_eq!(classes(&r), ["G0"]);
+    assert_eq!(r.ruled_out, Consistency::ALL);
     assert_eq!(r.verdict, TxnVerdict::Violated);
     assert_eq!(r.ruled_out, Consistency::ALL);
     assert!(r.anomalies[0]
@@ -112,6 +113,7 @@ fn g_single_read_skew() {
         [
             Consistency::SnapshotIsolation,
             Consistency::Serializable,
+            Consistency::StrongSessionSerializable,
             Consistency::StrictSerializable
         ]
     );
@@ -160,6 +162,48 @@ fn stale_read_is_a_realtime_cycle() {
         text.contains("-realtime-> T1") && text.contains("-rw(x, 1)-> T0"),
         "{text}"
     );
+    assert_eq!(strict.ruled_out, [Consistency::StrictSerializable]);
+    // Different processes: session order does not see it.
+    let session = check(&lines, Consistency::StrongSessionSerializable);
+    assert_eq!(session.verdict, TxnVerdict::Held, "{:?}", session.anomalies);
+}
+
+#[test]
+fn a_process_that_misses_its_own_write_is_a_process_cycle() {
+    // Process 0 appends, then reads the key empty: serializable (the read
+    // first), but not in the process's own order.
+    let lines = [
+        "0 ok 10 [[:append :x 1]]",
+        "0 ok 30 [[:r :x nil]]",
+        "1 ok 50 [[:r :x [1]]]",
+    ];
+    let ser = check(&lines, Consistency::Serializable);
+    assert_eq!(ser.verdict, TxnVerdict::Held, "{:?}", ser.anomalies);
+    let session = check(&lines, Consistency::StrongSessionSerializable);
+    assert_eq!(session.verdict, TxnVerdict::Violated);
+    assert_eq!(classes(&session), ["G-single-process"]);
+    assert_eq!(
+        session.ruled_out,
+        [
+            Consistency::StrongSessionSerializable,
+            Consistency::StrictSerializable
+        ]
+    );
+    let text = session.anomalies[0].explanation.join("; ");
+    assert!(
+        text.contains("T0 -process-> T1") && text.contains("on the same process"),
+        "{text}"
+    );
+    // An aborted or unknown transaction between them changes nothing; an
+    // unknown one starts no process edge.
+    let lines = [
+        "0 ok 10 [[:append :x 1]]",
+        "0 info 20 [[:append :y 1]]",
+        "0 ok 30 [[:r :x nil]]",
+        "1 ok 50 [[:r :x [1]]]",
+    ];
+    let session = check(&lines, Consistency::StrongSessionSerializable);
+    assert_eq!(classes(&session), ["G-single-process"]);
 }
 
 #[test]

@@ -52,6 +52,7 @@ fn lost_update_rules_out_snapshot_isolation_not_read_committed() {
         [
             Consistency::SnapshotIsolation,
             Consistency::Serializable,
+            Consistency::StrongSessionSerializable,
             Consistency::StrictSerializable
         ]
     );
