@@ -14,6 +14,8 @@ pub mod register;
 mod tests;
 #[cfg(test)]
 mod tests_register;
+#[cfg(test)]
+mod tests_search;
 
 pub use parse::Workload;
 

@@ -343,3 +343,91 @@ proptest::proptest! {
         proptest::prop_assert_eq!(r.verdict, TxnVerdict::Violated, "{}", lines[i]);
     }
 }
+
+#[test]
+fn every_edge_kind_is_explained_in_the_workload_s_words() {
+    let keys = vec!["x".to_string()];
+    let say = |dep, workload| {
+        let why = (dep != graph::Dep::Realtime && dep != graph::Dep::Process).then_some((0, 7));
+        let step = cycles::Step {
+            from: 1,
+            edge: graph::Edge { to: 2, dep, why },
+        };
+        describe_step(&step, workload, &keys)
+    };
+    use graph::Dep::{Process, Realtime, Rw, Wr, Ww};
+    use Workload::{ListAppend, RwRegister};
+    for (dep, workload, expected) in [
+        (
+            Ww,
+            ListAppend,
+            "T1 -ww(x, 7)-> T2: T2 appended 7 to x right after T1's append",
+        ),
+        (
+            Wr,
+            ListAppend,
+            "T1 -wr(x, 7)-> T2: T2 read T1's append of 7 to x",
+        ),
+        (
+            Rw,
+            ListAppend,
+            "T1 -rw(x, 7)-> T2: T2 appended 7 to x, the next element after what T1 read",
+        ),
+        (
+            Ww,
+            RwRegister,
+            "T1 -ww(x, 7)-> T2: T2 wrote 7 to x, a later version than T1's write",
+        ),
+        (
+            Wr,
+            RwRegister,
+            "T1 -wr(x, 7)-> T2: T2 read T1's write of 7 to x",
+        ),
+        (
+            Rw,
+            RwRegister,
+            "T1 -rw(x, 7)-> T2: T2 wrote 7 to x, a later version than the one T1 read",
+        ),
+        (
+            Realtime,
+            ListAppend,
+            "T1 -realtime-> T2: T2 began after T1 completed",
+        ),
+        (
+            Process,
+            RwRegister,
+            "T1 -process-> T2: T2 began after T1 completed, on the same process",
+        ),
+    ] {
+        assert_eq!(say(dep, workload), expected);
+    }
+}
+
+#[test]
+fn models_are_named_as_the_command_line_takes_them() {
+    let names: Vec<&str> = Consistency::ALL.iter().map(|m| m.name()).collect();
+    assert_eq!(
+        names,
+        [
+            "read-committed",
+            "snapshot-isolation",
+            "serializable",
+            "strong-session-serializable",
+            "strict-serializable"
+        ]
+    );
+    assert_eq!(Workload::ListAppend.name(), "list-append");
+    assert_eq!(Workload::RwRegister.name(), "rw-register");
+    for (class, weakest) in [
+        ("G0", Consistency::ReadCommitted),
+        ("G1a", Consistency::ReadCommitted),
+        ("internal", Consistency::ReadCommitted),
+        ("G-single", Consistency::SnapshotIsolation),
+        ("lost-update", Consistency::SnapshotIsolation),
+        ("G2", Consistency::Serializable),
+        ("G2-process", Consistency::StrongSessionSerializable),
+        ("G0-realtime", Consistency::StrictSerializable),
+    ] {
+        assert_eq!(weakest_ruled_out(class), weakest, "{class}");
+    }
+}
