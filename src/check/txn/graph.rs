@@ -124,6 +124,28 @@ impl Inferred {
     }
 }
 
+/// Who wrote (appended) each value of each key, and each transaction's
+/// last write per key: the tables both workloads infer from.
+pub(super) type Writers<'a> = (
+    BTreeMap<(&'a str, i64), usize>,
+    BTreeMap<(usize, &'a str), i64>,
+);
+
+/// The [`Writers`] of `txns`.
+pub(super) fn writers(txns: &[Txn]) -> Writers<'_> {
+    let mut writer = BTreeMap::new();
+    let mut last = BTreeMap::new();
+    for (t, txn) in txns.iter().enumerate() {
+        for m in &txn.mops {
+            if let Some(value) = m.written() {
+                writer.insert((m.key(), value), t);
+                last.insert((t, m.key()), value);
+            }
+        }
+    }
+    (writer, last)
+}
+
 /// Which order between transactions, besides their data, a model needs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Order {
@@ -160,18 +182,7 @@ pub(super) fn add_order(txns: &[Txn], order: Order, edges: &mut Vec<Vec<Edge>>) 
 /// `edges_max` data edges.
 pub fn infer(txns: &[Txn], order: Order, edges_max: usize) -> Inferred {
     let mut out = Inferred::new(txns.len(), edges_max);
-    // Who appended each element of each key, and which of a transaction's
-    // appends to a key is its last.
-    let mut writer: BTreeMap<(&str, i64), usize> = BTreeMap::new();
-    let mut last_append: BTreeMap<(usize, &str), i64> = BTreeMap::new();
-    for (t, txn) in txns.iter().enumerate() {
-        for m in &txn.mops {
-            if let Mop::Append { key, value } = m {
-                writer.insert((key.as_str(), *value), t);
-                last_append.insert((t, key.as_str()), *value);
-            }
-        }
-    }
+    let (writer, last_append) = writers(txns);
     // External reads of committed transactions: (txn, key, list).
     let mut reads: Vec<(usize, &str, &[i64])> = Vec::new();
     for (t, txn) in txns.iter().enumerate() {

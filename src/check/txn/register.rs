@@ -12,7 +12,7 @@
 //! the transaction's own earlier read or write of the key (internal), and
 //! lost updates (two committed transactions read the same version of a
 //! key and both wrote it).
-use super::graph::{add_order, Dep, Finding, Inferred, Order};
+use super::graph::{add_order, writers, Dep, Finding, Inferred, Order};
 use super::parse::{Mop, Status, Txn};
 use std::collections::BTreeMap;
 
@@ -23,18 +23,7 @@ type Version = Option<i64>;
 /// `edges_max` data edges.
 pub fn infer(txns: &[Txn], order: Order, edges_max: usize) -> Inferred {
     let mut out = Inferred::new(txns.len(), edges_max);
-    // Who wrote each value of each key, and each transaction's final
-    // write per key.
-    let mut writer: BTreeMap<(&str, i64), usize> = BTreeMap::new();
-    let mut final_write: BTreeMap<(usize, &str), i64> = BTreeMap::new();
-    for (t, txn) in txns.iter().enumerate() {
-        for m in &txn.mops {
-            if let Mop::Write { key, value } = m {
-                writer.insert((key.as_str(), *value), t);
-                final_write.insert((t, key.as_str()), *value);
-            }
-        }
-    }
+    let (writer, final_write) = writers(txns);
     // Per key: who read each version from outside (the first access of the
     // key in a committed transaction), and the versions known to follow
     // each version (with the transaction that wrote them).

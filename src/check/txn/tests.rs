@@ -31,8 +31,17 @@ fn check(lines: &[&str], model: Consistency) -> TxnReport {
     check_list_append(history(lines), model, 1_000_000).unwrap_or_else(|e| panic!("{e}"))
 }
 
-fn classes(report: &TxnReport) -> Vec<&str> {
+pub(super) fn classes(report: &TxnReport) -> Vec<&str> {
     report.anomalies.iter().map(|a| a.class.as_str()).collect()
+}
+
+/// Asserts that `check` finds nothing under every model.
+pub(super) fn holds_every_model(check: impl Fn(Consistency) -> TxnReport) {
+    for m in Consistency::ALL {
+        let r = check(m);
+        assert_eq!(r.verdict, TxnVerdict::Held, "{m:?}: {:?}", r.anomalies);
+        assert!(r.anomalies.is_empty() && r.complete);
+    }
 }
 
 #[test]
@@ -42,11 +51,7 @@ fn a_serial_history_holds_every_model() {
         "1 ok 20 [[:r :x [1]] [:append :x 2] [:append :y 1]]",
         "0 ok 30 [[:r :x [1 2]] [:r :y [1]]]",
     ];
-    for m in Consistency::ALL {
-        let r = check(&lines, m);
-        assert_eq!(r.verdict, TxnVerdict::Held, "{m:?}: {:?}", r.anomalies);
-        assert!(r.anomalies.is_empty() && r.complete);
-    }
+    holds_every_model(|m| check(&lines, m));
 }
 
 #[test]

@@ -1,6 +1,6 @@
 //! The rw-register workload: each class on a small hand-written history,
 //! the models each rules out, and properties over serial executions.
-use super::tests::history;
+use super::tests::{classes, history, holds_every_model};
 use super::*;
 
 fn check(lines: &[&str], model: Consistency) -> TxnReport {
@@ -13,10 +13,6 @@ fn check(lines: &[&str], model: Consistency) -> TxnReport {
     .unwrap_or_else(|e| panic!("{e}"))
 }
 
-fn classes(report: &TxnReport) -> Vec<&str> {
-    report.anomalies.iter().map(|a| a.class.as_str()).collect()
-}
-
 #[test]
 fn a_serial_history_holds_every_model() {
     let lines = [
@@ -26,11 +22,7 @@ fn a_serial_history_holds_every_model() {
         "2 ok 40 [[:w :y 2]]",
         "1 ok 50 [[:r :y 2]]",
     ];
-    for m in Consistency::ALL {
-        let r = check(&lines, m);
-        assert_eq!(r.verdict, TxnVerdict::Held, "{m:?}: {:?}", r.anomalies);
-        assert!(r.anomalies.is_empty() && r.complete);
-    }
+    holds_every_model(|m| check(&lines, m));
 }
 
 #[test]
