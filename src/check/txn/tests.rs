@@ -99,6 +99,23 @@ fn g1c_circular_information_flow() {
     let r = check(&lines, Consistency::ReadCommitted);
     assert_eq!(classes(&r), ["G1c"]);
     assert_eq!(r.verdict, TxnVerdict::Violated);
+    // One wr edge and one ww edge: T0 read T1's append to y, and T1
+    // appended to x after T0 (as T2 saw).
+    let lines = [
+        "0 ok 10 [[:append :x 1] [:r :y [1]]]",
+        "1 ok 12 [[:append :y 1] [:append :x 2]]",
+        "2 ok 30 [[:r :x [1 2]]]",
+    ];
+    let r = check(&lines, Consistency::ReadCommitted);
+    assert_eq!(classes(&r), ["G1c"]);
+    let deps: Vec<&str> = r.anomalies[0].edges.iter().map(|e| e.dep).collect();
+    assert_eq!(deps, ["wr", "ww"]);
+    // Each transaction is shown with its micro-ops as read.
+    let ops: Vec<&str> = r.anomalies[0].txns.iter().map(|t| t.ops.as_str()).collect();
+    assert_eq!(
+        ops,
+        ["[:append y 1] [:append x 2]", "[:append x 1] [:r y [1]]"]
+    );
 }
 
 /// Read skew: one anti-dependency. Snapshot isolation forbids it,
@@ -171,6 +188,26 @@ fn stale_read_is_a_realtime_cycle() {
     // Different processes: session order does not see it.
     let session = check(&lines, Consistency::StrongSessionSerializable);
     assert_eq!(session.verdict, TxnVerdict::Held, "{:?}", session.anomalies);
+    // Real time runs through every completion between the two (T1, invoked
+    // at 7 and done at 12, is not after T0: only the chain of completions
+    // links T0's completion to T2's invocation).
+    let lines = [
+        "0 ok 10 [[:append :x 1]]",
+        "3 ok 12 [[:append :z 1]]",
+        "1 ok 30 [[:r :x nil]]",
+        "2 ok 50 [[:r :x [1]]]",
+    ];
+    let strict = check(&lines, Consistency::StrictSerializable);
+    assert_eq!(classes(&strict), ["G-single-realtime"]);
+    // A transaction invoked at the instant another completed is concurrent
+    // with it (invocation is 5 before completion here).
+    let lines = [
+        "0 ok 10 [[:append :x 1]]",
+        "1 ok 15 [[:r :x nil]]",
+        "2 ok 50 [[:r :x [1]]]",
+    ];
+    let strict = check(&lines, Consistency::StrictSerializable);
+    assert_eq!(strict.verdict, TxnVerdict::Held, "{:?}", strict.anomalies);
 }
 
 #[test]
@@ -226,6 +263,18 @@ fn reads_that_fit_no_order() {
         c,
         ["duplicate-elements", "garbage-read", "incompatible-order"]
     );
+    // Two reads of one length that disagree: the first read is the
+    // order, the second is the one that does not fit it.
+    let lines = [
+        "0 ok 10 [[:append :x 1]]",
+        "1 ok 12 [[:append :x 2]]",
+        "2 ok 30 [[:r :x [1 2]]]",
+        "3 ok 31 [[:r :x [2 1]]]",
+    ];
+    let r = check(&lines, Consistency::ReadCommitted);
+    let odd = r.anomalies.iter().find(|a| a.class == "incompatible-order");
+    let named: Vec<usize> = odd.map_or(vec![], |a| a.txns.iter().map(|t| t.index).collect());
+    assert_eq!(named, [3, 2]);
 }
 
 #[test]
@@ -237,6 +286,14 @@ fn a_read_against_its_own_appends_is_internal() {
     let r = check(&lines, Consistency::ReadCommitted);
     assert_eq!(classes(&r), ["internal"], "{:?}", r.anomalies);
     assert_eq!(r.anomalies[0].txns[0].index, 0);
+    // No earlier read: a read after the transaction's own append must
+    // still end with it.
+    let lines = [
+        "0 ok 10 [[:append :x 1]]",
+        "1 ok 20 [[:append :x 2] [:r :x [1]]]",
+    ];
+    let r = check(&lines, Consistency::ReadCommitted);
+    assert!(classes(&r).contains(&"internal"), "{:?}", r.anomalies);
 }
 
 #[test]
