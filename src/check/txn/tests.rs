@@ -5,7 +5,8 @@ use crate::check::history::{parse_str, Format};
 
 /// A history from compact lines `process type time [mops]`, e.g.
 /// `0 ok 10 [[:append :x 1] [:r :y [1]]]`: each `ok`/`fail`/`info` line
-/// is preceded by its invocation at `time - 5`.
+/// is preceded by its invocation at `time - 5`, whose reads are nil (as
+/// Jepsen writes them: a read's value is known only on completion).
 pub(super) fn history(lines: &[&str]) -> History {
     let mut text = String::new();
     for line in lines {
@@ -17,14 +18,44 @@ pub(super) fn history(lines: &[&str]) -> History {
             parts.next().unwrap(),
         );
         text.push_str(&format!(
-            "{{:process {p}, :type :invoke, :f :txn, :time {}, :value {value}}}\n",
-            time - 5
+            "{{:process {p}, :type :invoke, :f :txn, :time {}, :value {}}}\n",
+            time - 5,
+            reads_unknown(value)
         ));
         text.push_str(&format!(
             "{{:process {p}, :type :{kind}, :f :txn, :time {time}, :value {value}}}\n"
         ));
     }
     parse_str(&text, Some(Format::Edn), "t").unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// `mops` with every read's value replaced by nil.
+fn reads_unknown(mops: &str) -> String {
+    let mut out = String::new();
+    let mut rest = mops;
+    while let Some(at) = rest.find("[:r ") {
+        // "[:r key value]": keep through the key, skip the value.
+        let after_key = at + 4 + rest[at + 4..].find(' ').unwrap_or(0);
+        out.push_str(&rest[..after_key]);
+        out.push_str(" nil");
+        let value = &rest[after_key + 1..];
+        let len = if value.starts_with('[') {
+            value.find(']').map_or(value.len(), |i| i + 1)
+        } else {
+            value.find(']').unwrap_or(value.len())
+        };
+        rest = &value[len..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[test]
+fn invocations_hold_no_read_values() {
+    assert_eq!(
+        reads_unknown("[[:r :x [1 2]] [:append :y 3] [:r :z nil] [:r 5 7]]"),
+        "[[:r :x nil] [:append :y 3] [:r :z nil] [:r 5 nil]]"
+    );
 }
 
 fn check(lines: &[&str], model: Consistency) -> TxnReport {
