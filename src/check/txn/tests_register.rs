@@ -39,6 +39,11 @@ fn lost_update_rules_out_snapshot_isolation_not_read_committed() {
     let lost = si.anomalies.iter().find(|a| a.class == "lost-update");
     let txns: Vec<usize> = lost.map_or(vec![], |a| a.txns.iter().map(|t| t.index).collect());
     assert_eq!(txns, [0, 1]);
+    let words = lost.map_or(String::new(), |a| a.explanation.join(""));
+    assert_eq!(
+        words,
+        "T0, T1 each read nil from key x and wrote it (1, 2): all but one update is lost"
+    );
     assert_eq!(
         si.ruled_out,
         [
@@ -73,6 +78,10 @@ fn a_read_against_its_own_write_is_internal() {
         Consistency::ReadCommitted,
     );
     assert_eq!(classes(&r), ["internal"]);
+    assert_eq!(
+        r.anomalies[0].explanation,
+        ["T0 read nil from key x after its own read or write of 1"]
+    );
     let r = check(
         &["0 ok 10 [[:w :x 1]]", "1 ok 20 [[:r :x 1] [:r :x nil]]"],
         Consistency::ReadCommitted,
