@@ -153,3 +153,49 @@ fn str_arg(value: &Value, what: &str) -> Result<String, String> {
         )
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cas(items: Vec<Value>) -> Op {
+        Op {
+            index: 0,
+            process: 0,
+            f: "cas".into(),
+            key: Some("x".into()),
+            input: Value::List(items),
+            output: None,
+            call_time: 0,
+            return_time: None,
+            call_line: 1,
+            return_line: None,
+        }
+    }
+
+    #[test]
+    fn a_cas_takes_exactly_old_and_new() {
+        let s = |v: &str| Value::Str(v.into());
+        let ok = KvModel.encode(&cas(vec![s("a"), s("b")]));
+        assert!(matches!(ok, Ok((KvInput::Cas(o, n), None)) if o == "a" && n == "b"));
+        for items in [vec![s("a")], vec![s("a"), s("b"), s("c")], vec![]] {
+            let err = KvModel.encode(&cas(items.clone())).map(|_| ());
+            assert_eq!(
+                err,
+                Err("expected the cas value to be [old, new], found a list".into()),
+                "{items:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_cas_moves_only_from_its_old_value() {
+        let mut next = Vec::new();
+        let op = KvInput::Cas("a".into(), "b".into());
+        KvModel.step(&"a".to_string(), &op, None, &mut next);
+        assert_eq!(next, ["b"]);
+        next.clear();
+        KvModel.step(&"z".to_string(), &op, None, &mut next);
+        assert!(next.is_empty());
+    }
+}
