@@ -442,4 +442,39 @@ mod tests {
             _ => panic!("expected Illegal"),
         }
     }
+
+    #[test]
+    fn of_equally_deep_prefixes_the_first_reached_is_reported() {
+        // Two concurrent writes, then a read of 3: both orders of the
+        // writes reach depth 2; the search tries write 0 first.
+        let (w1, w2, r) = (
+            RegInput::Write(Some(1)),
+            RegInput::Write(Some(2)),
+            RegInput::Read,
+        );
+        let (done, three) = (RegOutput::Done, RegOutput::Read(Some(3)));
+        let ops = vec![
+            op(&w1, Some(&done), 0, Some(5)),
+            op(&w2, Some(&done), 1, Some(6)),
+            op(&r, Some(&three), 10, Some(11)),
+        ];
+        let budget = Budget::new(crate::check::budget::Limits {
+            steps_max: None,
+            memory_bytes_max: 1 << 20,
+            deadline: None,
+        });
+        let model = RegisterModel {
+            cas: false,
+            conventions: Default::default(),
+        };
+        let mut search = Search::new(&model, ops, &budget)
+            .unwrap_or_else(|_| panic!("a 1 MiB budget holds the first entry"));
+        match search.advance(1000) {
+            Some(Outcome::Illegal { prefix, state }) => {
+                assert_eq!(prefix, vec![0, 1]);
+                assert_eq!(state, Some(2));
+            }
+            _ => panic!("expected Illegal"),
+        }
+    }
 }

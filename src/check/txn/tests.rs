@@ -325,6 +325,13 @@ fn a_read_against_its_own_appends_is_internal() {
     ];
     let r = check(&lines, Consistency::ReadCommitted);
     assert!(classes(&r).contains(&"internal"), "{:?}", r.anomalies);
+    // The right length after an earlier read, but not that read extended.
+    let lines = [
+        "0 ok 10 [[:append :x 1] [:append :x 3]]",
+        "1 ok 20 [[:r :x [1]] [:append :x 2] [:r :x [3 2]]]",
+    ];
+    let r = check(&lines, Consistency::ReadCommitted);
+    assert!(classes(&r).contains(&"internal"), "{:?}", r.anomalies);
 }
 
 #[test]
