@@ -414,15 +414,8 @@ mod tests {
         assert_eq!(walk(&list), before);
     }
 
-    #[test]
-    fn the_deepest_prefix_is_reported() {
-        // write(1) then read -> 2: write is placed, the read can never be.
-        let (w, r) = (RegInput::Write(Some(1)), RegInput::Read);
-        let (done, two) = (RegOutput::Done, RegOutput::Read(Some(2)));
-        let ops = vec![
-            op(&w, Some(&done), 0, Some(1)),
-            op(&r, Some(&two), 2, Some(3)),
-        ];
+    /// The outcome of searching `ops` (a register) for up to 1,000 steps.
+    fn first_outcome(ops: Vec<PartOp<'_, RegisterModel>>) -> Option<Outcome<Option<i64>>> {
         let budget = Budget::new(crate::check::budget::Limits {
             steps_max: None,
             memory_bytes_max: 1 << 20,
@@ -434,7 +427,19 @@ mod tests {
         };
         let mut search = Search::new(&model, ops, &budget)
             .unwrap_or_else(|_| panic!("a 1 MiB budget holds the first entry"));
-        match search.advance(1000) {
+        search.advance(1000)
+    }
+
+    #[test]
+    fn the_deepest_prefix_is_reported() {
+        // write(1) then read -> 2: write is placed, the read can never be.
+        let (w, r) = (RegInput::Write(Some(1)), RegInput::Read);
+        let (done, two) = (RegOutput::Done, RegOutput::Read(Some(2)));
+        let ops = vec![
+            op(&w, Some(&done), 0, Some(1)),
+            op(&r, Some(&two), 2, Some(3)),
+        ];
+        match first_outcome(ops) {
             Some(Outcome::Illegal { prefix, state }) => {
                 assert_eq!(prefix, vec![0]);
                 assert_eq!(state, Some(1));
@@ -458,18 +463,7 @@ mod tests {
             op(&w2, Some(&done), 1, Some(6)),
             op(&r, Some(&three), 10, Some(11)),
         ];
-        let budget = Budget::new(crate::check::budget::Limits {
-            steps_max: None,
-            memory_bytes_max: 1 << 20,
-            deadline: None,
-        });
-        let model = RegisterModel {
-            cas: false,
-            conventions: Default::default(),
-        };
-        let mut search = Search::new(&model, ops, &budget)
-            .unwrap_or_else(|_| panic!("a 1 MiB budget holds the first entry"));
-        match search.advance(1000) {
+        match first_outcome(ops) {
             Some(Outcome::Illegal { prefix, state }) => {
                 assert_eq!(prefix, vec![0, 1]);
                 assert_eq!(state, Some(2));

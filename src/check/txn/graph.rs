@@ -110,7 +110,11 @@ impl Inferred {
         let id = match self.key_ids.get(key) {
             Some(&id) => id,
             None => {
-                let id = u32::try_from(self.keys.len()).expect("fewer than 2^32 keys");
+                // Past 2^32 keys the graph is full, as past its edge bound.
+                let Ok(id) = u32::try_from(self.keys.len()) else {
+                    self.overflowed = true;
+                    return;
+                };
                 self.keys.push(key.to_string());
                 self.key_ids.insert(key.to_string(), id);
                 id
