@@ -6,7 +6,8 @@
 //! next element), write-read (`wr`: appended the last element a read saw)
 //! and read-write (`rw`: read a prefix the other extended) edges. The
 //! anomalies that need no cycle are found on the way: aborted reads (G1a),
-//! intermediate reads (G1b), elements read that nobody appended, elements
+//! intermediate reads (G1b), committed appends on top of aborted ones
+//! (dirty updates), elements read that nobody appended, elements
 //! read twice, reads that are not prefixes of one order, and reads that
 //! contradict the transaction's own appends (internal).
 use super::parse::{Mop, Status, Txn};
@@ -55,8 +56,8 @@ pub struct Edge {
 /// A non-cyclic anomaly, with the transactions involved.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Finding {
-    /// Elle's name: `G1a`, `G1b`, `internal`, `garbage-read`,
-    /// `duplicate-elements`, `incompatible-order`.
+    /// Elle's name: `G1a`, `G1b`, `dirty-update`, `internal`,
+    /// `garbage-read`, `duplicate-elements`, `incompatible-order`.
     pub class: &'static str,
     /// The transactions involved (indices into the transaction list).
     pub txns: Vec<usize>,
@@ -225,6 +226,9 @@ pub fn infer(txns: &[Txn], order: Order, edges_max: usize) -> Inferred {
             });
         }
     }
+    for (&key, &(order, _)) in &orders {
+        check_dirty_updates(txns, &writer, key, order, &mut out.findings);
+    }
     let committed = |w: usize| txns[w].status != Status::Aborted;
     for (&key, &(order, _)) in &orders {
         let owners: Vec<Option<usize>> = order
@@ -289,6 +293,42 @@ fn check_internal(t: usize, txn: &Txn, findings: &mut Vec<Finding>) {
                 own.clear();
             }
             Mop::Read { list: None, .. } | Mop::Write { .. } | Mop::ReadRegister { .. } => {}
+        }
+    }
+}
+
+/// Dirty updates in one key's version order (Elle's, beyond Adya's G1a):
+/// a committed transaction appended on top of an aborted one's append,
+/// so the aborted write is part of state a committed write built on.
+/// Appends of transactions that may have committed say nothing either
+/// way: they neither clear nor start a run after an aborted one.
+fn check_dirty_updates(
+    txns: &[Txn],
+    writer: &BTreeMap<(&str, i64), usize>,
+    key: &str,
+    order: &[i64],
+    findings: &mut Vec<Finding>,
+) {
+    // The aborted append since the latest committed one, if any.
+    let mut aborted: Option<(usize, i64)> = None;
+    for &v in order {
+        let Some(&w) = writer.get(&(key, v)) else {
+            continue;
+        };
+        match txns[w].status {
+            Status::Unknown => {}
+            Status::Aborted => aborted = Some((w, v)),
+            Status::Committed => {
+                if let Some((a, aborted_value)) = aborted.take() {
+                    findings.push(Finding {
+                        class: "dirty-update",
+                        txns: vec![a, w],
+                        explanation: format!(
+                            "key {key}: T{w} appended {v} after T{a}'s append of {aborted_value}, and T{a} aborted"
+                        ),
+                    });
+                }
+            }
         }
     }
 }

@@ -83,7 +83,8 @@ pub fn weakest_ruled_out(class: &str) -> Consistency {
     match class {
         "G-single" | "lost-update" => Consistency::SnapshotIsolation,
         "G2" => Consistency::Serializable,
-        // G0, G1a, G1b, G1c, and reads no serial order can explain.
+        // G0, G1a, G1b, G1c, dirty updates (Elle: they imply G1a), and
+        // reads no serial order can explain.
         _ => Consistency::ReadCommitted,
     }
 }
@@ -91,7 +92,8 @@ pub fn weakest_ruled_out(class: &str) -> Consistency {
 /// One anomaly: its class, the transactions, and the explanation.
 #[derive(Clone, Debug, Serialize)]
 pub struct Anomaly {
-    /// Elle's class name (`G0`, `G1a`, `G1b`, `G1c`, `G-single`, `G2`,
+    /// Elle's class name (`G0`, `G1a`, `G1b`, `G1c`, `dirty-update`,
+    /// `G-single`, `G2`,
     /// `*-realtime`, `*-process`, `lost-update`, `internal`, `garbage-read`,
     /// `duplicate-elements`, `incompatible-order`).
     pub class: String,

@@ -111,6 +111,65 @@ fn g1a_aborted_read() {
     assert_eq!(r.verdict, TxnVerdict::Violated);
 }
 
+/// A committed append on top of an aborted one (Elle's dirty update),
+/// which a read of the whole list shows beside the aborted read (G1a).
+#[test]
+fn dirty_update_is_a_committed_append_after_an_aborted_one() {
+    let lines = [
+        "0 ok 10 [[:append :x 1]]",
+        "1 fail 20 [[:append :x 2]]",
+        "2 ok 30 [[:append :x 3]]",
+        "3 ok 40 [[:r :x [1 2 3]]]",
+    ];
+    let r = check(&lines, Consistency::ReadCommitted);
+    assert_eq!(classes(&r), ["G1a", "dirty-update"]);
+    let dirty = &r.anomalies[1];
+    // The aborted writer first, then the committed one (processes 1, 2).
+    let processes: Vec<i64> = dirty.txns.iter().map(|t| t.process).collect();
+    assert_eq!(processes, [1, 2]);
+    let (a, c) = (dirty.txns[0].index, dirty.txns[1].index);
+    assert_eq!(
+        dirty.explanation,
+        [format!(
+            "key x: T{c} appended 3 after T{a}'s append of 2, and T{a} aborted"
+        )]
+    );
+    assert_eq!(
+        weakest_ruled_out("dirty-update"),
+        Consistency::ReadCommitted
+    );
+}
+
+/// Appends that may have committed neither start nor end a dirty run,
+/// and an aborted append nothing committed built on is only G1a.
+#[test]
+fn dirty_update_looks_past_unknown_appends_only() {
+    let lines = [
+        "1 fail 20 [[:append :x 2]]",
+        "4 info 25 [[:append :x 4]]",
+        "2 ok 30 [[:append :x 3]]",
+        "3 ok 40 [[:r :x [2 4 3]]]",
+    ];
+    let r = check(&lines, Consistency::ReadCommitted);
+    assert_eq!(classes(&r), ["G1a", "dirty-update"]);
+    let processes: Vec<i64> = r.anomalies[1].txns.iter().map(|t| t.process).collect();
+    assert_eq!(processes, [1, 2], "{:?}", r.anomalies[1]);
+    for tail in [
+        ["4 info 25 [[:append :x 4]]", "3 ok 40 [[:r :x [1 2 4]]]"],
+        ["4 fail 25 [[:append :x 4]]", "3 ok 40 [[:r :x [1 2 4]]]"],
+    ] {
+        let lines = [
+            "0 ok 10 [[:append :x 1]]",
+            "1 fail 20 [[:append :x 2]]",
+            tail[0],
+            tail[1],
+        ];
+        let r = check(&lines, Consistency::ReadCommitted);
+        assert!(!classes(&r).contains(&"dirty-update"), "{:?}", r.anomalies);
+        assert!(classes(&r).contains(&"G1a"));
+    }
+}
+
 #[test]
 fn g1b_intermediate_read() {
     let lines = [
