@@ -282,6 +282,62 @@ fn a_guided_search_finds_what_a_calm_sweep_cannot_and_its_runs_replay() {
     assert_eq!(strip(json(&one_thread)), strip(report));
 }
 
+/// A fault whose repair the failure does not need loses the repair: a
+/// crash that lasts until the liveness phase restarts the node is one
+/// fault event instead of two.
+#[test]
+fn shrink_drops_a_repair_the_failure_does_not_need() {
+    let text = r#"
+name = "ack-before-sync"
+protocol = "broadcast"
+nodes = 3
+duration = "10s"
+seed = 1
+
+[broadcast]
+persist = false
+gossip_interval = "200ms"
+
+[workload]
+clients = 4
+interval = "10ms"
+
+[checks]
+settle = "5s"
+
+[[faults]]
+at = "5s"
+action = "crash"
+node = 2
+
+[[faults]]
+at = "5300ms"
+action = "restart"
+node = 2
+"#;
+    let scenario = Scenario::parse(text, "ack-before-sync.toml").unwrap_or_else(|e| panic!("{e}"));
+    let seed = (0..20u64)
+        .find(|&seed| {
+            let result = faultline::run::run_config(&scenario, scenario.config(seed));
+            result
+                .violations
+                .iter()
+                .any(|v| v.check == "broadcast.delivery")
+        })
+        .expect("a crash right after acknowledgements loses a value (the fixture)");
+    let shrunk = faultline::explore::shrink::shrink(&scenario, seed, false, 200)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(shrunk.faults, (2, 1), "{}", shrunk.summary());
+    assert!(
+        matches!(
+            shrunk.config.faults[0].action,
+            faultline::sim::FaultAction::Crash(_)
+        ),
+        "{:?}",
+        shrunk.config.faults
+    );
+}
+
 /// Shrinking keeps the bug, not only the check: a correct saga under a
 /// harsh fault mix ends with a saga reported stuck (`saga.outcome/stuck`),
 /// and the shrunk scenario fails with that same kind.

@@ -4,8 +4,9 @@
 //! The random faults are first written out as a timed schedule (the nemesis
 //! draws its schedule before a run, so this changes nothing), then, in a
 //! fixed order: whole fault episodes (a fault and its repair) are dropped,
-//! ddmin-style in halves, quarters, ... single episodes; the remaining
-//! episodes are shortened; clients, operations and the duration are cut;
+//! ddmin-style in halves, quarters, ... single episodes; repairs are
+//! dropped where the fault may last until the liveness phase repairs it;
+//! the remaining episodes are shortened; clients, operations and the duration are cut;
 //! loss and duplication are set to zero; single episodes are dropped again,
 //! trying a few neighbouring seeds; all of it repeats while a pass helps
 //! (loss and duplication are tried at zero first too). Every candidate is
@@ -138,6 +139,27 @@ impl Shrinker<'_> {
                 Some(candidate) => *config = candidate,
                 None => i += 1,
             }
+        }
+    }
+
+    /// Drops the repair of each episode whose fault, left to last until
+    /// the liveness phase repairs everything, still fails: an unhealed
+    /// partition or a node that stays down is one fault event instead of
+    /// two, and often all a failure needed was the fault, not its end.
+    fn drop_repairs(&mut self, config: &mut SimConfig) {
+        let mut i = 0;
+        while let Some(episode) = episodes(&config.faults).get(i) {
+            if let [_, repair] = episode[..] {
+                let candidate = without(config, &[repair]);
+                if self.fails(&candidate) {
+                    *config = candidate;
+                    // The episodes regroup around the change: look at
+                    // this position again (each success removes a fault,
+                    // so this ends).
+                    continue;
+                }
+            }
+            i += 1;
         }
     }
 
@@ -293,6 +315,7 @@ pub fn shrink(
     loop {
         let before = config.clone();
         s.drop_episodes(&mut config);
+        s.drop_repairs(&mut config);
         s.shorten_episodes(&mut config);
         s.shrink_workload(&mut config, ops_before);
         s.shrink_duration(&mut config);
