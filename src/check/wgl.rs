@@ -140,8 +140,27 @@ struct Position {
 }
 
 impl Position {
-    fn toggle(&mut self, op: usize) {
-        self.bits[op / 64] ^= 1 << (op % 64);
+    /// Adds `op` to the linearized set (it must not be in it).
+    fn linearize(&mut self, op: usize) {
+        self.toggle(op, false);
+    }
+
+    /// Takes `op` out of the linearized set (it must be in it).
+    fn undo(&mut self, op: usize) {
+        self.toggle(op, true);
+    }
+
+    /// Flips `op`'s bit, which must be `was`: the set the memo keys on
+    /// is exactly the ops on the stack, or a cached configuration could
+    /// prune a branch that linearizes.
+    fn toggle(&mut self, op: usize, was: bool) {
+        let (word, bit) = (op / 64, 1u64 << (op % 64));
+        assert_eq!(
+            self.bits[word] & bit != 0,
+            was,
+            "op {op}: linearized twice, or undone while not linearized"
+        );
+        self.bits[word] ^= bit;
         self.zob ^= zobrist(op);
     }
 }
@@ -258,7 +277,7 @@ impl<'a, M: Model> Search<'a, M> {
             output,
             &mut self.candidates,
         );
-        self.pos.toggle(op);
+        self.pos.linearize(op);
         let unseen = take_unseen(
             self.model,
             &mut self.memo,
@@ -270,12 +289,12 @@ impl<'a, M: Model> Search<'a, M> {
         let unseen = match unseen {
             Ok(unseen) => unseen,
             Err(stop) => {
-                self.pos.toggle(op);
+                self.pos.undo(op);
                 return Some(Outcome::Stopped(stop));
             }
         };
         let Some((taken, new_state)) = unseen else {
-            self.pos.toggle(op);
+            self.pos.undo(op);
             self.node = self.list.next[self.node as usize];
             self.alt = 0;
             return None;
@@ -313,7 +332,7 @@ impl<'a, M: Model> Search<'a, M> {
             });
         };
         let op = self.list.op(frame.node);
-        self.pos.toggle(op);
+        self.pos.undo(op);
         self.list.unlift(frame.node);
         self.remaining += usize::from(self.ops[op].return_time.is_some());
         self.pos.state = frame.prev_state;
