@@ -433,20 +433,52 @@ mod tests {
         assert_eq!(walk(&list), before);
     }
 
-    /// The outcome of searching `ops` (a register) for up to 1,000 steps.
-    fn first_outcome(ops: Vec<PartOp<'_, RegisterModel>>) -> Option<Outcome<Option<i64>>> {
-        let budget = Budget::new(crate::check::budget::Limits {
+    const MODEL: RegisterModel = RegisterModel {
+        cas: false,
+        conventions: crate::check::models::register::Conventions {
+            initial: None,
+            nil_read: crate::check::models::register::NilRead::Value,
+        },
+    };
+
+    fn budget() -> Budget {
+        Budget::new(crate::check::budget::Limits {
             steps_max: None,
             memory_bytes_max: 1 << 20,
             deadline: None,
-        });
-        let model = RegisterModel {
-            cas: false,
-            conventions: Default::default(),
-        };
-        let mut search = Search::new(&model, ops, &budget)
+        })
+    }
+
+    /// The outcome of searching `ops` (a register) for up to 1,000 steps.
+    fn first_outcome(ops: Vec<PartOp<'_, RegisterModel>>) -> Option<Outcome<Option<i64>>> {
+        let budget = budget();
+        let mut search = Search::new(&MODEL, ops, &budget)
             .unwrap_or_else(|_| panic!("a 1 MiB budget holds the first entry"));
         search.advance(1000)
+    }
+
+    /// A search stopped part-way says how far it got: each step of a
+    /// sequential history linearizes one op, so after `k` steps it has
+    /// taken `k` and its deepest prefix holds `k` ops (what an undecided
+    /// verdict reports), and it resumes from there.
+    #[test]
+    fn a_search_counts_its_steps_and_depth_and_resumes() {
+        let inputs: Vec<RegInput> = (0..10).map(|v| RegInput::Write(Some(v))).collect();
+        let done = RegOutput::Done;
+        let ops = inputs
+            .iter()
+            .enumerate()
+            .map(|(i, w)| op(w, Some(&done), 10 * i as u64, Some(10 * i as u64 + 5)))
+            .collect();
+        let budget = budget();
+        let mut search = Search::new(&MODEL, ops, &budget)
+            .unwrap_or_else(|_| panic!("a 1 MiB budget holds the first entry"));
+        assert!(search.advance(4).is_none(), "undecided after 4 of 10 ops");
+        assert_eq!((search.steps(), search.deepest()), (4, 4));
+        assert!(search.advance(3).is_none());
+        assert_eq!((search.steps(), search.deepest()), (7, 7));
+        assert!(matches!(search.advance(100), Some(Outcome::Linearizable)));
+        assert_eq!(search.steps(), 10);
     }
 
     #[test]
