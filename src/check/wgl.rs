@@ -457,6 +457,67 @@ mod tests {
         search.advance(1000)
     }
 
+    /// A counter whose `bump` adds 1 or 2 (a nondeterministic model, as a
+    /// user's may be): `true` is a bump, `false` with an output a read.
+    struct Bumper;
+
+    impl Model for Bumper {
+        type State = i64;
+        type Input = bool;
+        type Output = i64;
+
+        fn name(&self) -> &'static str {
+            "bumper"
+        }
+
+        fn init(&self) -> i64 {
+            0
+        }
+
+        fn step(&self, state: &i64, bump: &bool, output: Option<&i64>, next: &mut Vec<i64>) {
+            match (bump, output) {
+                (true, _) => next.extend([state + 1, state + 2]),
+                (false, Some(read)) if read != state => {}
+                (false, _) => next.push(*state),
+            }
+        }
+
+        fn encode(&self, _op: &crate::check::history::Op) -> Result<(bool, Option<i64>), String> {
+            Err("built by hand in tests".to_string())
+        }
+
+        fn describe_state(&self, state: &i64) -> String {
+            state.to_string()
+        }
+    }
+
+    /// When an op may lead to several states, backtracking tries the next
+    /// one: a bump then a read of 2 linearizes only through the bump's
+    /// second outcome.
+    #[test]
+    fn backtracking_tries_an_op_s_next_possible_state() {
+        let (bump, read) = (true, false);
+        let two = 2;
+        let ops = vec![
+            PartOp::<Bumper> {
+                input: &bump,
+                output: None,
+                call_time: 0,
+                return_time: Some(1),
+            },
+            PartOp::<Bumper> {
+                input: &read,
+                output: Some(&two),
+                call_time: 2,
+                return_time: Some(3),
+            },
+        ];
+        let budget = budget();
+        let mut search = Search::new(&Bumper, ops, &budget)
+            .unwrap_or_else(|_| panic!("a 1 MiB budget holds the first entry"));
+        assert!(matches!(search.advance(100), Some(Outcome::Linearizable)));
+    }
+
     /// A search stopped part-way says how far it got: each step of a
     /// sequential history linearizes one op, so after `k` steps it has
     /// taken `k` and its deepest prefix holds `k` ops (what an undecided
