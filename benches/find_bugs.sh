@@ -23,11 +23,7 @@ filter=${3:-}
 source "$root/benches/mutants/common.sh"
 
 scenarios_of() {
-  case "$1" in
-    raft) echo "raft-calm raft-unreliable" ;;
-    twopc) echo "2pc-calm 2pc-lossy" ;;
-    saga) echo "saga-happy saga-lossy" ;;
-  esac
+  echo "$(calm_of "$1") $(lossy_of "$1")"
 }
 
 # The smallest offset of a seed that fails in the mutant's explore --json

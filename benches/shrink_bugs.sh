@@ -14,13 +14,6 @@ filter=${2:-}
 # shellcheck source=benches/mutants/common.sh
 source "$root/benches/mutants/common.sh"
 
-lossy_of() {
-  case "$1" in raft) echo raft-unreliable ;; twopc) echo 2pc-lossy ;; saga) echo saga-lossy ;; esac
-}
-calm_of() {
-  case "$1" in raft) echo raft-calm ;; twopc) echo 2pc-calm ;; saga) echo saga-happy ;; esac
-}
-
 echo "| bug | failing run | check | fault events before -> after shrinking |"
 echo "|---|---|---|---|"
 for patch in "$root"/benches/mutants/*.patch; do

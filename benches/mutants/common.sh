@@ -1,7 +1,8 @@
 # Shared by benches/find_bugs.sh and benches/shrink_bugs.sh (sourced, with
 # $root set): a scratch worktree of HEAD in $tree (removed on exit), the
-# mutant binary $bin, a function that builds one patch, and a generic
-# [swarm] block with buggify to append to a scenario.
+# mutant binary $bin, a function that builds one patch, each protocol's
+# generic calm and lossy scenarios, and a generic [swarm] block with
+# buggify to append to a scenario.
 work=$(mktemp -d)
 tree=$work/tree
 git -C "$root" worktree add --detach -q "$tree" HEAD
@@ -39,3 +40,11 @@ pause = { every = ["2s", "15s"], duration = ["100ms", "2s"] }
 buggify = [0.0, 0.2]
 crash_after_send = [0.0, 0.1]
 '
+
+# The generic calm and lossy scenarios of protocol $1 (a patch's prefix).
+calm_of() {
+  case "$1" in raft) echo raft-calm ;; twopc) echo 2pc-calm ;; saga) echo saga-happy ;; esac
+}
+lossy_of() {
+  case "$1" in raft) echo raft-unreliable ;; twopc) echo 2pc-lossy ;; saga) echo saga-lossy ;; esac
+}
