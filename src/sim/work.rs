@@ -208,9 +208,11 @@ impl WorkMeter {
     }
 
     /// The baseline: the lower quartile of events per full window of the
-    /// fault phase (`None` when the fault phase is shorter than a window).
-    /// A quartile rather than the median, so a storm that set in early in
-    /// the fault phase does not become its own baseline.
+    /// fault phase, at least the floor (`None` when the fault phase is
+    /// shorter than a window): the figure the verdict compares against,
+    /// and the one the run's metrics report. A quartile rather than the
+    /// median, so a storm that set in early in the fault phase does not
+    /// become its own baseline.
     pub fn baseline_window(&self) -> Option<u64> {
         let full = (self.fault_end_ns / self.window_ns) as usize;
         let mut counts: Vec<u64> = self.windows.iter().take(full).copied().collect();
@@ -221,7 +223,7 @@ impl WorkMeter {
             }
         }
         counts.sort_unstable();
-        counts.get(counts.len() / 4).copied()
+        counts.get(counts.len() / 4).map(|&q| q.max(self.floor))
     }
 
     /// The verdict at the end of a run that reached its end at `end`.
@@ -233,7 +235,6 @@ impl WorkMeter {
             return WorkVerdict::NotApplicable("the fault phase is shorter than the window");
         };
         let last = self.last_window();
-        let baseline = baseline.max(self.floor);
         let limit = self.bound.factor * baseline as f64;
         if (last as f64) <= limit {
             return WorkVerdict::Held { last, baseline };
@@ -315,12 +316,18 @@ mod tests {
             for k in 0..11u64 {
                 m.event(SimTime::from_nanos(5_500_000_000 + k));
             }
-            m.verdict(SimTime::from_nanos(6_000_000_000))
+            (
+                m.verdict(SimTime::from_nanos(6_000_000_000)),
+                m.baseline_window(),
+            )
         };
-        assert!(matches!(run(1), WorkVerdict::Violated(_)), "{:?}", run(1));
+        assert!(matches!(run(1).0, WorkVerdict::Violated(_)), "{:?}", run(1));
+        // What the metrics report is the baseline the verdict used.
+        assert_eq!(run(1).1, Some(1));
+        assert_eq!(run(4).1, Some(4));
         assert!(
             matches!(
-                run(4),
+                run(4).0,
                 WorkVerdict::Held {
                     last: 11,
                     baseline: 4
