@@ -111,16 +111,18 @@ impl<S: Eq> Memo<S> {
         }
     }
 
-    /// Bytes the next insert allocates beyond [`Memo::bytes`] at its peak:
-    /// a fuller chunk and, at half load, a table of twice the slots (the
-    /// old table is still held while the new one fills).
+    /// Bytes the next insert adds to [`Memo::bytes`]: a full chunk's
+    /// new, larger allocation and, at half load, a table of twice the
+    /// slots. Each is whole, not its difference from the old one: the old
+    /// allocation is still held while the new one fills, and `bytes`
+    /// keeps counting it (as retired), so the bound covers the transient.
     pub(crate) fn growth_bytes(&self) -> usize {
         let (c, o) = self.locate(self.len);
         let mut extra = 0;
         if c == self.entries.len() || self.entries[c].len() == self.entries[c].capacity() {
             let have = self.entries.get(c).map_or(0, Vec::capacity);
             let want = next_chunk_capacity(have, o, self.per_chunk);
-            extra += (want - have) * (self.words * 8 + std::mem::size_of::<(u64, S)>());
+            extra += want * (self.words * 8 + std::mem::size_of::<(u64, S)>());
         }
         if (self.len + 1) * 2 > self.table.len() {
             extra += (self.table.len() * 2).max(TABLE_SLOTS_FIRST) * 4;
@@ -222,4 +224,80 @@ impl<S: Eq> Memo<S> {
 /// doubling from 64 entries up to `per_chunk`.
 fn next_chunk_capacity(have: usize, offset: usize, per_chunk: usize) -> usize {
     (have * 2).max(64).max(offset + 1).min(per_chunk)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bits(words: usize, i: usize) -> Vec<u64> {
+        (0..words)
+            .map(|w| (i as u64).wrapping_mul(0x9E37).wrapping_add(w as u64))
+            .collect()
+    }
+
+    /// Each insert grows [`Memo::bytes`] by exactly what
+    /// [`Memo::growth_bytes`] announced before it (plus the state's heap
+    /// bytes), through chunk growth, new chunks and table doubling; and
+    /// every entry is found again, at its index.
+    #[test]
+    fn growth_is_announced_exactly_and_entries_are_found() {
+        // One word: 32,768 entries per chunk, so 40,000 fill a second one;
+        // 4,096 words: 8 per chunk.
+        for (words, n) in [(1, 40_000usize), (4096, 40)] {
+            let mut memo: Memo<u32> = Memo::new(words);
+            let hash = |i: usize| zobrist(i) ^ hash_state(&(i as u32));
+            for i in 0..n {
+                let b = bits(words, i);
+                assert!(!memo.contains(hash(i), &b, &(i as u32)));
+                let (before, growth) = (memo.bytes(), memo.growth_bytes());
+                let idx = memo
+                    .insert_new(hash(i), &b, i as u32, 3)
+                    .unwrap_or_else(|e| panic!("{e:?}"));
+                assert_eq!(idx as usize, i);
+                assert_eq!(
+                    memo.bytes(),
+                    before + growth + 3,
+                    "insert {i} with {words} words"
+                );
+            }
+            for i in 0..n {
+                assert!(memo.contains(hash(i), &bits(words, i), &(i as u32)));
+                assert_eq!(*memo.state(i as u32), i as u32);
+            }
+        }
+    }
+
+    /// Entries that share a hash are told apart by their bitsets and
+    /// states, and each is found past the other in the table.
+    #[test]
+    fn a_hash_collision_is_told_apart_by_bits_and_state() {
+        let mut memo: Memo<u32> = Memo::new(2);
+        assert!(
+            !memo.contains(7, &[1, 2], &5),
+            "an empty memo holds nothing"
+        );
+        memo.insert_new(7, &[1, 2], 5, 0)
+            .unwrap_or_else(|e| panic!("{e:?}"));
+        assert!(memo.contains(7, &[1, 2], &5));
+        assert!(!memo.contains(7, &[1, 3], &5));
+        assert!(!memo.contains(7, &[1, 2], &6));
+        assert!(!memo.contains(8, &[1, 2], &5));
+        memo.insert_new(7, &[1, 3], 5, 0)
+            .unwrap_or_else(|e| panic!("{e:?}"));
+        memo.insert_new(7, &[1, 2], 6, 0)
+            .unwrap_or_else(|e| panic!("{e:?}"));
+        for (b, s) in [([1, 2], 5), ([1, 3], 5), ([1, 2], 6)] {
+            assert!(memo.contains(7, &b, &s), "{b:?} {s}");
+        }
+        assert!(!memo.contains(7, &[1, 3], &6));
+    }
+
+    /// The Zobrist words are distinct, so a set's hash tells sets apart.
+    #[test]
+    fn zobrist_words_are_distinct() {
+        let words: std::collections::BTreeSet<u64> = (0..100_000).map(zobrist).collect();
+        assert_eq!(words.len(), 100_000);
+        assert!(!words.contains(&0));
+    }
 }

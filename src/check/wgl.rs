@@ -518,6 +518,71 @@ mod tests {
         assert!(matches!(search.advance(100), Some(Outcome::Linearizable)));
     }
 
+    /// A configuration reached again by another path is skipped for the
+    /// op's next possible state: two concurrent bumps then a read of 4
+    /// linearize only as +2 +2, and each order reaches (both bumped, 3)
+    /// first, already cached from the other order.
+    #[test]
+    fn a_cached_configuration_gives_way_to_the_next_possible_state() {
+        let (bump, read) = (true, false);
+        let four = 4;
+        let bumped = |call| PartOp::<Bumper> {
+            input: &bump,
+            output: None,
+            call_time: call,
+            return_time: Some(10),
+        };
+        let ops = vec![
+            bumped(0),
+            bumped(1),
+            PartOp::<Bumper> {
+                input: &read,
+                output: Some(&four),
+                call_time: 20,
+                return_time: Some(21),
+            },
+        ];
+        let budget = budget();
+        let mut search = Search::new(&Bumper, ops, &budget)
+            .unwrap_or_else(|_| panic!("a 1 MiB budget holds the first entry"));
+        assert!(matches!(search.advance(1000), Some(Outcome::Linearizable)));
+    }
+
+    /// The memo asks for its next growth before it grows: a search that
+    /// runs out of memory stops with the budget never passed.
+    #[test]
+    fn a_search_stops_before_its_memo_outgrows_the_memory_budget() {
+        // 16 concurrent writes and a read of a value none wrote: every
+        // subset of the writes is a configuration to cache.
+        let inputs: Vec<RegInput> = (0..16).map(|v| RegInput::Write(Some(v))).collect();
+        let (done, never) = (RegOutput::Done, RegOutput::Read(Some(99)));
+        let read = RegInput::Read;
+        let mut ops: Vec<PartOp<'_, RegisterModel>> = inputs
+            .iter()
+            .map(|w| op(w, Some(&done), 0, Some(100)))
+            .collect();
+        ops.push(op(&read, Some(&never), 200, Some(201)));
+        let max = 1 << 16;
+        let budget = Budget::new(crate::check::budget::Limits {
+            steps_max: None,
+            memory_bytes_max: max,
+            deadline: None,
+        });
+        let mut search = Search::new(&MODEL, ops, &budget)
+            .unwrap_or_else(|_| panic!("64 KiB holds the first entry"));
+        let outcome = search.advance(10_000_000);
+        assert!(
+            matches!(outcome, Some(Outcome::Stopped(Exhausted::Memory { .. }))),
+            "{:?}",
+            outcome.map(|o| matches!(o, Outcome::Linearizable))
+        );
+        assert!(
+            budget.memory_bytes_peak() <= max,
+            "peak {} of a {max}-byte budget",
+            budget.memory_bytes_peak()
+        );
+    }
+
     /// A search stopped part-way says how far it got: each step of a
     /// sequential history linearizes one op, so after `k` steps it has
     /// taken `k` and its deepest prefix holds `k` ops (what an undecided
