@@ -69,6 +69,26 @@ fn json_output_has_the_documented_fields() {
     assert_eq!(cx["cannot_place"][0]["reason"], "rejected_by_model");
 }
 
+/// `--json` names the model as the command line does: scripts key on it.
+#[test]
+fn json_names_each_model_as_the_command_line_does() {
+    let kv = r#"{"process": 0, "type": "invoke", "f": "put", "key": "x", "value": "a", "time_ns": 10}
+{"process": 0, "type": "ok", "f": "put", "key": "x", "value": "a", "time_ns": 20}
+"#;
+    let register: String = JSON_OK.lines().take(4).map(|l| format!("{l}\n")).collect();
+    for (model, text) in [
+        ("register", register.as_str()),
+        ("cas-register", JSON_OK),
+        ("kv", kv),
+    ] {
+        let path = temp_file(&format!("{model}-named.jsonl"), text.as_bytes());
+        let out = check(&path, &["--model", model, "--json"]);
+        assert_eq!(out.status.code(), Some(0), "{model}");
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+        assert_eq!(v["model"], model);
+    }
+}
+
 #[test]
 fn the_same_history_reads_alike_in_every_format() {
     let edn = "[{:process 0, :type :invoke, :f :write, :value 1}\n {:process 0, :type :ok, :f :write, :value 1}\n {:process 1 :type :invoke :f :read :value nil}\n {:process 1 :type :ok :f :read :value nil}]";
