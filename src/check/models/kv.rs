@@ -198,4 +198,49 @@ mod tests {
         KvModel.step(&"z".to_string(), &op, None, &mut next);
         assert!(next.is_empty());
     }
+
+    /// An append's new state is the old one and the suffix, and owns
+    /// exactly their bytes: the memory budget counts states by capacity.
+    #[test]
+    fn an_append_concatenates_into_exactly_its_bytes() {
+        let mut next = Vec::new();
+        KvModel.step(
+            &"abc".to_string(),
+            &KvInput::Append("de".into()),
+            None,
+            &mut next,
+        );
+        assert_eq!(next, ["abcde"]);
+        assert_eq!(KvModel.state_heap_bytes(&next[0]), 5);
+        assert_eq!(KvModel.describe_state(&next[0]), "\"abcde\"");
+    }
+
+    /// Ops are partitioned by key, in key order, each keeping its ops'
+    /// order; an op without a key falls in the partition of "".
+    #[test]
+    fn ops_are_partitioned_by_key() {
+        let with_key = |key: Option<&str>| Op {
+            key: key.map(str::to_string),
+            ..cas(vec![])
+        };
+        let ops = [
+            with_key(Some("y")),
+            with_key(Some("x")),
+            with_key(None),
+            with_key(Some("y")),
+        ];
+        let parts: Vec<(Option<String>, Vec<usize>)> = KvModel
+            .partition(&ops)
+            .into_iter()
+            .map(|p| (p.key, p.ops))
+            .collect();
+        assert_eq!(
+            parts,
+            [
+                (Some(String::new()), vec![2]),
+                (Some("x".to_string()), vec![1]),
+                (Some("y".to_string()), vec![0, 3]),
+            ]
+        );
+    }
 }
