@@ -243,4 +243,45 @@ mod tests {
             ]
         );
     }
+
+    /// A kv key whose written values are unique is decided directly, and
+    /// its state before any write is the empty string: a get of "" before
+    /// the first put is what it held, a get of "b" is not.
+    #[test]
+    fn unique_puts_are_decided_directly_from_the_empty_string() {
+        use crate::check::history::{parse_str, Format};
+        use crate::check::{check_history, CheckOptions, ModelKind, Verdict};
+        let history = |first_read: &str| {
+            let text = format!(
+                r#"{{"process": 0, "type": "invoke", "f": "get", "key": "x", "time_ns": 1}}
+{{"process": 0, "type": "ok", "f": "get", "key": "x", "value": "{first_read}", "time_ns": 2}}
+{{"process": 1, "type": "invoke", "f": "put", "key": "x", "value": "a", "time_ns": 3}}
+{{"process": 1, "type": "ok", "f": "put", "key": "x", "value": "a", "time_ns": 4}}
+{{"process": 0, "type": "invoke", "f": "put", "key": "x", "value": "b", "time_ns": 5}}
+{{"process": 0, "type": "ok", "f": "put", "key": "x", "value": "b", "time_ns": 6}}
+"#
+            );
+            parse_str(&text, Some(Format::Json), "kv.jsonl").unwrap_or_else(|e| panic!("{e}"))
+        };
+        let opts = CheckOptions {
+            threads: 1,
+            ..CheckOptions::default()
+        };
+        let ok =
+            check_history(ModelKind::Kv, &history(""), &opts).unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            matches!(ok.verdict, Verdict::Linearizable),
+            "{:?}",
+            ok.verdict
+        );
+        assert_eq!(ok.partitions_unique, 1);
+        let bad =
+            check_history(ModelKind::Kv, &history("b"), &opts).unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            matches!(bad.verdict, Verdict::Illegal(_)),
+            "{:?}",
+            bad.verdict
+        );
+        assert_eq!(bad.partitions_unique, 1);
+    }
 }

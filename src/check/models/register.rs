@@ -186,3 +186,17 @@ fn cas_args(value: &Value) -> Result<RegInput, String> {
         )),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `--nil-read` takes exactly its two documented values.
+    #[test]
+    fn nil_read_parses_its_two_names_only() {
+        assert_eq!(NilRead::parse("value"), Some(NilRead::Value));
+        assert_eq!(NilRead::parse("unknown"), Some(NilRead::Unknown));
+        assert_eq!(NilRead::parse("nil"), None);
+        assert_eq!(NilRead::parse(""), None);
+    }
+}
