@@ -199,4 +199,50 @@ mod tests {
         assert_eq!(NilRead::parse("nil"), None);
         assert_eq!(NilRead::parse(""), None);
     }
+
+    fn model(cas: bool) -> RegisterModel {
+        RegisterModel {
+            cas,
+            conventions: Conventions::default(),
+        }
+    }
+
+    /// States read as a counterexample shows them.
+    #[test]
+    fn states_are_described_as_values_or_nil() {
+        assert_eq!(model(false).describe_state(&None), "nil");
+        assert_eq!(model(false).describe_state(&Some(-3)), "-3");
+    }
+
+    /// An op the model lacks is refused with the ops it has, per model.
+    #[test]
+    fn an_unknown_op_is_refused_naming_the_model_s_ops() {
+        let op = crate::check::history::Op {
+            index: 0,
+            process: 0,
+            f: "incr".into(),
+            key: None,
+            input: Value::Nil,
+            output: None,
+            call_time: 0,
+            return_time: None,
+            call_line: 1,
+            return_line: None,
+        };
+        for (cas, expected) in [
+            (
+                false,
+                "the register model has no operation :incr (expected :read or :write)",
+            ),
+            (
+                true,
+                "the cas-register model has no operation :incr (expected :read, :write or :cas)",
+            ),
+        ] {
+            assert_eq!(
+                model(cas).encode(&op).map(|_| ()),
+                Err(expected.to_string())
+            );
+        }
+    }
 }
