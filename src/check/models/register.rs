@@ -214,6 +214,23 @@ mod tests {
         assert_eq!(model(false).describe_state(&Some(-3)), "-3");
     }
 
+    /// A cas takes exactly `[old new]`: a list of three is refused (with
+    /// only the length guard gone it would be read as its first two).
+    #[test]
+    fn a_cas_takes_exactly_old_and_new() {
+        let ints = |v: &[i64]| Value::List(v.iter().map(|&i| Value::Int(i)).collect());
+        assert!(matches!(
+            cas_args(&ints(&[1, 2])),
+            Ok(RegInput::Cas(Some(1), Some(2)))
+        ));
+        for bad in [ints(&[1, 2, 3]), ints(&[1]), ints(&[])] {
+            assert_eq!(
+                cas_args(&bad).map(|_| ()),
+                Err("expected the cas value to be [old new], found a list".to_string())
+            );
+        }
+    }
+
     /// An op the model lacks is refused with the ops it has, per model.
     #[test]
     fn an_unknown_op_is_refused_naming_the_model_s_ops() {
