@@ -143,9 +143,11 @@ impl Shrinker<'_> {
     }
 
     /// Drops the repair of each episode whose fault, left to last until
-    /// the liveness phase repairs everything, still fails: an unhealed
-    /// partition or a node that stays down is one fault event instead of
-    /// two, and often all a failure needed was the fault, not its end.
+    /// the liveness phase repairs everything (a skewed clock stays
+    /// skewed: the liveness phase leaves clocks alone), still fails: an
+    /// unhealed partition or a node that stays down is one fault event
+    /// instead of two, and often all a failure needed was the fault, not
+    /// its end.
     fn drop_repairs(&mut self, config: &mut SimConfig) {
         let mut i = 0;
         while let Some(episode) = episodes(&config.faults).get(i) {
