@@ -449,11 +449,20 @@ mod tests {
         })
     }
 
+    /// A search of `ops` under `budget`, which holds its first entry.
+    fn search_of<'a, M: Model>(
+        model: &'a M,
+        ops: Vec<PartOp<'a, M>>,
+        budget: &'a Budget,
+    ) -> Search<'a, M> {
+        Search::new(model, ops, budget)
+            .unwrap_or_else(|_| panic!("the budget holds the first entry"))
+    }
+
     /// The outcome of searching `ops` (a register) for up to 1,000 steps.
     fn first_outcome(ops: Vec<PartOp<'_, RegisterModel>>) -> Option<Outcome<Option<i64>>> {
         let budget = budget();
-        let mut search = Search::new(&MODEL, ops, &budget)
-            .unwrap_or_else(|_| panic!("a 1 MiB budget holds the first entry"));
+        let mut search = search_of(&MODEL, ops, &budget);
         search.advance(1000)
     }
 
@@ -513,8 +522,7 @@ mod tests {
             },
         ];
         let budget = budget();
-        let mut search = Search::new(&Bumper, ops, &budget)
-            .unwrap_or_else(|_| panic!("a 1 MiB budget holds the first entry"));
+        let mut search = search_of(&Bumper, ops, &budget);
         assert!(matches!(search.advance(100), Some(Outcome::Linearizable)));
     }
 
@@ -543,8 +551,7 @@ mod tests {
             },
         ];
         let budget = budget();
-        let mut search = Search::new(&Bumper, ops, &budget)
-            .unwrap_or_else(|_| panic!("a 1 MiB budget holds the first entry"));
+        let mut search = search_of(&Bumper, ops, &budget);
         assert!(matches!(search.advance(1000), Some(Outcome::Linearizable)));
     }
 
@@ -568,8 +575,7 @@ mod tests {
             memory_bytes_max: max,
             deadline: None,
         });
-        let mut search = Search::new(&MODEL, ops, &budget)
-            .unwrap_or_else(|_| panic!("64 KiB holds the first entry"));
+        let mut search = search_of(&MODEL, ops, &budget);
         let outcome = search.advance(10_000_000);
         assert!(
             matches!(outcome, Some(Outcome::Stopped(Exhausted::Memory { .. }))),
@@ -597,8 +603,7 @@ mod tests {
             .map(|(i, w)| op(w, Some(&done), 10 * i as u64, Some(10 * i as u64 + 5)))
             .collect();
         let budget = budget();
-        let mut search = Search::new(&MODEL, ops, &budget)
-            .unwrap_or_else(|_| panic!("a 1 MiB budget holds the first entry"));
+        let mut search = search_of(&MODEL, ops, &budget);
         assert!(search.advance(4).is_none(), "undecided after 4 of 10 ops");
         assert_eq!((search.steps(), search.deepest()), (4, 4));
         assert!(search.advance(3).is_none());
