@@ -15,6 +15,62 @@ use proptest::prelude::*;
 
 const FILE: &str = "mutant.toml";
 
+/// A valid service scenario, short enough to run each parsing mutant.
+const SERVICE: &str = r#"name = "service-mutant"
+protocol = "service"
+nodes = 2
+duration = "3s"
+max_events = 200000
+
+[workload]
+clients = 2
+interval = "50ms"
+
+[service]
+rate = 50.0
+deadline = "500ms"
+attempt_timeout = "200ms"
+balance = "two-choices"
+window = "500ms"
+phases = [{ at = "1s", for = "500ms", x = 3.0, kind = "spike" }]
+
+[service.retry]
+retries = 2
+base = "10ms"
+jitter = "decorrelated"
+
+[service.budget]
+ratio = 0.2
+
+[service.breaker]
+failures = 3
+open_for = "200ms"
+
+[service.server]
+concurrency = 2
+queue = 5
+discipline = "lifo"
+service_time = { dist = "lognormal", median = "10ms", sigma = 0.5, max = "100ms" }
+slowdown = 0.5
+shed_after = "100ms"
+drop_expired = true
+error_rate = 0.1
+
+[[service.slow]]
+node = 1
+at = "500ms"
+for = "1s"
+factor = 3.0
+
+[service.recovery]
+within = "1s"
+baseline = "1s"
+
+[service.slo]
+availability = 0.5
+p99 = "400ms"
+"#;
+
 /// A valid scenario that touches every section and most fields.
 const VALID: &str = r#"# A scenario for mutation.
 name = "mutant"
@@ -277,6 +333,12 @@ fn check_text(text: &str) -> Result<(), TestCaseError> {
 }
 
 #[test]
+fn the_service_mutation_base_is_valid() {
+    let scenario = Scenario::parse(SERVICE, FILE).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(scenario.nodes, 2);
+}
+
+#[test]
 fn the_mutation_base_is_valid() {
     let scenario = Scenario::parse(VALID, FILE).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(scenario.nodes, 5);
@@ -331,6 +393,21 @@ proptest! {
     #[test]
     fn one_mutation_of_a_valid_scenario_parses_or_points_inside(m in mutation()) {
         check_text(&apply(VALID, &m))?;
+    }
+
+    /// The same for the service table, whose options nest tables, lists of
+    /// tables and a tagged distribution; a mutant that parses also runs
+    /// (briefly) without a panic.
+    #[test]
+    fn mutations_of_a_service_scenario_parse_or_point_inside_and_run(
+        ms in proptest::collection::vec(mutation(), 1..4)
+    ) {
+        let text = ms.iter().fold(SERVICE.to_string(), |t, m| apply(&t, m));
+        check_text(&text)?;
+        if let Ok(scenario) = Scenario::parse(&text, FILE) {
+            let options = faultline::run::RunOptions::default();
+            let _ = faultline::run::run(&scenario, 1, options);
+        }
     }
 
     #[test]

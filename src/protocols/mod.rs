@@ -9,6 +9,7 @@ pub mod raft;
 pub mod registry;
 pub mod report_section;
 pub mod saga;
+pub mod service;
 pub mod store;
 pub mod twopc;
 pub mod txncheck;

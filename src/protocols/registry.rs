@@ -373,7 +373,7 @@ impl Registry {
 
     /// Every built-in protocol.
     pub fn builtin() -> Self {
-        use super::{broadcast, raft, saga, store, twopc};
+        use super::{broadcast, raft, saga, service, store, twopc};
         Registry::empty()
             .with(broadcast::Def)
             .with(store::QuorumDef)
@@ -381,6 +381,7 @@ impl Registry {
             .with(twopc::Def)
             .with(saga::Def)
             .with(raft::Def)
+            .with(service::Def)
     }
 
     /// This registry with `def` added. Panics if its name, or a table it

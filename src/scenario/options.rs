@@ -20,6 +20,7 @@ pub struct OptionsInput<'a> {
     pub(crate) nodes: usize,
     pub(crate) nodes_span: Range<usize>,
     pub(crate) clients: usize,
+    pub(crate) duration: crate::time::SimDuration,
 }
 
 impl OptionsInput<'_> {
@@ -31,6 +32,11 @@ impl OptionsInput<'_> {
     /// Workload clients.
     pub fn clients(&self) -> usize {
         self.clients
+    }
+
+    /// The fault phase's length (`duration`): the workload runs until then.
+    pub fn duration(&self) -> crate::time::SimDuration {
+        self.duration
     }
 
     /// Reads table `name` (one the protocol declared) into `T`, or

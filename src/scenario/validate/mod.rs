@@ -357,6 +357,7 @@ impl Validator<'_> {
             nodes,
             nodes_span: raw.nodes.span(),
             clients,
+            duration: *raw.duration.get_ref(),
         };
         entry.plan(&input)
     }

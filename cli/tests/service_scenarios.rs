@@ -1,0 +1,113 @@
+//! Every shipped service scenario ends as its `[checks] expect` says across
+//! a sweep of seeds (CI runs 1,000 each), and shows what its story
+//! promises: fixed retries without backoff keep goodput under half its
+//! level after the spike (metastable), while a retry budget or a circuit
+//! breaker brings it back to at least 90% within the recovery bound.
+
+mod common;
+
+use common::{scenario_text, sweep};
+use faultline::run::{run, RunOptions};
+use faultline::scenario::Scenario;
+use faultline::sim::RunResult;
+
+const SEEDS: u64 = 8;
+
+fn share(r: &RunResult, key: &str) -> f64 {
+    r.metrics
+        .get(key)
+        .and_then(|v| v.as_f64())
+        .unwrap_or(f64::NAN)
+}
+
+/// Goodput once the recovery bound has passed, over goodput before the trigger.
+fn recovered(r: &RunResult) -> f64 {
+    share(r, "service_good_share_after_recovery_bound") / share(r, "service_baseline_good_share")
+}
+
+#[test]
+fn fixed_retries_without_backoff_stay_collapsed_after_the_spike() {
+    for r in sweep("service-retry-storm.toml", SEEDS) {
+        assert!(
+            share(&r, "service_baseline_good_share") > 0.95,
+            "seed {}: healthy before",
+            r.seed
+        );
+        assert!(
+            recovered(&r) < 0.5,
+            "seed {}: {:.2} of the level before",
+            r.seed,
+            recovered(&r)
+        );
+        assert!(
+            share(&r, "service_amplification") > 2.0,
+            "seed {}: retries amplify",
+            r.seed
+        );
+        assert!(
+            common::metric(&r, "service_wasted") > 1000,
+            "seed {}: work for no one",
+            r.seed
+        );
+    }
+}
+
+#[test]
+fn a_retry_budget_or_a_breaker_brings_goodput_back() {
+    for file in ["service-retry-budget.toml", "service-retry-breaker.toml"] {
+        for r in sweep(file, SEEDS) {
+            assert!(
+                recovered(&r) >= 0.9,
+                "{file} seed {}: {:.2}",
+                r.seed,
+                recovered(&r)
+            );
+        }
+    }
+    for r in sweep("service-retry-budget.toml", SEEDS) {
+        assert!(
+            share(&r, "service_amplification") < 1.2,
+            "seed {}: retries bounded",
+            r.seed
+        );
+    }
+    for r in sweep("service-retry-breaker.toml", SEEDS) {
+        assert!(
+            common::metric(&r, "service_breaker_opened") > 0,
+            "seed {}",
+            r.seed
+        );
+        assert!(
+            common::metric(&r, "service_outcome_breaker_open") > 0,
+            "seed {}: failed fast",
+            r.seed
+        );
+    }
+}
+
+#[test]
+fn backoff_and_lifo_recover_too() {
+    for file in ["service-retry-backoff.toml", "service-lifo.toml"] {
+        sweep(file, SEEDS);
+    }
+}
+
+/// The same storm with the servers skipping attempts their clients have
+/// stopped waiting for (the deadline each attempt carries): the work that
+/// kept the storm going is no longer done, and goodput comes back on most
+/// seeds (194 of seeds 0..200; the scenario is not shipped as a cure for
+/// the other 6).
+#[test]
+fn skipping_abandoned_attempts_mostly_cures_the_storm() {
+    let text = scenario_text("service-retry-storm.toml")
+        .replace("queue = 20", "queue = 20\ndrop_expired = true");
+    let scenario = Scenario::parse(&text, "drop-expired.toml").unwrap_or_else(|e| panic!("{e}"));
+    let results: Vec<RunResult> = (0..SEEDS)
+        .map(|seed| run(&scenario, seed, RunOptions::default()))
+        .collect();
+    assert!(results
+        .iter()
+        .all(|r| common::metric(r, "service_dropped_expired") > 0));
+    let cured = results.iter().filter(|r| recovered(r) >= 0.9).count();
+    assert!(cured >= 6, "{cured} of {SEEDS} seeds recovered");
+}

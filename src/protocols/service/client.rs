@@ -1,0 +1,263 @@
+//! A client process: it makes requests (open-loop arrivals from its share
+//! of `[service] rate`, and the closed-loop calls the engine's workload
+//! hands it) and carries each through its resilience stack: the circuit
+//! breaker may fail it fast, the balancer picks a replica for every
+//! attempt, an attempt is given up after `attempt_timeout` (never past the
+//! request's deadline), and a failed attempt is retried after the retry
+//! policy's delay while the retry budget allows and the deadline is ahead.
+//!
+//! Invariant: a request has at most one attempt outstanding, and the
+//! balancer counts exactly the outstanding attempts.
+
+use super::balancer::Balancer;
+use super::load::Load;
+use super::options::ServiceOptions;
+use super::policy::{Breaker, BreakerState, RetryBudget, RetryPolicy};
+use super::{CallId, Msg, Note, Outcome, ServiceNode, Status, Timer};
+use crate::process::{Ctx, NodeId, RequestId, TimerId};
+use crate::time::{SimDuration, SimTime};
+use std::collections::BTreeMap;
+
+type CCtx<'a, 'b> = &'a mut Ctx<'b, ServiceNode>;
+
+/// A request in progress.
+#[derive(Debug)]
+struct Request {
+    /// The workload's request, for a closed-loop call.
+    engine: Option<RequestId>,
+    arrived: SimTime,
+    deadline: SimTime,
+    /// Attempts sent so far.
+    attempts: u32,
+    /// The outstanding attempt: its replica and its timeout timer.
+    outstanding: Option<(usize, TimerId)>,
+    /// The delay before the previous retry (decorrelated jitter grows it).
+    last_delay: SimDuration,
+}
+
+/// A client process.
+#[derive(Debug)]
+pub struct Client {
+    deadline: SimDuration,
+    attempt_timeout: SimDuration,
+    retry: RetryPolicy,
+    budget: Option<RetryBudget>,
+    breaker: Option<Breaker>,
+    balancer: Balancer,
+    load: Load,
+    session: u64,
+    next: u64,
+    requests: BTreeMap<CallId, Request>,
+}
+
+impl Client {
+    /// A client of `servers` replicas with its open-loop `load`.
+    pub fn new(options: &ServiceOptions, servers: usize, load: Load) -> Self {
+        Client {
+            deadline: options.deadline,
+            attempt_timeout: options.attempt_timeout(),
+            retry: options.retry.clone(),
+            budget: options.budget.clone().map(RetryBudget::new),
+            breaker: options.breaker.clone().map(Breaker::new),
+            balancer: Balancer::new(options.balance, servers),
+            load,
+            session: 0,
+            next: 0,
+            requests: BTreeMap::new(),
+        }
+    }
+
+    pub(super) fn start(&mut self, ctx: CCtx) {
+        self.session = ctx.rng().below(1 << 31);
+        self.schedule_arrival(ctx);
+    }
+
+    fn schedule_arrival(&mut self, ctx: CCtx) {
+        let now = ctx.now();
+        if let Some(at) = self.load.next_arrival(now, ctx.rng()) {
+            ctx.set_timer(at.saturating_since(now), Timer::Arrival);
+        }
+    }
+
+    /// A new request: an open-loop arrival, or the workload's call `engine`.
+    pub(super) fn call(&mut self, ctx: CCtx, engine: Option<RequestId>) {
+        let id = (self.session << 32) | (self.next & 0xffff_ffff);
+        self.next += 1;
+        if let Some(b) = &mut self.budget {
+            b.deposit();
+        }
+        let now = ctx.now();
+        let request = Request {
+            engine,
+            arrived: now,
+            deadline: now + self.deadline,
+            attempts: 0,
+            outstanding: None,
+            last_delay: SimDuration::ZERO,
+        };
+        self.requests.insert(id, request);
+        self.send_attempt(ctx, id);
+    }
+
+    pub(super) fn timer(&mut self, ctx: CCtx, timer: Timer) {
+        match timer {
+            Timer::Arrival => {
+                self.call(ctx, None);
+                self.schedule_arrival(ctx);
+            }
+            Timer::AttemptTimeout { id, attempt } => {
+                if self.is_outstanding(id, attempt, None) {
+                    self.attempt_ended(ctx, id, true);
+                    self.retry_or_finish(ctx, id);
+                }
+            }
+            Timer::Retry { id } => {
+                if self
+                    .requests
+                    .get(&id)
+                    .is_some_and(|r| r.outstanding.is_none())
+                {
+                    self.send_attempt(ctx, id);
+                }
+            }
+            Timer::Served(_) => {}
+        }
+    }
+
+    pub(super) fn reply(
+        &mut self,
+        ctx: CCtx,
+        from: NodeId,
+        id: CallId,
+        attempt: u32,
+        status: Status,
+    ) {
+        if !self.is_outstanding(id, attempt, Some(from.index())) {
+            return; // an answer to an attempt already given up
+        }
+        let ok = status == Status::Ok;
+        if let Some((_, timer)) = self.attempt_ended(ctx, id, !ok) {
+            ctx.cancel_timer(timer);
+        }
+        if ok {
+            self.finish(ctx, id, Outcome::Ok);
+        } else {
+            self.retry_or_finish(ctx, id);
+        }
+    }
+
+    /// Whether `attempt` of `id` is the outstanding one (at `replica`, if given).
+    fn is_outstanding(&self, id: CallId, attempt: u32, replica: Option<usize>) -> bool {
+        self.requests.get(&id).is_some_and(|r| {
+            r.attempts == attempt + 1
+                && r.outstanding
+                    .is_some_and(|(at, _)| replica.is_none_or(|want| want == at))
+        })
+    }
+
+    fn send_attempt(&mut self, ctx: CCtx, id: CallId) {
+        let now = ctx.now();
+        if let Some(breaker) = &mut self.breaker {
+            if !breaker.allow(now) {
+                return self.finish(ctx, id, Outcome::BreakerOpen);
+            }
+        }
+        let Some(request) = self.requests.get_mut(&id) else {
+            return;
+        };
+        assert!(
+            request.outstanding.is_none(),
+            "two attempts of one request outstanding"
+        );
+        let replica = self.balancer.pick(ctx.rng());
+        // How long the client waits for this attempt: what the server is
+        // told, so it knows when no one waits for the answer any more.
+        let wait = self
+            .attempt_timeout
+            .min(request.deadline.saturating_since(now));
+        let attempt = request.attempts;
+        request.attempts += 1;
+        let timer = ctx.set_timer(wait, Timer::AttemptTimeout { id, attempt });
+        request.outstanding = Some((replica, timer));
+        ctx.note(Note::Attempt { retry: attempt > 0 });
+        let msg = Msg::Request {
+            id,
+            attempt,
+            budget: wait,
+        };
+        ctx.send(NodeId(replica as u32), msg);
+    }
+
+    /// The outstanding attempt of `id` ended, failed or not: the balancer
+    /// and breaker learn of it. Returns what was outstanding.
+    fn attempt_ended(&mut self, ctx: CCtx, id: CallId, failed: bool) -> Option<(usize, TimerId)> {
+        let request = self.requests.get_mut(&id)?;
+        let (replica, timer) = request.outstanding.take()?;
+        self.balancer.done(replica);
+        if let Some(breaker) = &mut self.breaker {
+            if let Some(state) = breaker.record(ctx.now(), failed) {
+                let open = matches!(state, BreakerState::Open { .. });
+                ctx.note(Note::Breaker { open });
+            }
+        }
+        Some((replica, timer))
+    }
+
+    /// After a failed attempt: the next one (now or after a backoff), or
+    /// the end of the request.
+    fn retry_or_finish(&mut self, ctx: CCtx, id: CallId) {
+        let now = ctx.now();
+        let Some(request) = self.requests.get_mut(&id) else {
+            return;
+        };
+        if now >= request.deadline {
+            return self.finish(ctx, id, Outcome::TimedOut);
+        }
+        let Some(delay) = self
+            .retry
+            .delay(request.attempts, request.last_delay, ctx.rng())
+        else {
+            return self.finish(ctx, id, Outcome::Exhausted);
+        };
+        if now + delay >= request.deadline {
+            return self.finish(ctx, id, Outcome::TimedOut);
+        }
+        if let Some(b) = &mut self.budget {
+            if !b.withdraw() {
+                return self.finish(ctx, id, Outcome::BudgetDenied);
+            }
+        }
+        request.last_delay = delay;
+        if delay == SimDuration::ZERO {
+            self.send_attempt(ctx, id);
+        } else {
+            ctx.set_timer(delay, Timer::Retry { id });
+        }
+    }
+
+    fn finish(&mut self, ctx: CCtx, id: CallId, outcome: Outcome) {
+        let Some(request) = self.requests.remove(&id) else {
+            return;
+        };
+        assert!(
+            request.outstanding.is_none(),
+            "a request ended with an attempt outstanding"
+        );
+        ctx.note(Note::Finished {
+            outcome,
+            latency: ctx.now().saturating_since(request.arrived),
+            attempts: request.attempts,
+        });
+        if let Some(req) = request.engine {
+            match outcome {
+                Outcome::Ok => ctx.reply_ok(req, outcome),
+                _ => ctx.reply_fail(req, outcome),
+            }
+        }
+    }
+
+    /// Requests in progress.
+    pub fn in_progress(&self) -> usize {
+        self.requests.len()
+    }
+}

@@ -1,0 +1,341 @@
+//! Services under load: client processes send requests to server replicas
+//! through their own resilience stack (a load balancer, deadlines, retries
+//! with backoff and jitter, a retry budget, a circuit breaker), and the
+//! servers queue and serve them with bounded concurrency. Load spikes and
+//! gray failures (a replica serving slowly) are the triggers; the checks
+//! say whether the service recovers once the trigger ends or stays
+//! collapsed (a metastable failure: Bronson et al., HotOS 2021), and
+//! whether it met its service levels.
+//!
+//! The modules: [`policy`] (retry, budget and breaker state machines),
+//! [`balancer`], [`load`] (open-loop arrivals), [`server`], [`client`],
+//! [`checks`] and [`options`].
+
+pub mod balancer;
+pub mod checks;
+pub mod client;
+mod def;
+pub mod load;
+pub mod options;
+pub mod policy;
+pub mod server;
+
+pub use checks::{ServiceChecks, CHECKS};
+pub use def::Def;
+pub use options::ServiceOptions;
+
+use crate::process::{Ctx, Disk, NodeId, OpFields, Process, Protocol, RequestId, TimerId};
+use crate::rng::SimRng;
+use crate::time::{SimDuration, SimTime};
+use serde::Serialize;
+
+/// A client-side request id: the client's session (drawn at each start)
+/// in the high bits, a counter in the low, so a restarted client never
+/// takes a late answer to its former self's request as its own.
+pub type CallId = u64;
+
+/// How a server answered an attempt.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum Status {
+    /// Served.
+    Ok,
+    /// Served, but it failed (an injected error).
+    Error,
+    /// Refused at once: the queue was full.
+    Rejected,
+    /// Refused after waiting too long (admission control).
+    Shed,
+}
+
+/// Messages between clients and servers.
+#[derive(Clone, Debug, Serialize)]
+pub enum Msg {
+    /// Client → server: an attempt at a request, with how long the client
+    /// will wait for it (the attempt timeout, or less when the request's
+    /// deadline comes first), propagated as gRPC propagates deadlines: as a
+    /// duration, since clocks differ.
+    Request {
+        /// The request.
+        id: CallId,
+        /// Which attempt (0 first).
+        attempt: u32,
+        /// How long the client waits for the answer.
+        budget: SimDuration,
+    },
+    /// Server → client: the answer to an attempt.
+    Reply {
+        /// The request.
+        id: CallId,
+        /// The attempt answered.
+        attempt: u32,
+        /// How it went.
+        status: Status,
+    },
+}
+
+/// Work a server holds: one attempt, from arrival to answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Job {
+    /// The client.
+    pub from: NodeId,
+    /// The request.
+    pub id: CallId,
+    /// The attempt.
+    pub attempt: u32,
+    /// When it arrived (the server's clock).
+    pub arrived: SimTime,
+    /// When the client stops waiting for it (the server's clock).
+    pub deadline: SimTime,
+}
+
+/// Timers.
+#[derive(Clone, Debug, Serialize)]
+pub enum Timer {
+    /// Client: the next open-loop arrival.
+    Arrival,
+    /// Client: an attempt's timeout.
+    AttemptTimeout {
+        /// The request.
+        id: CallId,
+        /// The attempt.
+        attempt: u32,
+    },
+    /// Client: a backoff ended; send the next attempt.
+    Retry {
+        /// The request.
+        id: CallId,
+    },
+    /// Server: a job's service is done.
+    Served(Job),
+}
+
+/// How a request ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub enum Outcome {
+    /// Answered successfully before its deadline (goodput).
+    Ok,
+    /// Its deadline passed first.
+    TimedOut,
+    /// Its last attempt failed and the retry policy allowed no more.
+    Exhausted,
+    /// A retry was due but the retry budget was empty.
+    BudgetDenied,
+    /// The circuit breaker was open: failed fast without a call.
+    BreakerOpen,
+}
+
+impl Outcome {
+    /// Its name in metrics.
+    pub fn name(self) -> &'static str {
+        match self {
+            Outcome::Ok => "ok",
+            Outcome::TimedOut => "timed_out",
+            Outcome::Exhausted => "exhausted",
+            Outcome::BudgetDenied => "budget_denied",
+            Outcome::BreakerOpen => "breaker_open",
+        }
+    }
+}
+
+/// What processes tell the checks.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Note {
+    /// Client: a request ended.
+    Finished {
+        /// How.
+        outcome: Outcome,
+        /// From arrival to end (the client's clock).
+        latency: SimDuration,
+        /// Attempts sent.
+        attempts: u32,
+    },
+    /// Client: an attempt was sent (`retry`: not the first).
+    Attempt {
+        /// Whether it was a retry.
+        retry: bool,
+    },
+    /// Client: its breaker changed state.
+    Breaker {
+        /// Open (true) or closed/half-open (false).
+        open: bool,
+    },
+    /// Server: it finished serving a job; `wasted` if the client had
+    /// stopped waiting for it (its propagated deadline had passed).
+    Served {
+        /// Whether the work was wasted.
+        wasted: bool,
+    },
+    /// Server: it answered without serving.
+    Refused {
+        /// Rejected (queue full) or shed (waited too long).
+        status: Status,
+    },
+    /// Server: it skipped a job whose client had stopped waiting.
+    Dropped,
+}
+
+/// The one operation of closed-loop users: a call to the service.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Call;
+
+crate::trace_hash_by_serde!(Msg, Timer, Call, Outcome);
+
+/// A process of the service: a server replica or a client.
+#[derive(Debug)]
+pub enum ServiceNode {
+    /// Nodes `0..nodes`.
+    Server(server::Server),
+    /// Processes after the servers.
+    Client(Box<client::Client>),
+}
+
+impl Process for ServiceNode {
+    type Msg = Msg;
+    type Timer = Timer;
+    type Op = Call;
+    type Res = Outcome;
+    type Stored = ();
+    type Note = Note;
+
+    fn on_start(&mut self, ctx: &mut Ctx<'_, Self>, _disk: &Disk<()>) {
+        if let ServiceNode::Client(c) = self {
+            c.start(ctx);
+        }
+    }
+
+    fn on_message(&mut self, ctx: &mut Ctx<'_, Self>, from: NodeId, msg: Msg) {
+        match (self, msg) {
+            (
+                ServiceNode::Server(s),
+                Msg::Request {
+                    id,
+                    attempt,
+                    budget,
+                },
+            ) => s.request(ctx, from, id, attempt, budget),
+            (
+                ServiceNode::Client(c),
+                Msg::Reply {
+                    id,
+                    attempt,
+                    status,
+                },
+            ) => c.reply(ctx, from, id, attempt, status),
+            _ => {}
+        }
+    }
+
+    fn on_timer(&mut self, ctx: &mut Ctx<'_, Self>, _id: TimerId, timer: Timer) {
+        match (self, timer) {
+            (ServiceNode::Server(s), Timer::Served(job)) => s.served(ctx, job),
+            (ServiceNode::Client(c), timer) => c.timer(ctx, timer),
+            _ => {}
+        }
+    }
+
+    fn on_request(&mut self, ctx: &mut Ctx<'_, Self>, req: RequestId, _op: Call) {
+        match self {
+            ServiceNode::Client(c) => c.call(ctx, Some(req)),
+            ServiceNode::Server(_) => ctx.reply_fail(req, Outcome::Exhausted),
+        }
+    }
+
+    fn role(&self) -> Option<&'static str> {
+        Some(match self {
+            ServiceNode::Server(_) => "server",
+            ServiceNode::Client(_) => "client",
+        })
+    }
+
+    fn message_kind(msg: &Msg) -> &'static str {
+        match msg {
+            Msg::Request { .. } => "request",
+            Msg::Reply { .. } => "reply",
+        }
+    }
+}
+
+/// Roles a scenario fault may name.
+pub const ROLES: &[&str] = &["server", "client"];
+
+/// The service bundle: servers, clients and the checks.
+pub struct Service {
+    options: ServiceOptions,
+    servers: usize,
+    clients: usize,
+    duration: SimDuration,
+}
+
+impl Service {
+    /// A service of `servers` replicas called by `clients` client
+    /// processes, whose open-loop load runs for `duration`.
+    pub fn new(
+        options: ServiceOptions,
+        servers: usize,
+        clients: usize,
+        duration: SimDuration,
+    ) -> Self {
+        assert!(
+            servers >= 1 && clients >= 1,
+            "a service needs a server and a client"
+        );
+        Service {
+            options,
+            servers,
+            clients,
+            duration,
+        }
+    }
+}
+
+impl Protocol for Service {
+    type Node = ServiceNode;
+    type Invariants = ServiceChecks;
+
+    fn server_count(&self) -> usize {
+        self.servers
+    }
+
+    fn process_count(&self) -> usize {
+        self.servers + self.clients
+    }
+
+    fn new_process(&self, id: NodeId) -> ServiceNode {
+        if id.index() < self.servers {
+            return ServiceNode::Server(server::Server::new(&self.options, id));
+        }
+        let load = load::Load {
+            rate: self.options.rate / self.clients as f64,
+            phases: self.options.phases.clone(),
+            until: SimTime::ZERO + self.duration,
+        };
+        ServiceNode::Client(Box::new(client::Client::new(
+            &self.options,
+            self.servers,
+            load,
+        )))
+    }
+
+    fn next_op(&mut self, client: usize, _rng: &mut SimRng) -> (NodeId, Call) {
+        (NodeId((self.servers + client) as u32), Call)
+    }
+
+    fn invariants(&self) -> ServiceChecks {
+        ServiceChecks::new(&self.options, self.duration)
+    }
+
+    fn op_fields(&self, _op: &Call) -> OpFields {
+        OpFields {
+            f: "call".into(),
+            key: None,
+            value: serde_json::Value::Null,
+        }
+    }
+
+    fn result_value(&self, _op: &Call, res: &Outcome) -> serde_json::Value {
+        serde_json::Value::from(res.name())
+    }
+}
+
+#[cfg(test)]
+mod tests;
