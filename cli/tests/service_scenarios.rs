@@ -111,3 +111,41 @@ fn skipping_abandoned_attempts_mostly_cures_the_storm() {
     let cured = results.iter().filter(|r| recovered(r) >= 0.9).count();
     assert!(cured >= 6, "{cured} of {SEEDS} seeds recovered");
 }
+
+/// Health checks take a crashed replica out of rotation: attempts sent to
+/// it fall by more than ten times, and they mark it down and, once it is
+/// back, up again.
+#[test]
+fn health_checks_keep_attempts_away_from_a_crashed_replica() {
+    let blind = sweep("service-crash-round-robin.toml", SEEDS);
+    let checked = sweep("service-crash-health-checks.toml", SEEDS);
+    for (b, c) in blind.iter().zip(&checked) {
+        let (to_down_blind, to_down) = (
+            common::metric(b, "service_attempts_to_down"),
+            common::metric(c, "service_attempts_to_down"),
+        );
+        assert!(
+            to_down * 10 < to_down_blind,
+            "seed {}: {to_down} vs {to_down_blind}",
+            c.seed
+        );
+        assert!(
+            common::metric(c, "service_marked_down") >= 4,
+            "seed {}: every client marks it down",
+            c.seed
+        );
+        assert!(
+            common::metric(c, "service_marked_up") >= 4,
+            "seed {}: and up after the restart",
+            c.seed
+        );
+    }
+}
+
+#[test]
+fn a_slow_replica_misses_the_p99_objective_under_round_robin() {
+    for r in sweep("service-fail-slow.toml", SEEDS) {
+        let p99 = common::metric(&r, "service_latency_ns_p99");
+        assert!(p99 > 200_000_000, "seed {}: p99 {p99} ns", r.seed);
+    }
+}

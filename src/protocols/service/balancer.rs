@@ -16,10 +16,10 @@ pub enum Balance {
     /// A replica drawn uniformly.
     Random,
     /// The replica with the fewest of this client's attempts outstanding
-    /// (the lowest index among equals).
+    /// (drawn at random among equals, so ties do not pile onto one).
     LeastOutstanding,
-    /// Two replicas drawn at random, the one with fewer outstanding
-    /// (Mitzenmacher's power of two choices).
+    /// Two distinct replicas drawn at random, the one with fewer
+    /// outstanding (Mitzenmacher's power of two choices).
     TwoChoices,
 }
 
@@ -66,10 +66,22 @@ impl Balancer {
                 r
             }
             Balance::Random => candidates[rng.index(candidates.len())],
-            Balance::LeastOutstanding => candidates.iter().copied().min_by_key(load).unwrap_or(0),
+            Balance::LeastOutstanding => {
+                let least = candidates.iter().map(load).min().unwrap_or(0);
+                candidates.retain(|r| load(r) == least);
+                candidates[rng.index(candidates.len())]
+            }
             Balance::TwoChoices => {
-                let a = candidates[rng.index(candidates.len())];
-                let b = candidates[rng.index(candidates.len())];
+                // Two distinct replicas (when there are two), as Envoy and
+                // Finagle draw them.
+                let n = candidates.len();
+                let i = rng.index(n);
+                let j = if n > 1 {
+                    (i + 1 + rng.index(n - 1)) % n
+                } else {
+                    i
+                };
+                let (a, b) = (candidates[i], candidates[j]);
                 if load(&b) < load(&a) {
                     b
                 } else {
@@ -127,20 +139,30 @@ mod tests {
     fn least_outstanding_avoids_a_replica_that_holds_attempts() {
         let mut b = Balancer::new(Balance::LeastOutstanding, 3);
         let mut r = rng();
-        assert_eq!(b.pick(&mut r), 0);
-        assert_eq!(b.pick(&mut r), 1);
-        assert_eq!(b.pick(&mut r), 2);
+        let mut first: Vec<usize> = (0..3).map(|_| b.pick(&mut r)).collect();
+        first.sort();
+        assert_eq!(first, [0, 1, 2], "one each before any second");
         b.done(1);
         assert_eq!(b.pick(&mut r), 1, "the one that answered");
         assert_eq!(b.outstanding(0), 1);
+        let mut spread = [0; 3];
+        for _ in 0..300 {
+            let p = b.pick(&mut r);
+            spread[p] += 1;
+            b.done(p);
+        }
+        assert!(
+            spread.iter().all(|&n| n > 60),
+            "ties are broken at random: {spread:?}"
+        );
     }
 
     #[test]
     fn two_choices_never_picks_the_busier_of_its_two_draws() {
         let mut b = Balancer::new(Balance::TwoChoices, 2);
         let mut r = rng();
-        // Replica 0 holds 50 attempts; two draws from two replicas include
-        // replica 1 three times in four, and then it must win.
+        // Replica 0 holds 50 attempts; two distinct draws from two
+        // replicas always include replica 1, and then it must win.
         for _ in 0..50 {
             b.outstanding[0] += 1;
         }
@@ -151,10 +173,17 @@ mod tests {
                 p == 1
             })
             .count();
-        assert!(
-            (260..=340).contains(&ones),
-            "{ones} of 400 to the idle replica"
-        );
+        assert_eq!(ones, 400, "the busy replica is never picked");
+        let mut c = Balancer::new(Balance::TwoChoices, 3);
+        c.outstanding[2] = 9;
+        let mut picks = [0; 3];
+        for _ in 0..300 {
+            let p = c.pick(&mut r);
+            c.done(p);
+            picks[p] += 1;
+        }
+        assert_eq!(picks[2], 0, "of three, the busiest never wins a draw");
+        assert!(picks[0] > 100 && picks[1] > 100, "{picks:?}");
     }
 
     #[test]

@@ -16,9 +16,10 @@
 //!   goodput) and the p99 latency of successful requests, as
 //!   `[service.slo]` asks (kinds `availability`, `latency-p99`).
 
+use super::health::Change;
 use super::options::{RecoveryOptions, ServiceOptions, SloOptions};
 use super::{Note, Outcome, ServiceNode, Status};
-use crate::process::{CheckInfo, EndState, Invariants, NodeId, Violation};
+use crate::process::{CheckInfo, EndState, Invariants, Lifecycle, NodeId, Violation};
 use crate::time::{SimDuration, SimTime};
 use hdrhistogram::Histogram;
 use serde_json::{json, Value};
@@ -75,6 +76,12 @@ pub struct ServiceChecks {
     shed: u64,
     dropped: u64,
     breaker_opened: u64,
+    /// Servers down now (crashed), by index.
+    down: Vec<bool>,
+    /// Attempts sent to a server that was down.
+    attempts_to_down: u64,
+    /// Clients' changes of view of replicas, by kind.
+    health_changes: BTreeMap<&'static str, u64>,
 }
 
 impl ServiceChecks {
@@ -100,6 +107,9 @@ impl ServiceChecks {
             shed: 0,
             dropped: 0,
             breaker_opened: 0,
+            down: Vec::new(),
+            attempts_to_down: 0,
+            health_changes: BTreeMap::new(),
         }
     }
 
@@ -218,8 +228,10 @@ impl Invariants<ServiceNode> for ServiceChecks {
                     self.latency.saturating_record(latency.as_nanos().max(1));
                 }
             }
-            Note::Attempt { retry } => {
+            Note::Attempt { retry, replica } => {
                 self.attempts += 1;
+                let down = self.down.get(replica as usize).copied().unwrap_or(false);
+                self.attempts_to_down += u64::from(down);
                 self.retries += u64::from(retry);
                 Series::bump(&mut self.series.attempts, window);
             }
@@ -233,8 +245,19 @@ impl Invariants<ServiceNode> for ServiceChecks {
                 _ => self.rejected += 1,
             },
             Note::Dropped => self.dropped += 1,
+            Note::Health { change, .. } => {
+                *self.health_changes.entry(change_name(change)).or_insert(0) += 1
+            }
         }
         Ok(())
+    }
+
+    fn on_lifecycle(&mut self, _at: SimTime, node: NodeId, event: Lifecycle) {
+        let i = node.index();
+        if self.down.len() <= i {
+            self.down.resize(i + 1, false);
+        }
+        self.down[i] = event == Lifecycle::Crashed;
     }
 
     fn at_end(&mut self, end: &EndState<'_, ServiceNode>) -> Vec<Violation> {
@@ -274,6 +297,10 @@ impl Invariants<ServiceNode> for ServiceChecks {
         put("shed", json!(self.shed));
         put("dropped_expired", json!(self.dropped));
         put("breaker_opened", json!(self.breaker_opened));
+        put("attempts_to_down", json!(self.attempts_to_down));
+        for (change, n) in &self.health_changes {
+            put(change, json!(n));
+        }
         if !self.latency.is_empty() {
             for (name, q) in [("p50", 0.5), ("p99", 0.99), ("p999", 0.999)] {
                 put(
@@ -296,6 +323,15 @@ impl Invariants<ServiceNode> for ServiceChecks {
             }
         }
         m
+    }
+}
+
+/// A health change's metric name (after `service_`).
+fn change_name(change: Change) -> &'static str {
+    match change {
+        Change::Ejected => "ejections",
+        Change::MarkedDown => "marked_down",
+        Change::MarkedUp => "marked_up",
     }
 }
 

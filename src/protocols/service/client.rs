@@ -10,6 +10,7 @@
 //! balancer counts exactly the outstanding attempts.
 
 use super::balancer::Balancer;
+use super::health::Health;
 use super::load::Load;
 use super::options::ServiceOptions;
 use super::policy::{Breaker, BreakerState, RetryBudget, RetryPolicy};
@@ -29,10 +30,18 @@ struct Request {
     deadline: SimTime,
     /// Attempts sent so far.
     attempts: u32,
-    /// The outstanding attempt: its replica and its timeout timer.
-    outstanding: Option<(usize, TimerId)>,
+    /// The outstanding attempt.
+    outstanding: Option<Outstanding>,
     /// The delay before the previous retry (decorrelated jitter grows it).
     last_delay: SimDuration,
+}
+
+/// An attempt waiting for its answer.
+#[derive(Clone, Copy, Debug)]
+struct Outstanding {
+    replica: usize,
+    timeout: TimerId,
+    sent: SimTime,
 }
 
 /// A client process.
@@ -44,6 +53,10 @@ pub struct Client {
     budget: Option<RetryBudget>,
     breaker: Option<Breaker>,
     balancer: Balancer,
+    health: Health,
+    /// The current probing round, and the replicas yet to answer it.
+    probe_seq: u64,
+    probe_pending: Vec<bool>,
     load: Load,
     session: u64,
     next: u64,
@@ -60,6 +73,9 @@ impl Client {
             budget: options.budget.clone().map(RetryBudget::new),
             breaker: options.breaker.clone().map(Breaker::new),
             balancer: Balancer::new(options.balance, servers),
+            health: Health::new(options.outlier.clone(), options.health.clone(), servers),
+            probe_seq: 0,
+            probe_pending: vec![false; servers],
             load,
             session: 0,
             next: 0,
@@ -70,6 +86,48 @@ impl Client {
     pub(super) fn start(&mut self, ctx: CCtx) {
         self.session = ctx.rng().below(1 << 31);
         self.schedule_arrival(ctx);
+        if let Some(h) = self.health.checks() {
+            // Clients probe out of step with each other.
+            let first = ctx.rng().between(0, h.interval.as_nanos());
+            ctx.set_timer(SimDuration::from_nanos(first), Timer::Probe);
+        }
+    }
+
+    /// Probes every replica, and arms the next round.
+    fn probe(&mut self, ctx: CCtx) {
+        let Some(h) = self.health.checks() else {
+            return;
+        };
+        let (interval, timeout) = (h.interval, h.timeout);
+        self.probe_seq += 1;
+        let seq = self.probe_seq;
+        for (r, pending) in self.probe_pending.iter_mut().enumerate() {
+            *pending = true;
+            ctx.send(NodeId(r as u32), Msg::Probe { seq });
+        }
+        ctx.set_timer(timeout, Timer::ProbeTimeout { seq });
+        ctx.set_timer(interval, Timer::Probe);
+    }
+
+    pub(super) fn probe_reply(&mut self, ctx: CCtx, from: NodeId, seq: u64) {
+        let r = from.index();
+        if seq == self.probe_seq && self.probe_pending.get(r) == Some(&true) {
+            self.probe_pending[r] = false;
+            let change = self.health.probed(r, true);
+            note_health(ctx, r, change);
+        }
+    }
+
+    fn probe_timeout(&mut self, ctx: CCtx, seq: u64) {
+        if seq != self.probe_seq {
+            return;
+        }
+        for r in 0..self.probe_pending.len() {
+            if std::mem::take(&mut self.probe_pending[r]) {
+                let change = self.health.probed(r, false);
+                note_health(ctx, r, change);
+            }
+        }
     }
 
     fn schedule_arrival(&mut self, ctx: CCtx) {
@@ -120,6 +178,8 @@ impl Client {
                     self.send_attempt(ctx, id);
                 }
             }
+            Timer::Probe => self.probe(ctx),
+            Timer::ProbeTimeout { seq } => self.probe_timeout(ctx, seq),
             Timer::Served(_) => {}
         }
     }
@@ -136,8 +196,8 @@ impl Client {
             return; // an answer to an attempt already given up
         }
         let ok = status == Status::Ok;
-        if let Some((_, timer)) = self.attempt_ended(ctx, id, !ok) {
-            ctx.cancel_timer(timer);
+        if let Some(ended) = self.attempt_ended(ctx, id, !ok) {
+            ctx.cancel_timer(ended.timeout);
         }
         if ok {
             self.finish(ctx, id, Outcome::Ok);
@@ -151,7 +211,7 @@ impl Client {
         self.requests.get(&id).is_some_and(|r| {
             r.attempts == attempt + 1
                 && r.outstanding
-                    .is_some_and(|(at, _)| replica.is_none_or(|want| want == at))
+                    .is_some_and(|o| replica.is_none_or(|want| want == o.replica))
         })
     }
 
@@ -169,6 +229,10 @@ impl Client {
             request.outstanding.is_none(),
             "two attempts of one request outstanding"
         );
+        for r in 0..self.probe_pending.len() {
+            let out = self.health.out(r, now);
+            self.balancer.set_out(r, out);
+        }
         let replica = self.balancer.pick(ctx.rng());
         // How long the client waits for this attempt: what the server is
         // told, so it knows when no one waits for the answer any more.
@@ -177,9 +241,16 @@ impl Client {
             .min(request.deadline.saturating_since(now));
         let attempt = request.attempts;
         request.attempts += 1;
-        let timer = ctx.set_timer(wait, Timer::AttemptTimeout { id, attempt });
-        request.outstanding = Some((replica, timer));
-        ctx.note(Note::Attempt { retry: attempt > 0 });
+        let timeout = ctx.set_timer(wait, Timer::AttemptTimeout { id, attempt });
+        request.outstanding = Some(Outstanding {
+            replica,
+            timeout,
+            sent: now,
+        });
+        ctx.note(Note::Attempt {
+            retry: attempt > 0,
+            replica: replica as u32,
+        });
         let msg = Msg::Request {
             id,
             attempt,
@@ -188,19 +259,25 @@ impl Client {
         ctx.send(NodeId(replica as u32), msg);
     }
 
-    /// The outstanding attempt of `id` ended, failed or not: the balancer
-    /// and breaker learn of it. Returns what was outstanding.
-    fn attempt_ended(&mut self, ctx: CCtx, id: CallId, failed: bool) -> Option<(usize, TimerId)> {
+    /// The outstanding attempt of `id` ended, failed or not: the balancer,
+    /// the health view and the breaker learn of it. Returns what was
+    /// outstanding.
+    fn attempt_ended(&mut self, ctx: CCtx, id: CallId, failed: bool) -> Option<Outstanding> {
         let request = self.requests.get_mut(&id)?;
-        let (replica, timer) = request.outstanding.take()?;
-        self.balancer.done(replica);
+        let ended = request.outstanding.take()?;
+        self.balancer.done(ended.replica);
+        let now = ctx.now();
+        let change =
+            self.health
+                .attempt_ended(ended.replica, failed, now.saturating_since(ended.sent), now);
+        note_health(ctx, ended.replica, change);
         if let Some(breaker) = &mut self.breaker {
             if let Some(state) = breaker.record(ctx.now(), failed) {
                 let open = matches!(state, BreakerState::Open { .. });
                 ctx.note(Note::Breaker { open });
             }
         }
-        Some((replica, timer))
+        Some(ended)
     }
 
     /// After a failed attempt: the next one (now or after a backoff), or
@@ -259,5 +336,14 @@ impl Client {
     /// Requests in progress.
     pub fn in_progress(&self) -> usize {
         self.requests.len()
+    }
+}
+
+fn note_health(ctx: CCtx, replica: usize, change: Option<super::health::Change>) {
+    if let Some(change) = change {
+        ctx.note(Note::Health {
+            replica: replica as u32,
+            change,
+        });
     }
 }

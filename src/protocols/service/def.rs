@@ -36,7 +36,7 @@ impl ProtocolDef for Def {
     }
 
     fn message_kinds(&self) -> &'static [&'static str] {
-        &["request", "reply"]
+        &["request", "reply", "probe"]
     }
 
     fn fixed_placement(&self) -> Option<&'static str> {

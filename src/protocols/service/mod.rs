@@ -8,13 +8,15 @@
 //! whether it met its service levels.
 //!
 //! The modules: [`policy`] (retry, budget and breaker state machines),
-//! [`balancer`], [`load`] (open-loop arrivals), [`server`], [`client`],
+//! [`balancer`], [`health`] (outlier ejection and health checks), [`load`]
+//! (open-loop arrivals), [`server`], [`client`],
 //! [`checks`] and [`options`].
 
 pub mod balancer;
 pub mod checks;
 pub mod client;
 mod def;
+pub mod health;
 pub mod load;
 pub mod options;
 pub mod policy;
@@ -62,6 +64,17 @@ pub enum Msg {
         /// How long the client waits for the answer.
         budget: SimDuration,
     },
+    /// Client → server: a health check.
+    Probe {
+        /// The probing round.
+        seq: u64,
+    },
+    /// Server → client: the answer to a health check (a shallow one: the
+    /// process is up and reachable, however loaded).
+    ProbeReply {
+        /// The round answered.
+        seq: u64,
+    },
     /// Server → client: the answer to an attempt.
     Reply {
         /// The request.
@@ -107,6 +120,13 @@ pub enum Timer {
     },
     /// Server: a job's service is done.
     Served(Job),
+    /// Client: time to probe every replica.
+    Probe,
+    /// Client: probes of round `seq` still unanswered have failed.
+    ProbeTimeout {
+        /// The round.
+        seq: u64,
+    },
 }
 
 /// How a request ended.
@@ -153,6 +173,15 @@ pub enum Note {
     Attempt {
         /// Whether it was a retry.
         retry: bool,
+        /// The replica it went to.
+        replica: u32,
+    },
+    /// Client: its view of a replica changed.
+    Health {
+        /// The replica.
+        replica: u32,
+        /// How.
+        change: health::Change,
     },
     /// Client: its breaker changed state.
     Breaker {
@@ -213,6 +242,8 @@ impl Process for ServiceNode {
                     budget,
                 },
             ) => s.request(ctx, from, id, attempt, budget),
+            (ServiceNode::Server(_), Msg::Probe { seq }) => ctx.send(from, Msg::ProbeReply { seq }),
+            (ServiceNode::Client(c), Msg::ProbeReply { seq }) => c.probe_reply(ctx, from, seq),
             (
                 ServiceNode::Client(c),
                 Msg::Reply {
@@ -251,6 +282,7 @@ impl Process for ServiceNode {
         match msg {
             Msg::Request { .. } => "request",
             Msg::Reply { .. } => "reply",
+            Msg::Probe { .. } | Msg::ProbeReply { .. } => "probe",
         }
     }
 }

@@ -3,6 +3,7 @@
 //! before a run starts.
 
 use super::balancer::Balance;
+use super::health::{HealthOptions, OutlierOptions};
 use super::load::Phase;
 use super::policy::{BreakerOptions, BudgetOptions, RetryPolicy};
 use crate::net::Latency;
@@ -203,6 +204,10 @@ pub struct ServiceOptions {
     pub budget: Option<BudgetOptions>,
     /// A circuit breaker in each client, if any.
     pub breaker: Option<BreakerOptions>,
+    /// Passive outlier ejection in each client's balancer, if any.
+    pub outlier: Option<OutlierOptions>,
+    /// Active health checks by each client, if any.
+    pub health: Option<HealthOptions>,
     /// The servers.
     pub server: ServerOptions,
     /// Gray failures.
@@ -226,6 +231,8 @@ impl Default for ServiceOptions {
             retry: RetryPolicy::default(),
             budget: None,
             breaker: None,
+            outlier: None,
+            health: None,
             server: ServerOptions::default(),
             slow: Vec::new(),
             recovery: RecoveryOptions::default(),
@@ -338,11 +345,37 @@ impl ServiceOptions {
         if let Some(p) = self.breaker.as_ref().and_then(BreakerOptions::problem) {
             return Some(("breaker", p.into()));
         }
+        if let Some(why) = self.health_problem() {
+            return Some(why);
+        }
         let budget_ok =
             |b: &BudgetOptions| (0.0..=1e6).contains(&b.ratio) && (1.0..=1e9).contains(&b.cap);
         if !self.budget.as_ref().is_none_or(budget_ok) {
             let why = "expected budget.ratio from 0 to 1e6 and budget.cap from 1 to 1e9";
             return Some(("budget", why.into()));
+        }
+        None
+    }
+
+    fn health_problem(&self) -> Option<(&'static str, String)> {
+        let outlier_ok = |o: &OutlierOptions| {
+            o.consecutive >= 1
+                && o.eject_for > SimDuration::ZERO
+                && (0.0..=1.0).contains(&o.max_ejected)
+        };
+        if !self.outlier.as_ref().is_none_or(outlier_ok) {
+            let why = "expected outlier.consecutive of at least 1, outlier.eject_for above 0 and outlier.max_ejected between 0 and 1";
+            return Some(("outlier", why.into()));
+        }
+        let health_ok = |h: &HealthOptions| {
+            h.interval > SimDuration::ZERO
+                && h.timeout > SimDuration::ZERO
+                && h.unhealthy >= 1
+                && h.healthy >= 1
+        };
+        if !self.health.as_ref().is_none_or(health_ok) {
+            let why = "expected health.interval and health.timeout above 0, health.unhealthy and health.healthy of at least 1";
+            return Some(("health", why.into()));
         }
         None
     }
