@@ -12,6 +12,8 @@
 //! * [`process`]: the [`process::Process`] trait protocols implement;
 //! * [`protocols`]: the built-in protocols, each with its checks;
 //! * [`cap`]: the CAP experiment (quorum vs eventual stores under partitions);
+//! * [`resilience`]: the resilience experiment (retry, balancing and jitter
+//!   policies of the `service` protocol);
 //! * [`check`]: linearizability checking of histories;
 //! * `testing` (feature `testing`): proptest strategies for property-testing
 //!   your own protocol;
@@ -26,6 +28,7 @@ pub mod net;
 pub mod process;
 pub mod protocols;
 pub mod report;
+pub mod resilience;
 pub mod rng;
 pub mod run;
 pub mod scenario;

@@ -11,6 +11,7 @@ mod explore;
 mod guided;
 mod merge;
 mod protocols;
+mod resilience;
 mod run;
 mod shrink;
 
@@ -37,6 +38,8 @@ enum Command {
     Shrink(shrink::ShrinkArgs),
     /// The CAP experiment: the quorum (CP), eventual (AP) and Raft (CP) stores under partitions, charted.
     Cap(cap::CapArgs),
+    /// The resilience experiment: retry policies under a load spike, balancers around a slow replica, jitter under contention, charted.
+    Resilience(resilience::ResilienceArgs),
     /// Check a recorded history for linearizability against a model.
     Check(check::CheckArgs),
     /// List the protocols scenario files may name, with their checks and roles.
@@ -82,6 +85,7 @@ pub fn main_with(registry: Registry) -> i32 {
         Command::Merge(args) => merge::run(args),
         Command::Shrink(args) => shrink::run(args, &registry),
         Command::Cap(args) => cap::run(args, &registry),
+        Command::Resilience(args) => resilience::run(args),
         Command::Check(args) => check::run(args),
         Command::Protocols(args) => protocols::run(args, &registry),
     }

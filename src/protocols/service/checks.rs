@@ -82,6 +82,8 @@ pub struct ServiceChecks {
     attempts_to_down: u64,
     /// Clients' changes of view of replicas, by kind.
     health_changes: BTreeMap<&'static str, u64>,
+    /// When the last request ended.
+    last_end: SimTime,
 }
 
 impl ServiceChecks {
@@ -110,6 +112,7 @@ impl ServiceChecks {
             down: Vec::new(),
             attempts_to_down: 0,
             health_changes: BTreeMap::new(),
+            last_end: SimTime::ZERO,
         }
     }
 
@@ -222,6 +225,7 @@ impl Invariants<ServiceNode> for ServiceChecks {
                 outcome, latency, ..
             } => {
                 *self.outcomes.entry(outcome).or_insert(0) += 1;
+                self.last_end = self.last_end.max(at);
                 Series::bump(&mut self.series.ended, window);
                 if outcome == Outcome::Ok {
                     Series::bump(&mut self.series.good, window);
@@ -298,6 +302,7 @@ impl Invariants<ServiceNode> for ServiceChecks {
         put("dropped_expired", json!(self.dropped));
         put("breaker_opened", json!(self.breaker_opened));
         put("attempts_to_down", json!(self.attempts_to_down));
+        put("last_end_ns", json!(self.last_end.as_nanos()));
         for (change, n) in &self.health_changes {
             put(change, json!(n));
         }

@@ -76,6 +76,50 @@ pub fn availability_over_time(
     window: (f64, f64),
     bucket_s: f64,
 ) -> String {
+    let look = StepChart {
+        caption: "Availability over time across a majority/minority split",
+        y_desc: "share answered ok",
+        shade: "partition",
+        y_max: 1.05,
+    };
+    steps_over_time(&look, series, window, bucket_s)
+}
+
+/// Goodput over time across a load spike: one line per retry policy, in
+/// requests per second answered in time, each point holding for its
+/// bucket; the spike (`window`, in seconds) shaded.
+pub fn goodput_over_time(
+    series: &[(String, Vec<(f64, f64)>)],
+    window: (f64, f64),
+    bucket_s: f64,
+) -> String {
+    let top = series
+        .iter()
+        .flat_map(|(_, s)| s.iter().map(|p| p.1))
+        .fold(1.0, f64::max);
+    let look = StepChart {
+        caption: "Goodput over time across a 2 s spike to 3x capacity",
+        y_desc: "requests per second answered in time",
+        shade: "spike",
+        y_max: top * 1.1,
+    };
+    steps_over_time(&look, series, window, bucket_s)
+}
+
+/// What a step chart over time says around its lines.
+struct StepChart {
+    caption: &'static str,
+    y_desc: &'static str,
+    shade: &'static str,
+    y_max: f64,
+}
+
+fn steps_over_time(
+    look: &StepChart,
+    series: &[(String, Vec<(f64, f64)>)],
+    window: (f64, f64),
+    bucket_s: f64,
+) -> String {
     let end = series
         .iter()
         .flat_map(|(_, s)| s.iter().map(|p| p.0 + bucket_s))
@@ -83,7 +127,7 @@ pub fn availability_over_time(
     let shades = vec![Shade {
         start: window.0,
         end: window.1,
-        label: "partition".into(),
+        label: look.shade.into(),
         kind: ShadeKind::Fault(0),
     }];
     let legend = series
@@ -92,22 +136,22 @@ pub fn availability_over_time(
         .map(|(i, (name, _))| entry(Swatch::Line(Palette99::pick(i).to_rgba()), name.clone()))
         .collect();
     let frame = Frame {
-        caption: "Availability over time across a majority/minority split",
+        caption: look.caption,
         labels: place_labels(&shades, (0.0, end)),
         plot_px: 320,
         legend,
     };
     framed(frame, |area| {
-        let mut chart = axes(area, (0.0, end), (0.0, 1.05))?;
+        let mut chart = axes(area, (0.0, end), (0.0, look.y_max))?;
         chart
             .configure_mesh()
             .x_desc("time (s)")
-            .y_desc("share answered ok")
+            .y_desc(look.y_desc)
             .light_line_style(WHITE.mix(0.0))
             .draw()
             .map_err(err)?;
-        shade(&mut chart, &shades, 0.0, 1.05)?;
-        // Stores often agree (both CP stores serve 60% in a split): each
+        shade(&mut chart, &shades, 0.0, look.y_max)?;
+        // Lines often agree (both CP stores serve 60% in a split): each
         // line is drawn narrower than the one before, so one on top of
         // another still shows.
         for (i, (_, points)) in series.iter().enumerate() {
@@ -146,6 +190,21 @@ mod tests {
             text(&all, "quorum (CP)").y > axis.y,
             "the legend is below the panels"
         );
+        assert_inside(&svg);
+    }
+
+    #[test]
+    fn goodput_over_time_shades_the_spike_and_scales_to_the_highest_line() {
+        let series = vec![(
+            "3 retries, no backoff".to_string(),
+            vec![(0.0, 100.0), (6.0, 0.0)],
+        )];
+        let svg = goodput_over_time(&series, (6.0, 8.0), 1.0);
+        let all = texts(&svg);
+        text(&all, "spike");
+        text(&all, "3 retries, no backoff");
+        text(&all, "100.0");
+        assert!(text(&all, "requests per second answered in time").rotated);
         assert_inside(&svg);
     }
 

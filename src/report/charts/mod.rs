@@ -28,7 +28,7 @@ mod lanes;
 mod test_support;
 mod time;
 
-pub use cap::{availability_over_time, cap_tradeoff};
+pub use cap::{availability_over_time, cap_tradeoff, goodput_over_time};
 pub use counterexample::{counterexample, CounterexampleOp};
 pub use cycle::{cycle, CycleEdge, CycleNode};
 pub use lanes::{intervals, lamport, roles, LamportView};

@@ -1,0 +1,85 @@
+//! `faultline resilience`: the service family's experiment. Runs the retry
+//! policies under a load spike, the balancing policies around a slow
+//! replica and the jitter variants under contention, each over seeds, and
+//! writes the results (JSON and Markdown) and the goodput chart into
+//! `--out` (default `reports/resilience`).
+
+use super::{EXIT_BAD_INPUT, EXIT_OK};
+use crate::report::charts;
+use crate::resilience::{self, SPIKE_S};
+use clap::Args;
+use std::path::PathBuf;
+
+/// Arguments of `faultline resilience`.
+#[derive(Args, Debug)]
+pub struct ResilienceArgs {
+    /// Directory for results.json, results.md and goodput-over-time.svg.
+    #[arg(long, default_value = "reports/resilience")]
+    pub out: PathBuf,
+    /// Seeds per configuration.
+    #[arg(long, default_value_t = 20)]
+    pub seeds: u64,
+}
+
+/// Runs `faultline resilience` and returns its exit code.
+pub fn run(args: ResilienceArgs) -> i32 {
+    if args.seeds == 0 {
+        eprintln!("error: --seeds must be at least 1");
+        return EXIT_BAD_INPUT;
+    }
+    let results = match resilience::experiment(args.seeds) {
+        Ok(results) => results,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_BAD_INPUT;
+        }
+    };
+    let command = format!(
+        "faultline resilience --seeds {} --out {}",
+        args.seeds,
+        args.out.display()
+    );
+    let md = resilience::markdown(&results, &command);
+    let series: Vec<(String, Vec<(f64, f64)>)> = results
+        .policies
+        .iter()
+        .map(|p| {
+            let points = p
+                .goodput
+                .iter()
+                .enumerate()
+                .map(|(w, &g)| (w as f64, g))
+                .collect();
+            (p.policy.clone(), points)
+        })
+        .collect();
+    let files = [
+        (
+            "results.json",
+            format!(
+                "{:#}\n",
+                serde_json::json!({ "command": command, "results": results })
+            ),
+        ),
+        ("results.md", md.clone()),
+        (
+            "goodput-over-time.svg",
+            charts::goodput_over_time(&series, SPIKE_S, 1.0),
+        ),
+    ];
+    let written = std::fs::create_dir_all(&args.out).and_then(|_| {
+        files
+            .iter()
+            .try_for_each(|(name, text)| std::fs::write(args.out.join(name), text))
+    });
+    if let Err(e) = written {
+        eprintln!("error: cannot write to {}: {e}", args.out.display());
+        return EXIT_BAD_INPUT;
+    }
+    print!("{md}");
+    println!(
+        "\nwrote {} (results.json, results.md, goodput-over-time.svg)",
+        args.out.display()
+    );
+    EXIT_OK
+}
