@@ -81,7 +81,9 @@ fn option(args: &[String], flag: &str, default: u64) -> u64 {
 
 fn summary(name: &str, mut rates: Vec<f64>) {
     rates.sort_by(f64::total_cmp);
-    if let (Some(lo), Some(mid), Some(hi)) = (rates.first(), rates.get(rates.len() / 2), rates.last()) {
+    if let (Some(lo), Some(mid), Some(hi)) =
+        (rates.first(), rates.get(rates.len() / 2), rates.last())
+    {
         println!("{name}: median {mid:.0} ({lo:.0}-{hi:.0})");
     }
 }

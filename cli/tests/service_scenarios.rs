@@ -149,3 +149,52 @@ fn a_slow_replica_misses_the_p99_objective_under_round_robin() {
         assert!(p99 > 200_000_000, "seed {}: p99 {p99} ns", r.seed);
     }
 }
+
+/// Closed-loop users: the engine's workload hands each client process one
+/// call at a time; the client answers it once its retries are done, so
+/// the history holds every call with its outcome, and the checks count
+/// the same requests.
+#[test]
+fn closed_loop_calls_are_answered_and_recorded() {
+    let text = r#"
+name = "closed-loop"
+protocol = "service"
+nodes = 3
+duration = "5s"
+
+[workload]
+clients = 3
+interval = "10ms"
+timeout = "2s"
+
+[service]
+deadline = "500ms"
+
+[service.retry]
+retries = 2
+
+[service.server]
+concurrency = 1
+service_time = { dist = "exponential", mean = "5ms" }
+error_rate = 0.2
+"#;
+    let scenario = Scenario::parse(text, "closed-loop.toml").unwrap_or_else(|e| panic!("{e}"));
+    let r = run(&scenario, 5, RunOptions::default());
+    assert!(r.violations.is_empty(), "{:?}", r.violations);
+    let calls = common::metric(&r, "ops_invoked");
+    assert!(calls > 300, "{calls} calls");
+    assert_eq!(
+        common::metric(&r, "service_requests"),
+        calls,
+        "no open-loop traffic"
+    );
+    assert_eq!(
+        common::metric(&r, "ops_ok"),
+        common::metric(&r, "service_outcome_ok")
+    );
+    assert!(
+        common::metric(&r, "service_outcome_exhausted") > 0,
+        "some fail three times at 20%"
+    );
+    assert!(r.history.iter().all(|op| op.f == "call"));
+}
