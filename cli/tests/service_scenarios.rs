@@ -198,3 +198,33 @@ error_rate = 0.2
     );
     assert!(r.history.iter().all(|op| op.f == "call"));
 }
+
+/// Clients cut off from the registry keep a crashed replica in their list:
+/// more than twice the attempts reach it as in the same run without the
+/// partition, where its registration lapses for every client.
+#[test]
+fn a_partition_from_the_registry_leaves_membership_stale() {
+    let text = scenario_text("service-discovery-partition.toml");
+    let cut =
+        "[[faults]]\nat = \"4s\"\naction = \"partition\"\nname = \"cut\"\ngroups = [[3], [4, 5]]\n";
+    let heal = "[[faults]]\nat = \"16s\"\naction = \"heal\"\nname = \"cut\"\n";
+    assert!(
+        text.contains(cut) && text.contains(heal),
+        "the scenario's partition changed"
+    );
+    let uncut = Scenario::parse(&text.replace(cut, "").replace(heal, ""), "uncut.toml")
+        .unwrap_or_else(|e| panic!("{e}"));
+    for r in sweep("service-discovery-partition.toml", SEEDS) {
+        let stale = common::metric(&r, "service_attempts_to_down");
+        let fresh = common::metric(
+            &run(&uncut, r.seed, RunOptions::default()),
+            "service_attempts_to_down",
+        );
+        assert!(
+            stale > 2 * fresh,
+            "seed {}: {stale} attempts to the dead replica vs {fresh} without the partition",
+            r.seed
+        );
+        assert!(fresh > 0, "seed {}: the lapse takes a few seconds", r.seed);
+    }
+}

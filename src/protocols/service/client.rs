@@ -54,6 +54,11 @@ pub struct Client {
     breaker: Option<Breaker>,
     balancer: Balancer,
     health: Health,
+    /// With discovery: the registry and how often to ask it.
+    registry: Option<(NodeId, SimDuration)>,
+    /// The replicas the registry last listed (`None`: no answer yet, so
+    /// every replica is a candidate).
+    listed: Option<Vec<bool>>,
     /// The current probing round, and the replicas yet to answer it.
     probe_seq: u64,
     probe_pending: Vec<bool>,
@@ -74,6 +79,11 @@ impl Client {
             breaker: options.breaker.clone().map(Breaker::new),
             balancer: Balancer::new(options.balance, servers),
             health: Health::new(options.outlier.clone(), options.health.clone(), servers),
+            registry: options
+                .discovery
+                .as_ref()
+                .map(|d| (NodeId(servers as u32), d.refresh)),
+            listed: None,
             probe_seq: 0,
             probe_pending: vec![false; servers],
             load,
@@ -86,11 +96,31 @@ impl Client {
     pub(super) fn start(&mut self, ctx: CCtx) {
         self.session = ctx.rng().below(1 << 31);
         self.schedule_arrival(ctx);
+        self.refresh(ctx);
         if let Some(h) = self.health.checks() {
             // Clients probe out of step with each other.
             let first = ctx.rng().between(0, h.interval.as_nanos());
             ctx.set_timer(SimDuration::from_nanos(first), Timer::Probe);
         }
+    }
+
+    /// Asks the registry for the live replicas, and arms the next ask.
+    fn refresh(&mut self, ctx: CCtx) {
+        if let Some((registry, every)) = self.registry {
+            ctx.send(registry, Msg::Query);
+            ctx.set_timer(every, Timer::Refresh);
+        }
+    }
+
+    /// The registry's answer: balance over the replicas it lists.
+    pub(super) fn members(&mut self, live: &[u32]) {
+        let mut listed = vec![false; self.probe_pending.len()];
+        for &r in live {
+            if let Some(slot) = listed.get_mut(r as usize) {
+                *slot = true;
+            }
+        }
+        self.listed = Some(listed);
     }
 
     /// Probes every replica, and arms the next round.
@@ -179,8 +209,9 @@ impl Client {
                 }
             }
             Timer::Probe => self.probe(ctx),
+            Timer::Refresh => self.refresh(ctx),
             Timer::ProbeTimeout { seq } => self.probe_timeout(ctx, seq),
-            Timer::Served(_) => {}
+            Timer::Served(_) | Timer::Heartbeat => {}
         }
     }
 
@@ -230,7 +261,8 @@ impl Client {
             "two attempts of one request outstanding"
         );
         for r in 0..self.probe_pending.len() {
-            let out = self.health.out(r, now);
+            let unlisted = self.listed.as_ref().is_some_and(|l| !l[r]);
+            let out = unlisted || self.health.out(r, now);
             self.balancer.set_out(r, out);
         }
         let replica = self.balancer.pick(ctx.rng());

@@ -36,7 +36,7 @@ impl ProtocolDef for Def {
     }
 
     fn message_kinds(&self) -> &'static [&'static str] {
-        &["request", "reply", "probe"]
+        &["request", "reply", "probe", "discovery"]
     }
 
     fn fixed_placement(&self) -> Option<&'static str> {

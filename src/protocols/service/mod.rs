@@ -16,6 +16,7 @@ pub mod balancer;
 pub mod checks;
 pub mod client;
 mod def;
+pub mod discovery;
 pub mod health;
 pub mod load;
 pub mod options;
@@ -75,6 +76,15 @@ pub enum Msg {
         /// The round answered.
         seq: u64,
     },
+    /// Replica → registry: register, or renew the registration.
+    Register,
+    /// Client → registry: which replicas are live?
+    Query,
+    /// Registry → client: the replicas registered now.
+    Members {
+        /// Their indices.
+        live: Vec<u32>,
+    },
     /// Server → client: the answer to an attempt.
     Reply {
         /// The request.
@@ -122,6 +132,10 @@ pub enum Timer {
     Served(Job),
     /// Client: time to probe every replica.
     Probe,
+    /// Replica: time to renew its registration.
+    Heartbeat,
+    /// Client: time to ask the registry for the live replicas.
+    Refresh,
     /// Client: probes of round `seq` still unanswered have failed.
     ProbeTimeout {
         /// The round.
@@ -216,6 +230,8 @@ pub enum ServiceNode {
     Server(server::Server),
     /// Processes after the servers.
     Client(Box<client::Client>),
+    /// The last server node, with `[service.discovery]`.
+    Registry(discovery::Registry),
 }
 
 impl Process for ServiceNode {
@@ -227,8 +243,10 @@ impl Process for ServiceNode {
     type Note = Note;
 
     fn on_start(&mut self, ctx: &mut Ctx<'_, Self>, _disk: &Disk<()>) {
-        if let ServiceNode::Client(c) = self {
-            c.start(ctx);
+        match self {
+            ServiceNode::Client(c) => c.start(ctx),
+            ServiceNode::Server(s) => s.boot(ctx),
+            ServiceNode::Registry(_) => {}
         }
     }
 
@@ -243,6 +261,9 @@ impl Process for ServiceNode {
                 },
             ) => s.request(ctx, from, id, attempt, budget),
             (ServiceNode::Server(_), Msg::Probe { seq }) => ctx.send(from, Msg::ProbeReply { seq }),
+            (ServiceNode::Registry(r), Msg::Register) => r.register(ctx, from),
+            (ServiceNode::Registry(r), Msg::Query) => r.query(ctx, from),
+            (ServiceNode::Client(c), Msg::Members { live }) => c.members(&live),
             (ServiceNode::Client(c), Msg::ProbeReply { seq }) => c.probe_reply(ctx, from, seq),
             (
                 ServiceNode::Client(c),
@@ -259,6 +280,7 @@ impl Process for ServiceNode {
     fn on_timer(&mut self, ctx: &mut Ctx<'_, Self>, _id: TimerId, timer: Timer) {
         match (self, timer) {
             (ServiceNode::Server(s), Timer::Served(job)) => s.served(ctx, job),
+            (ServiceNode::Server(s), Timer::Heartbeat) => s.heartbeat(ctx),
             (ServiceNode::Client(c), timer) => c.timer(ctx, timer),
             _ => {}
         }
@@ -267,7 +289,9 @@ impl Process for ServiceNode {
     fn on_request(&mut self, ctx: &mut Ctx<'_, Self>, req: RequestId, _op: Call) {
         match self {
             ServiceNode::Client(c) => c.call(ctx, Some(req)),
-            ServiceNode::Server(_) => ctx.reply_fail(req, Outcome::Exhausted),
+            ServiceNode::Server(_) | ServiceNode::Registry(_) => {
+                ctx.reply_fail(req, Outcome::Exhausted)
+            }
         }
     }
 
@@ -275,6 +299,7 @@ impl Process for ServiceNode {
         Some(match self {
             ServiceNode::Server(_) => "server",
             ServiceNode::Client(_) => "client",
+            ServiceNode::Registry(_) => "registry",
         })
     }
 
@@ -283,12 +308,13 @@ impl Process for ServiceNode {
             Msg::Request { .. } => "request",
             Msg::Reply { .. } => "reply",
             Msg::Probe { .. } | Msg::ProbeReply { .. } => "probe",
+            Msg::Register | Msg::Query | Msg::Members { .. } => "discovery",
         }
     }
 }
 
 /// Roles a scenario fault may name.
-pub const ROLES: &[&str] = &["server", "client"];
+pub const ROLES: &[&str] = &["server", "client", "registry"];
 
 /// The service bundle: servers, clients and the checks.
 pub struct Service {
@@ -333,19 +359,19 @@ impl Protocol for Service {
     }
 
     fn new_process(&self, id: NodeId) -> ServiceNode {
-        if id.index() < self.servers {
-            return ServiceNode::Server(server::Server::new(&self.options, id));
+        let replicas = self.options.replicas(self.servers);
+        if let (Some(d), true) = (&self.options.discovery, id.index() == replicas) {
+            return ServiceNode::Registry(discovery::Registry::new(d, replicas));
+        }
+        if id.index() < replicas {
+            return ServiceNode::Server(server::Server::new(&self.options, id, replicas));
         }
         let load = load::Load {
             rate: self.options.rate / self.clients as f64,
             phases: self.options.phases.clone(),
             until: SimTime::ZERO + self.duration,
         };
-        ServiceNode::Client(Box::new(client::Client::new(
-            &self.options,
-            self.servers,
-            load,
-        )))
+        ServiceNode::Client(Box::new(client::Client::new(&self.options, replicas, load)))
     }
 
     fn next_op(&mut self, client: usize, _rng: &mut SimRng) -> (NodeId, Call) {

@@ -3,6 +3,7 @@
 //! before a run starts.
 
 use super::balancer::Balance;
+use super::discovery::DiscoveryOptions;
 use super::health::{HealthOptions, OutlierOptions};
 use super::load::Phase;
 use super::policy::{BreakerOptions, BudgetOptions, RetryPolicy};
@@ -208,6 +209,8 @@ pub struct ServiceOptions {
     pub outlier: Option<OutlierOptions>,
     /// Active health checks by each client, if any.
     pub health: Option<HealthOptions>,
+    /// Service discovery through a registry (the last node), if any.
+    pub discovery: Option<DiscoveryOptions>,
     /// The servers.
     pub server: ServerOptions,
     /// Gray failures.
@@ -233,6 +236,7 @@ impl Default for ServiceOptions {
             breaker: None,
             outlier: None,
             health: None,
+            discovery: None,
             server: ServerOptions::default(),
             slow: Vec::new(),
             recovery: RecoveryOptions::default(),
@@ -246,6 +250,12 @@ impl ServiceOptions {
     /// The attempt timeout in force.
     pub fn attempt_timeout(&self) -> SimDuration {
         self.attempt_timeout.unwrap_or(self.deadline)
+    }
+
+    /// How many of `nodes` servers are replicas (the last is the registry
+    /// with `[service.discovery]`).
+    pub fn replicas(&self, nodes: usize) -> usize {
+        nodes - usize::from(self.discovery.is_some() && nodes > 0)
     }
 
     /// The trigger recovery is judged after: `[service.recovery] trigger`,
@@ -269,6 +279,16 @@ impl ServiceOptions {
     /// What is wrong with the options for `nodes` servers and a fault
     /// phase of `duration`: the key at fault and why.
     pub fn problem(&self, nodes: usize, duration: SimDuration) -> Option<(&'static str, String)> {
+        if let Some(d) = &self.discovery {
+            if nodes < 2 {
+                let why = "expected at least 2 nodes with [service.discovery]: the replicas and the registry (the last node)";
+                return Some(("discovery", why.into()));
+            }
+            if let Some(why) = d.problem() {
+                return Some(("discovery", why.into()));
+            }
+        }
+        let nodes = self.replicas(nodes);
         self.load_problem(duration)
             .or_else(|| self.server_problem(nodes, duration))
             .or_else(|| self.client_problem(duration))
@@ -317,7 +337,7 @@ impl ServiceOptions {
             if self.slow.iter().all(slow_ok) {
                 return None;
             }
-            let why = format!("expected every slow window's node below {nodes} (the servers), its factor from 1 to {FACTOR_MAX} and its end within the duration ({duration})");
+            let why = format!("expected every slow window's node below {nodes} (the replicas), its factor from 1 to {FACTOR_MAX} and its end within the duration ({duration})");
             return Some(("slow", why));
         };
         Some(("server", why))

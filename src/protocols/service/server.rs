@@ -26,12 +26,20 @@ pub struct Server {
     slow: Vec<SlowWindow>,
     busy: u32,
     queue: VecDeque<Job>,
+    /// With discovery: the registry and how often to renew there.
+    registry: Option<(NodeId, SimDuration)>,
 }
 
 impl Server {
     /// A fresh replica `me` (at start and after a restart: the queue is lost).
-    pub fn new(options: &ServiceOptions, me: NodeId) -> Self {
+    /// With discovery, the registry is node `replicas`.
+    pub fn new(options: &ServiceOptions, me: NodeId, replicas: usize) -> Self {
+        let registry = options
+            .discovery
+            .as_ref()
+            .map(|d| (NodeId(replicas as u32), d.heartbeat));
         Server {
+            registry,
             service_time: options.server.service_time.latency(),
             options: options.server.clone(),
             slow: options
@@ -42,6 +50,19 @@ impl Server {
                 .collect(),
             busy: 0,
             queue: VecDeque::new(),
+        }
+    }
+
+    /// Registers with the registry at once (at start and after a restart).
+    pub(super) fn boot(&mut self, ctx: SCtx) {
+        self.heartbeat(ctx);
+    }
+
+    /// Renews the registration, and arms the next renewal.
+    pub(super) fn heartbeat(&mut self, ctx: SCtx) {
+        if let Some((registry, every)) = self.registry {
+            ctx.send(registry, Msg::Register);
+            ctx.set_timer(every, Timer::Heartbeat);
         }
     }
 

@@ -23,7 +23,7 @@ fn options() -> ServiceOptions {
 }
 
 fn server(o: &ServiceOptions) -> Harness<ServiceNode> {
-    let node = ServiceNode::Server(Server::new(o, NodeId(0)));
+    let node = ServiceNode::Server(Server::new(o, NodeId(0), 2));
     let mut h = Harness::new(node, NodeId(0), vec![NodeId(0), NodeId(1)], 1);
     h.start();
     h
