@@ -4,6 +4,7 @@
 //! [`registry`]; each is also a worked example of implementing them.
 
 pub mod broadcast;
+pub mod cache;
 pub mod lincheck;
 pub mod raft;
 pub mod registry;

@@ -373,7 +373,7 @@ impl Registry {
 
     /// Every built-in protocol.
     pub fn builtin() -> Self {
-        use super::{broadcast, raft, saga, service, store, twopc};
+        use super::{broadcast, cache, raft, saga, service, store, twopc};
         Registry::empty()
             .with(broadcast::Def)
             .with(store::QuorumDef)
@@ -382,6 +382,7 @@ impl Registry {
             .with(saga::Def)
             .with(raft::Def)
             .with(service::Def)
+            .with(cache::Def)
     }
 
     /// This registry with `def` added. Panics if its name, or a table it

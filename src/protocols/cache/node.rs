@@ -1,0 +1,435 @@
+//! The three kinds of cache-aside process: the database (durable rows,
+//! each key's writes numbered), the cache (TTL, LRU capacity, optional
+//! leases) and the client (read-through on a miss, delete after a write).
+
+use super::{CacheOp, CacheRes, Msg, Note, Timer, Version, CACHE, DATABASE};
+use crate::process::{Ctx, Disk, DiskKey, NodeId, Process, RequestId, TimerId};
+use crate::time::{SimDuration, SimTime};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+/// Options of the `[cache]` scenario table.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CacheOptions {
+    /// How long a cached entry lives.
+    pub ttl: SimDuration,
+    /// Entries the cache holds; the least recently used goes first.
+    pub capacity: usize,
+    /// Leases (Facebook's memcache): a fill needs the lease its miss got,
+    /// and a delete invalidates it.
+    pub leases: bool,
+    /// With leases: how long a miss that finds another client filling
+    /// waits before asking again.
+    pub hot_miss_wait: SimDuration,
+    /// Keys the workload uses.
+    pub keys: u64,
+    /// The share of operations that are reads.
+    pub read_share: f64,
+    /// A client gives an operation up after this long.
+    pub give_up: SimDuration,
+    /// `cache.staleness` fails a read more stale than this (default: the TTL).
+    pub staleness_bound: Option<SimDuration>,
+}
+
+impl Default for CacheOptions {
+    fn default() -> Self {
+        CacheOptions {
+            ttl: SimDuration::from_secs(1),
+            capacity: 1000,
+            leases: false,
+            hot_miss_wait: SimDuration::from_millis(10),
+            keys: 10,
+            read_share: 0.9,
+            give_up: SimDuration::from_secs(1),
+            staleness_bound: None,
+        }
+    }
+}
+
+impl CacheOptions {
+    /// The staleness `cache.staleness` allows.
+    pub fn bound(&self) -> SimDuration {
+        self.staleness_bound.unwrap_or(self.ttl)
+    }
+
+    /// What is wrong with the options, if anything: the key and why.
+    pub fn problem(&self) -> Option<(&'static str, &'static str)> {
+        let zero = SimDuration::ZERO;
+        if self.ttl == zero || self.give_up == zero || self.hot_miss_wait == zero {
+            return Some(("ttl", "expected ttl, give_up and hot_miss_wait above 0"));
+        }
+        if self.capacity == 0 || self.keys == 0 {
+            return Some(("capacity", "expected capacity and keys of at least 1"));
+        }
+        if !(0.0..=1.0).contains(&self.read_share) {
+            return Some(("read_share", "expected read_share between 0 and 1"));
+        }
+        None
+    }
+}
+
+/// A database row on disk: value and version.
+const ROWS: &str = "rows";
+
+/// The database.
+#[derive(Debug, Default)]
+pub struct Database {
+    rows: BTreeMap<u64, (u64, Version)>,
+}
+
+/// A cached entry.
+#[derive(Clone, Copy, Debug)]
+struct Entry {
+    value: u64,
+    version: Version,
+    expires: SimTime,
+    /// When it was last used (the LRU order's key).
+    used: u64,
+}
+
+/// The cache.
+#[derive(Debug)]
+pub struct CacheServer {
+    ttl: SimDuration,
+    capacity: usize,
+    leases: bool,
+    entries: BTreeMap<u64, Entry>,
+    /// Keys by last use, oldest first.
+    recency: BTreeMap<u64, u64>,
+    tick: u64,
+    /// The outstanding lease of each key being filled.
+    lease_of: BTreeMap<u64, u64>,
+    next_lease: u64,
+}
+
+/// An operation a client is carrying out.
+#[derive(Clone, Copy, Debug)]
+struct Pending {
+    req: RequestId,
+    op: CacheOp,
+    lease: Option<u64>,
+    give_up: TimerId,
+}
+
+/// A client.
+#[derive(Debug)]
+pub struct Client {
+    hot_miss_wait: SimDuration,
+    give_up: SimDuration,
+    session: u64,
+    next: u64,
+    pending: BTreeMap<u64, Pending>,
+}
+
+/// A cache-aside process.
+#[derive(Debug)]
+pub enum CacheNode {
+    /// Node 0.
+    Database(Database),
+    /// Node 1.
+    Cache(CacheServer),
+    /// The clients, after the servers.
+    Client(Client),
+}
+
+impl CacheNode {
+    /// A fresh process `id`.
+    pub fn new(options: &CacheOptions, id: NodeId) -> Self {
+        match id {
+            DATABASE => CacheNode::Database(Database::default()),
+            CACHE => CacheNode::Cache(CacheServer {
+                ttl: options.ttl,
+                capacity: options.capacity,
+                leases: options.leases,
+                entries: BTreeMap::new(),
+                recency: BTreeMap::new(),
+                tick: 0,
+                lease_of: BTreeMap::new(),
+                next_lease: 1,
+            }),
+            _ => CacheNode::Client(Client {
+                hot_miss_wait: options.hot_miss_wait,
+                give_up: options.give_up,
+                session: 0,
+                next: 0,
+                pending: BTreeMap::new(),
+            }),
+        }
+    }
+}
+
+type NCtx<'a, 'b> = &'a mut Ctx<'b, CacheNode>;
+
+impl Database {
+    fn message(&mut self, ctx: NCtx, from: NodeId, msg: Msg) {
+        match msg {
+            Msg::DbRead { op, key } => {
+                ctx.note(Note::DbRead);
+                let (value, version) = self.rows.get(&key).copied().unwrap_or((0, 0));
+                ctx.send(from, Msg::DbValue { op, value, version });
+            }
+            Msg::DbWrite { op, key, value } => {
+                let version = self.rows.get(&key).map_or(0, |r| r.1) + 1;
+                self.rows.insert(key, (value, version));
+                ctx.write(DiskKey::new(ROWS, key), (value, version));
+                ctx.sync();
+                ctx.note(Note::Committed { key, version });
+                ctx.send(from, Msg::DbWritten { op, version });
+            }
+            _ => {}
+        }
+    }
+}
+
+impl CacheServer {
+    fn message(&mut self, ctx: NCtx, from: NodeId, msg: Msg) {
+        let now = ctx.now();
+        match msg {
+            Msg::Get { op, key } => match self.lookup(key, now) {
+                Some(e) => ctx.send(
+                    from,
+                    Msg::Hit {
+                        op,
+                        value: e.value,
+                        version: e.version,
+                    },
+                ),
+                None => {
+                    let (lease, wait) = self.miss(key);
+                    ctx.send(from, Msg::Miss { op, lease, wait });
+                }
+            },
+            Msg::Fill {
+                key,
+                value,
+                version,
+                lease,
+            } => {
+                if self.leases && (lease.is_none() || self.lease_of.get(&key) != lease.as_ref()) {
+                    ctx.note(Note::FillRefused);
+                    return;
+                }
+                self.lease_of.remove(&key);
+                self.insert(key, value, version, now);
+            }
+            Msg::Delete { key } => {
+                self.remove(key);
+                self.lease_of.remove(&key);
+            }
+            _ => {}
+        }
+    }
+
+    /// The entry for `key`, if cached and not expired; marks it used.
+    fn lookup(&mut self, key: u64, now: SimTime) -> Option<Entry> {
+        let entry = *self.entries.get(&key)?;
+        if now >= entry.expires {
+            self.remove(key);
+            return None;
+        }
+        self.touch(key);
+        self.entries.get(&key).copied()
+    }
+
+    /// A miss of `key`: the lease to fill it with, or "wait".
+    fn miss(&mut self, key: u64) -> (Option<u64>, bool) {
+        if !self.leases {
+            return (None, false);
+        }
+        if self.lease_of.contains_key(&key) {
+            return (None, true);
+        }
+        let lease = self.next_lease;
+        self.next_lease += 1;
+        self.lease_of.insert(key, lease);
+        (Some(lease), false)
+    }
+
+    fn insert(&mut self, key: u64, value: u64, version: Version, now: SimTime) {
+        self.remove(key);
+        while self.entries.len() >= self.capacity {
+            let Some((_, oldest)) = self.recency.pop_first() else {
+                break;
+            };
+            self.entries.remove(&oldest);
+        }
+        self.tick += 1;
+        let entry = Entry {
+            value,
+            version,
+            expires: now + self.ttl,
+            used: self.tick,
+        };
+        self.entries.insert(key, entry);
+        self.recency.insert(self.tick, key);
+        assert_eq!(
+            self.entries.len(),
+            self.recency.len(),
+            "LRU order out of step"
+        );
+    }
+
+    fn touch(&mut self, key: u64) {
+        if let Some(e) = self.entries.get_mut(&key) {
+            self.recency.remove(&e.used);
+            self.tick += 1;
+            e.used = self.tick;
+            self.recency.insert(self.tick, key);
+        }
+    }
+
+    fn remove(&mut self, key: u64) {
+        if let Some(e) = self.entries.remove(&key) {
+            self.recency.remove(&e.used);
+        }
+    }
+}
+
+impl Client {
+    fn request(&mut self, ctx: NCtx, req: RequestId, op: CacheOp) {
+        let id = (self.session << 32) | (self.next & 0xffff_ffff);
+        self.next += 1;
+        let give_up = ctx.set_timer(self.give_up, Timer::GiveUp { op: id });
+        self.pending.insert(
+            id,
+            Pending {
+                req,
+                op,
+                lease: None,
+                give_up,
+            },
+        );
+        match op {
+            CacheOp::Read { key } => ctx.send(CACHE, Msg::Get { op: id, key }),
+            CacheOp::Write { key, value } => {
+                ctx.send(DATABASE, Msg::DbWrite { op: id, key, value })
+            }
+        }
+    }
+
+    fn message(&mut self, ctx: NCtx, msg: Msg) {
+        match msg {
+            Msg::Hit { op, value, version } => {
+                let res = CacheRes::Read {
+                    value,
+                    version,
+                    hit: true,
+                };
+                self.finish(ctx, op, res);
+            }
+            Msg::Miss { op, lease, wait } => {
+                let Some(p) = self.pending.get_mut(&op) else {
+                    return;
+                };
+                let CacheOp::Read { key } = p.op else { return };
+                if wait {
+                    ctx.set_timer(self.hot_miss_wait, Timer::Again { op });
+                } else {
+                    p.lease = lease;
+                    ctx.send(DATABASE, Msg::DbRead { op, key });
+                }
+            }
+            Msg::DbValue { op, value, version } => {
+                let Some(p) = self.pending.get(&op).copied() else {
+                    return;
+                };
+                let CacheOp::Read { key } = p.op else { return };
+                let fill = Msg::Fill {
+                    key,
+                    value,
+                    version,
+                    lease: p.lease,
+                };
+                ctx.send(CACHE, fill);
+                let res = CacheRes::Read {
+                    value,
+                    version,
+                    hit: false,
+                };
+                self.finish(ctx, op, res);
+            }
+            Msg::DbWritten { op, version } => {
+                let Some(p) = self.pending.get(&op).copied() else {
+                    return;
+                };
+                let CacheOp::Write { key, .. } = p.op else {
+                    return;
+                };
+                ctx.send(CACHE, Msg::Delete { key });
+                self.finish(ctx, op, CacheRes::Written { version });
+            }
+            _ => {}
+        }
+    }
+
+    fn timer(&mut self, ctx: NCtx, timer: Timer) {
+        match timer {
+            Timer::Again { op } => {
+                if let Some(CacheOp::Read { key }) = self.pending.get(&op).map(|p| p.op) {
+                    ctx.send(CACHE, Msg::Get { op, key });
+                }
+            }
+            Timer::GiveUp { op } => {
+                if let Some(p) = self.pending.remove(&op) {
+                    ctx.reply_fail(p.req, CacheRes::TimedOut);
+                }
+            }
+        }
+    }
+
+    fn finish(&mut self, ctx: NCtx, op: u64, res: CacheRes) {
+        if let Some(p) = self.pending.remove(&op) {
+            ctx.cancel_timer(p.give_up);
+            ctx.reply_ok(p.req, res);
+        }
+    }
+}
+
+impl Process for CacheNode {
+    type Msg = Msg;
+    type Timer = Timer;
+    type Op = CacheOp;
+    type Res = CacheRes;
+    type Stored = (u64, Version);
+    type Note = Note;
+
+    fn on_start(&mut self, ctx: &mut Ctx<'_, Self>, disk: &Disk<(u64, Version)>) {
+        match self {
+            CacheNode::Database(db) => {
+                db.rows = disk.scan(ROWS).map(|(k, &row)| (k, row)).collect();
+            }
+            CacheNode::Client(c) => c.session = ctx.rng().below(1 << 31),
+            CacheNode::Cache(_) => {}
+        }
+    }
+
+    fn on_message(&mut self, ctx: &mut Ctx<'_, Self>, from: NodeId, msg: Msg) {
+        match self {
+            CacheNode::Database(db) => db.message(ctx, from, msg),
+            CacheNode::Cache(c) => c.message(ctx, from, msg),
+            CacheNode::Client(c) => c.message(ctx, msg),
+        }
+    }
+
+    fn on_timer(&mut self, ctx: &mut Ctx<'_, Self>, _id: TimerId, timer: Timer) {
+        if let CacheNode::Client(c) = self {
+            c.timer(ctx, timer);
+        }
+    }
+
+    fn on_request(&mut self, ctx: &mut Ctx<'_, Self>, req: RequestId, op: CacheOp) {
+        match self {
+            CacheNode::Client(c) => c.request(ctx, req, op),
+            _ => ctx.reply_fail(req, CacheRes::TimedOut),
+        }
+    }
+
+    fn role(&self) -> Option<&'static str> {
+        Some(match self {
+            CacheNode::Database(_) => "database",
+            CacheNode::Cache(_) => "cache",
+            CacheNode::Client(_) => "client",
+        })
+    }
+}
