@@ -126,8 +126,9 @@ pub const BALANCERS: &[(&str, &str)] = &[
     ),
 ];
 
-/// Contention: `CONTENDERS` clients call at once a server that serves one
-/// call at a time (10 ms) and refuses the rest; each retries until served.
+/// Contention: `CONTENDERS` clients call at once (their first calls
+/// within a microsecond) a server that serves one call at a time (10 ms)
+/// and refuses the rest; each retries until served.
 const CONTENDERS: usize = 50;
 
 fn contention(jitter: &str) -> String {
@@ -143,6 +144,7 @@ latency = {{ dist = "constant", value = "1ms" }}
 [workload]
 clients = {CONTENDERS}
 max_ops = {CONTENDERS}
+interval = "1us"
 timeout = "60s"
 
 [service]
@@ -422,14 +424,17 @@ mod tests {
     }
 
     #[test]
-    fn jitter_gets_contending_clients_served_sooner() {
+    fn jitter_gets_contending_clients_served_sooner_with_fewer_calls() {
         let none = jitter_row("none", 3).unwrap_or_else(|e| panic!("{e}"));
         let full = jitter_row("full", 3).unwrap_or_else(|e| panic!("{e}"));
         assert!(
             full.completion_ms * 2.0 < none.completion_ms,
             "{full:?} vs {none:?}"
         );
-        assert!(none.calls >= CONTENDERS as f64 && full.calls >= CONTENDERS as f64);
+        assert!(full.calls * 2.0 < none.calls, "{full:?} vs {none:?}");
+        // In lockstep every round serves one client and refuses the rest.
+        let lockstep = (CONTENDERS * (CONTENDERS + 1) / 2) as f64;
+        assert_eq!(none.calls, lockstep);
     }
 
     #[test]
