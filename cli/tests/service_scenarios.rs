@@ -49,6 +49,12 @@ fn fixed_retries_without_backoff_stay_collapsed_after_the_spike() {
             "seed {}: work for no one",
             r.seed
         );
+        // Every replica's queue stays full long after the spike.
+        let held = &r.metrics["service_held_per_window"]["0"];
+        let full = (10..18)
+            .filter(|&w| held[w].as_u64().unwrap_or(0) >= 20)
+            .count();
+        assert_eq!(full, 8, "seed {}: {held}", r.seed);
     }
 }
 
@@ -226,5 +232,37 @@ fn a_partition_from_the_registry_leaves_membership_stale() {
             r.seed
         );
         assert!(fresh > 0, "seed {}: the lapse takes a few seconds", r.seed);
+    }
+}
+
+/// A breaker per endpoint (Finagle's failure accrual) also takes the
+/// crashed replica out: its breaker opens after a few timed-out attempts
+/// and half-open probes keep failing until it restarts.
+#[test]
+fn a_breaker_per_endpoint_keeps_attempts_away_from_a_crashed_replica() {
+    let text = scenario_text("service-crash-round-robin.toml").replace(
+        "[service.slo]",
+        "[service.breaker]\nfailures = 3\nopen_for = \"1s\"\nper_endpoint = true\n\n[service.slo]",
+    );
+    let scenario =
+        Scenario::parse(&text, "breaker-per-endpoint.toml").unwrap_or_else(|e| panic!("{e}"));
+    for (seed, blind) in sweep("service-crash-round-robin.toml", 4)
+        .iter()
+        .enumerate()
+    {
+        let r = run(&scenario, seed as u64, RunOptions::default());
+        let (to_down, blind_to_down) = (
+            common::metric(&r, "service_attempts_to_down"),
+            common::metric(blind, "service_attempts_to_down"),
+        );
+        assert!(
+            to_down * 3 < blind_to_down,
+            "seed {seed}: {to_down} vs {blind_to_down}"
+        );
+        assert_eq!(
+            common::metric(&r, "service_outcome_breaker_open"),
+            0,
+            "other replicas stay closed"
+        );
     }
 }

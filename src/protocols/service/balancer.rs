@@ -93,6 +93,11 @@ impl Balancer {
         chosen
     }
 
+    /// Counts an attempt sent to `replica` chosen by other means.
+    pub fn force(&mut self, replica: usize) {
+        self.outstanding[replica] += 1;
+    }
+
     /// An attempt at `replica` ended (answered or given up).
     pub fn done(&mut self, replica: usize) {
         self.outstanding[replica] = self.outstanding[replica].saturating_sub(1);

@@ -84,6 +84,8 @@ pub struct ServiceChecks {
     health_changes: BTreeMap<&'static str, u64>,
     /// When the last request ended.
     last_end: SimTime,
+    /// The most each server held at once, per window.
+    held: BTreeMap<u32, Vec<u64>>,
 }
 
 impl ServiceChecks {
@@ -113,6 +115,7 @@ impl ServiceChecks {
             attempts_to_down: 0,
             health_changes: BTreeMap::new(),
             last_end: SimTime::ZERO,
+            held: BTreeMap::new(),
         }
     }
 
@@ -218,7 +221,7 @@ impl Invariants<ServiceNode> for ServiceChecks {
         CHECKS
     }
 
-    fn on_note(&mut self, at: SimTime, _node: NodeId, note: &Note) -> Result<(), Violation> {
+    fn on_note(&mut self, at: SimTime, node: NodeId, note: &Note) -> Result<(), Violation> {
         let window = self.window_of(at);
         match *note {
             Note::Finished {
@@ -249,6 +252,15 @@ impl Invariants<ServiceNode> for ServiceChecks {
                 _ => self.rejected += 1,
             },
             Note::Dropped => self.dropped += 1,
+            Note::Held { peak } => {
+                // A sample at the end of a window describes that window.
+                let w = self.window_of(at).saturating_sub(1).min(WINDOWS_MAX - 1);
+                let series = self.held.entry(node.0).or_default();
+                if series.len() <= w {
+                    series.resize(w + 1, 0);
+                }
+                series[w] = series[w].max(u64::from(peak));
+            }
             Note::Health { change, .. } => {
                 *self.health_changes.entry(change_name(change)).or_insert(0) += 1
             }
@@ -317,6 +329,9 @@ impl Invariants<ServiceNode> for ServiceChecks {
         put("window_ns", json!(self.window.as_nanos()));
         put("goodput_per_window", json!(self.series.good));
         put("attempts_per_window", json!(self.series.attempts));
+        let held: BTreeMap<String, &Vec<u64>> =
+            self.held.iter().map(|(n, v)| (n.to_string(), v)).collect();
+        put("held_per_window", json!(held));
         if let Some((start, stop)) = self.trigger {
             put("trigger_ns", json!([start.as_nanos(), stop.as_nanos()]));
             if let Some(b) = self.good_share(self.windows(self.baseline_from(start), start)) {

@@ -51,7 +51,9 @@ pub struct Client {
     attempt_timeout: SimDuration,
     retry: RetryPolicy,
     budget: Option<RetryBudget>,
-    breaker: Option<Breaker>,
+    /// No breaker, one for the whole service, or one per replica.
+    breakers: Vec<Breaker>,
+    per_endpoint: bool,
     balancer: Balancer,
     health: Health,
     /// With discovery: the registry and how often to ask it.
@@ -76,7 +78,12 @@ impl Client {
             attempt_timeout: options.attempt_timeout(),
             retry: options.retry.clone(),
             budget: options.budget.clone().map(RetryBudget::new),
-            breaker: options.breaker.clone().map(Breaker::new),
+            breakers: match &options.breaker {
+                None => Vec::new(),
+                Some(b) if b.per_endpoint => vec![Breaker::new(b.clone()); servers],
+                Some(b) => vec![Breaker::new(b.clone())],
+            },
+            per_endpoint: options.breaker.as_ref().is_some_and(|b| b.per_endpoint),
             balancer: Balancer::new(options.balance, servers),
             health: Health::new(options.outlier.clone(), options.health.clone(), servers),
             registry: options
@@ -211,7 +218,7 @@ impl Client {
             Timer::Probe => self.probe(ctx),
             Timer::Refresh => self.refresh(ctx),
             Timer::ProbeTimeout { seq } => self.probe_timeout(ctx, seq),
-            Timer::Served(_) | Timer::Heartbeat => {}
+            Timer::Served(_) | Timer::Heartbeat | Timer::Sample => {}
         }
     }
 
@@ -248,10 +255,17 @@ impl Client {
 
     fn send_attempt(&mut self, ctx: CCtx, id: CallId) {
         let now = ctx.now();
-        if let Some(breaker) = &mut self.breaker {
-            if !breaker.allow(now) {
-                return self.finish(ctx, id, Outcome::BreakerOpen);
-            }
+        let open: Vec<bool> = if self.per_endpoint {
+            self.breakers
+                .iter_mut()
+                .map(|b| !b.available(now))
+                .collect()
+        } else {
+            let whole = self.breakers.first_mut().is_some_and(|b| !b.available(now));
+            vec![whole; self.probe_pending.len()]
+        };
+        if !open.is_empty() && open.iter().all(|&o| o) {
+            return self.finish(ctx, id, Outcome::BreakerOpen);
         }
         let Some(request) = self.requests.get_mut(&id) else {
             return;
@@ -262,10 +276,23 @@ impl Client {
         );
         for r in 0..self.probe_pending.len() {
             let unlisted = self.listed.as_ref().is_some_and(|l| !l[r]);
-            let out = unlisted || self.health.out(r, now);
+            let broken = self.per_endpoint && open[r];
+            let out = unlisted || broken || self.health.out(r, now);
             self.balancer.set_out(r, out);
         }
-        let replica = self.balancer.pick(ctx.rng());
+        let mut replica = self.balancer.pick(ctx.rng());
+        if self.per_endpoint && open[replica] {
+            // Every replica with a closed breaker is ejected or unlisted:
+            // the balancer fell back to all of them; keep to the closed ones.
+            self.balancer.done(replica);
+            replica = (0..open.len()).find(|&r| !open[r]).unwrap_or(replica);
+            self.balancer.force(replica);
+        }
+        let index = if self.per_endpoint { replica } else { 0 };
+        if let Some(b) = self.breakers.get_mut(index) {
+            let allowed = b.allow(now);
+            assert!(allowed, "an attempt through an open breaker");
+        }
         // How long the client waits for this attempt: what the server is
         // told, so it knows when no one waits for the answer any more.
         let wait = self
@@ -303,7 +330,8 @@ impl Client {
             self.health
                 .attempt_ended(ended.replica, failed, now.saturating_since(ended.sent), now);
         note_health(ctx, ended.replica, change);
-        if let Some(breaker) = &mut self.breaker {
+        let index = if self.per_endpoint { ended.replica } else { 0 };
+        if let Some(breaker) = self.breakers.get_mut(index) {
             if let Some(state) = breaker.record(ctx.now(), failed) {
                 let open = matches!(state, BreakerState::Open { .. });
                 ctx.note(Note::Breaker { open });

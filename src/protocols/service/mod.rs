@@ -134,6 +134,8 @@ pub enum Timer {
     Probe,
     /// Replica: time to renew its registration.
     Heartbeat,
+    /// Replica: time to tell the checks how much work it held.
+    Sample,
     /// Client: time to ask the registry for the live replicas.
     Refresh,
     /// Client: probes of round `seq` still unanswered have failed.
@@ -213,6 +215,12 @@ pub enum Note {
         /// Rejected (queue full) or shed (waited too long).
         status: Status,
     },
+    /// Server: the most attempts it held at once (serving and queued)
+    /// since its last sample, once per `[service] window`.
+    Held {
+        /// The most held.
+        peak: u32,
+    },
     /// Server: it skipped a job whose client had stopped waiting.
     Dropped,
 }
@@ -281,6 +289,7 @@ impl Process for ServiceNode {
         match (self, timer) {
             (ServiceNode::Server(s), Timer::Served(job)) => s.served(ctx, job),
             (ServiceNode::Server(s), Timer::Heartbeat) => s.heartbeat(ctx),
+            (ServiceNode::Server(s), Timer::Sample) => s.sample(ctx),
             (ServiceNode::Client(c), timer) => c.timer(ctx, timer),
             _ => {}
         }

@@ -169,6 +169,11 @@ pub struct BreakerOptions {
     pub open_for: SimDuration,
     /// Attempts let through while half-open.
     pub probes: u32,
+    /// One breaker per replica (Finagle's failure accrual, Envoy's
+    /// per-host circuit breaking) instead of one for the whole service: an
+    /// open one takes its replica out of rotation, and a request fails
+    /// fast only when every replica's is open.
+    pub per_endpoint: bool,
 }
 
 impl Default for BreakerOptions {
@@ -179,6 +184,7 @@ impl Default for BreakerOptions {
             window: 20,
             open_for: SimDuration::from_secs(1),
             probes: 1,
+            per_endpoint: false,
         }
     }
 }
@@ -249,6 +255,15 @@ impl Breaker {
             }
         }
         self.state
+    }
+
+    /// Whether an attempt could go now (without counting it as a probe).
+    pub fn available(&mut self, now: SimTime) -> bool {
+        match self.state(now) {
+            BreakerState::Closed => true,
+            BreakerState::Open { .. } => false,
+            BreakerState::HalfOpen { sent, .. } => sent < self.options.probes,
+        }
     }
 
     /// Whether an attempt may go now; counts it as a probe when half-open.

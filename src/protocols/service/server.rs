@@ -28,6 +28,9 @@ pub struct Server {
     queue: VecDeque<Job>,
     /// With discovery: the registry and how often to renew there.
     registry: Option<(NodeId, SimDuration)>,
+    /// How often it reports the most it held, and that most so far.
+    window: SimDuration,
+    peak: u32,
 }
 
 impl Server {
@@ -40,6 +43,8 @@ impl Server {
             .map(|d| (NodeId(replicas as u32), d.heartbeat));
         Server {
             registry,
+            window: options.window,
+            peak: 0,
             service_time: options.server.service_time.latency(),
             options: options.server.clone(),
             slow: options
@@ -56,6 +61,14 @@ impl Server {
     /// Registers with the registry at once (at start and after a restart).
     pub(super) fn boot(&mut self, ctx: SCtx) {
         self.heartbeat(ctx);
+        ctx.set_timer(self.window, Timer::Sample);
+    }
+
+    /// Tells the checks the most it held since the last sample.
+    pub(super) fn sample(&mut self, ctx: SCtx) {
+        ctx.note(Note::Held { peak: self.peak });
+        self.peak = self.held() as u32;
+        ctx.set_timer(self.window, Timer::Sample);
     }
 
     /// Renews the registration, and arms the next renewal.
@@ -88,12 +101,13 @@ impl Server {
             deadline: now + budget,
         };
         if self.busy < self.options.concurrency {
-            return self.start(ctx, job);
+            self.start(ctx, job);
+        } else if self.queue.len() >= self.options.queue as usize {
+            refuse(ctx, job, Status::Rejected);
+        } else {
+            self.queue.push_back(job);
         }
-        if self.queue.len() >= self.options.queue as usize {
-            return refuse(ctx, job, Status::Rejected);
-        }
-        self.queue.push_back(job);
+        self.peak = self.peak.max(self.held() as u32);
     }
 
     pub(super) fn served(&mut self, ctx: SCtx, job: Job) {

@@ -383,3 +383,45 @@ fn an_empty_budget_stops_retries_and_an_open_breaker_fails_fast() {
         "a probe once half-open"
     );
 }
+
+#[test]
+fn a_breaker_per_endpoint_takes_only_the_failing_replica_out() {
+    let mut o = options();
+    o.breaker = Some(BreakerOptions {
+        failures: 1,
+        open_for: ms(500),
+        per_endpoint: true,
+        ..BreakerOptions::default()
+    });
+    let mut c = client(&o);
+    let (to, id, _) = attempts(&c.request(RequestId(1), super::Call))[0];
+    let opened = reply(&mut c, to, id, 0, Status::Error);
+    assert!(notes(&opened).contains(&Note::Breaker { open: true }));
+    let mut last = (0, 0);
+    for k in 2..6 {
+        let sent = attempts(&c.request(RequestId(k), super::Call));
+        assert_eq!(
+            sent.len(),
+            1,
+            "no fast failure while another replica is closed"
+        );
+        assert_ne!(sent[0].0, to, "the replica whose breaker is open is out");
+        last = (sent[0].0, sent[0].1);
+        if k < 5 {
+            reply(&mut c, last.0, last.1, 0, Status::Ok);
+        }
+    }
+    let second = reply(&mut c, last.0, last.1, 0, Status::Error);
+    assert!(notes(&second).contains(&Note::Breaker { open: true }));
+    let all_open = c.request(RequestId(9), super::Call);
+    assert!(
+        matches!(
+            notes(&all_open)[..],
+            [Note::Finished {
+                outcome: Outcome::BreakerOpen,
+                ..
+            }]
+        ),
+        "both open: fail fast"
+    );
+}
