@@ -64,3 +64,33 @@ fn leases_coalesce_a_stampede() {
         assert_eq!(metric(&r, "cache_stale_reads"), 0, "nothing writes");
     }
 }
+
+#[test]
+fn update_on_write_has_its_race_and_versioned_sets_fix_both() {
+    let r = run(&load("cache-update-race.toml"), 1, RunOptions::default());
+    assert!(
+        r.violations.iter().any(|v| v.check == "cache.staleness"),
+        "{:?}",
+        r.violations
+    );
+    let mut refused = 0;
+    for r in sweep("cache-versioned.toml", SEEDS) {
+        assert!(
+            metric(&r, "cache_worst_staleness_ns") <= 200_000_000,
+            "seed {}",
+            r.seed
+        );
+        refused += metric(&r, "cache_older_refused");
+    }
+    assert!(refused > 0, "the race happened and its fill was refused");
+    let update = scenario_text("cache-versioned.toml").replace(
+        "versioned = true",
+        "versioned = true\non_write = \"update\"",
+    );
+    let update =
+        Scenario::parse(&update, "versioned-update.toml").unwrap_or_else(|e| panic!("{e}"));
+    for seed in 0..SEEDS {
+        let r = run(&update, seed, RunOptions::default());
+        assert!(r.violations.is_empty(), "seed {seed}: {:?}", r.violations);
+    }
+}

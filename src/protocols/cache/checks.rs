@@ -34,6 +34,7 @@ pub struct CacheChecks {
     /// Database reads per 100 ms window.
     db_reads: BTreeMap<u64, u64>,
     fills_refused: u64,
+    older_refused: u64,
     /// Filled in at the end.
     measured: Measured,
 }
@@ -54,6 +55,7 @@ impl CacheChecks {
             commits: BTreeMap::new(),
             db_reads: BTreeMap::new(),
             fills_refused: 0,
+            older_refused: 0,
             measured: Measured::default(),
         }
     }
@@ -95,6 +97,7 @@ impl Invariants<CacheNode> for CacheChecks {
                     .or_insert(0) += 1
             }
             Note::FillRefused => self.fills_refused += 1,
+            Note::OlderRefused => self.older_refused += 1,
         }
         Ok(())
     }
@@ -158,6 +161,7 @@ impl Invariants<CacheNode> for CacheChecks {
         put("db_reads", json!(self.db_reads.values().sum::<u64>()));
         put("db_reads_peak_per_s", json!(peak as f64 * per_s));
         put("fills_refused", json!(self.fills_refused));
+        put("older_refused", json!(self.older_refused));
         out
     }
 }

@@ -13,6 +13,12 @@
 //! holds the lease waits and asks again, which also coalesces the misses
 //! of a stampede on a hot key.
 //!
+//! With `on_write = "update"` a write sets the new value in the cache
+//! instead, which has its own race: two writers' sets arrive in the other
+//! order and the older value stays. `versioned` is the fix for both: the
+//! cache remembers the newest version it has seen of each key (deletes
+//! carry the version they follow) and refuses anything older.
+//!
 //! The check `cache.staleness` measures every read against the database's
 //! truth (`checks`).
 
@@ -118,10 +124,22 @@ pub enum Msg {
         /// The lease the miss handed out.
         lease: Option<u64>,
     },
-    /// Client → cache: forget `key` (after a write).
+    /// Client → cache: forget `key` (after a write that committed `version`).
     Delete {
         /// The key.
         key: u64,
+        /// The version the write committed.
+        version: Version,
+    },
+    /// Client → cache: set `key` to what a write committed (`on_write =
+    /// "update"`).
+    Set {
+        /// The key.
+        key: u64,
+        /// The value written.
+        value: u64,
+        /// The version it committed as.
+        version: Version,
     },
     /// Client → database.
     DbRead {
@@ -186,6 +204,8 @@ pub enum Note {
     DbRead,
     /// Cache: a fill was refused (no valid lease).
     FillRefused,
+    /// Cache: a fill or set was refused as older than a version it has seen.
+    OlderRefused,
 }
 
 crate::trace_hash_by_serde!(CacheOp, CacheRes, Msg, Timer);

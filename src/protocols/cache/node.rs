@@ -30,6 +30,22 @@ pub struct CacheOptions {
     pub give_up: SimDuration,
     /// `cache.staleness` fails a read more stale than this (default: the TTL).
     pub staleness_bound: Option<SimDuration>,
+    /// What a write does to the cache after committing.
+    pub on_write: OnWrite,
+    /// The cache refuses a fill or set older than a version of the key it
+    /// has seen (cached, set, or named by a delete).
+    pub versioned: bool,
+}
+
+/// What a write does to the cache once the database committed it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OnWrite {
+    /// Delete the key (cache-aside proper).
+    #[default]
+    Delete,
+    /// Set the key to the value written.
+    Update,
 }
 
 impl Default for CacheOptions {
@@ -43,6 +59,8 @@ impl Default for CacheOptions {
             read_share: 0.9,
             give_up: SimDuration::from_secs(1),
             staleness_bound: None,
+            on_write: OnWrite::Delete,
+            versioned: false,
         }
     }
 }
@@ -101,6 +119,8 @@ pub struct CacheServer {
     /// The outstanding lease of each key being filled.
     lease_of: BTreeMap<u64, u64>,
     next_lease: u64,
+    /// With `versioned`: the newest version seen of each key.
+    newest: Option<BTreeMap<u64, Version>>,
 }
 
 /// An operation a client is carrying out.
@@ -115,6 +135,7 @@ struct Pending {
 /// A client.
 #[derive(Debug)]
 pub struct Client {
+    on_write: OnWrite,
     hot_miss_wait: SimDuration,
     give_up: SimDuration,
     session: u64,
@@ -147,8 +168,10 @@ impl CacheNode {
                 tick: 0,
                 lease_of: BTreeMap::new(),
                 next_lease: 1,
+                newest: options.versioned.then(BTreeMap::new),
             }),
             _ => CacheNode::Client(Client {
+                on_write: options.on_write,
                 hot_miss_wait: options.hot_miss_wait,
                 give_up: options.give_up,
                 session: 0,
@@ -183,6 +206,20 @@ impl Database {
 }
 
 impl CacheServer {
+    /// Whether `version` of `key` is older than one seen (versioned only);
+    /// remembers it as the newest otherwise.
+    fn older(&mut self, key: u64, version: Version) -> bool {
+        let Some(newest) = &mut self.newest else {
+            return false;
+        };
+        let seen = newest.entry(key).or_insert(0);
+        if version < *seen {
+            return true;
+        }
+        *seen = version;
+        false
+    }
+
     fn message(&mut self, ctx: NCtx, from: NodeId, msg: Msg) {
         let now = ctx.now();
         match msg {
@@ -211,9 +248,23 @@ impl CacheServer {
                     return;
                 }
                 self.lease_of.remove(&key);
+                if self.older(key, version) {
+                    return ctx.note(Note::OlderRefused);
+                }
                 self.insert(key, value, version, now);
             }
-            Msg::Delete { key } => {
+            Msg::Set {
+                key,
+                value,
+                version,
+            } => {
+                if self.older(key, version) {
+                    return ctx.note(Note::OlderRefused);
+                }
+                self.insert(key, value, version, now);
+            }
+            Msg::Delete { key, version } => {
+                self.older(key, version);
                 self.remove(key);
                 self.lease_of.remove(&key);
             }
@@ -353,10 +404,18 @@ impl Client {
                 let Some(p) = self.pending.get(&op).copied() else {
                     return;
                 };
-                let CacheOp::Write { key, .. } = p.op else {
+                let CacheOp::Write { key, value } = p.op else {
                     return;
                 };
-                ctx.send(CACHE, Msg::Delete { key });
+                let msg = match self.on_write {
+                    OnWrite::Delete => Msg::Delete { key, version },
+                    OnWrite::Update => Msg::Set {
+                        key,
+                        value,
+                        version,
+                    },
+                };
+                ctx.send(CACHE, msg);
                 self.finish(ctx, op, CacheRes::Written { version });
             }
             _ => {}

@@ -66,7 +66,7 @@ fn the_cache_serves_a_fill_until_its_ttl_and_evicts_the_least_recently_used() {
     assert!(get(&mut c, 1)[0].contains("Hit"));
     c.now = SimTime::ZERO + SimDuration::from_millis(100);
     assert!(get(&mut c, 1)[0].contains("Miss"), "expired at its TTL");
-    c.deliver(CLIENT, Msg::Delete { key: 3 });
+    c.deliver(CLIENT, Msg::Delete { key: 3, version: 2 });
     assert!(get(&mut c, 3)[0].contains("Miss"), "deleted");
 }
 
@@ -86,7 +86,7 @@ fn a_lease_is_handed_to_one_miss_and_a_delete_invalidates_it() {
         ["2 Miss { op: 1, lease: None, wait: true }"],
         "another client fills it"
     );
-    c.deliver(CLIENT, Msg::Delete { key: 7 });
+    c.deliver(CLIENT, Msg::Delete { key: 7, version: 1 });
     let refused = fill(&mut c, 7, 1, Some(1));
     assert!(
         refused
@@ -190,7 +190,7 @@ fn a_client_reads_through_on_a_miss_and_deletes_after_a_write() {
             version: 3,
         },
     );
-    assert_eq!(sent(&done), ["1 Delete { key: 3 }"]);
+    assert_eq!(sent(&done), ["1 Delete { key: 3, version: 3 }"]);
     let wait = cl.request(RequestId(3), CacheOp::Read { key: 3 });
     let again = cl.deliver(
         CACHE,
@@ -208,4 +208,56 @@ fn a_client_reads_through_on_a_miss_and_deletes_after_a_write() {
         }
     )));
     assert_eq!(sent(&wait).len(), 1);
+}
+
+#[test]
+fn a_versioned_cache_refuses_what_is_older_than_a_version_it_has_seen() {
+    let options = CacheOptions {
+        versioned: true,
+        ..CacheOptions::default()
+    };
+    let mut c = harness(&options, CACHE);
+    c.deliver(CLIENT, Msg::Delete { key: 2, version: 5 });
+    let stale = fill(&mut c, 2, 4, None);
+    assert!(
+        stale
+            .iter()
+            .any(|e| matches!(e, Effect::Note(Note::OlderRefused))),
+        "the race's fill"
+    );
+    assert!(
+        fill(&mut c, 2, 5, None).is_empty(),
+        "the version the delete named may fill"
+    );
+    let set = c.deliver(
+        CLIENT,
+        Msg::Set {
+            key: 2,
+            value: 1,
+            version: 3,
+        },
+    );
+    assert!(
+        set.iter()
+            .any(|e| matches!(e, Effect::Note(Note::OlderRefused))),
+        "an older writer's set"
+    );
+    assert!(c
+        .deliver(
+            CLIENT,
+            Msg::Set {
+                key: 2,
+                value: 60,
+                version: 6
+            }
+        )
+        .is_empty());
+    assert_eq!(get(&mut c, 2), ["2 Hit { op: 1, value: 60, version: 6 }"]);
+    let plain = CacheOptions::default();
+    let mut p = harness(&plain, CACHE);
+    p.deliver(CLIENT, Msg::Delete { key: 2, version: 5 });
+    assert!(
+        fill(&mut p, 2, 4, None).is_empty(),
+        "without versions the stale fill goes in"
+    );
 }
