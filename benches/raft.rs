@@ -19,6 +19,8 @@
 //! reports/BENCHMARKS.md.
 #![allow(clippy::disallowed_methods)] // wall-clock timing is the point of a benchmark
 
+mod common;
+use common::option;
 use faultline::run::{run, RunOptions};
 use faultline::scenario::Scenario;
 use std::time::Instant;
@@ -119,17 +121,6 @@ fn measure(name: &str, scenario: &Scenario, runs: u64) {
     rates.sort_by(f64::total_cmp);
     if let Some(median) = rates.get(rates.len() / 2) {
         println!("{name}: median {median:.0} simulated seconds per wall second");
-    }
-}
-
-/// The value after `flag` on the command line, if given.
-fn option(args: &[String], flag: &str, default: u64) -> u64 {
-    match args.iter().position(|a| a == flag) {
-        Some(i) => match args.get(i + 1).and_then(|v| v.parse().ok()) {
-            Some(v) => v,
-            None => panic!("{flag} expects a whole number"),
-        },
-        None => default,
     }
 }
 

@@ -11,6 +11,8 @@
 //! reports/BENCHMARKS.md.
 #![allow(clippy::disallowed_methods)] // wall-clock timing is the point of a benchmark
 
+mod common;
+use common::{cpu_seconds, option};
 use faultline::run::{run, RunOptions};
 use faultline::scenario::Scenario;
 use std::time::Instant;
@@ -53,30 +55,6 @@ service_time = {{ dist = "exponential", mean = "10ms" }}
 "#
     );
     Scenario::parse(&text, "service-bench").unwrap_or_else(|e| panic!("{e}"))
-}
-
-/// This process's user + system CPU time in seconds.
-fn cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok());
-    // utime and stime are fields 14 and 15: indices 11 and 12 here.
-    match (ticks(11), ticks(12)) {
-        (Some(u), Some(s)) => (u + s) / 100.0, // USER_HZ is 100 on Linux
-        _ => f64::NAN,
-    }
-}
-
-/// The value after `flag` on the command line, if given.
-fn option(args: &[String], flag: &str, default: u64) -> u64 {
-    match args.iter().position(|a| a == flag) {
-        Some(i) => match args.get(i + 1).and_then(|v| v.parse().ok()) {
-            Some(v) => v,
-            None => panic!("{flag} expects a whole number"),
-        },
-        None => default,
-    }
 }
 
 fn summary(name: &str, mut rates: Vec<f64>) {

@@ -8,6 +8,8 @@
 //! `/proc/self/stat`) for parsing and for checking, and the peak RSS.
 //! Run: cargo bench --bench txn
 #![allow(clippy::disallowed_methods)] // CPU time and child processes are the point of a benchmark
+mod common;
+use common::cpu_seconds;
 use faultline::check::history::parse_str;
 use faultline::check::txn::{check_list_append, Consistency, TxnVerdict};
 use std::collections::BTreeMap;
@@ -102,20 +104,6 @@ fn history(n: usize, rotate: bool) -> String {
         text.push('\n');
     }
     text
-}
-
-/// This process's user + system CPU time in seconds.
-fn cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    // Fields after the command name (which may hold spaces), from field 3.
-    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok());
-    // utime and stime are fields 14 and 15: indices 11 and 12 here.
-    match (ticks(11), ticks(12)) {
-        (Some(u), Some(s)) => (u + s) / 100.0, // USER_HZ is 100 on Linux
-        _ => f64::NAN,
-    }
 }
 
 fn peak_rss_mib() -> f64 {

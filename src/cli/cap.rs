@@ -2,7 +2,7 @@
 //! partition shape, duration and seed, and writes the results (JSON and a
 //! Markdown table) and two charts into `--out` (default `reports/cap`).
 
-use super::{EXIT_BAD_INPUT, EXIT_OK};
+use super::EXIT_BAD_INPUT;
 use crate::cap::{self, CapPlan, SHAPES};
 use crate::protocols::Registry;
 use crate::report::charts;
@@ -103,16 +103,5 @@ pub fn run(args: CapArgs, registry: &Registry) -> i32 {
             ),
         ),
     ];
-    let written = std::fs::create_dir_all(&args.out).and_then(|_| {
-        files
-            .iter()
-            .try_for_each(|(name, text)| std::fs::write(args.out.join(name), text))
-    });
-    if let Err(e) = written {
-        eprintln!("error: cannot write to {}: {e}", args.out.display());
-        return EXIT_BAD_INPUT;
-    }
-    print!("{md}");
-    println!("\nwrote {} (results.json, results.md, availability-vs-consistency.svg, availability-over-time.svg)", args.out.display());
-    EXIT_OK
+    super::write_experiment(&args.out, &files, &md)
 }

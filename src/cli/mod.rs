@@ -110,6 +110,25 @@ fn load_scenario(
     Ok(scenario)
 }
 
+/// Writes an experiment's `files` (name, contents) into `out`, then its
+/// Markdown summary to stdout and the list of what was written; the exit
+/// code (bad input when `out` cannot be written).
+fn write_experiment(out: &std::path::Path, files: &[(&str, String)], md: &str) -> i32 {
+    let written = std::fs::create_dir_all(out).and_then(|_| {
+        files
+            .iter()
+            .try_for_each(|(name, text)| std::fs::write(out.join(name), text))
+    });
+    if let Err(e) = written {
+        eprintln!("error: cannot write to {}: {e}", out.display());
+        return EXIT_BAD_INPUT;
+    }
+    print!("{md}");
+    let names: Vec<&str> = files.iter().map(|(name, _)| *name).collect();
+    println!("\nwrote {} ({})", out.display(), names.join(", "));
+    EXIT_OK
+}
+
 /// Lets a closed output end the program quietly, as it does `cat` or
 /// `grep`: Rust ignores SIGPIPE, so a write to a closed pipe (`faultline
 /// check ... | head`) would otherwise fail and `println!` panic. With the

@@ -4,7 +4,7 @@
 //! writes the results (JSON and Markdown) and the goodput chart into
 //! `--out` (default `reports/resilience`).
 
-use super::{EXIT_BAD_INPUT, EXIT_OK};
+use super::EXIT_BAD_INPUT;
 use crate::report::charts;
 use crate::resilience::{self, SPIKE_S};
 use clap::Args;
@@ -67,19 +67,5 @@ pub fn run(args: ResilienceArgs) -> i32 {
             charts::goodput_over_time(&series, SPIKE_S, 1.0),
         ),
     ];
-    let written = std::fs::create_dir_all(&args.out).and_then(|_| {
-        files
-            .iter()
-            .try_for_each(|(name, text)| std::fs::write(args.out.join(name), text))
-    });
-    if let Err(e) = written {
-        eprintln!("error: cannot write to {}: {e}", args.out.display());
-        return EXIT_BAD_INPUT;
-    }
-    print!("{md}");
-    println!(
-        "\nwrote {} (results.json, results.md, goodput-over-time.svg)",
-        args.out.display()
-    );
-    EXIT_OK
+    super::write_experiment(&args.out, &files, &md)
 }
