@@ -255,16 +255,22 @@ impl Client {
 
     fn send_attempt(&mut self, ctx: CCtx, id: CallId) {
         let now = ctx.now();
+        // Per endpoint: which replicas' breakers are open (empty otherwise,
+        // so the common path allocates nothing).
         let open: Vec<bool> = if self.per_endpoint {
             self.breakers
                 .iter_mut()
                 .map(|b| !b.available(now))
                 .collect()
         } else {
-            let whole = self.breakers.first_mut().is_some_and(|b| !b.available(now));
-            vec![whole; self.probe_pending.len()]
+            Vec::new()
         };
-        if !open.is_empty() && open.iter().all(|&o| o) {
+        let fast_fail = if self.per_endpoint {
+            open.iter().all(|&o| o)
+        } else {
+            self.breakers.first_mut().is_some_and(|b| !b.available(now))
+        };
+        if fast_fail {
             return self.finish(ctx, id, Outcome::BreakerOpen);
         }
         let Some(request) = self.requests.get_mut(&id) else {
@@ -274,11 +280,15 @@ impl Client {
             request.outstanding.is_none(),
             "two attempts of one request outstanding"
         );
-        for r in 0..self.probe_pending.len() {
-            let unlisted = self.listed.as_ref().is_some_and(|l| !l[r]);
-            let broken = self.per_endpoint && open[r];
-            let out = unlisted || broken || self.health.out(r, now);
-            self.balancer.set_out(r, out);
+        // Rotation changes only with health, discovery or per-endpoint
+        // breakers; without them the balancer's view stays as it is.
+        if self.health.active() || self.listed.is_some() || self.per_endpoint {
+            for r in 0..self.probe_pending.len() {
+                let unlisted = self.listed.as_ref().is_some_and(|l| !l[r]);
+                let broken = self.per_endpoint && open[r];
+                let out = unlisted || broken || self.health.out(r, now);
+                self.balancer.set_out(r, out);
+            }
         }
         let mut replica = self.balancer.pick(ctx.rng());
         if self.per_endpoint && open[replica] {

@@ -103,6 +103,12 @@ impl Health {
         }
     }
 
+    /// Whether anything can take a replica out (outlier ejection or
+    /// health checks are configured).
+    pub fn active(&self) -> bool {
+        self.outlier.is_some() || self.checks.is_some()
+    }
+
     /// The health-check settings, if the client probes.
     pub fn checks(&self) -> Option<&HealthOptions> {
         self.checks.as_ref()
