@@ -136,6 +136,9 @@ impl Client {
             return;
         };
         let (interval, timeout) = (h.interval, h.timeout);
+        // Probes of the last round still unanswered failed (a timeout
+        // longer than the interval has not fired yet).
+        self.probe_timeout(ctx, self.probe_seq);
         self.probe_seq += 1;
         let seq = self.probe_seq;
         for (r, pending) in self.probe_pending.iter_mut().enumerate() {

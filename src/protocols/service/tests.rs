@@ -425,3 +425,34 @@ fn a_breaker_per_endpoint_takes_only_the_failing_replica_out() {
         "both open: fail fast"
     );
 }
+
+#[test]
+fn a_probe_unanswered_by_the_next_round_failed_even_if_its_timeout_is_longer() {
+    let mut o = options();
+    o.health = Some(super::health::HealthOptions {
+        interval: ms(100),
+        timeout: ms(500),
+        unhealthy: 2,
+        healthy: 2,
+    });
+    let mut c = client(&o);
+    let first = timers(&c.start());
+    let (id, _, probe) = first
+        .iter()
+        .find(|(_, _, t)| matches!(t, Timer::Probe))
+        .cloned()
+        .unwrap_or_else(|| panic!("{first:?}"));
+    c.fire(id, probe.clone());
+    c.deliver(NodeId(0), Msg::ProbeReply { seq: 1 });
+    c.fire(id, probe.clone());
+    c.deliver(NodeId(0), Msg::ProbeReply { seq: 2 });
+    let third = c.fire(id, probe);
+    assert!(
+        notes(&third).contains(&Note::Health {
+            replica: 1,
+            change: super::health::Change::MarkedDown
+        }),
+        "replica 1 missed two rounds: {:?}",
+        notes(&third)
+    );
+}
