@@ -3,6 +3,11 @@
 use super::*;
 use crate::check::history::{parse_str, Format};
 
+/// Fails the test on a fixture line not of the shape [`history`] reads.
+fn malformed<T>(line: &str) -> T {
+    panic!("fixture line {line:?}: expected `process type time [mops]`")
+}
+
 /// A history from compact lines `process type time [mops]`, e.g.
 /// `0 ok 10 [[:append :x 1] [:r :y [1]]]`: each `ok`/`fail`/`info` line
 /// is preceded by its invocation at `time - 5`, whose reads are nil (as
@@ -11,12 +16,9 @@ pub(super) fn history(lines: &[&str]) -> History {
     let mut text = String::new();
     for line in lines {
         let mut parts = line.splitn(4, ' ');
-        let (p, kind, time, value) = (
-            parts.next().unwrap(),
-            parts.next().unwrap(),
-            parts.next().unwrap().parse::<u64>().unwrap(),
-            parts.next().unwrap(),
-        );
+        let mut next = || parts.next().unwrap_or_else(|| malformed(line));
+        let (p, kind, time, value) = (next(), next(), next(), next());
+        let time: u64 = time.parse().unwrap_or_else(|_| malformed(line));
         text.push_str(&format!(
             "{{:process {p}, :type :invoke, :f :txn, :time {}, :value {}}}\n",
             time - 5,

@@ -31,6 +31,9 @@ pub struct Balancer {
     outstanding: Vec<u32>,
     /// Replicas taken out of rotation (ejected), by index.
     out: Vec<bool>,
+    /// Replicas never to pick, even when every other is out (an open
+    /// breaker per endpoint).
+    barred: Vec<bool>,
     next: usize,
 }
 
@@ -42,18 +45,25 @@ impl Balancer {
             policy,
             outstanding: vec![0; replicas],
             out: vec![false; replicas],
+            barred: vec![false; replicas],
             next: 0,
         }
     }
 
     /// The replica for the next attempt (counted outstanding until
-    /// [`Balancer::done`]). When every replica is ejected, all are
-    /// candidates again (Envoy's panic threshold at its extreme).
+    /// [`Balancer::done`]). When every replica not barred is ejected, all
+    /// those are candidates again (Envoy's panic threshold at its
+    /// extreme). Panics if every replica is barred: the caller fails the
+    /// request fast instead.
     pub fn pick(&mut self, rng: &mut SimRng) -> usize {
-        let mut candidates: Vec<usize> = (0..self.out.len()).filter(|&r| !self.out[r]).collect();
+        let allowed = |r: &usize| !self.barred[*r];
+        let mut candidates: Vec<usize> = (0..self.out.len())
+            .filter(|r| allowed(r) && !self.out[*r])
+            .collect();
         if candidates.is_empty() {
-            candidates = (0..self.out.len()).collect();
+            candidates = (0..self.out.len()).filter(allowed).collect();
         }
+        assert!(!candidates.is_empty(), "a pick with every replica barred");
         let load = |r: &usize| self.outstanding[*r];
         let chosen = match self.policy {
             Balance::RoundRobin => {
@@ -93,11 +103,6 @@ impl Balancer {
         chosen
     }
 
-    /// Counts an attempt sent to `replica` chosen by other means.
-    pub fn force(&mut self, replica: usize) {
-        self.outstanding[replica] += 1;
-    }
-
     /// An attempt at `replica` ended (answered or given up).
     pub fn done(&mut self, replica: usize) {
         self.outstanding[replica] = self.outstanding[replica].saturating_sub(1);
@@ -106,6 +111,11 @@ impl Balancer {
     /// Takes `replica` out of rotation, or puts it back.
     pub fn set_out(&mut self, replica: usize, out: bool) {
         self.out[replica] = out;
+    }
+
+    /// Bars `replica` from every pick, or lifts the bar.
+    pub fn set_barred(&mut self, replica: usize, barred: bool) {
+        self.barred[replica] = barred;
     }
 
     /// Replicas out of rotation.

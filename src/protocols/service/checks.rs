@@ -48,12 +48,18 @@ struct Series {
 }
 
 impl Series {
-    fn bump(counts: &mut Vec<u64>, window: usize) {
+    /// The count of `window` in `counts`, grown to hold it (windows past
+    /// [`WINDOWS_MAX`] share the last).
+    fn slot(counts: &mut Vec<u64>, window: usize) -> &mut u64 {
         let window = window.min(WINDOWS_MAX - 1);
         if counts.len() <= window {
             counts.resize(window + 1, 0);
         }
-        counts[window] += 1;
+        &mut counts[window]
+    }
+
+    fn bump(counts: &mut Vec<u64>, window: usize) {
+        *Series::slot(counts, window) += 1;
     }
 }
 
@@ -254,12 +260,9 @@ impl Invariants<ServiceNode> for ServiceChecks {
             Note::Dropped => self.dropped += 1,
             Note::Held { peak } => {
                 // A sample at the end of a window describes that window.
-                let w = self.window_of(at).saturating_sub(1).min(WINDOWS_MAX - 1);
-                let series = self.held.entry(node.0).or_default();
-                if series.len() <= w {
-                    series.resize(w + 1, 0);
-                }
-                series[w] = series[w].max(u64::from(peak));
+                let w = self.window_of(at).saturating_sub(1);
+                let most = Series::slot(self.held.entry(node.0).or_default(), w);
+                *most = (*most).max(u64::from(peak));
             }
             Note::Health { change, .. } => {
                 *self.health_changes.entry(change_name(change)).or_insert(0) += 1

@@ -54,6 +54,8 @@ pub struct Client {
     /// No breaker, one for the whole service, or one per replica.
     breakers: Vec<Breaker>,
     per_endpoint: bool,
+    /// How many replicas there are.
+    replicas: usize,
     balancer: Balancer,
     health: Health,
     /// With discovery: the registry and how often to ask it.
@@ -84,8 +86,9 @@ impl Client {
                 Some(b) => vec![Breaker::new(b.clone())],
             },
             per_endpoint: options.breaker.as_ref().is_some_and(|b| b.per_endpoint),
+            replicas: servers,
             balancer: Balancer::new(options.balance, servers),
-            health: Health::new(options.outlier.clone(), options.health.clone(), servers),
+            health: Health::new(options.outlier, options.health.clone(), servers),
             registry: options
                 .discovery
                 .as_ref()
@@ -121,7 +124,7 @@ impl Client {
 
     /// The registry's answer: balance over the replicas it lists.
     pub(super) fn members(&mut self, live: &[u32]) {
-        let mut listed = vec![false; self.probe_pending.len()];
+        let mut listed = vec![false; self.replicas];
         for &r in live {
             if let Some(slot) = listed.get_mut(r as usize) {
                 *slot = true;
@@ -162,7 +165,7 @@ impl Client {
         if seq != self.probe_seq {
             return;
         }
-        for r in 0..self.probe_pending.len() {
+        for r in 0..self.replicas {
             if std::mem::take(&mut self.probe_pending[r]) {
                 let change = self.health.probed(r, false);
                 note_health(ctx, r, change);
@@ -286,21 +289,14 @@ impl Client {
         // Rotation changes only with health, discovery or per-endpoint
         // breakers; without them the balancer's view stays as it is.
         if self.health.active() || self.listed.is_some() || self.per_endpoint {
-            for r in 0..self.probe_pending.len() {
+            for r in 0..self.replicas {
                 let unlisted = self.listed.as_ref().is_some_and(|l| !l[r]);
-                let broken = self.per_endpoint && open[r];
-                let out = unlisted || broken || self.health.out(r, now);
+                let out = unlisted || self.health.out(r, now);
                 self.balancer.set_out(r, out);
+                self.balancer.set_barred(r, self.per_endpoint && open[r]);
             }
         }
-        let mut replica = self.balancer.pick(ctx.rng());
-        if self.per_endpoint && open[replica] {
-            // Every replica with a closed breaker is ejected or unlisted:
-            // the balancer fell back to all of them; keep to the closed ones.
-            self.balancer.done(replica);
-            replica = (0..open.len()).find(|&r| !open[r]).unwrap_or(replica);
-            self.balancer.force(replica);
-        }
+        let replica = self.balancer.pick(ctx.rng());
         let index = if self.per_endpoint { replica } else { 0 };
         if let Some(b) = self.breakers.get_mut(index) {
             let allowed = b.allow(now);

@@ -11,7 +11,7 @@ use crate::time::{SimDuration, SimTime};
 use serde::Deserialize;
 
 /// `[service.outlier]`: passive outlier ejection.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct OutlierOptions {
     /// Failed attempts in a row that eject a replica.
@@ -130,7 +130,7 @@ impl Health {
         latency: SimDuration,
         now: SimTime,
     ) -> Option<Change> {
-        let o = self.outlier.clone()?;
+        let o = self.outlier?;
         let bad = failed || o.slow_after.is_some_and(|slow| latency > slow);
         if !bad {
             self.failures[replica] = 0;
