@@ -16,6 +16,7 @@
 //!   goodput) and the p99 latency of successful requests, as
 //!   `[service.slo]` asks (kinds `availability`, `latency-p99`).
 
+use super::breakers::BreakerTimeline;
 use super::health::Change;
 use super::options::{RecoveryOptions, ServiceOptions, SloOptions};
 use super::{Note, Outcome, ServiceNode, Status};
@@ -81,7 +82,9 @@ pub struct ServiceChecks {
     rejected: u64,
     shed: u64,
     dropped: u64,
-    breaker_opened: u64,
+    breakers: BreakerTimeline,
+    /// The end of the run, once known.
+    end: Option<SimTime>,
     /// Servers down now (crashed), by index.
     down: Vec<bool>,
     /// Attempts sent to a server that was down.
@@ -116,7 +119,8 @@ impl ServiceChecks {
             rejected: 0,
             shed: 0,
             dropped: 0,
-            breaker_opened: 0,
+            breakers: BreakerTimeline::new(options.window, WINDOWS_MAX),
+            end: None,
             down: Vec::new(),
             attempts_to_down: 0,
             health_changes: BTreeMap::new(),
@@ -248,7 +252,7 @@ impl Invariants<ServiceNode> for ServiceChecks {
                 self.retries += u64::from(retry);
                 Series::bump(&mut self.series.attempts, window);
             }
-            Note::Breaker { open } => self.breaker_opened += u64::from(open),
+            Note::Breaker { endpoint, state } => self.breakers.changed(at, node, endpoint, state),
             Note::Served { wasted } => {
                 self.served += 1;
                 self.wasted += u64::from(wasted);
@@ -271,7 +275,10 @@ impl Invariants<ServiceNode> for ServiceChecks {
         Ok(())
     }
 
-    fn on_lifecycle(&mut self, _at: SimTime, node: NodeId, event: Lifecycle) {
+    fn on_lifecycle(&mut self, at: SimTime, node: NodeId, event: Lifecycle) {
+        if event == Lifecycle::Crashed {
+            self.breakers.forget(at, node);
+        }
         let i = node.index();
         if self.down.len() <= i {
             self.down.resize(i + 1, false);
@@ -280,6 +287,7 @@ impl Invariants<ServiceNode> for ServiceChecks {
     }
 
     fn at_end(&mut self, end: &EndState<'_, ServiceNode>) -> Vec<Violation> {
+        self.end = Some(end.time);
         let mut found = Vec::new();
         if end.completed && end.is_enabled("service.recovery") {
             found.extend(self.recovery_violation(end.time));
@@ -315,7 +323,7 @@ impl Invariants<ServiceNode> for ServiceChecks {
         put("rejected", json!(self.rejected));
         put("shed", json!(self.shed));
         put("dropped_expired", json!(self.dropped));
-        put("breaker_opened", json!(self.breaker_opened));
+        put("breaker_opened", json!(self.breakers.opened()));
         put("attempts_to_down", json!(self.attempts_to_down));
         put("last_end_ns", json!(self.last_end.as_nanos()));
         for (change, n) in &self.health_changes {
@@ -335,6 +343,11 @@ impl Invariants<ServiceNode> for ServiceChecks {
         let held: BTreeMap<String, &Vec<u64>> =
             self.held.iter().map(|(n, v)| (n.to_string(), v)).collect();
         put("held_per_window", json!(held));
+        if self.breakers.opened() > 0 {
+            let (open, half_open) = self.breakers.per_window(self.end.unwrap_or(self.last_end));
+            put("breakers_open_per_window", json!(open));
+            put("breakers_half_open_per_window", json!(half_open));
+        }
         if let Some((start, stop)) = self.trigger {
             put("trigger_ns", json!([start.as_nanos(), stop.as_nanos()]));
             if let Some(b) = self.good_share(self.windows(self.baseline_from(start), start)) {

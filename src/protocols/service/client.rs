@@ -13,7 +13,7 @@ use super::balancer::Balancer;
 use super::health::Health;
 use super::load::Load;
 use super::options::ServiceOptions;
-use super::policy::{Breaker, BreakerState, RetryBudget, RetryPolicy};
+use super::policy::{Breaker, RetryBudget, RetryPolicy};
 use super::{CallId, Msg, Note, Outcome, ServiceNode, Status, Timer};
 use crate::process::{Ctx, NodeId, RequestId, TimerId};
 use crate::time::{SimDuration, SimTime};
@@ -342,8 +342,8 @@ impl Client {
         let index = if self.per_endpoint { ended.replica } else { 0 };
         if let Some(breaker) = self.breakers.get_mut(index) {
             if let Some(state) = breaker.record(ctx.now(), failed) {
-                let open = matches!(state, BreakerState::Open { .. });
-                ctx.note(Note::Breaker { open });
+                let endpoint = index as u32;
+                ctx.note(Note::Breaker { endpoint, state });
             }
         }
         Some(ended)

@@ -8,11 +8,13 @@
 //! whether it met its service levels.
 //!
 //! The modules: [`policy`] (retry, budget and breaker state machines),
+//! [`breakers`] (the breakers' state timeline),
 //! [`balancer`], [`health`] (outlier ejection and health checks), [`load`]
 //! (open-loop arrivals), [`server`], [`client`],
 //! [`checks`] and [`options`].
 
 pub mod balancer;
+pub mod breakers;
 pub mod checks;
 pub mod client;
 mod def;
@@ -199,10 +201,15 @@ pub enum Note {
         /// How.
         change: health::Change,
     },
-    /// Client: its breaker changed state.
+    /// Client: one of its breakers moved to another of its three states
+    /// (open to half-open happens by itself at the `until` the open
+    /// state names, without a note).
     Breaker {
-        /// Open (true) or closed/half-open (false).
-        open: bool,
+        /// Which breaker: the replica's, per endpoint; 0 for the one of
+        /// the whole service.
+        endpoint: u32,
+        /// Its new state.
+        state: policy::BreakerState,
     },
     /// Server: it finished serving a job; `wasted` if the client had
     /// stopped waiting for it (its propagated deadline had passed).
