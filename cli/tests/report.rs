@@ -148,6 +148,33 @@ fn a_protocol_adds_its_own_section_to_both_reports() {
 }
 
 #[test]
+fn a_protocol_section_charts_its_series_in_both_reports() {
+    let dir = report_dir("series", "service-retry-breaker.toml", &[]);
+    let md = read(&dir, "report.md");
+    let html = read(&dir, "index.html");
+    for (k, title) in [
+        "Goodput and attempts per window",
+        "Circuit breakers over time",
+        "Work held per replica",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let file = format!("protocol-{}.svg", k + 1);
+        assert!(md.contains(&format!("![{title}]({file})")), "{md}");
+        let svg = read(&dir, &file);
+        assert!(has_text(&svg, title), "{file} is not titled {title}");
+        assert!(html.contains(title), "index.html has no {title}");
+        assert_texts_inside(&file, &svg);
+    }
+    let calm = report_dir("no-series", "2pc-calm.toml", &["--seed", "1"]);
+    assert!(
+        !calm.join("protocol-1.svg").exists(),
+        "2PC has no series of its own"
+    );
+}
+
+#[test]
 fn slo_requirements_are_evaluated_pass_and_fail() {
     let dir = std::env::temp_dir().join(format!("faultline-report-slo-{}", std::process::id()));
     let _ = std::fs::create_dir_all(&dir);

@@ -16,7 +16,7 @@ pub mod twopc;
 pub mod txncheck;
 
 pub use registry::{ProtocolDef, Registry, Setup};
-pub use report_section::{ReportRow, ReportSection};
+pub use report_section::{ReportRow, ReportSection, SeriesChart};
 
 use crate::process::CheckInfo;
 

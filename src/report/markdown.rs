@@ -285,6 +285,10 @@ fn protocol_section(md: &mut String, scenario: &Scenario, result: &RunResult) {
         let _ = writeln!(md, "| {} | {} | {} |", row.measure, row.value, row.meaning);
     }
     let _ = writeln!(md);
+    for (k, chart) in section.charts.iter().enumerate() {
+        let file = super::protocol_chart_file(k);
+        let _ = writeln!(md, "![{}]({file})\n", chart.title);
+    }
 }
 
 fn checks(md: &mut String, scenario: &Scenario, result: &RunResult) {

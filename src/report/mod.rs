@@ -300,6 +300,11 @@ pub const REPORT_FILES: &[&str] = &[
     "index.html",
 ];
 
+/// The file of the protocol section's chart `k` (from 0) in a run report.
+pub fn protocol_chart_file(k: usize) -> String {
+    format!("protocol-{}.svg", k + 1)
+}
+
 /// Writes every output of one run into `dir`: `summary.json`,
 /// `history.jsonl`, the SVG charts (`latency.svg`, `throughput.svg`,
 /// `roles.svg` when the protocol has roles, `intervals.svg` when it reports
@@ -355,43 +360,53 @@ pub fn write_run_report(
         limit: 3000,
     };
     // (title, file, SVG): the optional charts only when there is something to draw.
-    let mut charts: Vec<(&str, &str, String)> = vec![
+    let mut charts: Vec<(String, String, String)> = vec![
         (
-            "Client latency over time",
-            "latency.svg",
+            "Client latency over time".into(),
+            "latency.svg".into(),
             charts::latency(ops, &phases),
         ),
         (
-            "Throughput over time",
-            "throughput.svg",
+            "Throughput over time".into(),
+            "throughput.svg".into(),
             charts::throughput(ops, &phases),
         ),
     ];
     if !result.roles.is_empty() {
         charts.push((
-            "Roles over time",
-            "roles.svg",
+            "Roles over time".into(),
+            "roles.svg".into(),
             charts::roles(&result.roles, scenario.nodes, &phases),
         ));
     }
     if !result.intervals.is_empty() {
         charts.push((
-            "Protocol intervals",
-            "intervals.svg",
+            "Protocol intervals".into(),
+            "intervals.svg".into(),
             charts::intervals(&result.intervals, scenario.nodes, &phases),
         ));
     }
+    // The protocol's own charts, numbered as report.md names them.
+    if let Some(section) = scenario.protocol.report_section(result) {
+        for (k, chart) in section.charts.iter().enumerate() {
+            charts.push((
+                chart.title.clone(),
+                protocol_chart_file(k),
+                charts::series_over_time(chart),
+            ));
+        }
+    }
     charts.push((
-        "Messages (Lamport diagram)",
-        "lamport.svg",
+        "Messages (Lamport diagram)".into(),
+        "lamport.svg".into(),
         charts::lamport(&result.trace, &lamport, &phases),
     ));
     for (_, file, svg) in &charts {
         std::fs::write(dir.join(file), svg)?;
     }
     let inline: Vec<(&str, String)> = charts
-        .into_iter()
-        .map(|(title, _, svg)| (title, svg))
+        .iter()
+        .map(|(title, _, svg)| (title.as_str(), svg.clone()))
         .collect();
     std::fs::write(
         dir.join("trace.json"),

@@ -397,6 +397,15 @@ pub struct CrashAfterSendRecord {
     pub down_ns: u64,
 }
 
+/// A metric's value as numbers (empty unless an array; an entry that is
+/// not a number reads as 0).
+fn numbers(value: Option<&serde_json::Value>) -> Vec<f64> {
+    value
+        .and_then(serde_json::Value::as_array)
+        .map(|a| a.iter().map(|v| v.as_f64().unwrap_or(0.0)).collect())
+        .unwrap_or_default()
+}
+
 impl RunResult {
     /// Metric `key` as text: a number or string as is, `-` when absent or null.
     pub fn metric_text(&self, key: &str) -> String {
@@ -414,5 +423,16 @@ impl RunResult {
             Some(ns) => SimTime::from_nanos(ns).to_string(),
             None => "-".into(),
         }
+    }
+
+    /// Metric `key` as a series of numbers (empty when absent or not an
+    /// array; an entry that is not a number reads as 0).
+    pub fn metric_series(&self, key: &str) -> Vec<f64> {
+        numbers(self.metrics.get(key))
+    }
+
+    /// The same for a metric that is an object of series: entry `name` of it.
+    pub fn metric_series_of(&self, key: &str, name: &str) -> Vec<f64> {
+        numbers(self.metrics.get(key).and_then(|m| m.get(name)))
     }
 }

@@ -4,7 +4,7 @@
 
 use super::{Service, ServiceOptions, CHECKS, ROLES};
 use crate::protocols::registry::{ProtocolDef, Setup};
-use crate::protocols::ReportSection;
+use crate::protocols::{ReportSection, SeriesChart};
 use crate::scenario::{OptionsInput, ScenarioError};
 use crate::sim::RunResult;
 
@@ -132,6 +132,86 @@ impl ProtocolDef for Def {
                 "service_outcome_budget_denied",
                 "requests failed because the retry budget was empty",
             );
-        Some(section)
+        Some(with_charts(section, result))
     }
 }
+
+/// The service's charts: goodput against attempts per window (a retry
+/// storm shows as attempts far above goodput), the breaker state
+/// timeline, and the work each replica held (its queue over time); the
+/// trigger shaded.
+fn with_charts(section: ReportSection, result: &RunResult) -> ReportSection {
+    let window_s = result
+        .metrics
+        .get("service_window_ns")
+        .and_then(serde_json::Value::as_f64)
+        .unwrap_or(1e9)
+        / 1e9;
+    let shade = result
+        .metrics
+        .get("service_trigger_ns")
+        .and_then(serde_json::Value::as_array)
+        .and_then(|t| Some((t.first()?.as_f64()? / 1e9, t.get(1)?.as_f64()? / 1e9)))
+        .map(|(start, end)| (start, end, "trigger".to_string()));
+    let chart = |title: &str, y_desc: &str, series: Vec<(String, Vec<f64>)>| SeriesChart {
+        title: title.into(),
+        y_desc: y_desc.into(),
+        window_s,
+        shade: shade.clone(),
+        series,
+    };
+    let held: Vec<(String, Vec<f64>)> = result
+        .metrics
+        .get("service_held_per_window")
+        .and_then(serde_json::Value::as_object)
+        .map(|servers| {
+            let mut names: Vec<&String> = servers.keys().collect();
+            names.sort_by_key(|s| s.parse::<u32>().unwrap_or(u32::MAX));
+            names
+                .into_iter()
+                .take(HELD_LINES_MAX)
+                .map(|s| {
+                    let line = result.metric_series_of("service_held_per_window", s);
+                    (format!("server {s}"), line)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    section
+        .chart(chart(
+            "Goodput and attempts per window",
+            "per window",
+            vec![
+                (
+                    "goodput".into(),
+                    result.metric_series("service_goodput_per_window"),
+                ),
+                (
+                    "attempts".into(),
+                    result.metric_series("service_attempts_per_window"),
+                ),
+            ],
+        ))
+        .chart(chart(
+            "Circuit breakers over time",
+            "breakers (mean over the window)",
+            vec![
+                (
+                    "open".into(),
+                    result.metric_series("service_breakers_open_per_window"),
+                ),
+                (
+                    "half-open".into(),
+                    result.metric_series("service_breakers_half_open_per_window"),
+                ),
+            ],
+        ))
+        .chart(chart(
+            "Work held per replica",
+            "most attempts held at once",
+            held,
+        ))
+}
+
+/// The most replicas the held-work chart draws a line for.
+const HELD_LINES_MAX: usize = 12;

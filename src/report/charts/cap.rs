@@ -2,9 +2,8 @@
 //! a partition against consistency, one panel per partition shape; and
 //! availability over time across a partition.
 
-use super::{
-    axes, entry, err, framed, place_labels, shade, Frame, Shade, ShadeKind, Swatch, FONT, MARGIN_PX,
-};
+use super::steps::{steps_over_time, StepChart};
+use super::{entry, err, framed, Frame, Swatch, FONT, MARGIN_PX};
 use plotters::prelude::*;
 
 /// The CAP trade-off, one panel per partition shape: each store's
@@ -79,10 +78,10 @@ pub fn availability_over_time(
     let look = StepChart {
         caption: "Availability over time across a majority/minority split",
         y_desc: "share answered ok",
-        shade: "partition",
+        shade: Some((window.0, window.1, "partition")),
         y_max: 1.05,
     };
-    steps_over_time(&look, series, window, bucket_s)
+    steps_over_time(&look, series, bucket_s)
 }
 
 /// Goodput over time across a load spike: one line per retry policy, in
@@ -100,72 +99,10 @@ pub fn goodput_over_time(
     let look = StepChart {
         caption: "Goodput over time across a 2 s spike to 3x capacity",
         y_desc: "requests per second answered in time",
-        shade: "spike",
+        shade: Some((window.0, window.1, "spike")),
         y_max: top * 1.1,
     };
-    steps_over_time(&look, series, window, bucket_s)
-}
-
-/// What a step chart over time says around its lines.
-struct StepChart {
-    caption: &'static str,
-    y_desc: &'static str,
-    shade: &'static str,
-    y_max: f64,
-}
-
-fn steps_over_time(
-    look: &StepChart,
-    series: &[(String, Vec<(f64, f64)>)],
-    window: (f64, f64),
-    bucket_s: f64,
-) -> String {
-    let end = series
-        .iter()
-        .flat_map(|(_, s)| s.iter().map(|p| p.0 + bucket_s))
-        .fold(1.0, f64::max);
-    let shades = vec![Shade {
-        start: window.0,
-        end: window.1,
-        label: look.shade.into(),
-        kind: ShadeKind::Fault(0),
-    }];
-    let legend = series
-        .iter()
-        .enumerate()
-        .map(|(i, (name, _))| entry(Swatch::Line(Palette99::pick(i).to_rgba()), name.clone()))
-        .collect();
-    let frame = Frame {
-        caption: look.caption,
-        labels: place_labels(&shades, (0.0, end)),
-        plot_px: 320,
-        legend,
-    };
-    framed(frame, |area| {
-        let mut chart = axes(area, (0.0, end), (0.0, look.y_max))?;
-        chart
-            .configure_mesh()
-            .x_desc("time (s)")
-            .y_desc(look.y_desc)
-            .light_line_style(WHITE.mix(0.0))
-            .draw()
-            .map_err(err)?;
-        shade(&mut chart, &shades, 0.0, look.y_max)?;
-        // Lines often agree (both CP stores serve 60% in a split): each
-        // line is drawn narrower than the one before, so one on top of
-        // another still shows.
-        for (i, (_, points)) in series.iter().enumerate() {
-            let color = Palette99::pick(i).to_rgba();
-            let width = 2 + 2 * (series.len() - 1 - i) as u32;
-            let steps = points
-                .iter()
-                .flat_map(|&(t, v)| [(t, v), (t + bucket_s, v)]);
-            chart
-                .draw_series(LineSeries::new(steps, color.stroke_width(width)))
-                .map_err(err)?;
-        }
-        Ok(())
-    })
+    steps_over_time(&look, series, bucket_s)
 }
 
 #[cfg(test)]

@@ -24,6 +24,7 @@ mod cap;
 mod counterexample;
 mod cycle;
 mod lanes;
+mod steps;
 #[cfg(test)]
 mod test_support;
 mod time;
@@ -32,6 +33,7 @@ pub use cap::{availability_over_time, cap_tradeoff, goodput_over_time};
 pub use counterexample::{counterexample, CounterexampleOp};
 pub use cycle::{cycle, CycleEdge, CycleNode};
 pub use lanes::{intervals, lamport, roles, LamportView};
+pub use steps::series_over_time;
 pub use time::{latency, throughput};
 
 use super::timeline::Window;
