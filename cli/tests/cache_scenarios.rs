@@ -1,7 +1,8 @@
 //! The cache-aside scenarios end as their `expect` says across a sweep of
 //! seeds (CI runs 1,000 each) and show what their stories promise: the
 //! race serves a value more stale than the TTL, leases refuse the stale
-//! fill, and leases turn a stampede's burst of database reads into one.
+//! fill, leases and coalescing turn a stampede's burst of database reads
+//! into one, and a crashed cache restarts cold without serving a stale fill.
 
 mod common;
 
@@ -39,30 +40,79 @@ fn leases_refuse_the_stale_fill() {
     assert!(refused > 0, "the race happened and its fill was refused");
 }
 
+/// The slowest successful read of a run.
+fn slowest_read_ns(r: &faultline::sim::RunResult) -> u64 {
+    r.history
+        .iter()
+        .filter(|op| op.f == "read" && op.outcome_name() == "ok")
+        .filter_map(|op| op.latency_ns())
+        .max()
+        .unwrap_or(0)
+}
+
 #[test]
-fn leases_coalesce_a_stampede() {
-    let with_leases = scenario_text("cache-stampede.toml")
-        .replace("read_share = 1.0", "read_share = 1.0\nleases = true");
-    let leased =
-        Scenario::parse(&with_leases, "stampede-leases.toml").unwrap_or_else(|e| panic!("{e}"));
-    for r in sweep("cache-stampede.toml", SEEDS) {
-        let coalesced = run(&leased, r.seed, RunOptions::default());
-        let (burst, one) = (
-            metric(&r, "cache_db_reads"),
-            metric(&coalesced, "cache_db_reads"),
-        );
+fn leases_and_coalescing_turn_a_stampede_into_one_database_read() {
+    let leased = sweep("cache-stampede-leases.toml", SEEDS);
+    let coalesced = sweep("cache-stampede-coalesced.toml", SEEDS);
+    let stampedes = sweep("cache-stampede.toml", SEEDS);
+    for ((burst, leased), coalesced) in stampedes.iter().zip(&leased).zip(&coalesced) {
         assert!(
-            one * 10 < burst,
-            "seed {}: {one} database reads with leases, {burst} without",
-            r.seed
+            burst
+                .violations
+                .iter()
+                .any(|v| v.identity() == "cache.db_load/stampede"),
+            "seed {}: {:?}",
+            burst.seed,
+            burst.violations
         );
+        let reads = |r: &faultline::sim::RunResult| metric(r, "cache_db_reads");
+        for (name, cured) in [("leases", leased), ("coalescing", coalesced)] {
+            assert!(
+                reads(cured) * 10 < reads(burst),
+                "seed {}: {} database reads with {name}, {} without",
+                burst.seed,
+                reads(cured),
+                reads(burst)
+            );
+            assert!(
+                reads(cured) <= 11,
+                "seed {}: about one per expiry over 10 s with {name}, {}",
+                burst.seed,
+                reads(cured)
+            );
+            assert_eq!(metric(cured, "cache_stale_reads"), 0, "nothing writes");
+        }
+        // Held reads are answered with the fill; leased ones poll for it.
         assert!(
-            one <= 11,
-            "seed {}: about one per expiry over 10 s, {one}",
-            r.seed
+            slowest_read_ns(coalesced) < slowest_read_ns(leased),
+            "seed {}: slowest read {} ns coalesced, {} ns leased",
+            burst.seed,
+            slowest_read_ns(coalesced),
+            slowest_read_ns(leased)
         );
-        assert_eq!(metric(&r, "cache_stale_reads"), 0, "nothing writes");
     }
+}
+
+#[test]
+fn a_cache_that_crashes_restarts_cold_and_refuses_fills_from_before() {
+    let mut refused = 0;
+    for r in sweep("cache-crash.toml", SEEDS) {
+        assert!(
+            metric(&r, "cache_worst_staleness_ns") <= 200_000_000,
+            "seed {}",
+            r.seed
+        );
+        assert!(
+            r.history.iter().any(|op| op.outcome_name() == "fail"),
+            "seed {}: reads sent while the cache is down time out",
+            r.seed
+        );
+        refused += metric(&r, "cache_fills_refused");
+    }
+    assert!(
+        refused > 0,
+        "fills were refused (the race's, and those read before a restart)"
+    );
 }
 
 #[test]

@@ -7,9 +7,15 @@
 //! after the write it misses. The check fails a read more stale than
 //! `staleness_bound` (default: the TTL) and names it.
 //!
+//! `cache.db_load` (at the end, with `max_db_reads_per_s`): the database
+//! reads' peak rate over 100 ms windows stays at or under the bound. A
+//! stampede on a hot key's expiry goes past it (failure kind
+//! `stampede`); leases, with or without coalescing, keep it to one read
+//! per expiry.
+//!
 //! Metrics: reads, hits and the hit ratio, stale reads and the worst
-//! staleness, database reads (and their peak rate over 100 ms windows:
-//! a stampede's footprint), fills refused for want of a lease.
+//! staleness, database reads (per window, and their peak rate), fills
+//! refused for want of a lease.
 
 use super::node::CacheOptions;
 use super::{CacheNode, CacheOp, CacheRes, Note, Version};
@@ -20,15 +26,24 @@ use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
 /// Every check cache-aside reports.
-pub const CHECKS: &[CheckInfo] = &[CheckInfo::at_end("cache.staleness")];
+pub const CHECKS: &[CheckInfo] = &[
+    CheckInfo::at_end("cache.staleness"),
+    CheckInfo::at_end("cache.db_load"),
+];
 
 /// The window database reads are counted in for their peak rate.
 const DB_WINDOW: SimDuration = SimDuration::from_millis(100);
+
+/// Windows per second.
+fn per_second() -> f64 {
+    1e9 / DB_WINDOW.as_nanos() as f64
+}
 
 /// The checks of one run.
 #[derive(Debug)]
 pub struct CacheChecks {
     bound: SimDuration,
+    max_db_reads_per_s: Option<f64>,
     /// When each version of each key was committed (versions 1, 2, ... in order).
     commits: BTreeMap<u64, Vec<SimTime>>,
     /// Database reads per 100 ms window.
@@ -52,12 +67,32 @@ impl CacheChecks {
     pub fn new(options: &CacheOptions) -> Self {
         CacheChecks {
             bound: options.bound(),
+            max_db_reads_per_s: options.max_db_reads_per_s,
             commits: BTreeMap::new(),
             db_reads: BTreeMap::new(),
             fills_refused: 0,
             older_refused: 0,
             measured: Measured::default(),
         }
+    }
+
+    /// `cache.db_load`: the violation, if database reads peaked above
+    /// the bound.
+    fn db_load_violation(&self, end: SimTime) -> Option<Violation> {
+        let bound = self.max_db_reads_per_s?;
+        let (&window, &reads) = self
+            .db_reads
+            .iter()
+            .max_by_key(|(w, n)| (**n, std::cmp::Reverse(**w)))?;
+        let rate = reads as f64 * per_second();
+        if rate <= bound {
+            return None;
+        }
+        let at = SimTime::ZERO + SimDuration::from_nanos(window * DB_WINDOW.as_nanos());
+        let message = format!(
+            "the database served {reads} reads in the {DB_WINDOW} from {at} ({rate} per second), above the {bound} per second allowed: a stampede of misses"
+        );
+        Some(Violation::new("cache.db_load", end, message).with_kind("stampede"))
     }
 
     /// How stale a read of `key` that began at `invoked` and returned
@@ -72,37 +107,10 @@ impl CacheChecks {
             _ => SimDuration::ZERO,
         }
     }
-}
 
-impl Invariants<CacheNode> for CacheChecks {
-    fn names(&self) -> &'static [CheckInfo] {
-        CHECKS
-    }
-
-    fn on_note(&mut self, at: SimTime, _node: NodeId, note: &Note) -> Result<(), Violation> {
-        match *note {
-            Note::Committed { key, version } => {
-                let times = self.commits.entry(key).or_default();
-                assert_eq!(
-                    times.len() as u64 + 1,
-                    version,
-                    "versions of key {key} committed out of order"
-                );
-                times.push(at);
-            }
-            Note::DbRead => {
-                *self
-                    .db_reads
-                    .entry(at.as_nanos() / DB_WINDOW.as_nanos())
-                    .or_insert(0) += 1
-            }
-            Note::FillRefused => self.fills_refused += 1,
-            Note::OlderRefused => self.older_refused += 1,
-        }
-        Ok(())
-    }
-
-    fn at_end(&mut self, end: &EndState<'_, CacheNode>) -> Vec<Violation> {
+    /// `cache.staleness`: measures every read, and the violation if the
+    /// most stale goes past the bound.
+    fn staleness_violation(&mut self, end: &EndState<'_, CacheNode>) -> Vec<Violation> {
         let mut m = Measured::default();
         let mut worst_read = None;
         for op in &end.history.ops {
@@ -139,11 +147,47 @@ impl Invariants<CacheNode> for CacheChecks {
             _ => Vec::new(),
         }
     }
+}
+
+impl Invariants<CacheNode> for CacheChecks {
+    fn names(&self) -> &'static [CheckInfo] {
+        CHECKS
+    }
+
+    fn on_note(&mut self, at: SimTime, _node: NodeId, note: &Note) -> Result<(), Violation> {
+        match *note {
+            Note::Committed { key, version } => {
+                let times = self.commits.entry(key).or_default();
+                assert_eq!(
+                    times.len() as u64 + 1,
+                    version,
+                    "versions of key {key} committed out of order"
+                );
+                times.push(at);
+            }
+            Note::DbRead => {
+                *self
+                    .db_reads
+                    .entry(at.as_nanos() / DB_WINDOW.as_nanos())
+                    .or_insert(0) += 1
+            }
+            Note::FillRefused => self.fills_refused += 1,
+            Note::OlderRefused => self.older_refused += 1,
+        }
+        Ok(())
+    }
+
+    fn at_end(&mut self, end: &EndState<'_, CacheNode>) -> Vec<Violation> {
+        let mut found = self.staleness_violation(end);
+        if end.is_enabled("cache.db_load") {
+            found.extend(self.db_load_violation(end.time));
+        }
+        found
+    }
 
     fn metrics(&self) -> BTreeMap<String, Value> {
         let m = &self.measured;
         let peak = self.db_reads.values().max().copied().unwrap_or(0);
-        let per_s = 1e9 / DB_WINDOW.as_nanos() as f64;
         let mut out = BTreeMap::new();
         let mut put = |k: &str, v: Value| {
             out.insert(format!("cache_{k}"), v);
@@ -159,7 +203,13 @@ impl Invariants<CacheNode> for CacheChecks {
         put("stale_reads", json!(m.stale));
         put("worst_staleness_ns", json!(m.worst.as_nanos()));
         put("db_reads", json!(self.db_reads.values().sum::<u64>()));
-        put("db_reads_peak_per_s", json!(peak as f64 * per_s));
+        put("db_reads_peak_per_s", json!(peak as f64 * per_second()));
+        let last = self.db_reads.keys().next_back().map_or(0, |w| w + 1);
+        let per_window: Vec<u64> = (0..last)
+            .map(|w| self.db_reads.get(&w).copied().unwrap_or(0))
+            .collect();
+        put("db_reads_per_window", json!(per_window));
+        put("window_ns", json!(DB_WINDOW.as_nanos()));
         put("fills_refused", json!(self.fills_refused));
         put("older_refused", json!(self.older_refused));
         out
@@ -203,5 +253,37 @@ mod tests {
             m["cache_db_reads_peak_per_s"], 20.0,
             "two in one 100 ms window"
         );
+    }
+
+    #[test]
+    fn database_reads_above_the_rate_allowed_are_a_stampede() {
+        let options = CacheOptions {
+            max_db_reads_per_s: Some(20.0),
+            ..CacheOptions::default()
+        };
+        let mut c = CacheChecks::new(&options);
+        for ms in [1, 2, 150, 310, 320] {
+            assert!(c.on_note(at(ms), NodeId(0), &Note::DbRead).is_ok());
+        }
+        assert!(
+            c.db_load_violation(at(1000)).is_none(),
+            "two per 100 ms is 20 per second"
+        );
+        assert!(c.on_note(at(330), NodeId(0), &Note::DbRead).is_ok());
+        let v = c
+            .db_load_violation(at(1000))
+            .unwrap_or_else(|| panic!("three in one window is 30 per second"));
+        assert_eq!(v.identity(), "cache.db_load/stampede");
+        assert!(
+            v.message.contains("3 reads in the 100ms from 300ms"),
+            "{}",
+            v.message
+        );
+        assert_eq!(
+            c.metrics()["cache_db_reads_per_window"],
+            json!([2, 1, 0, 3])
+        );
+        let unbounded = CacheChecks::new(&CacheOptions::default());
+        assert!(unbounded.db_load_violation(at(1000)).is_none());
     }
 }

@@ -3,7 +3,7 @@
 
 use super::{Cache, CacheOptions, CHECKS};
 use crate::protocols::registry::{ProtocolDef, Setup};
-use crate::protocols::ReportSection;
+use crate::protocols::{ReportSection, SeriesChart};
 use crate::scenario::{OptionsInput, ScenarioError};
 use crate::sim::RunResult;
 
@@ -19,7 +19,7 @@ impl ProtocolDef for Def {
     }
 
     fn about(&self) -> &'static str {
-        "cache-aside in front of a database (TTL, LRU, delete on write, optional leases), checked for staleness"
+        "cache-aside in front of a database (TTL, LRU, delete or update on write, optional leases, coalescing and versions), checked for staleness and database load"
     }
 
     fn checks(&self) -> &'static [crate::process::CheckInfo] {
@@ -106,8 +106,18 @@ impl ProtocolDef for Def {
                 result,
                 "fills refused",
                 "cache_fills_refused",
-                "fills without a valid lease (leases only)",
+                "fills without a valid lease, or read before the cache restarted (versioned)",
             );
-        Some(section)
+        let reads = SeriesChart {
+            title: "Database reads per 100 ms".into(),
+            y_desc: "reads".into(),
+            window_s: 0.1,
+            shade: None,
+            series: vec![(
+                "database reads".into(),
+                result.metric_series("cache_db_reads_per_window"),
+            )],
+        };
+        Some(section.chart(reads))
     }
 }

@@ -11,7 +11,11 @@
 //! hands a lease to the first miss of a key, a delete invalidates it, and
 //! a fill without a valid lease is refused; a miss while another client
 //! holds the lease waits and asks again, which also coalesces the misses
-//! of a stampede on a hot key.
+//! of a stampede on a hot key; with `coalesce` the cache holds such a
+//! miss and answers it with the fill instead. A lease left unfilled
+//! lapses after `lease_ttl`. The cache keeps nothing on disk: each start
+//! is a new incarnation, whose number lease ids and misses carry, so a
+//! fill read before a restart is refused.
 //!
 //! With `on_write = "update"` a write sets the new value in the cache
 //! instead, which has its own race: two writers' sets arrive in the other
@@ -20,7 +24,7 @@
 //! carry the version they follow) and refuses anything older.
 //!
 //! The check `cache.staleness` measures every read against the database's
-//! truth (`checks`).
+//! truth, and `cache.db_load` the database's read rate (`checks`).
 
 pub mod checks;
 mod def;
@@ -112,6 +116,8 @@ pub enum Msg {
         lease: Option<u64>,
         /// Whether to wait and ask again.
         wait: bool,
+        /// The cache's incarnation, for the fill to echo.
+        incarnation: u64,
     },
     /// Client → cache: fill `key` with what the database said.
     Fill {
@@ -123,6 +129,8 @@ pub enum Msg {
         version: Version,
         /// The lease the miss handed out.
         lease: Option<u64>,
+        /// The cache incarnation the miss came from.
+        incarnation: u64,
     },
     /// Client → cache: forget `key` (after a write that committed `version`).
     Delete {
@@ -175,9 +183,16 @@ pub enum Msg {
     },
 }
 
-/// Timers (clients only).
+/// Timers.
 #[derive(Clone, Debug, Serialize)]
 pub enum Timer {
+    /// Cache: a lease's time is up.
+    LeaseExpired {
+        /// The key.
+        key: u64,
+        /// The lease.
+        lease: u64,
+    },
     /// Ask the cache again after a "wait" miss.
     Again {
         /// The operation.
@@ -202,7 +217,8 @@ pub enum Note {
     },
     /// Database: it served a read.
     DbRead,
-    /// Cache: a fill was refused (no valid lease).
+    /// Cache: a fill was refused (no valid lease, or read before the
+    /// cache's restart).
     FillRefused,
     /// Cache: a fill or set was refused as older than a version it has seen.
     OlderRefused,

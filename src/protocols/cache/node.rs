@@ -22,6 +22,16 @@ pub struct CacheOptions {
     /// With leases: how long a miss that finds another client filling
     /// waits before asking again.
     pub hot_miss_wait: SimDuration,
+    /// With leases: how long a lease lasts unfilled before the next miss
+    /// may take one (its holder may have crashed or its fill been lost).
+    pub lease_ttl: SimDuration,
+    /// With leases: a miss that finds another client filling is held at
+    /// the cache and answered with the fill (request coalescing, Go's
+    /// singleflight), instead of told to ask again after `hot_miss_wait`.
+    pub coalesce: bool,
+    /// `cache.db_load` fails a run whose database reads peak above this
+    /// rate (per second, over 100 ms windows): a stampede's footprint.
+    pub max_db_reads_per_s: Option<f64>,
     /// Keys the workload uses.
     pub keys: u64,
     /// The share of operations that are reads.
@@ -55,6 +65,9 @@ impl Default for CacheOptions {
             capacity: 1000,
             leases: false,
             hot_miss_wait: SimDuration::from_millis(10),
+            lease_ttl: SimDuration::from_millis(200),
+            coalesce: false,
+            max_db_reads_per_s: None,
             keys: 10,
             read_share: 0.9,
             give_up: SimDuration::from_secs(1),
@@ -74,8 +87,23 @@ impl CacheOptions {
     /// What is wrong with the options, if anything: the key and why.
     pub fn problem(&self) -> Option<(&'static str, &'static str)> {
         let zero = SimDuration::ZERO;
-        if self.ttl == zero || self.give_up == zero || self.hot_miss_wait == zero {
-            return Some(("ttl", "expected ttl, give_up and hot_miss_wait above 0"));
+        if [self.ttl, self.give_up, self.hot_miss_wait, self.lease_ttl].contains(&zero) {
+            return Some((
+                "ttl",
+                "expected ttl, give_up, hot_miss_wait and lease_ttl above 0",
+            ));
+        }
+        if self.coalesce && !self.leases {
+            return Some((
+                "coalesce",
+                "expected leases = true with coalesce: the lease says who is filling",
+            ));
+        }
+        if self
+            .max_db_reads_per_s
+            .is_some_and(|r| r.is_nan() || r < 0.0)
+        {
+            return Some(("max_db_reads_per_s", "expected a rate of 0 or more"));
         }
         if self.capacity == 0 || self.keys == 0 {
             return Some(("capacity", "expected capacity and keys of at least 1"));
@@ -116,9 +144,19 @@ pub struct CacheServer {
     /// Keys by last use, oldest first.
     recency: BTreeMap<u64, u64>,
     tick: u64,
+    lease_ttl: SimDuration,
+    coalesce: bool,
     /// The outstanding lease of each key being filled.
     lease_of: BTreeMap<u64, u64>,
+    /// The next lease id: this incarnation's number in the high bits, so
+    /// a lease handed out before a restart never matches one after.
     next_lease: u64,
+    /// This incarnation's number (drawn at each start): misses carry it
+    /// and fills echo it, so a fill read before a restart is known.
+    incarnation: u64,
+    /// With `coalesce`: the reads (client, operation) held behind each
+    /// key's fill.
+    parked: BTreeMap<u64, Vec<(NodeId, u64)>>,
     /// With `versioned`: the newest version seen of each key.
     newest: Option<BTreeMap<u64, Version>>,
 }
@@ -129,6 +167,8 @@ struct Pending {
     req: RequestId,
     op: CacheOp,
     lease: Option<u64>,
+    /// The cache incarnation its miss came from.
+    incarnation: u64,
     give_up: TimerId,
 }
 
@@ -166,8 +206,12 @@ impl CacheNode {
                 entries: BTreeMap::new(),
                 recency: BTreeMap::new(),
                 tick: 0,
+                lease_ttl: options.lease_ttl,
+                coalesce: options.coalesce,
                 lease_of: BTreeMap::new(),
                 next_lease: 1,
+                incarnation: 0,
+                parked: BTreeMap::new(),
                 newest: options.versioned.then(BTreeMap::new),
             }),
             _ => CacheNode::Client(Client {
@@ -220,6 +264,17 @@ impl CacheServer {
         false
     }
 
+    /// This incarnation's number.
+    pub fn incarnation(&self) -> u64 {
+        self.incarnation
+    }
+
+    /// Starts an incarnation: a fresh number, and lease ids under it.
+    fn boot(&mut self, ctx: NCtx) {
+        self.incarnation = ctx.rng().below(1 << 31) + 1;
+        self.next_lease = (self.incarnation << 32) | 1;
+    }
+
     fn message(&mut self, ctx: NCtx, from: NodeId, msg: Msg) {
         let now = ctx.now();
         match msg {
@@ -232,26 +287,33 @@ impl CacheServer {
                         version: e.version,
                     },
                 ),
-                None => {
-                    let (lease, wait) = self.miss(key);
-                    ctx.send(from, Msg::Miss { op, lease, wait });
-                }
+                None => self.miss(ctx, key, from, op),
             },
             Msg::Fill {
                 key,
                 value,
                 version,
                 lease,
+                incarnation,
             } => {
-                if self.leases && (lease.is_none() || self.lease_of.get(&key) != lease.as_ref()) {
+                let leased =
+                    !self.leases || (lease.is_some() && self.lease_of.get(&key) == lease.as_ref());
+                // A versioned cache forgets at a restart the versions it had
+                // seen, so it takes no fill read before it.
+                let this_life = self.newest.is_none() || incarnation == self.incarnation;
+                if !leased || !this_life {
                     ctx.note(Note::FillRefused);
                     return;
                 }
                 self.lease_of.remove(&key);
                 if self.older(key, version) {
-                    return ctx.note(Note::OlderRefused);
+                    ctx.note(Note::OlderRefused);
+                    return self.hand_over(ctx, key);
                 }
                 self.insert(key, value, version, now);
+                for (client, op) in self.parked.remove(&key).unwrap_or_default() {
+                    ctx.send(client, Msg::Hit { op, value, version });
+                }
             }
             Msg::Set {
                 key,
@@ -266,10 +328,90 @@ impl CacheServer {
             Msg::Delete { key, version } => {
                 self.older(key, version);
                 self.remove(key);
-                self.lease_of.remove(&key);
+                if self.lease_of.remove(&key).is_some() {
+                    self.hand_over(ctx, key);
+                }
             }
             _ => {}
         }
+    }
+
+    /// A lease's time is up: if it is still the key's, the key is free.
+    fn lease_expired(&mut self, ctx: NCtx, key: u64, lease: u64) {
+        if self.lease_of.get(&key) == Some(&lease) {
+            self.lease_of.remove(&key);
+            self.hand_over(ctx, key);
+        }
+    }
+
+    /// A miss of `key` by `from`'s operation `op`: the answer, with the
+    /// lease to fill it (leases), "ask again" (another client is
+    /// filling), or nothing yet (coalescing: held for the fill).
+    fn miss(&mut self, ctx: NCtx, key: u64, from: NodeId, op: u64) {
+        let incarnation = self.incarnation;
+        if !self.leases {
+            let miss = Msg::Miss {
+                op,
+                lease: None,
+                wait: false,
+                incarnation,
+            };
+            return ctx.send(from, miss);
+        }
+        if self.lease_of.contains_key(&key) {
+            if self.coalesce {
+                return self.parked.entry(key).or_default().push((from, op));
+            }
+            let wait = Msg::Miss {
+                op,
+                lease: None,
+                wait: true,
+                incarnation,
+            };
+            return ctx.send(from, wait);
+        }
+        let lease = self.grant(ctx, key);
+        let miss = Msg::Miss {
+            op,
+            lease: Some(lease),
+            wait: false,
+            incarnation,
+        };
+        ctx.send(from, miss);
+    }
+
+    /// A new lease on `key`, which expires after `lease_ttl`.
+    fn grant(&mut self, ctx: NCtx, key: u64) -> u64 {
+        let lease = self.next_lease;
+        self.next_lease += 1;
+        self.lease_of.insert(key, lease);
+        ctx.set_timer(self.lease_ttl, Timer::LeaseExpired { key, lease });
+        lease
+    }
+
+    /// `key`'s lease ended without a fill that answers the reads held
+    /// behind it: the first of them gets a new lease to fill it, the
+    /// rest stay held behind that.
+    fn hand_over(&mut self, ctx: NCtx, key: u64) {
+        let Some(waiting) = self.parked.get_mut(&key) else {
+            return;
+        };
+        if waiting.is_empty() {
+            self.parked.remove(&key);
+            return;
+        }
+        let (client, op) = waiting.remove(0);
+        if waiting.is_empty() {
+            self.parked.remove(&key);
+        }
+        let lease = self.grant(ctx, key);
+        let miss = Msg::Miss {
+            op,
+            lease: Some(lease),
+            wait: false,
+            incarnation: self.incarnation,
+        };
+        ctx.send(client, miss);
     }
 
     /// The entry for `key`, if cached and not expired; marks it used.
@@ -281,20 +423,6 @@ impl CacheServer {
         }
         self.touch(key);
         self.entries.get(&key).copied()
-    }
-
-    /// A miss of `key`: the lease to fill it with, or "wait".
-    fn miss(&mut self, key: u64) -> (Option<u64>, bool) {
-        if !self.leases {
-            return (None, false);
-        }
-        if self.lease_of.contains_key(&key) {
-            return (None, true);
-        }
-        let lease = self.next_lease;
-        self.next_lease += 1;
-        self.lease_of.insert(key, lease);
-        (Some(lease), false)
     }
 
     fn insert(&mut self, key: u64, value: u64, version: Version, now: SimTime) {
@@ -348,6 +476,7 @@ impl Client {
                 req,
                 op,
                 lease: None,
+                incarnation: 0,
                 give_up,
             },
         );
@@ -369,7 +498,12 @@ impl Client {
                 };
                 self.finish(ctx, op, res);
             }
-            Msg::Miss { op, lease, wait } => {
+            Msg::Miss {
+                op,
+                lease,
+                wait,
+                incarnation,
+            } => {
                 let Some(p) = self.pending.get_mut(&op) else {
                     return;
                 };
@@ -378,6 +512,7 @@ impl Client {
                     ctx.set_timer(self.hot_miss_wait, Timer::Again { op });
                 } else {
                     p.lease = lease;
+                    p.incarnation = incarnation;
                     ctx.send(DATABASE, Msg::DbRead { op, key });
                 }
             }
@@ -391,6 +526,7 @@ impl Client {
                     value,
                     version,
                     lease: p.lease,
+                    incarnation: p.incarnation,
                 };
                 ctx.send(CACHE, fill);
                 let res = CacheRes::Read {
@@ -434,6 +570,7 @@ impl Client {
                     ctx.reply_fail(p.req, CacheRes::TimedOut);
                 }
             }
+            Timer::LeaseExpired { .. } => {}
         }
     }
 
@@ -459,7 +596,7 @@ impl Process for CacheNode {
                 db.rows = disk.scan(ROWS).map(|(k, &row)| (k, row)).collect();
             }
             CacheNode::Client(c) => c.session = ctx.rng().below(1 << 31),
-            CacheNode::Cache(_) => {}
+            CacheNode::Cache(c) => c.boot(ctx),
         }
     }
 
@@ -472,8 +609,12 @@ impl Process for CacheNode {
     }
 
     fn on_timer(&mut self, ctx: &mut Ctx<'_, Self>, _id: TimerId, timer: Timer) {
-        if let CacheNode::Client(c) = self {
-            c.timer(ctx, timer);
+        match (self, timer) {
+            (CacheNode::Cache(c), Timer::LeaseExpired { key, lease }) => {
+                c.lease_expired(ctx, key, lease)
+            }
+            (CacheNode::Client(c), timer) => c.timer(ctx, timer),
+            _ => {}
         }
     }
 

@@ -23,8 +23,42 @@ fn sent(effects: &[Effect<CacheNode>]) -> Vec<String> {
         .collect()
 }
 
+/// The cache's incarnation number.
+fn incarnation(h: &Harness<CacheNode>) -> u64 {
+    match &h.node {
+        CacheNode::Cache(c) => c.incarnation(),
+        other => panic!("not the cache: {other:?}"),
+    }
+}
+
+/// Lease `n` of the cache's incarnation.
+fn lease(h: &Harness<CacheNode>, n: u64) -> u64 {
+    (incarnation(h) << 32) | n
+}
+
+/// What the cache sent, its incarnation written `I` and its lease `n`
+/// written `Ln`.
+fn said(h: &Harness<CacheNode>, effects: &[Effect<CacheNode>]) -> Vec<String> {
+    let i = incarnation(h);
+    sent(effects)
+        .into_iter()
+        .map(|m| {
+            let mut m = m.replace(&format!("incarnation: {i}"), "incarnation: I");
+            for n in 1..10 {
+                m = m.replace(&format!("Some({})", lease(h, n)), &format!("Some(L{n})"));
+            }
+            m
+        })
+        .collect()
+}
+
 fn get(h: &mut Harness<CacheNode>, key: u64) -> Vec<String> {
-    sent(&h.deliver(CLIENT, Msg::Get { op: 1, key }))
+    get_by(h, CLIENT, 1, key)
+}
+
+fn get_by(h: &mut Harness<CacheNode>, client: NodeId, op: u64, key: u64) -> Vec<String> {
+    let effects = h.deliver(client, Msg::Get { op, key });
+    said(h, &effects)
 }
 
 fn fill(
@@ -38,6 +72,7 @@ fn fill(
         value: 10 * version,
         version,
         lease,
+        incarnation: incarnation(h),
     };
     h.deliver(CLIENT, msg)
 }
@@ -52,7 +87,7 @@ fn the_cache_serves_a_fill_until_its_ttl_and_evicts_the_least_recently_used() {
     let mut c = harness(&options, CACHE);
     assert_eq!(
         get(&mut c, 1),
-        ["2 Miss { op: 1, lease: None, wait: false }"]
+        ["2 Miss { op: 1, lease: None, wait: false, incarnation: I }"]
     );
     fill(&mut c, 1, 3, None);
     assert_eq!(get(&mut c, 1), ["2 Hit { op: 1, value: 30, version: 3 }"]);
@@ -79,15 +114,16 @@ fn a_lease_is_handed_to_one_miss_and_a_delete_invalidates_it() {
     let mut c = harness(&options, CACHE);
     assert_eq!(
         get(&mut c, 7),
-        ["2 Miss { op: 1, lease: Some(1), wait: false }"]
+        ["2 Miss { op: 1, lease: Some(L1), wait: false, incarnation: I }"]
     );
     assert_eq!(
         get(&mut c, 7),
-        ["2 Miss { op: 1, lease: None, wait: true }"],
+        ["2 Miss { op: 1, lease: None, wait: true, incarnation: I }"],
         "another client fills it"
     );
     c.deliver(CLIENT, Msg::Delete { key: 7, version: 1 });
-    let refused = fill(&mut c, 7, 1, Some(1));
+    let first = lease(&c, 1);
+    let refused = fill(&mut c, 7, 1, Some(first));
     assert!(
         refused
             .iter()
@@ -96,10 +132,13 @@ fn a_lease_is_handed_to_one_miss_and_a_delete_invalidates_it() {
     );
     assert_eq!(
         get(&mut c, 7),
-        ["2 Miss { op: 1, lease: Some(2), wait: false }"]
+        ["2 Miss { op: 1, lease: Some(L2), wait: false, incarnation: I }"]
     );
     assert!(
-        fill(&mut c, 7, 2, Some(2)).is_empty(),
+        {
+            let second = lease(&c, 2);
+            fill(&mut c, 7, 2, Some(second)).is_empty()
+        },
         "a valid lease fills"
     );
     assert_eq!(get(&mut c, 7), ["2 Hit { op: 1, value: 20, version: 2 }"]);
@@ -153,6 +192,7 @@ fn a_client_reads_through_on_a_miss_and_deletes_after_a_write() {
             op,
             lease: Some(4),
             wait: false,
+            incarnation: 6,
         },
     );
     assert_eq!(sent(&miss), [format!("0 DbRead {{ op: {op}, key: 3 }}")]);
@@ -166,7 +206,7 @@ fn a_client_reads_through_on_a_miss_and_deletes_after_a_write() {
     );
     assert_eq!(
         sent(&value),
-        ["1 Fill { key: 3, value: 8, version: 2, lease: Some(4) }"]
+        ["1 Fill { key: 3, value: 8, version: 2, lease: Some(4), incarnation: 6 }"]
     );
     assert!(value.iter().any(|e| matches!(
         e,
@@ -198,6 +238,7 @@ fn a_client_reads_through_on_a_miss_and_deletes_after_a_write() {
             op: op2 + 1,
             lease: None,
             wait: true,
+            incarnation: 6,
         },
     );
     assert!(again.iter().any(|e| matches!(
@@ -260,4 +301,136 @@ fn a_versioned_cache_refuses_what_is_older_than_a_version_it_has_seen() {
         fill(&mut p, 2, 4, None).is_empty(),
         "without versions the stale fill goes in"
     );
+}
+
+/// The lease-expiry timers `effects` armed.
+fn expiries(effects: &[Effect<CacheNode>]) -> Vec<Timer> {
+    effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::SetTimer { timer, .. } if matches!(timer, Timer::LeaseExpired { .. }) => {
+                Some(timer.clone())
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn an_unfilled_lease_expires_and_the_next_miss_takes_a_new_one() {
+    let options = CacheOptions {
+        leases: true,
+        ..CacheOptions::default()
+    };
+    let mut c = harness(&options, CACHE);
+    let first = c.deliver(CLIENT, Msg::Get { op: 1, key: 7 });
+    let armed = expiries(&first);
+    assert_eq!(armed.len(), 1, "a lease comes with its expiry");
+    assert!(get(&mut c, 7)[0].contains("wait: true"));
+    c.fire(crate::process::TimerId(0), armed[0].clone());
+    assert_eq!(
+        get(&mut c, 7),
+        ["2 Miss { op: 1, lease: Some(L2), wait: false, incarnation: I }"],
+        "the holder never filled: the key is free again"
+    );
+    let late = lease(&c, 1);
+    let refused = fill(&mut c, 7, 1, Some(late));
+    assert!(
+        refused
+            .iter()
+            .any(|e| matches!(e, Effect::Note(Note::FillRefused))),
+        "the expired lease's late fill"
+    );
+    c.fire(crate::process::TimerId(0), armed[0].clone());
+    assert!(
+        get(&mut c, 7)[0].contains("wait: true"),
+        "an old lease's expiry leaves the new lease alone"
+    );
+}
+
+#[test]
+fn coalescing_holds_the_misses_behind_a_fill_and_answers_them_with_it() {
+    let options = CacheOptions {
+        leases: true,
+        coalesce: true,
+        ..CacheOptions::default()
+    };
+    let mut c = harness(&options, CACHE);
+    assert!(get(&mut c, 7)[0].contains("Some(L1)"));
+    assert!(
+        get_by(&mut c, NodeId(3), 5, 7).is_empty(),
+        "held, not told to wait"
+    );
+    assert!(get_by(&mut c, NodeId(4), 6, 7).is_empty());
+    let held = lease(&c, 1);
+    let filled = fill(&mut c, 7, 2, Some(held));
+    let answered = said(&c, &filled);
+    assert_eq!(
+        answered,
+        [
+            "3 Hit { op: 5, value: 20, version: 2 }",
+            "4 Hit { op: 6, value: 20, version: 2 }"
+        ]
+    );
+    // A delete while reads are held: the first gets a new lease to
+    // fill with, the other stays held behind it.
+    assert!(get(&mut c, 8)[0].contains("Some(L2)"));
+    get_by(&mut c, NodeId(3), 7, 8);
+    get_by(&mut c, NodeId(4), 8, 8);
+    let deleted = c.deliver(CLIENT, Msg::Delete { key: 8, version: 3 });
+    assert_eq!(
+        said(&c, &deleted),
+        ["3 Miss { op: 7, lease: Some(L3), wait: false, incarnation: I }"]
+    );
+    let refilled = lease(&c, 3);
+    let filled = fill(&mut c, 8, 3, Some(refilled));
+    assert_eq!(
+        said(&c, &filled),
+        ["4 Hit { op: 8, value: 30, version: 3 }"]
+    );
+}
+
+/// The lease the cache's answer in `effects` handed out, if any.
+fn granted(effects: &[Effect<CacheNode>]) -> Option<u64> {
+    effects.iter().find_map(|e| match e {
+        Effect::Send {
+            msg: Msg::Miss { lease, .. },
+            ..
+        } => *lease,
+        _ => None,
+    })
+}
+
+#[test]
+fn a_restarted_cache_takes_no_fill_read_before_its_restart() {
+    for (leases, versioned) in [(true, false), (false, true)] {
+        let options = CacheOptions {
+            leases,
+            versioned,
+            ..CacheOptions::default()
+        };
+        let mut c = harness(&options, CACHE);
+        let old_lease = granted(&c.deliver(CLIENT, Msg::Get { op: 1, key: 7 }));
+        let before = incarnation(&c);
+        c.crash_and_restart(CacheNode::new(&options, CACHE));
+        assert_ne!(incarnation(&c), before, "a new incarnation");
+        // The same key's first miss after the restart: its lease must not
+        // be the one handed out before.
+        let new_lease = granted(&c.deliver(CLIENT, Msg::Get { op: 2, key: 7 }));
+        assert_eq!(new_lease.is_some(), leases);
+        let late = Msg::Fill {
+            key: 7,
+            value: 1,
+            version: 1,
+            lease: old_lease,
+            incarnation: before,
+        };
+        let refused = c.deliver(CLIENT, late);
+        assert!(
+            refused
+                .iter()
+                .any(|e| matches!(e, Effect::Note(Note::FillRefused))),
+            "leases {leases}, versioned {versioned}: a fill read before the restart"
+        );
+    }
 }
