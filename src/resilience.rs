@@ -120,6 +120,7 @@ pub const BALANCERS: &[(&str, &str)] = &[
     ("random", "balance = \"random\""),
     ("least-outstanding", "balance = \"least-outstanding\""),
     ("two-choices", "balance = \"two-choices\""),
+    ("peak-ewma", "balance = \"peak-ewma\""),
     (
         "round-robin + outlier ejection (slow after 100 ms)",
         "balance = \"round-robin\"\noutlier = { consecutive = 2, slow_after = \"100ms\", eject_for = \"1s\" }",
@@ -420,6 +421,30 @@ mod tests {
             assert!(cured.after_over_before >= 0.9, "{cured:?}");
             assert_eq!(cured.recovered, 3, "{label}");
             assert!(cured.amplification < storm.amplification, "{label}");
+        }
+    }
+
+    /// Around a slow replica, latency-aware balancing meets a p99 that
+    /// round-robin and two-choices miss by far.
+    #[test]
+    fn peak_ewma_keeps_the_slow_replicas_tail_out_of_the_p99() {
+        let p99 = |label: &str| {
+            let toml = BALANCERS
+                .iter()
+                .find(|(l, _)| *l == label)
+                .map(|(_, t)| *t)
+                .unwrap_or_else(|| panic!("no balancer {label}"));
+            balance_row(label, toml, 4, 3)
+                .unwrap_or_else(|e| panic!("{e}"))
+                .p99_ms
+        };
+        let ewma = p99("peak-ewma");
+        for other in ["round-robin", "two-choices"] {
+            let theirs = p99(other);
+            assert!(
+                ewma * 1.3 < theirs,
+                "peak-ewma {ewma} ms, {other} {theirs} ms"
+            );
         }
     }
 

@@ -149,10 +149,23 @@ fn health_checks_keep_attempts_away_from_a_crashed_replica() {
 }
 
 #[test]
-fn a_slow_replica_misses_the_p99_objective_under_round_robin() {
-    for r in sweep("service-fail-slow.toml", SEEDS) {
-        let p99 = common::metric(&r, "service_latency_ns_p99");
+fn a_slow_replica_misses_the_p99_objective_under_round_robin_but_not_peak_ewma() {
+    let slow = sweep("service-fail-slow.toml", SEEDS);
+    let ewma = sweep("service-fail-slow-peak-ewma.toml", SEEDS);
+    for (r, e) in slow.iter().zip(&ewma) {
+        let p99 = common::metric(r, "service_latency_ns_p99");
         assert!(p99 > 200_000_000, "seed {}: p99 {p99} ns", r.seed);
+        let p99 = common::metric(e, "service_latency_ns_p99");
+        assert!(
+            p99 <= 200_000_000,
+            "seed {}: p99 {p99} ns with peak-ewma",
+            e.seed
+        );
+        assert!(
+            common::metric(e, "service_attempts") < common::metric(r, "service_attempts"),
+            "seed {}: fewer attempts time out and retry",
+            e.seed
+        );
     }
 }
 

@@ -87,7 +87,7 @@ impl Client {
             },
             per_endpoint: options.breaker.as_ref().is_some_and(|b| b.per_endpoint),
             replicas: servers,
-            balancer: Balancer::new(options.balance, servers),
+            balancer: Balancer::new(options.balance, servers, options.ewma_decay),
             health: Health::new(options.outlier, options.health.clone(), servers),
             registry: options
                 .discovery
@@ -296,7 +296,7 @@ impl Client {
                 self.balancer.set_barred(r, self.per_endpoint && open[r]);
             }
         }
-        let replica = self.balancer.pick(ctx.rng());
+        let replica = self.balancer.pick(ctx.rng(), now);
         let index = if self.per_endpoint { replica } else { 0 };
         if let Some(b) = self.breakers.get_mut(index) {
             let allowed = b.allow(now);
@@ -333,11 +333,12 @@ impl Client {
     fn attempt_ended(&mut self, ctx: CCtx, id: CallId, failed: bool) -> Option<Outstanding> {
         let request = self.requests.get_mut(&id)?;
         let ended = request.outstanding.take()?;
-        self.balancer.done(ended.replica);
         let now = ctx.now();
-        let change =
-            self.health
-                .attempt_ended(ended.replica, failed, now.saturating_since(ended.sent), now);
+        let latency = now.saturating_since(ended.sent);
+        self.balancer.done(ended.replica, latency, now);
+        let change = self
+            .health
+            .attempt_ended(ended.replica, failed, latency, now);
         note_health(ctx, ended.replica, change);
         let index = if self.per_endpoint { ended.replica } else { 0 };
         if let Some(breaker) = self.breakers.get_mut(index) {

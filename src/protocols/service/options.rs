@@ -199,6 +199,9 @@ pub struct ServiceOptions {
     pub attempt_timeout: Option<SimDuration>,
     /// How clients pick a replica.
     pub balance: Balance,
+    /// With `balance = "peak-ewma"`: the time constant its latency
+    /// averages decay with.
+    pub ewma_decay: SimDuration,
     /// When failed attempts are tried again.
     pub retry: RetryPolicy,
     /// A retry budget, if any.
@@ -231,6 +234,7 @@ impl Default for ServiceOptions {
             deadline: SimDuration::from_secs(1),
             attempt_timeout: None,
             balance: Balance::RoundRobin,
+            ewma_decay: SimDuration::from_secs(10),
             retry: RetryPolicy::default(),
             budget: None,
             breaker: None,
@@ -358,6 +362,9 @@ impl ServiceOptions {
                 "window",
                 format!("expected a window above 0 and at most the duration ({duration})"),
             ));
+        }
+        if self.ewma_decay == SimDuration::ZERO {
+            return Some(("ewma_decay", "expected an ewma_decay above 0".into()));
         }
         if let Some(p) = self.retry.problem() {
             return Some(("retry", p.into()));
