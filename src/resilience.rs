@@ -127,6 +127,57 @@ pub const BALANCERS: &[(&str, &str)] = &[
     ),
 ];
 
+/// Clients sharing a busy service: 40 of them send 170 requests per
+/// second to four replicas that serve one attempt at a time (20 ms on
+/// average: 85% of capacity), so each client rarely has an attempt in
+/// flight and its own balancer sees every replica idle. With `proxy` the
+/// balancer is a proxy's (a fifth node), which sees every attempt.
+fn busy(balance: &str, proxy: bool) -> String {
+    let (nodes, proxy) = if proxy {
+        (5, "\n[service.proxy]\n")
+    } else {
+        (4, "")
+    };
+    format!(
+        r#"name = "resilience-busy"
+protocol = "service"
+nodes = {nodes}
+duration = "20s"
+
+[network]
+latency = {{ dist = "uniform", min = "1ms", max = "3ms" }}
+
+[workload]
+clients = {BUSY_CLIENTS}
+max_ops = 0
+
+[service]
+rate = 170.0
+deadline = "2s"
+balance = "{balance}"
+{proxy}
+[service.retry]
+retries = 0
+
+[service.server]
+concurrency = 1
+queue = 100
+service_time = {{ dist = "exponential", mean = "20ms" }}
+"#
+    )
+}
+
+/// The clients of [`busy`].
+const BUSY_CLIENTS: usize = 40;
+
+/// The balancers compared in the clients and at a proxy.
+pub const BUSY_BALANCERS: &[&str] = &[
+    "round-robin",
+    "least-outstanding",
+    "two-choices",
+    "peak-ewma",
+];
+
 /// Contention: `CONTENDERS` clients call at once (their first calls
 /// within a microsecond) a server that serves one call at a time (10 ms)
 /// and refuses the rest; each retries until served.
@@ -197,6 +248,8 @@ pub struct BalanceRow {
     pub policy: String,
     /// Client processes.
     pub clients: usize,
+    /// Whether a proxy balanced (the clients did otherwise).
+    pub at_proxy: bool,
     /// Median over seeds of the p50 latency, ms.
     pub p50_ms: f64,
     /// Median over seeds of the p99 latency, ms.
@@ -223,6 +276,8 @@ pub struct Results {
     pub policies: Vec<PolicyRow>,
     /// Balancing policies around a slow replica.
     pub balancers: Vec<BalanceRow>,
+    /// Balancing policies in the clients and at a proxy, on a busy service.
+    pub busy: Vec<BalanceRow>,
     /// Jitter variants under contention.
     pub jitters: Vec<JitterRow>,
 }
@@ -313,14 +368,27 @@ fn balance_row(
     seeds: u64,
 ) -> Result<BalanceRow, ScenarioError> {
     let results = sweep(&parse(&fail_slow(clients, toml))?, seeds);
+    Ok(latency_row(&results, label, clients, false))
+}
+
+/// The latencies of `results` as a row for `policy` with `clients`
+/// clients, balanced at a proxy or not.
+fn latency_row(results: &[RunResult], policy: &str, clients: usize, at_proxy: bool) -> BalanceRow {
     let ms = |key: &str| median(results.iter().map(|r| number(r, key) / 1e6).collect());
-    Ok(BalanceRow {
-        policy: label.to_string(),
+    BalanceRow {
+        policy: policy.to_string(),
         clients,
+        at_proxy,
         p50_ms: ms("service_latency_ns_p50"),
         p99_ms: ms("service_latency_ns_p99"),
         amplification: mean(results.iter().map(|r| number(r, "service_amplification"))),
-    })
+    }
+}
+
+/// A balancing policy on the busy service, in the clients or at a proxy.
+fn busy_row(balance: &str, proxy: bool, seeds: u64) -> Result<BalanceRow, ScenarioError> {
+    let results = sweep(&parse(&busy(balance, proxy))?, seeds);
+    Ok(latency_row(&results, balance, BUSY_CLIENTS, proxy))
 }
 
 fn jitter_row(jitter: &str, seeds: u64) -> Result<JitterRow, ScenarioError> {
@@ -348,6 +416,12 @@ pub fn experiment(seeds: u64) -> Result<Results, ScenarioError> {
             balancers.push(balance_row(label, toml, clients, seeds)?);
         }
     }
+    let mut busy = Vec::new();
+    for proxy in [false, true] {
+        for balance in BUSY_BALANCERS {
+            busy.push(busy_row(balance, proxy, seeds)?);
+        }
+    }
     let jitters = JITTERS
         .iter()
         .map(|j| jitter_row(j, seeds))
@@ -355,6 +429,7 @@ pub fn experiment(seeds: u64) -> Result<Results, ScenarioError> {
     Ok(Results {
         policies,
         balancers,
+        busy,
         jitters,
     })
 }
@@ -382,6 +457,15 @@ pub fn markdown(results: &Results, command: &str) -> String {
         md += &format!(
             "| {} | {} | {:.1} | {:.1} | {:.3} |\n",
             b.policy, b.clients, b.p50_ms, b.p99_ms, b.amplification
+        );
+    }
+    md += &format!("\n## Balancing a busy service: in the clients or at a proxy ({BUSY_CLIENTS} clients, 85% of capacity)\n\n");
+    md += "| policy | where | p50 ms (median of seeds) | p99 ms (median of seeds) |\n|---|---|---|---|\n";
+    for b in &results.busy {
+        let place = if b.at_proxy { "proxy" } else { "clients" };
+        md += &format!(
+            "| {} | {place} | {:.1} | {:.1} |\n",
+            b.policy, b.p50_ms, b.p99_ms
         );
     }
     md += &format!("\n## Jitter under contention ({CONTENDERS} clients at once, one call served per 10 ms)\n\n");
@@ -448,6 +532,20 @@ mod tests {
         }
     }
 
+    /// On a busy service a proxy's least-outstanding (join the shortest
+    /// queue, seeing every attempt) cuts queueing that 40 blind
+    /// client-side balancers cannot.
+    #[test]
+    fn least_outstanding_at_a_proxy_beats_least_outstanding_in_the_clients() {
+        let row = |proxy| busy_row("least-outstanding", proxy, 3).unwrap_or_else(|e| panic!("{e}"));
+        let (clients, proxy) = (row(false), row(true));
+        assert!(
+            proxy.p50_ms * 1.3 < clients.p50_ms,
+            "{proxy:?} vs {clients:?}"
+        );
+        assert!(proxy.p99_ms < clients.p99_ms, "{proxy:?} vs {clients:?}");
+    }
+
     #[test]
     fn jitter_gets_contending_clients_served_sooner_with_fewer_calls() {
         let none = jitter_row("none", 3).unwrap_or_else(|e| panic!("{e}"));
@@ -469,11 +567,13 @@ mod tests {
             balancers: vec![
                 balance_row("round-robin", BALANCERS[0].1, 4, 1).unwrap_or_else(|e| panic!("{e}"))
             ],
+            busy: vec![busy_row("two-choices", true, 1).unwrap_or_else(|e| panic!("{e}"))],
             jitters: Vec::new(),
         };
         let md = markdown(&results, "faultline resilience --seeds 3");
         assert!(md.contains("| no retries | 3 of 3 |"), "{md}");
         assert!(md.contains("| round-robin | 4 |"), "{md}");
+        assert!(md.contains("| two-choices | proxy |"), "{md}");
         assert!(md.contains("Command: `faultline resilience --seeds 3`"));
     }
 }

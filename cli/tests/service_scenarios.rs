@@ -118,6 +118,48 @@ fn skipping_abandoned_attempts_mostly_cures_the_storm() {
     assert!(cured >= 6, "{cured} of {SEEDS} seeds recovered");
 }
 
+/// A proxy balances for every client: it alone forwards attempts, takes a
+/// crashed replica out after its first failures (one ejection, one mark
+/// down, one mark up, where four clients each needed their own), and when
+/// it crashes itself no request gets through.
+#[test]
+fn a_proxy_balances_for_every_client_and_takes_them_all_down_with_it() {
+    let blind = sweep("service-crash-round-robin.toml", SEEDS);
+    let proxied = sweep("service-proxy-health-checks.toml", SEEDS);
+    for (b, p) in blind.iter().zip(&proxied) {
+        let m = |key| common::metric(p, key);
+        assert_eq!(
+            m("service_forwarded"),
+            m("service_attempts"),
+            "seed {}",
+            p.seed
+        );
+        assert_eq!(m("service_attempts_to_down"), 0, "the proxy never crashed");
+        assert!(
+            m("service_forwarded_to_down") * 10 < common::metric(b, "service_attempts_to_down"),
+            "seed {}: {} forwarded to the dead replica",
+            p.seed,
+            m("service_forwarded_to_down")
+        );
+        assert!(
+            m("service_ejections") >= 1,
+            "seed {}: the proxy ejects it after two timeouts in a row",
+            p.seed
+        );
+        assert_eq!(m("service_marked_down"), 1, "seed {}: one prober", p.seed);
+        assert_eq!(m("service_marked_up"), 1, "seed {}", p.seed);
+    }
+    for r in sweep("service-proxy-crash.toml", SEEDS) {
+        let availability = share(&r, "service_availability");
+        assert!(
+            availability < 0.8,
+            "seed {}: 5 s of 20 without the proxy, availability {availability}",
+            r.seed
+        );
+        assert!(common::metric(&r, "service_attempts_to_down") > 0);
+    }
+}
+
 /// Health checks take a crashed replica out of rotation: attempts sent to
 /// it fall by more than ten times, and they mark it down and, once it is
 /// back, up again.

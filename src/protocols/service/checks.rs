@@ -87,8 +87,11 @@ pub struct ServiceChecks {
     end: Option<SimTime>,
     /// Servers down now (crashed), by index.
     down: Vec<bool>,
-    /// Attempts sent to a server that was down.
+    /// Attempts sent to a server that was down (a replica, or the proxy).
     attempts_to_down: u64,
+    /// Attempts a proxy forwarded, and those to a replica that was down.
+    forwarded: u64,
+    forwarded_to_down: u64,
     /// Clients' changes of view of replicas, by kind.
     health_changes: BTreeMap<&'static str, u64>,
     /// When the last request ended.
@@ -123,6 +126,8 @@ impl ServiceChecks {
             end: None,
             down: Vec::new(),
             attempts_to_down: 0,
+            forwarded: 0,
+            forwarded_to_down: 0,
             health_changes: BTreeMap::new(),
             last_end: SimTime::ZERO,
             held: BTreeMap::new(),
@@ -262,6 +267,11 @@ impl Invariants<ServiceNode> for ServiceChecks {
                 _ => self.rejected += 1,
             },
             Note::Dropped => self.dropped += 1,
+            Note::Forwarded { replica } => {
+                self.forwarded += 1;
+                let down = self.down.get(replica as usize).copied().unwrap_or(false);
+                self.forwarded_to_down += u64::from(down);
+            }
             Note::Held { peak } => {
                 // A sample at the end of a window describes that window.
                 let w = self.window_of(at).saturating_sub(1);
@@ -325,6 +335,10 @@ impl Invariants<ServiceNode> for ServiceChecks {
         put("dropped_expired", json!(self.dropped));
         put("breaker_opened", json!(self.breakers.opened()));
         put("attempts_to_down", json!(self.attempts_to_down));
+        if self.forwarded > 0 {
+            put("forwarded", json!(self.forwarded));
+            put("forwarded_to_down", json!(self.forwarded_to_down));
+        }
         put("last_end_ns", json!(self.last_end.as_nanos()));
         for (change, n) in &self.health_changes {
             put(change, json!(n));

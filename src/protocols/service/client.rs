@@ -1,19 +1,20 @@
 //! A client process: it makes requests (open-loop arrivals from its share
 //! of `[service] rate`, and the closed-loop calls the engine's workload
 //! hands it) and carries each through its resilience stack: the circuit
-//! breaker may fail it fast, the balancer picks a replica for every
-//! attempt, an attempt is given up after `attempt_timeout` (never past the
-//! request's deadline), and a failed attempt is retried after the retry
-//! policy's delay while the retry budget allows and the deadline is ahead.
+//! breaker may fail it fast, its balancer picks a replica for every
+//! attempt (or, with `[service.proxy]`, every attempt goes to the proxy,
+//! which balances), an attempt is given up after `attempt_timeout` (never
+//! past the request's deadline), and a failed attempt is retried after the
+//! retry policy's delay while the retry budget allows and the deadline is
+//! ahead.
 //!
 //! Invariant: a request has at most one attempt outstanding, and the
 //! balancer counts exactly the outstanding attempts.
 
-use super::balancer::Balancer;
-use super::health::Health;
 use super::load::Load;
 use super::options::ServiceOptions;
 use super::policy::{Breaker, RetryBudget, RetryPolicy};
+use super::rotation::Rotation;
 use super::{CallId, Msg, Note, Outcome, ServiceNode, Status, Timer};
 use crate::process::{Ctx, NodeId, RequestId, TimerId};
 use crate::time::{SimDuration, SimTime};
@@ -39,9 +40,19 @@ struct Request {
 /// An attempt waiting for its answer.
 #[derive(Clone, Copy, Debug)]
 struct Outstanding {
+    /// The node it went to: a replica, or the proxy.
     replica: usize,
     timeout: TimerId,
     sent: SimTime,
+}
+
+/// Where a client sends its attempts.
+#[derive(Debug)]
+enum Route {
+    /// To the replica its own rotation picks.
+    Balanced(Box<Rotation>),
+    /// To the proxy, which picks.
+    Proxy(NodeId),
 }
 
 /// A client process.
@@ -54,18 +65,8 @@ pub struct Client {
     /// No breaker, one for the whole service, or one per replica.
     breakers: Vec<Breaker>,
     per_endpoint: bool,
-    /// How many replicas there are.
-    replicas: usize,
-    balancer: Balancer,
-    health: Health,
-    /// With discovery: the registry and how often to ask it.
-    registry: Option<(NodeId, SimDuration)>,
-    /// The replicas the registry last listed (`None`: no answer yet, so
-    /// every replica is a candidate).
-    listed: Option<Vec<bool>>,
-    /// The current probing round, and the replicas yet to answer it.
-    probe_seq: u64,
-    probe_pending: Vec<bool>,
+    /// Where attempts go.
+    route: Route,
     load: Load,
     session: u64,
     next: u64,
@@ -73,8 +74,16 @@ pub struct Client {
 }
 
 impl Client {
-    /// A client of `servers` replicas with its open-loop `load`.
-    pub fn new(options: &ServiceOptions, servers: usize, load: Load) -> Self {
+    /// A client of `servers` replicas with its open-loop `load`; with
+    /// `[service.proxy]`, of the proxy at node `proxy`.
+    pub fn new(
+        options: &ServiceOptions,
+        servers: usize,
+        proxy: Option<NodeId>,
+        load: Load,
+    ) -> Self {
+        let per_endpoint =
+            proxy.is_none() && options.breaker.as_ref().is_some_and(|b| b.per_endpoint);
         Client {
             deadline: options.deadline,
             attempt_timeout: options.attempt_timeout(),
@@ -82,20 +91,14 @@ impl Client {
             budget: options.budget.clone().map(RetryBudget::new),
             breakers: match &options.breaker {
                 None => Vec::new(),
-                Some(b) if b.per_endpoint => vec![Breaker::new(b.clone()); servers],
+                Some(b) if per_endpoint => vec![Breaker::new(b.clone()); servers],
                 Some(b) => vec![Breaker::new(b.clone())],
             },
-            per_endpoint: options.breaker.as_ref().is_some_and(|b| b.per_endpoint),
-            replicas: servers,
-            balancer: Balancer::new(options.balance, servers, options.ewma_decay),
-            health: Health::new(options.outlier, options.health.clone(), servers),
-            registry: options
-                .discovery
-                .as_ref()
-                .map(|d| (NodeId(servers as u32), d.refresh)),
-            listed: None,
-            probe_seq: 0,
-            probe_pending: vec![false; servers],
+            per_endpoint,
+            route: match proxy {
+                Some(node) => Route::Proxy(node),
+                None => Route::Balanced(Box::new(Rotation::new(options, servers))),
+            },
             load,
             session: 0,
             next: 0,
@@ -106,70 +109,16 @@ impl Client {
     pub(super) fn start(&mut self, ctx: CCtx) {
         self.session = ctx.rng().below(1 << 31);
         self.schedule_arrival(ctx);
-        self.refresh(ctx);
-        if let Some(h) = self.health.checks() {
-            // Clients probe out of step with each other.
-            let first = ctx.rng().between(0, h.interval.as_nanos());
-            ctx.set_timer(SimDuration::from_nanos(first), Timer::Probe);
+        if let Route::Balanced(rotation) = &mut self.route {
+            rotation.start(ctx);
         }
     }
 
-    /// Asks the registry for the live replicas, and arms the next ask.
-    fn refresh(&mut self, ctx: CCtx) {
-        if let Some((registry, every)) = self.registry {
-            ctx.send(registry, Msg::Query);
-            ctx.set_timer(every, Timer::Refresh);
-        }
-    }
-
-    /// The registry's answer: balance over the replicas it lists.
-    pub(super) fn members(&mut self, live: &[u32]) {
-        let mut listed = vec![false; self.replicas];
-        for &r in live {
-            if let Some(slot) = listed.get_mut(r as usize) {
-                *slot = true;
-            }
-        }
-        self.listed = Some(listed);
-    }
-
-    /// Probes every replica, and arms the next round.
-    fn probe(&mut self, ctx: CCtx) {
-        let Some(h) = self.health.checks() else {
-            return;
-        };
-        let (interval, timeout) = (h.interval, h.timeout);
-        // Probes of the last round still unanswered failed (a timeout
-        // longer than the interval has not fired yet).
-        self.probe_timeout(ctx, self.probe_seq);
-        self.probe_seq += 1;
-        let seq = self.probe_seq;
-        for (r, pending) in self.probe_pending.iter_mut().enumerate() {
-            *pending = true;
-            ctx.send(NodeId(r as u32), Msg::Probe { seq });
-        }
-        ctx.set_timer(timeout, Timer::ProbeTimeout { seq });
-        ctx.set_timer(interval, Timer::Probe);
-    }
-
-    pub(super) fn probe_reply(&mut self, ctx: CCtx, from: NodeId, seq: u64) {
-        let r = from.index();
-        if seq == self.probe_seq && self.probe_pending.get(r) == Some(&true) {
-            self.probe_pending[r] = false;
-            let change = self.health.probed(r, true);
-            note_health(ctx, r, change);
-        }
-    }
-
-    fn probe_timeout(&mut self, ctx: CCtx, seq: u64) {
-        if seq != self.probe_seq {
-            return;
-        }
-        for r in 0..self.replicas {
-            if std::mem::take(&mut self.probe_pending[r]) {
-                let change = self.health.probed(r, false);
-                note_health(ctx, r, change);
-            }
+    /// This client's own rotation, unless a proxy balances for it.
+    pub(super) fn rotation(&mut self) -> Option<&mut Rotation> {
+        match &mut self.route {
+            Route::Balanced(rotation) => Some(rotation),
+            Route::Proxy(_) => None,
         }
     }
 
@@ -221,10 +170,12 @@ impl Client {
                     self.send_attempt(ctx, id);
                 }
             }
-            Timer::Probe => self.probe(ctx),
-            Timer::Refresh => self.refresh(ctx),
-            Timer::ProbeTimeout { seq } => self.probe_timeout(ctx, seq),
-            Timer::Served(_) | Timer::Heartbeat | Timer::Sample => {}
+            Timer::Probe | Timer::Refresh | Timer::ProbeTimeout { .. } => {
+                if let Some(rotation) = self.rotation() {
+                    rotation.timer(ctx, timer);
+                }
+            }
+            Timer::Served(_) | Timer::Heartbeat | Timer::Sample | Timer::Forwarded { .. } => {}
         }
     }
 
@@ -286,17 +237,10 @@ impl Client {
             request.outstanding.is_none(),
             "two attempts of one request outstanding"
         );
-        // Rotation changes only with health, discovery or per-endpoint
-        // breakers; without them the balancer's view stays as it is.
-        if self.health.active() || self.listed.is_some() || self.per_endpoint {
-            for r in 0..self.replicas {
-                let unlisted = self.listed.as_ref().is_some_and(|l| !l[r]);
-                let out = unlisted || self.health.out(r, now);
-                self.balancer.set_out(r, out);
-                self.balancer.set_barred(r, self.per_endpoint && open[r]);
-            }
-        }
-        let replica = self.balancer.pick(ctx.rng(), now);
+        let replica = match &mut self.route {
+            Route::Balanced(rotation) => rotation.pick(ctx, now, &open),
+            Route::Proxy(node) => node.index(),
+        };
         let index = if self.per_endpoint { replica } else { 0 };
         if let Some(b) = self.breakers.get_mut(index) {
             let allowed = b.allow(now);
@@ -335,11 +279,9 @@ impl Client {
         let ended = request.outstanding.take()?;
         let now = ctx.now();
         let latency = now.saturating_since(ended.sent);
-        self.balancer.done(ended.replica, latency, now);
-        let change = self
-            .health
-            .attempt_ended(ended.replica, failed, latency, now);
-        note_health(ctx, ended.replica, change);
+        if let Route::Balanced(rotation) = &mut self.route {
+            rotation.ended(ctx, ended.replica, failed, latency, now);
+        }
         let index = if self.per_endpoint { ended.replica } else { 0 };
         if let Some(breaker) = self.breakers.get_mut(index) {
             if let Some(state) = breaker.record(ctx.now(), failed) {
@@ -406,14 +348,5 @@ impl Client {
     /// Requests in progress.
     pub fn in_progress(&self) -> usize {
         self.requests.len()
-    }
-}
-
-fn note_health(ctx: CCtx, replica: usize, change: Option<super::health::Change>) {
-    if let Some(change) = change {
-        ctx.note(Note::Health {
-            replica: replica as u32,
-            change,
-        });
     }
 }

@@ -20,7 +20,7 @@ impl ProtocolDef for Def {
     }
 
     fn about(&self) -> &'static str {
-        "a service under load: client-side balancing, deadlines, retries with backoff, budgets and breakers over queueing replicas"
+        "a service under load: balancing in the clients or a proxy, deadlines, retries with backoff, budgets and breakers over queueing replicas"
     }
 
     fn checks(&self) -> &'static [crate::process::CheckInfo] {
@@ -40,7 +40,7 @@ impl ProtocolDef for Def {
     }
 
     fn fixed_placement(&self) -> Option<&'static str> {
-        Some("each client picks the replica of every attempt with its balancer ([service] balance)")
+        Some("each client picks the replica of every attempt with its balancer ([service] balance), or sends it to the proxy ([service.proxy])")
     }
 
     fn options(&self, input: &OptionsInput<'_>) -> Result<ServiceOptions, ScenarioError> {

@@ -9,9 +9,11 @@
 //!
 //! The modules: [`policy`] (retry, budget and breaker state machines),
 //! [`breakers`] (the breakers' state timeline),
-//! [`balancer`], [`health`] (outlier ejection and health checks), [`load`]
-//! (open-loop arrivals), [`server`], [`client`],
-//! [`checks`] and [`options`].
+//! [`balancer`], [`health`] (outlier ejection and health checks),
+//! [`rotation`] (a balancer with its health and membership views),
+//! [`proxy`] (a load-balancing proxy, when clients do not balance
+//! themselves), [`discovery`], [`load`] (open-loop arrivals), [`server`],
+//! [`client`], [`checks`] and [`options`].
 
 pub mod balancer;
 pub mod breakers;
@@ -23,6 +25,8 @@ pub mod health;
 pub mod load;
 pub mod options;
 pub mod policy;
+pub mod proxy;
+pub mod rotation;
 pub mod server;
 
 pub use checks::{ServiceChecks, CHECKS};
@@ -140,10 +144,15 @@ pub enum Timer {
     Sample,
     /// Client: time to ask the registry for the live replicas.
     Refresh,
-    /// Client: probes of round `seq` still unanswered have failed.
+    /// Client or proxy: probes of round `seq` still unanswered have failed.
     ProbeTimeout {
         /// The round.
         seq: u64,
+    },
+    /// Proxy: the budget of forwarded attempt `id` ran out.
+    Forwarded {
+        /// The proxy's id of the forward.
+        id: CallId,
     },
 }
 
@@ -230,6 +239,11 @@ pub enum Note {
     },
     /// Server: it skipped a job whose client had stopped waiting.
     Dropped,
+    /// Proxy: it forwarded an attempt to `replica`.
+    Forwarded {
+        /// The replica.
+        replica: u32,
+    },
 }
 
 /// The one operation of closed-loop users: a call to the service.
@@ -245,8 +259,10 @@ pub enum ServiceNode {
     Server(server::Server),
     /// Processes after the servers.
     Client(Box<client::Client>),
-    /// The last server node, with `[service.discovery]`.
+    /// The node after the replicas, with `[service.discovery]`.
     Registry(discovery::Registry),
+    /// The last server node, with `[service.proxy]`.
+    Proxy(Box<proxy::Proxy>),
 }
 
 impl Process for ServiceNode {
@@ -261,6 +277,7 @@ impl Process for ServiceNode {
         match self {
             ServiceNode::Client(c) => c.start(ctx),
             ServiceNode::Server(s) => s.boot(ctx),
+            ServiceNode::Proxy(p) => p.start(ctx),
             ServiceNode::Registry(_) => {}
         }
     }
@@ -278,8 +295,31 @@ impl Process for ServiceNode {
             (ServiceNode::Server(_), Msg::Probe { seq }) => ctx.send(from, Msg::ProbeReply { seq }),
             (ServiceNode::Registry(r), Msg::Register) => r.register(ctx, from),
             (ServiceNode::Registry(r), Msg::Query) => r.query(ctx, from),
-            (ServiceNode::Client(c), Msg::Members { live }) => c.members(&live),
-            (ServiceNode::Client(c), Msg::ProbeReply { seq }) => c.probe_reply(ctx, from, seq),
+            (ServiceNode::Client(c), Msg::Members { live }) => {
+                if let Some(rotation) = c.rotation() {
+                    rotation.members(&live)
+                }
+            }
+            (ServiceNode::Client(c), Msg::ProbeReply { seq }) => {
+                if let Some(rotation) = c.rotation() {
+                    rotation.probe_reply(ctx, from, seq)
+                }
+            }
+            (
+                ServiceNode::Proxy(p),
+                Msg::Request {
+                    id,
+                    attempt,
+                    budget,
+                },
+            ) => p.request(ctx, from, id, attempt, budget),
+            (ServiceNode::Proxy(p), Msg::Reply { id, status, .. }) => {
+                p.reply(ctx, from, id, status)
+            }
+            (ServiceNode::Proxy(p), Msg::Members { live }) => p.rotation().members(&live),
+            (ServiceNode::Proxy(p), Msg::ProbeReply { seq }) => {
+                p.rotation().probe_reply(ctx, from, seq)
+            }
             (
                 ServiceNode::Client(c),
                 Msg::Reply {
@@ -298,6 +338,8 @@ impl Process for ServiceNode {
             (ServiceNode::Server(s), Timer::Heartbeat) => s.heartbeat(ctx),
             (ServiceNode::Server(s), Timer::Sample) => s.sample(ctx),
             (ServiceNode::Client(c), timer) => c.timer(ctx, timer),
+            (ServiceNode::Proxy(p), Timer::Forwarded { id }) => p.timed_out(ctx, id),
+            (ServiceNode::Proxy(p), timer) => p.rotation().timer(ctx, timer),
             _ => {}
         }
     }
@@ -305,7 +347,7 @@ impl Process for ServiceNode {
     fn on_request(&mut self, ctx: &mut Ctx<'_, Self>, req: RequestId, _op: Call) {
         match self {
             ServiceNode::Client(c) => c.call(ctx, Some(req)),
-            ServiceNode::Server(_) | ServiceNode::Registry(_) => {
+            ServiceNode::Server(_) | ServiceNode::Registry(_) | ServiceNode::Proxy(_) => {
                 ctx.reply_fail(req, Outcome::Exhausted)
             }
         }
@@ -316,6 +358,7 @@ impl Process for ServiceNode {
             ServiceNode::Server(_) => "server",
             ServiceNode::Client(_) => "client",
             ServiceNode::Registry(_) => "registry",
+            ServiceNode::Proxy(_) => "proxy",
         })
     }
 
@@ -330,7 +373,7 @@ impl Process for ServiceNode {
 }
 
 /// Roles a scenario fault may name.
-pub const ROLES: &[&str] = &["server", "client", "registry"];
+pub const ROLES: &[&str] = &["server", "client", "registry", "proxy"];
 
 /// The service bundle: servers, clients and the checks.
 pub struct Service {
@@ -379,6 +422,10 @@ impl Protocol for Service {
         if let (Some(d), true) = (&self.options.discovery, id.index() == replicas) {
             return ServiceNode::Registry(discovery::Registry::new(d, replicas));
         }
+        let proxy = self.options.proxy_node(self.servers);
+        if Some(id) == proxy {
+            return ServiceNode::Proxy(Box::new(proxy::Proxy::new(&self.options, replicas)));
+        }
         if id.index() < replicas {
             return ServiceNode::Server(server::Server::new(&self.options, id, replicas));
         }
@@ -387,7 +434,12 @@ impl Protocol for Service {
             phases: self.options.phases.clone(),
             until: SimTime::ZERO + self.duration,
         };
-        ServiceNode::Client(Box::new(client::Client::new(&self.options, replicas, load)))
+        ServiceNode::Client(Box::new(client::Client::new(
+            &self.options,
+            replicas,
+            proxy,
+            load,
+        )))
     }
 
     fn next_op(&mut self, client: usize, _rng: &mut SimRng) -> (NodeId, Call) {

@@ -7,7 +7,9 @@ use super::discovery::DiscoveryOptions;
 use super::health::{HealthOptions, OutlierOptions};
 use super::load::Phase;
 use super::policy::{BreakerOptions, BudgetOptions, RetryPolicy};
+use super::proxy::ProxyOptions;
 use crate::net::Latency;
+use crate::process::NodeId;
 use crate::time::SimDuration;
 use serde::Deserialize;
 
@@ -212,8 +214,13 @@ pub struct ServiceOptions {
     pub outlier: Option<OutlierOptions>,
     /// Active health checks by each client, if any.
     pub health: Option<HealthOptions>,
-    /// Service discovery through a registry (the last node), if any.
+    /// Service discovery through a registry (the node after the
+    /// replicas), if any.
     pub discovery: Option<DiscoveryOptions>,
+    /// A load-balancing proxy (the last node) between clients and
+    /// replicas, if any; the balancer, outlier ejection, health checks and
+    /// discovery are then its own.
+    pub proxy: Option<ProxyOptions>,
     /// The servers.
     pub server: ServerOptions,
     /// Gray failures.
@@ -241,6 +248,7 @@ impl Default for ServiceOptions {
             outlier: None,
             health: None,
             discovery: None,
+            proxy: None,
             server: ServerOptions::default(),
             slow: Vec::new(),
             recovery: RecoveryOptions::default(),
@@ -256,10 +264,20 @@ impl ServiceOptions {
         self.attempt_timeout.unwrap_or(self.deadline)
     }
 
-    /// How many of `nodes` servers are replicas (the last is the registry
-    /// with `[service.discovery]`).
+    /// How many of `nodes` servers are replicas: the registry (with
+    /// `[service.discovery]`) and the proxy (with `[service.proxy]`, the
+    /// last node) come after them.
     pub fn replicas(&self, nodes: usize) -> usize {
-        nodes - usize::from(self.discovery.is_some() && nodes > 0)
+        nodes.saturating_sub(
+            usize::from(self.discovery.is_some()) + usize::from(self.proxy.is_some()),
+        )
+    }
+
+    /// The proxy's node, with `[service.proxy]`.
+    pub fn proxy_node(&self, nodes: usize) -> Option<NodeId> {
+        self.proxy
+            .as_ref()
+            .map(|_| NodeId(nodes.saturating_sub(1) as u32))
     }
 
     /// The trigger recovery is judged after: `[service.recovery] trigger`,
@@ -283,11 +301,26 @@ impl ServiceOptions {
     /// What is wrong with the options for `nodes` servers and a fault
     /// phase of `duration`: the key at fault and why.
     pub fn problem(&self, nodes: usize, duration: SimDuration) -> Option<(&'static str, String)> {
+        if self.replicas(nodes) == 0 {
+            let why = format!(
+                "expected at least one replica: {nodes} nodes leave none after the registry ([service.discovery]) and the proxy ([service.proxy])"
+            );
+            let key = if self.proxy.is_some() {
+                "proxy"
+            } else {
+                "discovery"
+            };
+            return Some((key, why));
+        }
+        if self
+            .breaker
+            .as_ref()
+            .is_some_and(|b| b.per_endpoint && self.proxy.is_some())
+        {
+            let why = "expected no breaker.per_endpoint with [service.proxy]: clients see one endpoint, the proxy (the proxy's outlier ejection is the per-replica breaker)";
+            return Some(("breaker", why.into()));
+        }
         if let Some(d) = &self.discovery {
-            if nodes < 2 {
-                let why = "expected at least 2 nodes with [service.discovery]: the replicas and the registry (the last node)";
-                return Some(("discovery", why.into()));
-            }
             if let Some(why) = d.problem() {
                 return Some(("discovery", why.into()));
             }

@@ -35,7 +35,7 @@ fn client(o: &ServiceOptions) -> Harness<ServiceNode> {
         phases: Vec::new(),
         until: SimTime::ZERO,
     };
-    let node = ServiceNode::Client(Box::new(Client::new(o, 2, load)));
+    let node = ServiceNode::Client(Box::new(Client::new(o, 2, None, load)));
     let mut h = Harness::new(node, NodeId(2), vec![NodeId(0), NodeId(1)], 1);
     h.start();
     h
@@ -466,4 +466,111 @@ fn opened_breaker(note: &Note) -> bool {
             ..
         }
     )
+}
+
+/// A proxy (node 3) over replicas 0..3.
+fn proxy(o: &ServiceOptions) -> Harness<ServiceNode> {
+    let node = ServiceNode::Proxy(Box::new(super::proxy::Proxy::new(o, 3)));
+    let servers = (0..4).map(NodeId).collect();
+    let mut h = Harness::new(node, NodeId(3), servers, 1);
+    h.start();
+    h
+}
+
+/// The replies `effects` send: `(to, request, attempt, status)`.
+fn relayed(effects: &[Effect<ServiceNode>]) -> Vec<(u32, u64, u32, Status)> {
+    effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Send {
+                to,
+                msg:
+                    Msg::Reply {
+                        id,
+                        attempt,
+                        status,
+                    },
+            } => Some((to.0, *id, *attempt, *status)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_proxy_forwards_each_attempt_to_a_replica_and_relays_the_answer() {
+    let mut p = proxy(&options());
+    let client = NodeId(7);
+    let first = p.deliver(
+        client,
+        Msg::Request {
+            id: 41,
+            attempt: 2,
+            budget: ms(300),
+        },
+    );
+    let sent = attempts(&first);
+    assert_eq!(sent.len(), 1);
+    let (replica, fwd, attempt) = sent[0];
+    assert!(replica < 3, "to a replica");
+    assert_eq!(attempt, 0);
+    assert!(notes(&first).contains(&Note::Forwarded { replica }));
+    assert!(
+        timers(&first)
+            .iter()
+            .any(|(_, after, t)| *after == ms(300) && matches!(t, Timer::Forwarded { .. })),
+        "given up when the client's budget runs out"
+    );
+    let wrong = reply(&mut p, (replica + 1) % 3, fwd, 0, Status::Ok);
+    assert!(
+        relayed(&wrong).is_empty(),
+        "only the replica forwarded to answers"
+    );
+    let answered = reply(&mut p, replica, fwd, 0, Status::Error);
+    assert_eq!(relayed(&answered), [(7, 41, 2, Status::Error)]);
+    assert!(
+        relayed(&reply(&mut p, replica, fwd, 0, Status::Ok)).is_empty(),
+        "one answer per forward"
+    );
+}
+
+#[test]
+fn a_proxy_balances_with_every_clients_attempts_in_view() {
+    let mut o = options();
+    o.balance = super::balancer::Balance::LeastOutstanding;
+    let mut p = proxy(&o);
+    // Three clients, one attempt each: least-outstanding at the proxy
+    // spreads them over the three replicas, where three client-side
+    // balancers, each seeing nothing outstanding, could pick one replica.
+    let mut picked: Vec<u32> = (0..3)
+        .map(|c| attempts(&p.deliver(NodeId(4 + c), request(c.into(), ms(300))))[0].0)
+        .collect();
+    picked.sort();
+    assert_eq!(picked, [0, 1, 2]);
+    // A forward given up frees its replica for the next pick.
+    let (_, fwd, _) = attempts(&p.deliver(NodeId(4), request(9, ms(300))))[0];
+    let freed = p.fire(TimerId(0), Timer::Forwarded { id: fwd });
+    assert!(
+        relayed(&freed).is_empty(),
+        "the client times out on its own"
+    );
+    let ServiceNode::Proxy(inner) = &p.node else {
+        panic!("not the proxy")
+    };
+    assert_eq!(inner.in_flight(), 3, "three forwards still in flight");
+}
+
+#[test]
+fn a_proxy_needs_a_replica_and_refuses_breakers_per_endpoint() {
+    let mut o = options();
+    o.proxy = Some(super::proxy::ProxyOptions::default());
+    let twenty = SimDuration::from_secs(20);
+    assert!(o.problem(2, twenty).is_none(), "a replica and the proxy");
+    assert_eq!(o.problem(1, twenty).map(|p| p.0), Some("proxy"));
+    assert_eq!(o.proxy_node(5), Some(NodeId(4)), "the last node");
+    assert_eq!(o.replicas(5), 4);
+    o.breaker = Some(BreakerOptions {
+        per_endpoint: true,
+        ..BreakerOptions::default()
+    });
+    assert_eq!(o.problem(5, twenty).map(|p| p.0), Some("breaker"));
 }
