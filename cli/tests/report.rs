@@ -153,7 +153,7 @@ fn a_protocol_section_charts_its_series_in_both_reports() {
     let md = read(&dir, "report.md");
     let html = read(&dir, "index.html");
     for (k, title) in [
-        "Goodput and attempts per window",
+        "Goodput, throughput and attempts per window",
         "Circuit breakers over time",
         "Work held per replica",
     ]

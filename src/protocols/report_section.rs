@@ -21,7 +21,7 @@ pub struct ReportRow {
 /// A chart of per-window series over the run, drawn as steps.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SeriesChart {
-    /// Its title, e.g. `Goodput and attempts per window`.
+    /// Its title, e.g. `Circuit breakers over time`.
     pub title: String,
     /// What the y axis counts.
     pub y_desc: String,

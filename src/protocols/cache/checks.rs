@@ -201,6 +201,12 @@ impl Invariants<CacheNode> for CacheChecks {
             );
         }
         put("stale_reads", json!(m.stale));
+        if m.reads > 0 {
+            put(
+                "stale_read_rate",
+                json!((m.stale as f64 / m.reads as f64 * 1e4).round() / 1e4),
+            );
+        }
         put("worst_staleness_ns", json!(m.worst.as_nanos()));
         put("db_reads", json!(self.db_reads.values().sum::<u64>()));
         put("db_reads_peak_per_s", json!(peak as f64 * per_second()));

@@ -353,6 +353,7 @@ impl Invariants<ServiceNode> for ServiceChecks {
         }
         put("window_ns", json!(self.window.as_nanos()));
         put("goodput_per_window", json!(self.series.good));
+        put("ended_per_window", json!(self.series.ended));
         put("attempts_per_window", json!(self.series.attempts));
         let held: BTreeMap<String, &Vec<u64>> =
             self.held.iter().map(|(n, v)| (n.to_string(), v)).collect();

@@ -179,12 +179,16 @@ fn with_charts(section: ReportSection, result: &RunResult) -> ReportSection {
         .unwrap_or_default();
     section
         .chart(chart(
-            "Goodput and attempts per window",
+            "Goodput, throughput and attempts per window",
             "per window",
             vec![
                 (
                     "goodput".into(),
                     result.metric_series("service_goodput_per_window"),
+                ),
+                (
+                    "ended".into(),
+                    result.metric_series("service_ended_per_window"),
                 ),
                 (
                     "attempts".into(),
