@@ -16,6 +16,37 @@ use proptest::prelude::*;
 const FILE: &str = "mutant.toml";
 
 /// A valid service scenario, short enough to run each parsing mutant.
+/// A queue scenario with every `[queue]` option set, a fault on a role and
+/// a dead-letter bound: the base of the queue's mutations.
+const QUEUE: &str = r#"name = "queue-mutant"
+protocol = "queue"
+nodes = 4
+duration = "2s"
+max_events = 200000
+
+[[faults]]
+at = "500ms"
+every = "400ms"
+action = "crash"
+node = "consumer"
+for = ["1ms", "50ms"]
+
+[workload]
+clients = 2
+interval = "20ms"
+
+[queue]
+visibility_timeout = "200ms"
+max_deliveries = 3
+sync = false
+processing = "2ms"
+poll_interval = "10ms"
+ack = "before"
+idempotent = true
+exactly_once = true
+give_up = "300ms"
+"#;
+
 const SERVICE: &str = r#"name = "service-mutant"
 protocol = "service"
 nodes = 2
@@ -333,6 +364,12 @@ fn check_text(text: &str) -> Result<(), TestCaseError> {
 }
 
 #[test]
+fn the_queue_mutation_base_is_valid() {
+    let scenario = Scenario::parse(QUEUE, FILE).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(scenario.nodes, 4);
+}
+
+#[test]
 fn the_service_mutation_base_is_valid() {
     let scenario = Scenario::parse(SERVICE, FILE).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(scenario.nodes, 2);
@@ -403,6 +440,19 @@ proptest! {
         ms in proptest::collection::vec(mutation(), 1..4)
     ) {
         let text = ms.iter().fold(SERVICE.to_string(), |t, m| apply(&t, m));
+        check_text(&text)?;
+        if let Ok(scenario) = Scenario::parse(&text, FILE) {
+            let options = faultline::run::RunOptions::default();
+            let _ = faultline::run::run(&scenario, 1, options);
+        }
+    }
+
+    /// The same for the queue table; a mutant that parses also runs.
+    #[test]
+    fn mutations_of_a_queue_scenario_parse_or_point_inside_and_run(
+        ms in proptest::collection::vec(mutation(), 1..4)
+    ) {
+        let text = ms.iter().fold(QUEUE.to_string(), |t, m| apply(&t, m));
         check_text(&text)?;
         if let Ok(scenario) = Scenario::parse(&text, FILE) {
             let options = faultline::run::RunOptions::default();

@@ -373,7 +373,7 @@ impl Registry {
 
     /// Every built-in protocol.
     pub fn builtin() -> Self {
-        use super::{broadcast, cache, raft, saga, service, store, twopc};
+        use super::{broadcast, cache, queue, raft, saga, service, store, twopc};
         Registry::empty()
             .with(broadcast::Def)
             .with(store::QuorumDef)
@@ -383,6 +383,7 @@ impl Registry {
             .with(raft::Def)
             .with(service::Def)
             .with(cache::Def)
+            .with(queue::Def)
     }
 
     /// This registry with `def` added. Panics if its name, or a table it

@@ -1,0 +1,217 @@
+//! The queue's checks, after Jepsen's queue checkers: the producers'
+//! history says which sends were acknowledged, the sink's notes which
+//! values took effect and how often, the broker's which were delivered and
+//! dead-lettered.
+//!
+//! - `queue.lost` (eventually): a send the broker acknowledged whose value
+//!   never took effect (and was not dead-lettered) once the liveness phase
+//!   let the consumers drain the queue.
+//! - `queue.unexpected` (at the end): a value took effect that no producer
+//!   ever sent.
+//! - `queue.duplicates` (always, when `[queue] exactly_once` claims it): a
+//!   value took effect twice. At-least-once delivery allows it; the
+//!   metric `queue_duplicates` counts it either way.
+
+use super::Note;
+use super::{QueueNode, QueueOptions, Send, Sent};
+use crate::history::Outcome;
+use crate::process::{CheckInfo, EndState, Invariants, NodeId, Violation};
+use crate::time::SimTime;
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Every check the queue reports.
+pub const CHECKS: &[CheckInfo] = &[
+    CheckInfo::eventually("queue.lost"),
+    CheckInfo::at_end("queue.unexpected"),
+    CheckInfo::always("queue.duplicates"),
+];
+
+/// The most values a violation's message names.
+const NAMED: usize = 5;
+
+/// The checks of one run.
+#[derive(Debug)]
+pub struct QueueChecks {
+    exactly_once: bool,
+    /// How many times each value took effect.
+    applied: BTreeMap<u64, u32>,
+    dead_lettered: BTreeSet<u64>,
+    deliveries: u64,
+    redeliveries: u64,
+    deduplicated: u64,
+    /// Filled in at the end (a run stopped early by a violation has none).
+    acknowledged: Option<u64>,
+    lost: Option<u64>,
+}
+
+impl QueueChecks {
+    /// Checks for a run of `options`.
+    pub fn new(options: &QueueOptions) -> Self {
+        QueueChecks {
+            exactly_once: options.exactly_once,
+            applied: BTreeMap::new(),
+            dead_lettered: BTreeSet::new(),
+            deliveries: 0,
+            redeliveries: 0,
+            deduplicated: 0,
+            acknowledged: None,
+            lost: None,
+        }
+    }
+
+    fn duplicates(&self) -> u64 {
+        self.applied
+            .values()
+            .map(|&n| u64::from(n.saturating_sub(1)))
+            .sum()
+    }
+}
+
+/// A few values, and how many more.
+fn named(values: &[u64]) -> String {
+    let shown: Vec<String> = values.iter().take(NAMED).map(u64::to_string).collect();
+    match values.len().saturating_sub(NAMED) {
+        0 => shown.join(", "),
+        more => format!("{} and {more} more", shown.join(", ")),
+    }
+}
+
+impl Invariants<QueueNode> for QueueChecks {
+    fn names(&self) -> &'static [CheckInfo] {
+        CHECKS
+    }
+
+    fn on_note(&mut self, at: SimTime, _node: NodeId, note: &Note) -> Result<(), Violation> {
+        match *note {
+            Note::Delivered { delivery, .. } => {
+                self.deliveries += 1;
+                self.redeliveries += u64::from(delivery > 1);
+            }
+            Note::DeadLettered { value } => {
+                self.dead_lettered.insert(value);
+            }
+            Note::Deduplicated { .. } => self.deduplicated += 1,
+            Note::Applied { value } => {
+                let times = self.applied.entry(value).or_insert(0);
+                *times += 1;
+                if *times == 2 && self.exactly_once {
+                    let message = format!(
+                        "value {value} took effect twice: delivered again after its first delivery was applied but not acknowledged, with no deduplication at the sink"
+                    );
+                    return Err(Violation::new("queue.duplicates", at, message));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn at_end(&mut self, end: &EndState<'_, QueueNode>) -> Vec<Violation> {
+        let mut sent = BTreeSet::new();
+        let mut acknowledged = Vec::new();
+        for op in &end.history.ops {
+            let Send { value } = op.op;
+            sent.insert(value);
+            if matches!(op.outcome, Outcome::Ok(Sent::Stored)) {
+                acknowledged.push(value);
+            }
+        }
+        let lost: Vec<u64> = acknowledged
+            .iter()
+            .copied()
+            .filter(|v| !self.applied.contains_key(v) && !self.dead_lettered.contains(v))
+            .collect();
+        self.acknowledged = Some(acknowledged.len() as u64);
+        self.lost = Some(lost.len() as u64);
+        let mut found = Vec::new();
+        if end.completed && !lost.is_empty() {
+            let message = format!(
+                "{} of {} acknowledged sends never took effect after the liveness phase: {}",
+                lost.len(),
+                acknowledged.len(),
+                named(&lost)
+            );
+            found.push(Violation::new("queue.lost", end.time, message));
+        }
+        let unexpected: Vec<u64> = self
+            .applied
+            .keys()
+            .copied()
+            .filter(|v| !sent.contains(v))
+            .collect();
+        if !unexpected.is_empty() {
+            let message = format!(
+                "values took effect that no producer sent: {}",
+                named(&unexpected)
+            );
+            found.push(Violation::new("queue.unexpected", end.time, message));
+        }
+        found
+    }
+
+    fn metrics(&self) -> BTreeMap<String, Value> {
+        let mut m = BTreeMap::new();
+        let mut put = |k: &str, v: Value| {
+            m.insert(format!("queue_{k}"), v);
+        };
+        if let (Some(acknowledged), Some(lost)) = (self.acknowledged, self.lost) {
+            put("acknowledged", json!(acknowledged));
+            put("lost", json!(lost));
+        }
+        put("applied", json!(self.applied.len()));
+        put("duplicates", json!(self.duplicates()));
+        put("deliveries", json!(self.deliveries));
+        put("redeliveries", json!(self.redeliveries));
+        put("dead_lettered", json!(self.dead_lettered.len()));
+        put("deduplicated", json!(self.deduplicated));
+        m
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(ms: u64) -> SimTime {
+        SimTime::ZERO + crate::time::SimDuration::from_millis(ms)
+    }
+
+    #[test]
+    fn a_second_effect_is_a_duplicate_only_when_exactly_once_is_claimed() {
+        for claimed in [false, true] {
+            let options = QueueOptions {
+                exactly_once: claimed,
+                ..QueueOptions::default()
+            };
+            let mut c = QueueChecks::new(&options);
+            let applied = Note::Applied { value: 7 };
+            assert!(c.on_note(at(1), NodeId(1), &applied).is_ok());
+            let again = c.on_note(at(2), NodeId(1), &applied);
+            assert_eq!(again.is_err(), claimed);
+            assert_eq!(c.metrics()["queue_duplicates"], 1);
+        }
+    }
+
+    #[test]
+    fn deliveries_after_the_first_are_redeliveries() {
+        let mut c = QueueChecks::new(&QueueOptions::default());
+        for delivery in [1, 2, 1] {
+            let note = Note::Delivered { value: 3, delivery };
+            assert!(c.on_note(at(1), NodeId(0), &note).is_ok());
+        }
+        let m = c.metrics();
+        assert_eq!(
+            (
+                m["queue_deliveries"].clone(),
+                m["queue_redeliveries"].clone()
+            ),
+            (json!(3), json!(1))
+        );
+    }
+
+    #[test]
+    fn a_long_list_of_values_is_cut_short() {
+        assert_eq!(named(&[1, 2]), "1, 2");
+        assert_eq!(named(&[1, 2, 3, 4, 5, 6, 7]), "1, 2, 3, 4, 5 and 2 more");
+    }
+}
