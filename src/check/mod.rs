@@ -18,6 +18,7 @@ pub mod history;
 mod memo;
 pub mod model;
 pub mod models;
+pub mod queue;
 pub mod txn;
 mod unique;
 pub mod units;

@@ -63,6 +63,10 @@ pub struct CheckArgs {
     /// (default: serializable); `--model list-append` and `rw-register` only.
     #[arg(long, value_enum)]
     pub consistency: Option<ConsistencyArg>,
+    /// With `--model queue`: a value dequeued twice is a violation (by
+    /// default it is reported, as at-least-once delivery allows it).
+    #[arg(long)]
+    pub exactly_once: bool,
     /// Print one JSON object instead of text.
     #[arg(long)]
     pub json: bool,
@@ -107,6 +111,9 @@ pub enum ModelArg {
     /// Transactions of register writes (each value unique per key) and
     /// reads (Jepsen's rw-register), checked against `--consistency`.
     RwRegister,
+    /// A queue's enqueues, dequeues and drains (Jepsen's total-queue):
+    /// lost, unexpected and duplicated values (`--exactly-once`).
+    Queue,
 }
 
 /// `--format` values.
@@ -127,6 +134,7 @@ pub enum FormatArg {
 enum Checked {
     Linearizable(ModelKind),
     Transactions(Workload),
+    Queue,
 }
 
 impl ModelArg {
@@ -137,6 +145,7 @@ impl ModelArg {
             ModelArg::Kv => Checked::Linearizable(ModelKind::Kv),
             ModelArg::ListAppend => Checked::Transactions(Workload::ListAppend),
             ModelArg::RwRegister => Checked::Transactions(Workload::RwRegister),
+            ModelArg::Queue => Checked::Queue,
         }
     }
 
@@ -145,6 +154,7 @@ impl ModelArg {
         match self.checked() {
             Checked::Linearizable(kind) => kind.name(),
             Checked::Transactions(workload) => workload.name(),
+            Checked::Queue => "queue",
         }
     }
 }
@@ -201,7 +211,11 @@ pub fn run(args: CheckArgs) -> i32 {
         Checked::Transactions(workload) => {
             return super::check_txn::run(&args, workload, history, started, counted_max)
         }
+        Checked::Queue => return super::check_queue::run(&args, &history),
     };
+    if args.exactly_once {
+        return bad_input("--exactly-once applies to --model queue only");
+    }
     if args.consistency.is_some() {
         return bad_input("--consistency applies to --model list-append and rw-register only");
     }
@@ -288,7 +302,7 @@ fn too_large(err: &HistoryError, args: &CheckArgs, started: Instant) -> i32 {
     if args.json {
         // The transaction check names its third answer "undecided".
         let verdict = match args.model.checked() {
-            Checked::Transactions(_) => "undecided",
+            Checked::Transactions(_) | Checked::Queue => "undecided",
             Checked::Linearizable(_) => "unknown",
         };
         let out = json!({
@@ -318,7 +332,7 @@ pub(super) fn does_not_fit(args: &CheckArgs, err: &crate::check::ModelError) -> 
     ))
 }
 
-fn bad_input(message: &str) -> i32 {
+pub(super) fn bad_input(message: &str) -> i32 {
     eprintln!("error: {message}");
     super::EXIT_BAD_INPUT
 }

@@ -1,4 +1,5 @@
-//! The queue's checks, after Jepsen's queue checkers: the producers'
+//! The queue's checks, after Jepsen's queue checkers (the tally is
+//! `check::queue`'s, which also reads recorded histories): the producers'
 //! history says which sends were acknowledged, the sink's notes which
 //! values took effect and how often, the broker's which were delivered and
 //! dead-lettered.
@@ -14,6 +15,7 @@
 
 use super::Note;
 use super::{QueueNode, QueueOptions, Send, Sent};
+use crate::check::queue::tally;
 use crate::history::Outcome;
 use crate::process::{CheckInfo, EndState, Invariants, NodeId, Violation};
 use crate::time::SimTime;
@@ -68,10 +70,11 @@ impl QueueChecks {
     }
 }
 
-/// A few values, and how many more.
-fn named(values: &[u64]) -> String {
-    let shown: Vec<String> = values.iter().take(NAMED).map(u64::to_string).collect();
-    match values.len().saturating_sub(NAMED) {
+/// A few of `count` values (`listed` holds the first of them), and how
+/// many more.
+fn named(listed: &[i64], count: usize) -> String {
+    let shown: Vec<String> = listed.iter().take(NAMED).map(i64::to_string).collect();
+    match count.saturating_sub(shown.len()) {
         0 => shown.join(", "),
         more => format!("{} and {more} more", shown.join(", ")),
     }
@@ -107,42 +110,37 @@ impl Invariants<QueueNode> for QueueChecks {
     }
 
     fn at_end(&mut self, end: &EndState<'_, QueueNode>) -> Vec<Violation> {
-        let mut sent = BTreeSet::new();
-        let mut acknowledged = Vec::new();
-        for op in &end.history.ops {
+        let enqueued = end.history.ops.iter().map(|op| {
             let Send { value } = op.op;
-            sent.insert(value);
-            if matches!(op.outcome, Outcome::Ok(Sent::Stored)) {
-                acknowledged.push(value);
-            }
-        }
-        let lost: Vec<u64> = acknowledged
-            .iter()
-            .copied()
-            .filter(|v| !self.applied.contains_key(v) && !self.dead_lettered.contains(v))
-            .collect();
-        self.acknowledged = Some(acknowledged.len() as u64);
-        self.lost = Some(lost.len() as u64);
+            (
+                value as i64,
+                matches!(op.outcome, Outcome::Ok(Sent::Stored)),
+            )
+        });
+        // Out of the queue: applied at the sink, or dead-lettered.
+        let out = self
+            .applied
+            .keys()
+            .chain(&self.dead_lettered)
+            .map(|&v| v as i64)
+            .collect::<BTreeSet<i64>>();
+        let t = tally(enqueued, out);
+        self.acknowledged = Some(t.acknowledged as u64);
+        self.lost = Some(t.lost_count as u64);
         let mut found = Vec::new();
-        if end.completed && !lost.is_empty() {
+        if end.completed && t.lost_count > 0 {
             let message = format!(
                 "{} of {} acknowledged sends never took effect after the liveness phase: {}",
-                lost.len(),
-                acknowledged.len(),
-                named(&lost)
+                t.lost_count,
+                t.acknowledged,
+                named(&t.lost, t.lost_count)
             );
             found.push(Violation::new("queue.lost", end.time, message));
         }
-        let unexpected: Vec<u64> = self
-            .applied
-            .keys()
-            .copied()
-            .filter(|v| !sent.contains(v))
-            .collect();
-        if !unexpected.is_empty() {
+        if t.unexpected_count > 0 {
             let message = format!(
                 "values took effect that no producer sent: {}",
-                named(&unexpected)
+                named(&t.unexpected, t.unexpected_count)
             );
             found.push(Violation::new("queue.unexpected", end.time, message));
         }
@@ -211,7 +209,10 @@ mod tests {
 
     #[test]
     fn a_long_list_of_values_is_cut_short() {
-        assert_eq!(named(&[1, 2]), "1, 2");
-        assert_eq!(named(&[1, 2, 3, 4, 5, 6, 7]), "1, 2, 3, 4, 5 and 2 more");
+        assert_eq!(named(&[1, 2], 2), "1, 2");
+        assert_eq!(
+            named(&[1, 2, 3, 4, 5, 6, 7], 30),
+            "1, 2, 3, 4, 5 and 25 more"
+        );
     }
 }
