@@ -105,3 +105,19 @@ fn a_queue_needs_a_broker_a_sink_a_consumer_and_a_producer() {
         "{err:?}"
     );
 }
+
+#[test]
+fn a_poison_message_loops_forever_unless_it_is_dead_lettered() {
+    for r in sweep("queue-poison-loop.toml", SEEDS) {
+        assert!(metric(&r, "queue_lost") > 0, "seed {}", r.seed);
+        assert!(
+            metric(&r, "queue_redeliveries") > 1000,
+            "seed {}: a redelivery storm",
+            r.seed
+        );
+    }
+    for r in sweep("queue-dead-letter.toml", SEEDS) {
+        assert!(metric(&r, "queue_dead_lettered") > 0, "seed {}", r.seed);
+        assert_eq!(metric(&r, "queue_lost"), 0, "seed {}", r.seed);
+    }
+}

@@ -45,6 +45,8 @@ ack = "before"
 idempotent = true
 exactly_once = true
 give_up = "300ms"
+error_rate = 0.1
+poison_every = 7
 "#;
 
 const SERVICE: &str = r#"name = "service-mutant"

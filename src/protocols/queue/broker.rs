@@ -1,8 +1,8 @@
 //! The broker: it stores each sent message on disk, delivers ready
 //! messages to consumers that poll, hides a delivered message for the
 //! visibility timeout, deletes it when acknowledged, makes it ready again
-//! when the timeout passes first, and dead-letters it after
-//! `max_deliveries` deliveries.
+//! when the timeout passes first or the consumer gives it back (a nack),
+//! and dead-letters it after `max_deliveries` deliveries.
 //!
 //! Invariant: a stored message is ready or in flight, never both; what is
 //! in flight has exactly one live receipt.
@@ -83,6 +83,10 @@ impl Broker {
             Msg::Receive => {
                 let answer = self.deliver(ctx).unwrap_or(Msg::Empty);
                 ctx.send(from, answer);
+            }
+            Msg::Nack { id, receipt } if self.in_flight.get(&id) == Some(&receipt) => {
+                self.in_flight.remove(&id);
+                self.ready.push_back(id);
             }
             Msg::Ack { id, receipt } if self.in_flight.get(&id) == Some(&receipt) => {
                 self.in_flight.remove(&id);

@@ -26,6 +26,8 @@ pub struct Consumer {
     processing: SimDuration,
     apply_timeout: SimDuration,
     ack: AckWhen,
+    error_rate: f64,
+    poison_every: u64,
     /// Deliveries received and not yet processed.
     waiting: VecDeque<Delivery>,
     /// The delivery being processed, and its apply timeout once applying.
@@ -40,6 +42,8 @@ impl Consumer {
             processing: options.processing,
             apply_timeout: options.visibility_timeout,
             ack: options.ack,
+            error_rate: options.error_rate,
+            poison_every: options.poison_every,
             waiting: VecDeque::new(),
             current: None,
         }
@@ -100,6 +104,26 @@ impl Consumer {
         }
     }
 
+    /// Whether processing `value` fails this time.
+    fn fails(&self, ctx: QCtx, value: u64) -> bool {
+        let poison = self.poison_every > 0 && value % self.poison_every == 0;
+        poison || (self.error_rate > 0.0 && ctx.rng().chance(self.error_rate))
+    }
+
+    /// Processing `d` failed: give it back to the broker (unless it was
+    /// acknowledged on arrival) and go on.
+    fn give_back(&mut self, ctx: QCtx, d: Delivery) {
+        if self.ack == AckWhen::After {
+            let nack = Msg::Nack {
+                id: d.id,
+                receipt: d.receipt,
+            };
+            ctx.send(BROKER, nack);
+        }
+        self.current = None;
+        self.next(ctx);
+    }
+
     pub(super) fn timer(&mut self, ctx: QCtx, timer: Timer) {
         match timer {
             Timer::Poll => {
@@ -110,6 +134,9 @@ impl Consumer {
             }
             Timer::Processed => {
                 if let Some((d, None)) = self.current {
+                    if self.fails(ctx, d.value) {
+                        return self.give_back(ctx, d);
+                    }
                     ctx.send(SINK, Msg::Apply { value: d.value });
                     let value = d.value;
                     let timeout = ctx.set_timer(self.apply_timeout, Timer::ApplyTimeout { value });

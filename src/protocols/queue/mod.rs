@@ -9,8 +9,10 @@
 //! sink) and then acknowledges it, which deletes it. A consumer that
 //! crashes, or is too slow, leaves the message to reappear and be
 //! delivered again: at-least-once, so a message can be applied twice.
-//! After `max_deliveries` deliveries a message goes to the dead-letter
-//! queue instead. With `idempotent`, the sink records each message's key
+//! Processing can fail (`error_rate`, or always for a poison message,
+//! `poison_every`): the consumer gives the message back (a nack) and it is
+//! delivered again at once; after `max_deliveries` deliveries a message
+//! goes to the dead-letter queue instead. With `idempotent`, the sink records each message's key
 //! with its effect, in one durable write, and applies a key once:
 //! effectively-once. With `ack = "before"` a consumer acknowledges a
 //! message before processing it, and a crash in between loses it.
@@ -94,6 +96,14 @@ pub enum Msg {
     },
     /// Consumer → broker: done with the delivery `receipt` of `id`.
     Ack {
+        /// The message.
+        id: MsgId,
+        /// The receipt.
+        receipt: u64,
+    },
+    /// Consumer → broker: processing the delivery `receipt` of `id`
+    /// failed; deliver it again.
+    Nack {
         /// The message.
         id: MsgId,
         /// The receipt.
@@ -240,7 +250,11 @@ impl Process for QueueNode {
     fn message_kind(msg: &Msg) -> &'static str {
         match msg {
             Msg::Put { .. } | Msg::PutOk { .. } => "send",
-            Msg::Receive | Msg::Empty | Msg::Deliver { .. } | Msg::Ack { .. } => "receive",
+            Msg::Receive
+            | Msg::Empty
+            | Msg::Deliver { .. }
+            | Msg::Ack { .. }
+            | Msg::Nack { .. } => "receive",
             Msg::Apply { .. } | Msg::Applied { .. } => "apply",
         }
     }

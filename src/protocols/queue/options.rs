@@ -31,6 +31,13 @@ pub struct QueueOptions {
     pub exactly_once: bool,
     /// A producer gives a send up after this long.
     pub give_up: SimDuration,
+    /// The chance that processing a message fails this time (a transient
+    /// error): the consumer gives it back (a nack) and it is delivered
+    /// again at once.
+    pub error_rate: f64,
+    /// Every value divisible by this is a poison message: its processing
+    /// always fails (0: none).
+    pub poison_every: u64,
 }
 
 /// When a consumer acknowledges a delivery.
@@ -56,6 +63,8 @@ impl Default for QueueOptions {
             idempotent: false,
             exactly_once: false,
             give_up: SimDuration::from_secs(1),
+            error_rate: 0.0,
+            poison_every: 0,
         }
     }
 }
@@ -72,6 +81,9 @@ impl QueueOptions {
                 "poll_interval",
                 "expected poll_interval and give_up above 0",
             ));
+        }
+        if !(0.0..=1.0).contains(&self.error_rate) {
+            return Some(("error_rate", "expected a probability between 0 and 1"));
         }
         None
     }

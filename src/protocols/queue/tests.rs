@@ -202,3 +202,49 @@ fn a_consumer_acknowledges_after_applying_or_before_processing() {
         );
     }
 }
+
+#[test]
+fn a_nack_makes_a_message_ready_again_at_once_and_a_poison_message_is_always_given_back() {
+    let mut b = broker(&QueueOptions::default());
+    b.deliver(PRODUCER, Msg::Put { op: 1, value: 100 });
+    let (id, _, receipt) = delivered(&receive(&mut b)).unwrap_or_else(|| panic!("delivered"));
+    b.deliver(CONSUMER, Msg::Nack { id, receipt });
+    let again = receive(&mut b);
+    assert!(
+        matches!(
+            notes(&again)[..],
+            [Note::Delivered {
+                value: 100,
+                delivery: 2
+            }]
+        ),
+        "{again:?}"
+    );
+
+    let options = QueueOptions {
+        poison_every: 100,
+        ..QueueOptions::default()
+    };
+    let mut c = harness(QueueNode::Consumer(Consumer::new(&options)), CONSUMER);
+    for (value, poison) in [(100, true), (101, false)] {
+        c.deliver(
+            BROKER,
+            Msg::Deliver {
+                id: value,
+                value,
+                receipt: 1,
+            },
+        );
+        let processed = sent(&c.fire(TimerId(0), Timer::Processed));
+        let nacked = processed
+            .iter()
+            .any(|(to, m)| *to == BROKER && matches!(m, Msg::Nack { receipt: 1, .. }));
+        let applied = processed
+            .iter()
+            .any(|(to, m)| *to == SINK && matches!(m, Msg::Apply { .. }));
+        assert_eq!((nacked, applied), (poison, !poison), "value {value}");
+        if !poison {
+            c.deliver(SINK, Msg::Applied { value });
+        }
+    }
+}
