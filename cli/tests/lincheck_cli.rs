@@ -166,7 +166,7 @@ fn bad_usage_exits_2() {
     for args in [
         vec!["check", "/nonexistent/history.jsonl", "--model", "register"],
         vec!["check", p],
-        vec!["check", p, "--model", "queue"],
+        vec!["check", p, "--model", "no-such-model"],
         vec!["check", p, "--model", "register", "--timeout", "10"],
         vec!["check", p, "--model", "register", "--memory", "lots"],
         vec!["check", p, "--model", "register", "--format", "xml"],

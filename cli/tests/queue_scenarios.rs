@@ -15,6 +15,10 @@ const SEEDS: u64 = 8;
 #[test]
 fn with_nothing_going_wrong_every_message_takes_effect_once() {
     for r in sweep("queue-calm.toml", SEEDS) {
+        assert!(
+            r.metrics.contains_key("queue_acknowledged"),
+            "judged at the end"
+        );
         assert_eq!(metric(&r, "queue_lost"), 0);
         assert_eq!(metric(&r, "queue_duplicates"), 0);
         assert_eq!(metric(&r, "queue_redeliveries"), 0, "seed {}", r.seed);
@@ -109,7 +113,13 @@ fn a_queue_needs_a_broker_a_sink_a_consumer_and_a_producer() {
 #[test]
 fn a_poison_message_loops_forever_unless_it_is_dead_lettered() {
     for r in sweep("queue-poison-loop.toml", SEEDS) {
-        assert!(metric(&r, "queue_lost") > 0, "seed {}", r.seed);
+        assert!(metric(&r, "queue_still_queued") > 0, "seed {}", r.seed);
+        assert_eq!(
+            metric(&r, "queue_lost"),
+            0,
+            "queued is not lost: seed {}",
+            r.seed
+        );
         assert!(
             metric(&r, "queue_redeliveries") > 1000,
             "seed {}: a redelivery storm",

@@ -6,7 +6,7 @@ use super::{CacheOp, CacheRes, Msg, Note, Timer, Version, CACHE, DATABASE};
 use crate::process::{Ctx, Disk, DiskKey, NodeId, Process, RequestId, TimerId};
 use crate::time::{SimDuration, SimTime};
 use serde::Deserialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 
 /// Options of the `[cache]` scenario table.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
@@ -154,12 +154,28 @@ pub struct CacheServer {
     /// This incarnation's number (drawn at each start): misses carry it
     /// and fills echo it, so a fill read before a restart is known.
     incarnation: u64,
-    /// With `coalesce`: the reads (client, operation) held behind each
-    /// key's fill.
-    parked: BTreeMap<u64, Vec<(NodeId, u64)>>,
+    /// With `coalesce`: the reads held behind each key's fill, oldest
+    /// first.
+    parked: BTreeMap<u64, VecDeque<Held>>,
+    /// How long a client waits for a read: a read held longer has been
+    /// given up, and is not handed a lease.
+    give_up: SimDuration,
     /// With `versioned`: the newest version seen of each key.
     newest: Option<BTreeMap<u64, Version>>,
 }
+
+/// A read held at the cache behind its key's fill (`coalesce`).
+#[derive(Clone, Copy, Debug)]
+struct Held {
+    client: NodeId,
+    op: u64,
+    /// When it was held.
+    at: SimTime,
+}
+
+/// The most reads held behind one key's fill; past it a read is told to
+/// ask again, as without coalescing.
+pub const HELD_MAX: usize = 10_000;
 
 /// An operation a client is carrying out.
 #[derive(Clone, Copy, Debug)]
@@ -212,6 +228,7 @@ impl CacheNode {
                 next_lease: 1,
                 incarnation: 0,
                 parked: BTreeMap::new(),
+                give_up: options.give_up,
                 newest: options.versioned.then(BTreeMap::new),
             }),
             _ => CacheNode::Client(Client {
@@ -311,8 +328,13 @@ impl CacheServer {
                     return self.hand_over(ctx, key);
                 }
                 self.insert(key, value, version, now);
-                for (client, op) in self.parked.remove(&key).unwrap_or_default() {
-                    ctx.send(client, Msg::Hit { op, value, version });
+                for held in self.parked.remove(&key).unwrap_or_default() {
+                    let hit = Msg::Hit {
+                        op: held.op,
+                        value,
+                        version,
+                    };
+                    ctx.send(held.client, hit);
                 }
             }
             Msg::Set {
@@ -359,8 +381,8 @@ impl CacheServer {
             return ctx.send(from, miss);
         }
         if self.lease_of.contains_key(&key) {
-            if self.coalesce {
-                return self.parked.entry(key).or_default().push((from, op));
+            if self.coalesce && self.hold(key, from, op, ctx.now()) {
+                return;
             }
             let wait = Msg::Miss {
                 op,
@@ -389,29 +411,58 @@ impl CacheServer {
         lease
     }
 
+    /// Holds `from`'s read `op` of `key` behind the key's fill, dropping
+    /// reads held past their clients' `give_up`; false when already
+    /// [`HELD_MAX`] are held (the read is told to ask again instead).
+    fn hold(&mut self, key: u64, from: NodeId, op: u64, now: SimTime) -> bool {
+        let waiting = self.parked.entry(key).or_default();
+        while waiting
+            .front()
+            .is_some_and(|h| now.saturating_since(h.at) >= self.give_up)
+        {
+            waiting.pop_front();
+        }
+        if waiting.len() >= HELD_MAX {
+            return false;
+        }
+        waiting.push_back(Held {
+            client: from,
+            op,
+            at: now,
+        });
+        true
+    }
+
     /// `key`'s lease ended without a fill that answers the reads held
-    /// behind it: the first of them gets a new lease to fill it, the
-    /// rest stay held behind that.
+    /// behind it: the oldest read its client still waits for gets a new
+    /// lease to fill it, the rest stay held behind that; reads given up
+    /// are dropped.
     fn hand_over(&mut self, ctx: NCtx, key: u64) {
+        let now = ctx.now();
         let Some(waiting) = self.parked.get_mut(&key) else {
             return;
         };
+        let mut next = None;
+        while let Some(h) = waiting.pop_front() {
+            if now.saturating_since(h.at) < self.give_up {
+                next = Some(h);
+                break;
+            }
+        }
         if waiting.is_empty() {
             self.parked.remove(&key);
+        }
+        let Some(h) = next else {
             return;
-        }
-        let (client, op) = waiting.remove(0);
-        if waiting.is_empty() {
-            self.parked.remove(&key);
-        }
+        };
         let lease = self.grant(ctx, key);
         let miss = Msg::Miss {
-            op,
+            op: h.op,
             lease: Some(lease),
             wait: false,
             incarnation: self.incarnation,
         };
-        ctx.send(client, miss);
+        ctx.send(h.client, miss);
     }
 
     /// The entry for `key`, if cached and not expired; marks it used.

@@ -434,3 +434,31 @@ fn a_restarted_cache_takes_no_fill_read_before_its_restart() {
         );
     }
 }
+
+#[test]
+fn a_held_read_its_client_gave_up_on_is_not_handed_a_lease() {
+    let options = CacheOptions {
+        leases: true,
+        coalesce: true,
+        ..CacheOptions::default()
+    };
+    let mut c = harness(&options, CACHE);
+    assert!(get(&mut c, 7)[0].contains("Some(L1)"));
+    assert!(get_by(&mut c, NodeId(3), 5, 7).is_empty(), "held at 0 s");
+    c.now = SimTime::ZERO + SimDuration::from_millis(1500);
+    assert!(get_by(&mut c, NodeId(4), 6, 7).is_empty(), "held at 1.5 s");
+    let deleted = c.deliver(CLIENT, Msg::Delete { key: 7, version: 2 });
+    assert_eq!(
+        said(&c, &deleted),
+        ["4 Miss { op: 6, lease: Some(L2), wait: false, incarnation: I }"],
+        "client 3 gave its read up after 1 s: client 4 is next"
+    );
+    c.now = SimTime::ZERO + SimDuration::from_millis(1600);
+    assert!(get_by(&mut c, NodeId(5), 7, 7).is_empty(), "held behind L2");
+    c.now = SimTime::ZERO + SimDuration::from_secs(5);
+    let late = c.deliver(CLIENT, Msg::Delete { key: 7, version: 3 });
+    assert!(
+        said(&c, &late).is_empty(),
+        "client 5's read, held at 1.6 s, was given up long ago"
+    );
+}

@@ -17,6 +17,9 @@ type BCtx<'a, 'b> = &'a mut Ctx<'b, QueueNode>;
 /// Stored messages on disk: (value, deliveries) by message id.
 const MESSAGES: &str = "messages";
 
+/// The broker's incarnation counter on disk (key 0).
+const META: &str = "meta";
+
 /// How often a broker that does not sync each message flushes its writes.
 pub const FLUSH_EVERY: SimDuration = SimDuration::from_millis(200);
 
@@ -53,7 +56,11 @@ impl Broker {
     /// At each start: the stored messages, every one ready (what was in
     /// flight before a crash is delivered again).
     pub(super) fn start(&mut self, ctx: BCtx, disk: &Disk<Stored>) {
-        let incarnation = ctx.rng().below(1 << 31) + 1;
+        // Counted on disk, so no two incarnations share ids: a new id can
+        // never overwrite a message stored by an earlier one.
+        let incarnation = disk.get(DiskKey::new(META, 0)).map_or(0, |m| m.0) + 1;
+        ctx.write(DiskKey::new(META, 0), (incarnation, 0));
+        ctx.sync();
         self.next = incarnation << 32;
         self.messages = disk.scan(MESSAGES).map(|(id, &m)| (id, m)).collect();
         self.ready = self.messages.keys().copied().collect();
@@ -155,8 +162,8 @@ impl Broker {
         );
     }
 
-    /// Messages stored (ready or in flight).
-    pub fn depth(&self) -> usize {
-        self.messages.len()
+    /// The values of the messages stored (ready or in flight).
+    pub fn stored_values(&self) -> impl Iterator<Item = u64> + '_ {
+        self.messages.values().map(|&(value, _)| value)
     }
 }

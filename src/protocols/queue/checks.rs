@@ -4,9 +4,13 @@
 //! values took effect and how often, the broker's which were delivered and
 //! dead-lettered.
 //!
-//! - `queue.lost` (eventually): a send the broker acknowledged whose value
-//!   never took effect (and was not dead-lettered) once the liveness phase
-//!   let the consumers drain the queue.
+//! - `queue.lost` (eventually): a send the broker acknowledged whose value,
+//!   after the liveness phase, never took effect, was not dead-lettered and
+//!   is no longer stored: gone.
+//! - `queue.drained` (eventually): an acknowledged message still stored
+//!   after the liveness phase: the consumers could not keep up, or it is
+//!   delivered again and again (a poison message with no dead-letter
+//!   bound).
 //! - `queue.unexpected` (at the end): a value took effect that no producer
 //!   ever sent.
 //! - `queue.duplicates` (always, when `[queue] exactly_once` claims it): a
@@ -25,6 +29,7 @@ use std::collections::{BTreeMap, BTreeSet};
 /// Every check the queue reports.
 pub const CHECKS: &[CheckInfo] = &[
     CheckInfo::eventually("queue.lost"),
+    CheckInfo::eventually("queue.drained"),
     CheckInfo::at_end("queue.unexpected"),
     CheckInfo::always("queue.duplicates"),
 ];
@@ -45,6 +50,7 @@ pub struct QueueChecks {
     /// Filled in at the end (a run stopped early by a violation has none).
     acknowledged: Option<u64>,
     lost: Option<u64>,
+    still_queued: Option<u64>,
 }
 
 impl QueueChecks {
@@ -59,6 +65,7 @@ impl QueueChecks {
             deduplicated: 0,
             acknowledged: None,
             lost: None,
+            still_queued: None,
         }
     }
 
@@ -117,17 +124,37 @@ impl Invariants<QueueNode> for QueueChecks {
                 matches!(op.outcome, Outcome::Ok(Sent::Stored)),
             )
         });
-        // Out of the queue: applied at the sink, or dead-lettered.
+        // Accounted for: applied at the sink, dead-lettered, or still
+        // stored at the broker (reported apart).
+        let queued: BTreeSet<u64> = match end.nodes.first() {
+            Some(Some(QueueNode::Broker(b))) => b.stored_values().collect(),
+            _ => BTreeSet::new(),
+        };
         let out = self
             .applied
             .keys()
             .chain(&self.dead_lettered)
+            .chain(&queued)
             .map(|&v| v as i64)
             .collect::<BTreeSet<i64>>();
         let t = tally(enqueued, out);
+        let acked_queued: Vec<i64> = queued
+            .iter()
+            .map(|&v| v as i64)
+            .filter(|v| !self.applied.contains_key(&(*v as u64)))
+            .collect();
         self.acknowledged = Some(t.acknowledged as u64);
         self.lost = Some(t.lost_count as u64);
+        self.still_queued = Some(acked_queued.len() as u64);
         let mut found = Vec::new();
+        if end.completed && !acked_queued.is_empty() {
+            let message = format!(
+                "{} messages still queued after the liveness phase, never applied: {} (consumers too slow for the backlog, or a message delivered forever)",
+                acked_queued.len(),
+                named(&acked_queued, acked_queued.len())
+            );
+            found.push(Violation::new("queue.drained", end.time, message));
+        }
         if end.completed && t.lost_count > 0 {
             let message = format!(
                 "{} of {} acknowledged sends never took effect after the liveness phase: {}",
@@ -155,6 +182,9 @@ impl Invariants<QueueNode> for QueueChecks {
         if let (Some(acknowledged), Some(lost)) = (self.acknowledged, self.lost) {
             put("acknowledged", json!(acknowledged));
             put("lost", json!(lost));
+        }
+        if let Some(queued) = self.still_queued {
+            put("still_queued", json!(queued));
         }
         put("applied", json!(self.applied.len()));
         put("duplicates", json!(self.duplicates()));

@@ -244,11 +244,12 @@ impl Producer {
         }
     }
 
-    pub(super) fn timer(&mut self, ctx: QCtx, timer: Timer) {
+    /// A send unanswered for `give_up` is forgotten without a reply: it
+    /// may or may not be stored, so the engine's `[workload] timeout`
+    /// records it as of unknown outcome, never as failed.
+    pub(super) fn timer(&mut self, timer: Timer) {
         if let Timer::GiveUp { op } = timer {
-            if let Some((req, _)) = self.pending.remove(&op) {
-                ctx.reply_fail(req, Sent::TimedOut);
-            }
+            self.pending.remove(&op);
         }
     }
 }

@@ -19,7 +19,7 @@ impl ProtocolDef for Def {
     }
 
     fn about(&self) -> &'static str {
-        "an at-least-once message queue (visibility timeouts, acks, dead letters, idempotent consumers), checked for lost, unexpected and duplicated messages"
+        "an at-least-once message queue (visibility timeouts, acks, nacks, dead letters, idempotent consumers), checked for lost, stuck, unexpected and duplicated messages"
     }
 
     fn checks(&self) -> &'static [crate::process::CheckInfo] {

@@ -61,8 +61,8 @@ pub struct Send {
 pub enum Sent {
     /// The broker stored it.
     Stored,
-    /// No answer in time: it may or may not be stored.
-    TimedOut,
+    /// Refused: it did not reach a producer (never stored).
+    Refused,
 }
 
 /// Messages.
@@ -226,7 +226,7 @@ impl Process for QueueNode {
         match self {
             QueueNode::Broker(b) => b.timer(ctx, timer),
             QueueNode::Consumer(c) => c.timer(ctx, timer),
-            QueueNode::Producer(p) => p.timer(ctx, timer),
+            QueueNode::Producer(p) => p.timer(timer),
             QueueNode::Sink(_) => {}
         }
     }
@@ -234,7 +234,7 @@ impl Process for QueueNode {
     fn on_request(&mut self, ctx: &mut Ctx<'_, Self>, req: RequestId, op: Send) {
         match self {
             QueueNode::Producer(p) => p.send(ctx, req, op),
-            _ => ctx.reply_fail(req, Sent::TimedOut),
+            _ => ctx.reply_fail(req, Sent::Refused),
         }
     }
 

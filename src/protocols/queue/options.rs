@@ -29,7 +29,8 @@ pub struct QueueOptions {
     /// What the scenario claims: `queue.duplicates` fails a message
     /// applied twice only when this is true.
     pub exactly_once: bool,
-    /// A producer gives a send up after this long.
+    /// A producer forgets a send unanswered after this long (the history
+    /// records it as of unknown outcome once `[workload] timeout` passes).
     pub give_up: SimDuration,
     /// The chance that processing a message fails this time (a transient
     /// error): the consumer gives it back (a nack) and it is delivered
@@ -76,11 +77,11 @@ impl QueueOptions {
         if self.visibility_timeout == zero {
             return Some(("visibility_timeout", "expected a duration above 0"));
         }
-        if self.poll_interval == zero || self.give_up == zero {
-            return Some((
-                "poll_interval",
-                "expected poll_interval and give_up above 0",
-            ));
+        if self.poll_interval == zero {
+            return Some(("poll_interval", "expected a duration above 0"));
+        }
+        if self.give_up == zero {
+            return Some(("give_up", "expected a duration above 0"));
         }
         if !(0.0..=1.0).contains(&self.error_rate) {
             return Some(("error_rate", "expected a probability between 0 and 1"));

@@ -145,7 +145,16 @@ impl Balancer {
             Balance::PeakEwma => {
                 let (a, b) = two_distinct(&candidates, rng);
                 let cost = |r: usize| {
-                    self.ewma[r].at(now, self.decay) * f64::from(self.outstanding[r] + 1)
+                    let average = self.ewma[r].at(now, self.decay);
+                    let held = f64::from(self.outstanding[r]);
+                    // No latency known yet but attempts held: not free
+                    // (Finagle's penalty), so an unanswered replica does not
+                    // win every draw.
+                    if average == 0.0 && held > 0.0 {
+                        UNKNOWN_PENALTY_NS + held
+                    } else {
+                        average * (held + 1.0)
+                    }
                 };
                 if cost(b) < cost(a) {
                     b
@@ -187,6 +196,10 @@ impl Balancer {
         self.outstanding[replica]
     }
 }
+
+/// Peak-EWMA's cost of a replica with attempts held and no latency known
+/// yet: above any latency average (an hour, in nanoseconds).
+const UNKNOWN_PENALTY_NS: f64 = 3.6e12;
 
 /// Two distinct candidates drawn at random (one twice when there is only
 /// one), as Envoy and Finagle draw them.
@@ -324,6 +337,21 @@ mod tests {
             previous = now;
         }
         assert_eq!(previous, 10e6, "at the fast answers' latency");
+    }
+
+    #[test]
+    fn peak_ewma_does_not_pile_onto_a_replica_that_has_not_answered_yet() {
+        let mut b = Balancer::new(Balance::PeakEwma, 2, SECOND);
+        let mut r = rng();
+        // Replica 1 answered fast once; replica 0 never has, and holds
+        // one attempt: it is the costlier of the two.
+        b.outstanding[0] = 1;
+        b.ewma[1].observe(SimDuration::from_millis(20), T0, SECOND);
+        for _ in 0..20 {
+            let p = b.pick(&mut r, T0);
+            assert_eq!(p, 1, "not the replica whose latency is unknown");
+            b.done(p, SimDuration::from_millis(20), T0);
+        }
     }
 
     #[test]

@@ -75,10 +75,20 @@ impl BreakerTimeline {
             upto.account(*state, *since, end);
         }
         let windows = (end.as_nanos().div_ceil(self.window_ns) as usize).min(self.max_windows);
+        // The last kept window also holds the time past it.
+        let length = |w: usize| -> u64 {
+            if w + 1 == self.max_windows {
+                end.as_nanos()
+                    .saturating_sub(w as u64 * self.window_ns)
+                    .max(self.window_ns)
+            } else {
+                self.window_ns
+            }
+        };
         let mean = |ns: &[u64]| -> Vec<f64> {
             (0..windows)
                 .map(|w| {
-                    let share = ns.get(w).copied().unwrap_or(0) as f64 / self.window_ns as f64;
+                    let share = ns.get(w).copied().unwrap_or(0) as f64 / length(w) as f64;
                     (share * 100.0).round() / 100.0
                 })
                 .collect()
@@ -172,6 +182,6 @@ mod tests {
         t.changed(ms(0), NodeId(3), 0, open_until(5000));
         t.changed(ms(5000), NodeId(3), 0, BreakerState::Closed);
         let (open, _) = t.per_window(ms(6000));
-        assert_eq!(open, [1.0, 4.0]);
+        assert_eq!(open, [1.0, 0.8], "4 s open of the 5 s the last holds");
     }
 }

@@ -541,13 +541,15 @@ fn a_proxy_balances_with_every_clients_attempts_in_view() {
     // Three clients, one attempt each: least-outstanding at the proxy
     // spreads them over the three replicas, where three client-side
     // balancers, each seeing nothing outstanding, could pick one replica.
-    let mut picked: Vec<u32> = (0..3)
-        .map(|c| attempts(&p.deliver(NodeId(4 + c), request(c.into(), ms(300))))[0].0)
+    let forwards: Vec<(u32, u64, u32)> = (0..3)
+        .map(|c| attempts(&p.deliver(NodeId(4 + c), request(c.into(), ms(300))))[0])
         .collect();
+    let mut picked: Vec<u32> = forwards.iter().map(|f| f.0).collect();
     picked.sort();
     assert_eq!(picked, [0, 1, 2]);
-    // A forward given up frees its replica for the next pick.
-    let (_, fwd, _) = attempts(&p.deliver(NodeId(4), request(9, ms(300))))[0];
+    // The forward to one replica is given up: that frees it, and it is
+    // the next pick, the others still holding one each.
+    let (replica, fwd, _) = forwards[1];
     let freed = p.fire(TimerId(0), Timer::Forwarded { id: fwd });
     assert!(
         relayed(&freed).is_empty(),
@@ -556,7 +558,9 @@ fn a_proxy_balances_with_every_clients_attempts_in_view() {
     let ServiceNode::Proxy(inner) = &p.node else {
         panic!("not the proxy")
     };
-    assert_eq!(inner.in_flight(), 3, "three forwards still in flight");
+    assert_eq!(inner.in_flight(), 2, "two forwards still in flight");
+    let next = attempts(&p.deliver(NodeId(7), request(9, ms(300))))[0].0;
+    assert_eq!(next, replica, "the replica whose forward was given up");
 }
 
 #[test]
