@@ -350,3 +350,17 @@ fn collapse_realtime(steps: Vec<Step>, txns: usize) -> Vec<Step> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::first_of_each;
+
+    #[test]
+    fn only_components_of_several_transactions_are_searched_for_cycles() {
+        // Transactions 0 and 2 share component 5; 1 and 3 are alone.
+        assert_eq!(first_of_each(&[5, 7, 5, 9], 4), [0]);
+        assert!(first_of_each(&[1, 2, 3], 3).is_empty());
+        // Entries past `txns` (other graph nodes) are not transactions.
+        assert_eq!(first_of_each(&[4, 4, 6, 6], 2), [0]);
+    }
+}
