@@ -111,6 +111,16 @@ pub fn tally(
     }
 }
 
+/// The first `shown` of `count` values (`listed` holds the first of them),
+/// and how many more: `1, 2, 3 and 17 more`.
+pub fn values_text(listed: &[i64], count: usize, shown: usize) -> String {
+    let first: Vec<String> = listed.iter().take(shown).map(i64::to_string).collect();
+    match count.saturating_sub(first.len()) {
+        0 => first.join(", "),
+        more => format!("{} and {more} more", first.join(", ")),
+    }
+}
+
 /// What an op of a queue history is.
 enum QueueOp {
     Enqueue,

@@ -4,7 +4,7 @@
 //! queue kept its promise, 1 it did not, 2 bad input.
 use super::check::{bad_input, does_not_fit, CheckArgs};
 use crate::check::history::History;
-use crate::check::queue::{self, Tally};
+use crate::check::queue::{self, Tally, LISTED_MAX};
 use serde_json::json;
 
 /// Checks `history` as a queue's; returns the exit code.
@@ -49,13 +49,7 @@ fn print_text(t: &Tally, args: &CheckArgs, holds: bool) {
         t.delivered,
         t.recovered
     );
-    let list = |values: &[i64], count: usize| {
-        let shown: Vec<String> = values.iter().map(i64::to_string).collect();
-        match count - values.len() {
-            0 => shown.join(", "),
-            more => format!("{} and {more} more", shown.join(", ")),
-        }
-    };
+    let list = |values: &[i64], count: usize| queue::values_text(values, count, LISTED_MAX);
     if t.lost_count > 0 {
         println!("lost ({}): {}", t.lost_count, list(&t.lost, t.lost_count));
     }

@@ -19,7 +19,7 @@
 
 use super::Note;
 use super::{QueueNode, QueueOptions, Send, Sent};
-use crate::check::queue::tally;
+use crate::check::queue::{tally, values_text};
 use crate::history::Outcome;
 use crate::process::{CheckInfo, EndState, Invariants, NodeId, Violation};
 use crate::time::SimTime;
@@ -80,11 +80,7 @@ impl QueueChecks {
 /// A few of `count` values (`listed` holds the first of them), and how
 /// many more.
 fn named(listed: &[i64], count: usize) -> String {
-    let shown: Vec<String> = listed.iter().take(NAMED).map(i64::to_string).collect();
-    match count.saturating_sub(shown.len()) {
-        0 => shown.join(", "),
-        more => format!("{} and {more} more", shown.join(", ")),
-    }
+    values_text(listed, count, NAMED)
 }
 
 impl Invariants<QueueNode> for QueueChecks {
