@@ -15,6 +15,7 @@
 mod budget;
 pub mod counterexample;
 pub mod history;
+pub mod log;
 mod memo;
 pub mod model;
 pub mod models;

@@ -373,7 +373,7 @@ impl Registry {
 
     /// Every built-in protocol.
     pub fn builtin() -> Self {
-        use super::{broadcast, cache, queue, raft, saga, service, store, twopc};
+        use super::{broadcast, cache, log, queue, raft, saga, service, store, twopc};
         Registry::empty()
             .with(broadcast::Def)
             .with(store::QuorumDef)
@@ -384,6 +384,7 @@ impl Registry {
             .with(service::Def)
             .with(cache::Def)
             .with(queue::Def)
+            .with(log::Def)
     }
 
     /// This registry with `def` added. Panics if its name, or a table it

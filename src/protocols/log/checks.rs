@@ -1,0 +1,353 @@
+//! The log's checks. Two sources of truth: the simulator knows each
+//! partition's final committed log (its leader's records below the high
+//! watermark, after the liveness phase), and the history checker
+//! (`check::log`, Jepsen's Kafka checker) judges what producers and
+//! consumers saw.
+//!
+//! - `log.lost` (eventually): an acknowledged send (an offset came back)
+//!   that is not in its partition's final committed log.
+//! - `log.skipped` (eventually): a record of a final committed log that
+//!   never took effect at the sink (a consumer committed past it and
+//!   crashed before applying it, or it vanished from under a consumer).
+//! - `log.offline` (eventually): a partition with no live leader after the
+//!   liveness phase.
+//! - `log.duplicate-effects` (always, when `[log] exactly_once` claims
+//!   it): a value took effect twice.
+//! - `log.duplicate-writes` (at the end, when `exactly_once`): a value at
+//!   two offsets of a final committed log (a retried send appended twice).
+//! - `log.order` (at the end): the history checker's order classes on
+//!   what was acknowledged and polled: `inconsistent-offsets`,
+//!   `poll-skip`, `nonmonotonic-poll`, `nonmonotonic-send` (the failure
+//!   kind names which).
+
+use super::{Layout, LogNode, LogOptions, Note, Partition, Produce, Produced};
+use crate::check::log::{LogReport, Observations};
+use crate::check::queue::values_text;
+use crate::history::Outcome;
+use crate::process::{CheckInfo, EndState, Invariants, NodeId, Violation};
+use crate::time::SimTime;
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Every check the log reports.
+pub const CHECKS: &[CheckInfo] = &[
+    CheckInfo::eventually("log.lost"),
+    CheckInfo::eventually("log.skipped"),
+    CheckInfo::eventually("log.offline"),
+    CheckInfo::always("log.duplicate-effects"),
+    CheckInfo::at_end("log.duplicate-writes"),
+    CheckInfo::at_end("log.order"),
+];
+
+/// The most values a violation's message names.
+const NAMED: usize = 5;
+
+/// The checks of one run.
+#[derive(Debug)]
+pub struct LogChecks {
+    exactly_once: bool,
+    layout: Layout,
+    partitions: Partition,
+    /// Polls (as they came) and, at the end, acknowledged sends.
+    seen: Observations,
+    /// How many times each value took effect.
+    applied: BTreeMap<u64, u32>,
+    deduplicated: u64,
+    elections: u64,
+    unclean_elections: u64,
+    truncated: u64,
+    truncated_committed: u64,
+    /// Filled in at the end.
+    end: Option<EndCounts>,
+}
+
+/// What the end of the run found.
+#[derive(Clone, Debug, Default)]
+struct EndCounts {
+    acknowledged: u64,
+    unconfirmed: u64,
+    unconfirmed_missing: u64,
+    lost: u64,
+    skipped: u64,
+    duplicate_writes: u64,
+    records: u64,
+    report: Option<LogReport>,
+}
+
+/// A partition's final committed log, or why there is none.
+type FinalLog = Result<Vec<u64>, &'static str>;
+
+impl LogChecks {
+    /// Checks for a run of `options`.
+    pub fn new(options: &LogOptions, layout: Layout) -> Self {
+        LogChecks {
+            exactly_once: options.exactly_once,
+            layout,
+            partitions: options.partitions,
+            seen: Observations::new(),
+            applied: BTreeMap::new(),
+            deduplicated: 0,
+            elections: 0,
+            unclean_elections: 0,
+            truncated: 0,
+            truncated_committed: 0,
+            end: None,
+        }
+    }
+
+    fn duplicate_effects(&self) -> u64 {
+        self.applied
+            .values()
+            .map(|&n| u64::from(n.saturating_sub(1)))
+            .sum()
+    }
+
+    /// Each partition's final committed log: its leader's records below
+    /// the high watermark, as the controller names the leader.
+    fn final_logs(&self, end: &EndState<'_, LogNode>) -> Vec<FinalLog> {
+        let controller = end
+            .nodes
+            .get(self.layout.controller().index())
+            .copied()
+            .flatten();
+        let Some(LogNode::Controller(c)) = controller else {
+            return vec![Err("the controller is down"); self.partitions as usize];
+        };
+        c.states()
+            .iter()
+            .enumerate()
+            .map(|(p, state)| {
+                let leader = state.leader.ok_or("no leader")?;
+                let Some(Some(LogNode::Broker(b))) = end.nodes.get(leader as usize) else {
+                    return Err("its leader is down");
+                };
+                let replica = b
+                    .replica(p as Partition)
+                    .ok_or("its leader does not host it")?;
+                let hw = replica.hw() as usize;
+                Ok(replica.log()[..hw].iter().map(|e| e.value).collect())
+            })
+            .collect()
+    }
+}
+
+/// A few of `values`, and how many more.
+fn named(values: &[u64]) -> String {
+    let listed: Vec<i64> = values.iter().take(NAMED).map(|&v| v as i64).collect();
+    values_text(&listed, values.len(), NAMED)
+}
+
+impl Invariants<LogNode> for LogChecks {
+    fn names(&self) -> &'static [CheckInfo] {
+        CHECKS
+    }
+
+    fn on_note(&mut self, at: SimTime, _node: NodeId, note: &Note) -> Result<(), Violation> {
+        match *note {
+            Note::Elected { unclean, .. } => {
+                self.elections += 1;
+                self.unclean_elections += u64::from(unclean);
+            }
+            Note::Truncated {
+                count, committed, ..
+            } => {
+                self.truncated += count;
+                self.truncated_committed += committed;
+            }
+            Note::Polled {
+                consumer,
+                partition,
+                offset,
+                value,
+            } => {
+                let key = u64::from(partition);
+                self.seen.poll(consumer as i64, key, offset, value as i64);
+            }
+            Note::Deduplicated => self.deduplicated += 1,
+            Note::Applied { value } => {
+                let times = self.applied.entry(value).or_insert(0);
+                *times += 1;
+                if *times == 2 && self.exactly_once {
+                    let message = format!(
+                        "value {value} took effect twice: a consumer applied a batch again (it crashed before committing its position, or the record was in the log twice)"
+                    );
+                    return Err(Violation::new("log.duplicate-effects", at, message));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn at_end(&mut self, end: &EndState<'_, LogNode>) -> Vec<Violation> {
+        let mut counts = EndCounts::default();
+        let mut acked: Vec<(Partition, u64)> = Vec::new();
+        let mut unconfirmed: Vec<(Partition, u64)> = Vec::new();
+        for op in &end.history.ops {
+            let Produce { partition, value } = op.op;
+            match op.outcome {
+                Outcome::Ok(Produced::At(offset)) => {
+                    let key = u64::from(partition);
+                    self.seen
+                        .send(op.process as i64, key, Some(offset), value as i64);
+                    acked.push((partition, value));
+                }
+                Outcome::Ok(Produced::Unconfirmed) => unconfirmed.push((partition, value)),
+                _ => {}
+            }
+        }
+        let logs = self.final_logs(end);
+        let in_log: Vec<BTreeSet<u64>> = logs
+            .iter()
+            .map(|l| {
+                l.as_ref()
+                    .map_or(BTreeSet::new(), |v| v.iter().copied().collect())
+            })
+            .collect();
+        let judged = |p: Partition| logs[p as usize].is_ok();
+        let lost: Vec<u64> = acked
+            .iter()
+            .filter(|&&(p, v)| judged(p) && !in_log[p as usize].contains(&v))
+            .map(|&(_, v)| v)
+            .collect();
+        counts.acknowledged = acked.len() as u64;
+        counts.unconfirmed = unconfirmed.len() as u64;
+        counts.unconfirmed_missing = unconfirmed
+            .iter()
+            .filter(|&&(p, v)| judged(p) && !in_log[p as usize].contains(&v))
+            .count() as u64;
+        counts.lost = lost.len() as u64;
+        let records: Vec<u64> = logs.iter().flatten().flatten().copied().collect();
+        counts.records = records.len() as u64;
+        let skipped: Vec<u64> = records
+            .iter()
+            .copied()
+            .filter(|v| !self.applied.contains_key(v))
+            .collect();
+        counts.skipped = skipped.len() as u64;
+        let mut twice: Vec<u64> = Vec::new();
+        for log in logs.iter().flatten() {
+            let mut once = BTreeSet::new();
+            twice.extend(log.iter().filter(|v| !once.insert(**v)));
+        }
+        counts.duplicate_writes = twice.len() as u64;
+        let report = self.seen.report();
+        let mut found = Vec::new();
+        if end.completed {
+            let offline: Vec<String> = logs
+                .iter()
+                .enumerate()
+                .filter_map(|(p, l)| l.as_ref().err().map(|why| format!("{p} ({why})")))
+                .collect();
+            if !offline.is_empty() {
+                let message = format!(
+                    "partitions without a live leader after the liveness phase: {}",
+                    offline.join(", ")
+                );
+                found.push(Violation::new("log.offline", end.time, message));
+            }
+            if !lost.is_empty() {
+                let message = format!(
+                    "{} of {} acknowledged sends are not in their partition's final log: {}",
+                    lost.len(),
+                    acked.len(),
+                    named(&lost)
+                );
+                found.push(Violation::new("log.lost", end.time, message));
+            }
+            if !skipped.is_empty() {
+                let message = format!(
+                    "{} of {} records in the final logs never took effect at the sink: {}",
+                    skipped.len(),
+                    records.len(),
+                    named(&skipped)
+                );
+                found.push(Violation::new("log.skipped", end.time, message));
+            }
+        }
+        if self.exactly_once && !twice.is_empty() {
+            let message = format!(
+                "{} values are twice in a partition's final log (a retried send appended again): {}",
+                twice.len(),
+                named(&twice)
+            );
+            found.push(Violation::new("log.duplicate-writes", end.time, message));
+        }
+        found.extend(order_violations(&report, end.time));
+        counts.report = Some(report);
+        self.end = Some(counts);
+        found
+    }
+
+    fn metrics(&self) -> BTreeMap<String, Value> {
+        let mut m = BTreeMap::new();
+        let mut put = |k: &str, v: Value| {
+            m.insert(format!("log_{k}"), v);
+        };
+        if let Some(c) = &self.end {
+            put("acknowledged", json!(c.acknowledged));
+            put("unconfirmed", json!(c.unconfirmed));
+            put("unconfirmed_missing", json!(c.unconfirmed_missing));
+            put("lost", json!(c.lost));
+            put("skipped", json!(c.skipped));
+            put("records", json!(c.records));
+            put("duplicate_writes", json!(c.duplicate_writes));
+            if let Some(r) = &c.report {
+                for (name, count) in r.classes() {
+                    put(&format!("history_{}", name.replace('-', "_")), json!(count));
+                }
+            }
+        }
+        put("applied", json!(self.applied.len()));
+        put("duplicate_effects", json!(self.duplicate_effects()));
+        put("deduplicated", json!(self.deduplicated));
+        put("elections", json!(self.elections));
+        put("unclean_elections", json!(self.unclean_elections));
+        put("truncated", json!(self.truncated));
+        put("truncated_committed", json!(self.truncated_committed));
+        m
+    }
+}
+
+/// `log.order`'s violations: one per order class the history shows.
+fn order_violations(r: &LogReport, at: SimTime) -> Vec<Violation> {
+    let mut found = Vec::new();
+    let mut add = |kind: &str, count: usize, example: String| {
+        if count > 0 {
+            let message = format!("{count} {kind}: {example}");
+            found.push(Violation::new("log.order", at, message).with_kind(kind));
+        }
+    };
+    if let Some(c) = r.inconsistent_offsets.examples.first() {
+        let example = format!(
+            "offset {} of partition {} was read or acknowledged as {:?}",
+            c.offsets[0], c.key, c.values
+        );
+        add(
+            "inconsistent-offsets",
+            r.inconsistent_offsets.count,
+            example,
+        );
+    }
+    if let Some(s) = r.poll_skips.examples.first() {
+        let example = format!(
+            "consumer {:#x} polled offset {} then {} of partition {}, skipping {:?}",
+            s.step.process, s.step.from, s.step.to, s.step.key, s.skipped
+        );
+        add("poll-skip", r.poll_skips.count, example);
+    }
+    if let Some(s) = r.nonmonotonic_polls.examples.first() {
+        let example = format!(
+            "consumer {:#x} polled offset {} then {} of partition {}",
+            s.process, s.from, s.to, s.key
+        );
+        add("nonmonotonic-poll", r.nonmonotonic_polls.count, example);
+    }
+    if let Some(s) = r.nonmonotonic_sends.examples.first() {
+        let example = format!(
+            "producer process {} was acknowledged offset {} then {} of partition {}",
+            s.process, s.from, s.to, s.key
+        );
+        add("nonmonotonic-send", r.nonmonotonic_sends.count, example);
+    }
+    found
+}
