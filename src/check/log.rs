@@ -292,10 +292,18 @@ fn error(op: &Op, message: String) -> ModelError {
     }
 }
 
+/// An error in what an op returned: on its completion's line.
+fn output_error(op: &Op, message: String) -> ModelError {
+    ModelError {
+        line: op.return_line.unwrap_or(op.call_line),
+        message,
+    }
+}
+
 fn integer(value: &Value, op: &Op, what: &str) -> Result<i64, ModelError> {
     match value {
         Value::Int(v) => Ok(*v),
-        other => Err(error(
+        other => Err(output_error(
             op,
             format!("expected an integer {what}, found {other}"),
         )),
@@ -305,7 +313,7 @@ fn integer(value: &Value, op: &Op, what: &str) -> Result<i64, ModelError> {
 fn offset(value: &Value, op: &Op) -> Result<u64, ModelError> {
     match value {
         Value::Int(v) if *v >= 0 => Ok(*v as u64),
-        other => Err(error(
+        other => Err(output_error(
             op,
             format!("expected an offset (an integer of at least 0), found {other}"),
         )),
@@ -333,7 +341,7 @@ fn pair(value: &Value, op: &Op) -> Result<(u64, i64), ModelError> {
         Value::List(items) if items.len() == 2 => {
             Ok((offset(&items[0], op)?, integer(&items[1], op, "value")?))
         }
-        other => Err(error(
+        other => Err(output_error(
             op,
             format!("expected [offset, value], found {other}"),
         )),
@@ -379,7 +387,7 @@ pub fn check(history: &History) -> Result<LogReport, ModelError> {
                 }
             }
             other => {
-                return Err(error(
+                return Err(output_error(
                     op,
                     format!("expected a poll to return a list of [offset, value], found {other}"),
                 ))

@@ -64,7 +64,8 @@ pub struct CheckArgs {
     #[arg(long, value_enum)]
     pub consistency: Option<ConsistencyArg>,
     /// With `--model queue`: a value dequeued twice is a violation (by
-    /// default it is reported, as at-least-once delivery allows it).
+    /// default it is reported, as at-least-once delivery allows it); with
+    /// `--model log`, a value at two offsets.
     #[arg(long)]
     pub exactly_once: bool,
     /// Print one JSON object instead of text.
@@ -114,6 +115,10 @@ pub enum ModelArg {
     /// A queue's enqueues, dequeues and drains (Jepsen's total-queue):
     /// lost, unexpected and duplicated values (`--exactly-once`).
     Queue,
+    /// A partitioned log's sends and polls (Jepsen's Kafka workload): lost
+    /// writes, unseen, duplicates (`--exactly-once`), inconsistent
+    /// offsets, poll skips, nonmonotonic polls and sends.
+    Log,
 }
 
 /// `--format` values.
@@ -135,6 +140,7 @@ enum Checked {
     Linearizable(ModelKind),
     Transactions(Workload),
     Queue,
+    Log,
 }
 
 impl ModelArg {
@@ -146,6 +152,7 @@ impl ModelArg {
             ModelArg::ListAppend => Checked::Transactions(Workload::ListAppend),
             ModelArg::RwRegister => Checked::Transactions(Workload::RwRegister),
             ModelArg::Queue => Checked::Queue,
+            ModelArg::Log => Checked::Log,
         }
     }
 
@@ -155,6 +162,7 @@ impl ModelArg {
             Checked::Linearizable(kind) => kind.name(),
             Checked::Transactions(workload) => workload.name(),
             Checked::Queue => "queue",
+            Checked::Log => "log",
         }
     }
 }
@@ -212,9 +220,10 @@ pub fn run(args: CheckArgs) -> i32 {
             return super::check_txn::run(&args, workload, history, started, counted_max)
         }
         Checked::Queue => return super::check_queue::run(&args, &history),
+        Checked::Log => return super::check_log::run(&args, &history),
     };
     if args.exactly_once {
-        return bad_input("--exactly-once applies to --model queue only");
+        return bad_input("--exactly-once applies to --model queue and log only");
     }
     if args.consistency.is_some() {
         return bad_input("--consistency applies to --model list-append and rw-register only");
@@ -302,7 +311,7 @@ fn too_large(err: &HistoryError, args: &CheckArgs, started: Instant) -> i32 {
     if args.json {
         // The transaction check names its third answer "undecided".
         let verdict = match args.model.checked() {
-            Checked::Transactions(_) | Checked::Queue => "undecided",
+            Checked::Transactions(_) | Checked::Queue | Checked::Log => "undecided",
             Checked::Linearizable(_) => "unknown",
         };
         let out = json!({

@@ -6,6 +6,7 @@
 //! gives a crate's own protocols the whole CLI.
 mod cap;
 mod check;
+mod check_log;
 mod check_queue;
 mod check_txn;
 mod explore;
