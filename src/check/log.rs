@@ -149,8 +149,12 @@ impl LogReport {
 /// Records as they come: sends acknowledged and records polled.
 #[derive(Clone, Debug, Default)]
 pub struct Observations {
-    /// The values seen at each offset (by acknowledgements and polls).
-    at: BTreeMap<(Key, u64), Vec<i64>>,
+    /// The first value seen at each offset (by acknowledgements and
+    /// polls).
+    at: BTreeMap<(Key, u64), i64>,
+    /// Other values seen at an offset (rare: kept apart, so the common
+    /// case costs no allocation per record).
+    others: BTreeMap<(Key, u64), Vec<i64>>,
     /// Every (partition, value) polled.
     polled: BTreeSet<(Key, i64)>,
     /// The highest offset polled of each partition.
@@ -172,10 +176,22 @@ impl Observations {
     }
 
     fn saw(&mut self, key: Key, offset: u64, value: i64) {
-        let values = self.at.entry((key, offset)).or_default();
-        if !values.contains(&value) {
-            values.push(value);
+        let first = *self.at.entry((key, offset)).or_insert(value);
+        if first != value {
+            let others = self.others.entry((key, offset)).or_default();
+            if !others.contains(&value) {
+                others.push(value);
+            }
         }
+    }
+
+    /// Every value seen at each offset, in offset order.
+    fn values(&self) -> impl Iterator<Item = ((Key, u64), Vec<i64>)> + '_ {
+        self.at.iter().map(|(&at, &first)| {
+            let mut values = vec![first];
+            values.extend(self.others.get(&at).into_iter().flatten());
+            (at, values)
+        })
     }
 
     /// `process`'s send of `value` to `key` was acknowledged, at `offset`
@@ -251,15 +267,15 @@ impl Observations {
             lost_writes: Class::of(unpolled.iter().copied().filter(|w| passed(w))),
             unseen: Class::of(unpolled.iter().copied().filter(|w| !passed(w))),
             duplicates: Class::of(self.duplicates()),
-            inconsistent_offsets: Class::of(
-                self.at.iter().filter(|(_, values)| values.len() > 1).map(
-                    |(&(key, offset), values)| Clash {
-                        key,
-                        offsets: vec![offset],
-                        values: values.clone(),
-                    },
-                ),
-            ),
+            inconsistent_offsets: Class::of(self.others.iter().map(|(&(key, offset), others)| {
+                let mut values = vec![self.at[&(key, offset)]];
+                values.extend(others);
+                Clash {
+                    key,
+                    offsets: vec![offset],
+                    values,
+                }
+            })),
             poll_skips: Class::of(skips),
             nonmonotonic_polls: Class::of(self.nonmonotonic_polls.iter().copied()),
             nonmonotonic_sends: Class::of(self.nonmonotonic_sends.iter().copied()),
@@ -268,8 +284,8 @@ impl Observations {
 
     fn duplicates(&self) -> Vec<Clash> {
         let mut offsets: BTreeMap<(Key, i64), Vec<u64>> = BTreeMap::new();
-        for (&(key, offset), values) in &self.at {
-            for &v in values {
+        for ((key, offset), values) in self.values() {
+            for v in values {
                 offsets.entry((key, v)).or_default().push(offset);
             }
         }

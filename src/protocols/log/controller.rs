@@ -76,7 +76,7 @@ impl Controller {
         let stored: BTreeMap<u64, PartitionState> = disk
             .scan(PARTITIONS)
             .filter_map(|(p, s)| match s {
-                Stored::State(s) => Some((p, s.clone())),
+                Stored::State(s) => Some((p, (**s).clone())),
                 _ => None,
             })
             .collect();
@@ -137,7 +137,7 @@ impl Controller {
         assert!(!state.isr.is_empty(), "partition {p}: an empty ISR");
         ctx.write(
             DiskKey::new(PARTITIONS, p as u64),
-            Stored::State(state.clone()),
+            Stored::State(Box::new(state.clone())),
         );
     }
 

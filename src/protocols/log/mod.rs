@@ -409,8 +409,9 @@ pub enum Stored {
     Entry(Entry),
     /// A counter (incarnations) or a position.
     Number(u64),
-    /// The controller's record of a partition.
-    State(PartitionState),
+    /// The controller's record of a partition (boxed: records, far more
+    /// numerous, stay small).
+    State(Box<PartitionState>),
 }
 
 /// A process of the log.

@@ -133,8 +133,8 @@ impl Default for LogOptions {
     }
 }
 
-/// The most partitions a scenario may ask for (offsets share a disk key
-/// with the partition number).
+/// The most partitions a scenario may ask for (a record's disk key holds
+/// its partition in 16 bits).
 pub const PARTITIONS_MAX: u32 = 1 << 16;
 
 impl LogOptions {

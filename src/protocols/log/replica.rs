@@ -17,23 +17,32 @@ use std::collections::BTreeMap;
 
 type RCtx<'a, 'b> = &'a mut Ctx<'b, LogNode>;
 
-/// Records on a broker's disk, keyed by partition (high bits) and offset.
+/// Records on a broker's disk, keyed by offset (high bits) and partition.
+/// Offset first: the partitions grow side by side, so a new record's key
+/// is near the end of the namespace, where the disk inserts cheaply.
 pub const LOG: &str = "log";
 
-/// Offsets take the low 40 bits of a record's disk key.
-const OFFSET_BITS: u32 = 40;
+/// Partitions take the low 16 bits of a record's disk key.
+const PARTITION_BITS: u32 = 16;
 
 /// The disk key of `offset` in `partition`.
 pub fn disk_key(partition: Partition, offset: Offset) -> DiskKey {
-    assert!(offset < 1 << OFFSET_BITS, "offset {offset} out of range");
-    DiskKey::new(LOG, (u64::from(partition) << OFFSET_BITS) | offset)
+    assert!(
+        offset < 1 << (64 - PARTITION_BITS),
+        "offset {offset} out of range"
+    );
+    assert!(
+        partition < 1 << PARTITION_BITS,
+        "partition {partition} out of range"
+    );
+    DiskKey::new(LOG, (offset << PARTITION_BITS) | u64::from(partition))
 }
 
 /// The partition and offset of a record's disk index.
 pub fn split_key(index: u64) -> (Partition, Offset) {
     (
-        (index >> OFFSET_BITS) as Partition,
-        index & ((1 << OFFSET_BITS) - 1),
+        (index & ((1 << PARTITION_BITS) - 1)) as Partition,
+        index >> PARTITION_BITS,
     )
 }
 
@@ -634,11 +643,9 @@ impl Replica {
     fn truncate(&mut self, ctx: RCtx, keep: Offset) {
         let leo = self.leo();
         let committed = self.hw.saturating_sub(keep);
-        ctx.delete_range(
-            LOG,
-            disk_key(self.partition, keep).index,
-            disk_key(self.partition, leo - 1).index,
-        );
+        for offset in keep..leo {
+            ctx.delete(disk_key(self.partition, offset));
+        }
         ctx.sync();
         self.log.truncate(keep as usize);
         self.hw = self.hw.min(keep);
