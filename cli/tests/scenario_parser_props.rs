@@ -16,6 +16,46 @@ use proptest::prelude::*;
 const FILE: &str = "mutant.toml";
 
 /// A valid service scenario, short enough to run each parsing mutant.
+/// A log scenario with every `[log]` option set and a broker crash: the
+/// base of the log's mutations.
+const LOG: &str = r#"name = "log-mutant"
+protocol = "log"
+nodes = 6
+duration = "2s"
+max_events = 200000
+
+[[faults]]
+at = "500ms"
+action = "crash"
+node = "broker"
+for = "300ms"
+
+[workload]
+clients = 2
+interval = "20ms"
+
+[log]
+brokers = 3
+partitions = 2
+replication = 2
+acks = 1
+min_insync_replicas = 1
+unclean_leader_election = true
+idempotent_producer = true
+commit = "with-effect"
+sync = false
+replica_lag_max = "200ms"
+leader_rebalance = "1s"
+heartbeat = "50ms"
+session_timeout = "200ms"
+fetch_wait = "5ms"
+fetch_max = 10
+request_timeout = "100ms"
+give_up = "500ms"
+processing = "1ms"
+exactly_once = false
+"#;
+
 /// A queue scenario with every `[queue]` option set, a fault on a role and
 /// a dead-letter bound: the base of the queue's mutations.
 const QUEUE: &str = r#"name = "queue-mutant"
@@ -366,6 +406,12 @@ fn check_text(text: &str) -> Result<(), TestCaseError> {
 }
 
 #[test]
+fn the_log_mutation_base_is_valid() {
+    let scenario = Scenario::parse(LOG, FILE).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(scenario.nodes, 6);
+}
+
+#[test]
 fn the_queue_mutation_base_is_valid() {
     let scenario = Scenario::parse(QUEUE, FILE).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(scenario.nodes, 4);
@@ -455,6 +501,19 @@ proptest! {
         ms in proptest::collection::vec(mutation(), 1..4)
     ) {
         let text = ms.iter().fold(QUEUE.to_string(), |t, m| apply(&t, m));
+        check_text(&text)?;
+        if let Ok(scenario) = Scenario::parse(&text, FILE) {
+            let options = faultline::run::RunOptions::default();
+            let _ = faultline::run::run(&scenario, 1, options);
+        }
+    }
+
+    /// The same for the log table; a mutant that parses also runs.
+    #[test]
+    fn mutations_of_a_log_scenario_parse_or_point_inside_and_run(
+        ms in proptest::collection::vec(mutation(), 1..4)
+    ) {
+        let text = ms.iter().fold(LOG.to_string(), |t, m| apply(&t, m));
         check_text(&text)?;
         if let Ok(scenario) = Scenario::parse(&text, FILE) {
             let options = faultline::run::RunOptions::default();
