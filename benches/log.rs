@@ -12,7 +12,7 @@
 #![allow(clippy::disallowed_methods)] // wall-clock timing is the point of a benchmark
 
 mod common;
-use common::{cpu_seconds, option};
+use common::{cpu_seconds, option, summary};
 use faultline::run::{run, RunOptions};
 use faultline::scenario::Scenario;
 use std::time::Instant;
@@ -48,15 +48,6 @@ processing = "100us"
 "#
     );
     Scenario::parse(&text, "log-bench").unwrap_or_else(|e| panic!("{e}"))
-}
-
-fn summary(name: &str, mut rates: Vec<f64>) {
-    rates.sort_by(f64::total_cmp);
-    if let (Some(lo), Some(mid), Some(hi)) =
-        (rates.first(), rates.get(rates.len() / 2), rates.last())
-    {
-        println!("{name}: median {mid:.0} ({lo:.0}-{hi:.0})");
-    }
 }
 
 fn main() {

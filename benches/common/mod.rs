@@ -1,5 +1,6 @@
 //! Helpers the benchmarks share (each bench target includes this module):
-//! this process's CPU time and whole-number command-line options.
+//! this process's CPU time, whole-number command-line options, and a
+//! rate's median and range.
 // Each benchmark uses a different subset.
 #![allow(dead_code)]
 
@@ -25,5 +26,15 @@ pub fn option(args: &[String], flag: &str, default: u64) -> u64 {
             None => panic!("{flag} expects a whole number"),
         },
         None => default,
+    }
+}
+
+/// Prints `name: median M (min-max)` of `rates`.
+pub fn summary(name: &str, mut rates: Vec<f64>) {
+    rates.sort_by(f64::total_cmp);
+    if let (Some(lo), Some(mid), Some(hi)) =
+        (rates.first(), rates.get(rates.len() / 2), rates.last())
+    {
+        println!("{name}: median {mid:.0} ({lo:.0}-{hi:.0})");
     }
 }

@@ -185,15 +185,6 @@ impl Observations {
         }
     }
 
-    /// Every value seen at each offset, in offset order.
-    fn values(&self) -> impl Iterator<Item = ((Key, u64), Vec<i64>)> + '_ {
-        self.at.iter().map(|(&at, &first)| {
-            let mut values = vec![first];
-            values.extend(self.others.get(&at).into_iter().flatten());
-            (at, values)
-        })
-    }
-
     /// `process`'s send of `value` to `key` was acknowledged, at `offset`
     /// if the acknowledgement said.
     pub fn send(&mut self, process: i64, key: Key, offset: Option<u64>, value: i64) {
@@ -283,19 +274,24 @@ impl Observations {
     }
 
     fn duplicates(&self) -> Vec<Clash> {
+        let others = self
+            .others
+            .iter()
+            .flat_map(|(&at, values)| values.iter().map(move |&v| (at, v)));
         let mut offsets: BTreeMap<(Key, i64), Vec<u64>> = BTreeMap::new();
-        for ((key, offset), values) in self.values() {
-            for v in values {
-                offsets.entry((key, v)).or_default().push(offset);
-            }
+        for ((key, offset), v) in self.at.iter().map(|(&at, &v)| (at, v)).chain(others) {
+            offsets.entry((key, v)).or_default().push(offset);
         }
         offsets
             .into_iter()
             .filter(|(_, o)| o.len() > 1)
-            .map(|((key, value), offsets)| Clash {
-                key,
-                offsets,
-                values: vec![value],
+            .map(|((key, value), mut offsets)| {
+                offsets.sort_unstable();
+                Clash {
+                    key,
+                    offsets,
+                    values: vec![value],
+                }
             })
             .collect()
     }

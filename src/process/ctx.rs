@@ -232,6 +232,37 @@ pub struct Harness<P: Process> {
     halted: bool,
 }
 
+impl<P: Process> Effect<P> {
+    /// The messages among `effects`, with their destinations (for tests
+    /// that drive a process by hand).
+    pub fn sends(effects: &[Effect<P>]) -> Vec<(NodeId, P::Msg)>
+    where
+        P::Msg: Clone,
+    {
+        effects
+            .iter()
+            .filter_map(|e| match e {
+                Effect::Send { to, msg } => Some((*to, msg.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The notes among `effects`.
+    pub fn notes(effects: &[Effect<P>]) -> Vec<P::Note>
+    where
+        P::Note: Clone,
+    {
+        effects
+            .iter()
+            .filter_map(|e| match e {
+                Effect::Note(n) => Some(n.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
 impl<P: Process> Harness<P> {
     /// A harness for `node` as `me` among `servers`, with its stream of `seed`.
     pub fn new(node: P, me: NodeId, servers: Vec<NodeId>, seed: u64) -> Self {

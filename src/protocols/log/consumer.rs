@@ -137,13 +137,13 @@ impl Consumer {
                 partition,
                 seq,
                 error,
-            } if seq == self.poll_seq => match error {
-                _ if !std::mem::replace(&mut self.polling, false) => {}
+            } if seq == self.poll_seq && self.polling => match error {
                 PollError::NotLeader => {
                     self.leaders[partition as usize] = None;
                     self.wait(ctx);
                 }
                 PollError::OutOfRange(reset) => {
+                    self.polling = false;
                     if let Some(positions) = &mut self.positions {
                         positions.insert(partition, reset);
                     }

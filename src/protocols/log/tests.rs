@@ -38,23 +38,11 @@ fn broker(options: &LogOptions, me: u32) -> Harness<LogNode> {
 }
 
 fn sent(effects: &[Effect<LogNode>]) -> Vec<(NodeId, Msg)> {
-    effects
-        .iter()
-        .filter_map(|e| match e {
-            Effect::Send { to, msg } => Some((*to, msg.clone())),
-            _ => None,
-        })
-        .collect()
+    Effect::sends(effects)
 }
 
 fn notes(effects: &[Effect<LogNode>]) -> Vec<Note> {
-    effects
-        .iter()
-        .filter_map(|e| match e {
-            Effect::Note(n) => Some(n.clone()),
-            _ => None,
-        })
-        .collect()
+    Effect::notes(effects)
 }
 
 fn state(leader: u32, epoch: u64, isr: &[u32], version: u64) -> PartitionState {

@@ -19,23 +19,11 @@ fn broker(options: &QueueOptions) -> Harness<QueueNode> {
 }
 
 fn sent(effects: &[Effect<QueueNode>]) -> Vec<(NodeId, Msg)> {
-    effects
-        .iter()
-        .filter_map(|e| match e {
-            Effect::Send { to, msg } => Some((*to, msg.clone())),
-            _ => None,
-        })
-        .collect()
+    Effect::sends(effects)
 }
 
 fn notes(effects: &[Effect<QueueNode>]) -> Vec<Note> {
-    effects
-        .iter()
-        .filter_map(|e| match e {
-            Effect::Note(n) => Some(n.clone()),
-            _ => None,
-        })
-        .collect()
+    Effect::notes(effects)
 }
 
 /// The delivery the broker's answer holds: (id, value, receipt).
