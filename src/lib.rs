@@ -22,6 +22,8 @@ pub mod cap;
 pub mod check;
 pub mod cli;
 pub mod clip;
+pub mod durability;
+pub mod experiment;
 pub mod explore;
 pub mod history;
 pub mod net;

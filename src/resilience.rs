@@ -15,10 +15,9 @@
 //!   once, refused while it is busy, retrying until served; the calls made
 //!   and the time until every client is served, per jitter variant.
 
-use crate::run::{run, RunOptions};
+use crate::experiment::{mean, median, number, sweep};
 use crate::scenario::{Scenario, ScenarioError};
 use crate::sim::RunResult;
-use rayon::prelude::*;
 use serde::Serialize;
 
 /// The spike of the retry-policy comparison: from 6 s to 8 s.
@@ -284,36 +283,6 @@ pub struct Results {
 
 fn parse(text: &str) -> Result<Scenario, ScenarioError> {
     Scenario::parse(text, "resilience.toml")
-}
-
-/// Runs `scenario` on seeds `0..seeds`, in parallel (each run is
-/// deterministic on its own).
-fn sweep(scenario: &Scenario, seeds: u64) -> Vec<RunResult> {
-    (0..seeds)
-        .into_par_iter()
-        .map(|seed| run(scenario, seed, RunOptions::default()))
-        .collect()
-}
-
-fn number(r: &RunResult, key: &str) -> f64 {
-    r.metrics
-        .get(key)
-        .and_then(serde_json::Value::as_f64)
-        .unwrap_or(0.0)
-}
-
-fn mean(values: impl Iterator<Item = f64>) -> f64 {
-    let (sum, n) = values.fold((0.0, 0u32), |(s, n), v| (s + v, n + 1));
-    if n == 0 {
-        0.0
-    } else {
-        sum / f64::from(n)
-    }
-}
-
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values.get(values.len() / 2).copied().unwrap_or(0.0)
 }
 
 fn policy_row(label: &str, toml: &str, seeds: u64) -> Result<PolicyRow, ScenarioError> {

@@ -9,6 +9,7 @@ mod check;
 mod check_log;
 mod check_queue;
 mod check_txn;
+mod durability;
 mod explore;
 mod guided;
 mod merge;
@@ -42,6 +43,8 @@ enum Command {
     Cap(cap::CapArgs),
     /// The resilience experiment: retry policies under a load spike, balancers around a slow replica, jitter under contention, charted.
     Resilience(resilience::ResilienceArgs),
+    /// The durability experiment: the log's producer settings (acks, minimum in-sync replicas, unclean election) under broker crashes and cut-offs, acknowledged writes lost against produce latency, charted.
+    Durability(durability::DurabilityArgs),
     /// Check a recorded history for linearizability against a model.
     Check(check::CheckArgs),
     /// List the protocols scenario files may name, with their checks and roles.
@@ -88,6 +91,7 @@ pub fn main_with(registry: Registry) -> i32 {
         Command::Shrink(args) => shrink::run(args, &registry),
         Command::Cap(args) => cap::run(args, &registry),
         Command::Resilience(args) => resilience::run(args),
+        Command::Durability(args) => durability::run(args),
         Command::Check(args) => check::run(args),
         Command::Protocols(args) => protocols::run(args, &registry),
     }

@@ -332,6 +332,9 @@ pub enum Timer {
         /// The attempt this timer belongs to.
         attempt: u32,
     },
+    /// Producer (`acks = 0`, which hears of no failure): ask who leads
+    /// again.
+    RefreshLeaders,
     /// Producer: give `op` up.
     GiveUp {
         /// The operation.

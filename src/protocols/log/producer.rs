@@ -74,6 +74,11 @@ impl Producer {
     pub(super) fn start(&mut self, ctx: PCtx) {
         self.session = ctx.rng().below(1 << 31) + 1;
         ctx.send(self.controller, Msg::Metadata);
+        if self.acks == Acks::None {
+            // No answer ever says a leader is gone (a real client would
+            // see its connection fail): look leaders up periodically.
+            ctx.set_timer(self.request_timeout, Timer::RefreshLeaders);
+        }
     }
 
     pub(super) fn send(&mut self, ctx: PCtx, req: RequestId, op: Produce) {
@@ -193,6 +198,10 @@ impl Producer {
                     self.leaders[p.op.partition as usize] = None;
                 }
                 self.attempt(ctx, op);
+            }
+            Timer::RefreshLeaders => {
+                ctx.send(self.controller, Msg::Metadata);
+                ctx.set_timer(self.request_timeout, Timer::RefreshLeaders);
             }
             Timer::GiveUp { op } => {
                 let Some(p) = self.pending.remove(&op) else {

@@ -1,6 +1,7 @@
-//! The CAP experiment's two charts (`faultline cap`): availability during
-//! a partition against consistency, one panel per partition shape; and
-//! availability over time across a partition.
+//! The experiments' charts: a trade-off, one panel per condition (the CAP
+//! experiment's availability against consistency per partition shape,
+//! the durability experiment's latency against loss per fault); and
+//! availability or goodput over time across a fault.
 
 use super::steps::{steps_over_time, StepChart};
 use super::{entry, err, framed, Frame, Swatch, FONT, MARGIN_PX};
@@ -10,54 +11,87 @@ use plotters::prelude::*;
 /// availability during the partition (x) against the share of its runs
 /// that were linearizable (y); the stores in a legend below.
 pub fn cap_tradeoff(points: &[(String, String, f64, f64)], shapes: &[&str]) -> String {
-    let mut stores: Vec<&str> = points.iter().map(|p| p.0.as_str()).collect();
-    stores.dedup();
-    let legend = stores
+    let axes = TradeoffAxes {
+        caption: "CAP: availability during the partition vs consistency",
+        x_desc: "share of requests answered",
+        y_desc: "share of runs linearizable",
+        x_range: (-0.05, 1.05),
+        y_range: (-0.05, 1.05),
+    };
+    tradeoff(&axes, points, shapes)
+}
+
+/// The axes of a [`tradeoff`] chart.
+pub struct TradeoffAxes<'a> {
+    /// The chart's caption.
+    pub caption: &'a str,
+    /// What x measures.
+    pub x_desc: &'a str,
+    /// What y measures (named once, on the first panel).
+    pub y_desc: &'a str,
+    /// The x axis's range.
+    pub x_range: (f64, f64),
+    /// The y axis's range.
+    pub y_range: (f64, f64),
+}
+
+/// A trade-off, one panel per condition: each series' points
+/// `(series, panel, x, y)` as dots, the series in a legend below.
+pub fn tradeoff(
+    axes: &TradeoffAxes<'_>,
+    points: &[(String, String, f64, f64)],
+    panels: &[&str],
+) -> String {
+    let mut series: Vec<&str> = Vec::new();
+    for p in points {
+        if !series.contains(&p.0.as_str()) {
+            series.push(p.0.as_str());
+        }
+    }
+    let legend = series
         .iter()
         .enumerate()
         .map(|(i, s)| entry(Swatch::Dot(Palette99::pick(i).to_rgba()), *s))
         .collect();
     let frame = Frame {
-        caption: "CAP: availability during the partition vs consistency",
+        caption: axes.caption,
         labels: Vec::new(),
         plot_px: 320,
         legend,
     };
     framed(frame, |area| {
-        let panels = area.split_evenly((1, shapes.len().max(1)));
-        for (i, (panel, shape)) in panels.iter().zip(shapes).enumerate() {
+        let areas = area.split_evenly((1, panels.len().max(1)));
+        for (i, (panel, name)) in areas.iter().zip(panels).enumerate() {
             let mut chart = ChartBuilder::on(panel)
-                .caption(*shape, (FONT, 15))
+                .caption(*name, (FONT, 15))
                 .margin(MARGIN_PX)
                 .margin_right(16)
                 .x_label_area_size(36)
                 .y_label_area_size(48)
-                .build_cartesian_2d(-0.05f64..1.05, -0.05f64..1.05)
+                .build_cartesian_2d(
+                    axes.x_range.0..axes.x_range.1,
+                    axes.y_range.0..axes.y_range.1,
+                )
                 .map_err(err)?;
-            // The y axis is named once, on the first panel; all share it.
-            let y_desc = if i == 0 {
-                "share of runs linearizable"
-            } else {
-                ""
-            };
+            let y_desc = if i == 0 { axes.y_desc } else { "" };
             chart
                 .configure_mesh()
                 .x_labels(3)
                 .y_labels(3)
-                .x_desc("share of requests answered")
+                .x_desc(axes.x_desc)
                 .y_desc(y_desc)
                 .light_line_style(WHITE.mix(0.0))
                 .draw()
                 .map_err(err)?;
-            // Stores often share a point (both CP stores at 100%
+            // Series often share a point (both CP stores at 100%
             // linearizable): each is drawn smaller than the one before, so
             // one on top of another still shows as a ring.
-            for (i, store) in stores.iter().enumerate() {
+            for (i, one) in series.iter().enumerate() {
                 let color = Palette99::pick(i).to_rgba();
-                let radius = 5 + 3 * (stores.len() - 1 - i) as i32;
+                let radius = 5 + 3 * (series.len() - 1 - i) as i32;
                 let mine = points
                     .iter()
-                    .filter(|p| p.0 == *store && p.1 == *shape)
+                    .filter(|p| p.0 == *one && p.1 == *name)
                     .map(move |p| Circle::new((p.2, p.3), radius, color.filled()));
                 chart.draw_series(mine).map_err(err)?;
             }

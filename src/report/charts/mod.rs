@@ -29,7 +29,7 @@ mod steps;
 mod test_support;
 mod time;
 
-pub use cap::{availability_over_time, cap_tradeoff, goodput_over_time};
+pub use cap::{availability_over_time, cap_tradeoff, goodput_over_time, tradeoff, TradeoffAxes};
 pub use counterexample::{counterexample, CounterexampleOp};
 pub use cycle::{cycle, CycleEdge, CycleNode};
 pub use lanes::{intervals, lamport, roles, LamportView};
