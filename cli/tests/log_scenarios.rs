@@ -4,7 +4,8 @@
 //! not; an unclean election loses them and a clean one waits; consumers
 //! committing before processing skip records, after it apply some twice,
 //! with the effect neither; a producer without idempotence writes a
-//! retried send twice.
+//! retried send twice; an event-sourced projection rebuilt from its
+//! snapshot is the log's fold, unless consumers replay apart from it.
 
 mod common;
 
@@ -88,5 +89,22 @@ fn committing_before_skips_after_duplicates_and_with_the_effect_neither() {
 fn a_producer_without_idempotence_appends_a_retried_send_twice() {
     for r in sweep("log-producer-retries.toml", SEEDS) {
         assert!(violated(&r, "log.duplicate-effects"), "seed {}", r.seed);
+    }
+}
+
+#[test]
+fn a_projection_rebuilt_from_its_snapshot_is_the_logs_fold_unless_consumers_replay_apart() {
+    let mut rewound = 0;
+    for r in sweep("log-event-sourcing.toml", SEEDS) {
+        assert_eq!(metric(&r, "log_duplicate_effects"), 0, "seed {}", r.seed);
+        assert!(
+            r.faults.iter().any(|f| format!("{f:?}").contains("crash n4")),
+            "the sink crashed"
+        );
+        rewound += metric(&r, "log_deduplicated");
+    }
+    assert!(rewound > 0, "consumers replayed what the sink already had");
+    for r in sweep("log-event-sourcing-double-count.toml", SEEDS) {
+        assert!(violated(&r, "log.projection"), "seed {}: {:?}", r.seed, r.violations);
     }
 }

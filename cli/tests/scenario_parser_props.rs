@@ -54,6 +54,8 @@ request_timeout = "100ms"
 give_up = "500ms"
 processing = "1ms"
 exactly_once = false
+projection = true
+snapshot_every = "100ms"
 "#;
 
 /// A queue scenario with every `[queue]` option set, a fault on a role and

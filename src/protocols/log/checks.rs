@@ -15,12 +15,15 @@
 //!   it): a value took effect twice.
 //! - `log.duplicate-writes` (at the end, when `exactly_once`): a value at
 //!   two offsets of a final committed log (a retried send appended twice).
+//! - `log.projection` (eventually, with `[log] projection`): the sink's
+//!   live projection, and the one rebuilt from its last snapshot and the
+//!   final logs' tail after it, both equal the fold of the final logs.
 //! - `log.order` (at the end): the history checker's order classes on
 //!   what was acknowledged and polled: `inconsistent-offsets`,
 //!   `poll-skip`, `nonmonotonic-poll`, `nonmonotonic-send` (the failure
 //!   kind names which).
 
-use super::{Layout, LogNode, LogOptions, Note, Partition, Produce, Produced};
+use super::{Layout, LogNode, LogOptions, Note, Partition, Produce, Produced, Snapshot};
 use crate::check::log::{LogReport, Observations};
 use crate::check::queue::values_text;
 use crate::history::Outcome;
@@ -37,6 +40,7 @@ pub const CHECKS: &[CheckInfo] = &[
     CheckInfo::always("log.duplicate-effects"),
     CheckInfo::at_end("log.duplicate-writes"),
     CheckInfo::at_end("log.order"),
+    CheckInfo::eventually("log.projection"),
 ];
 
 /// The most values a violation's message names.
@@ -128,6 +132,61 @@ impl LogChecks {
                 Ok(replica.log()[..hw].iter().map(|e| e.value).collect())
             })
             .collect()
+    }
+}
+
+impl LogChecks {
+    /// `log.projection`: the sink's live projection and the one its last
+    /// snapshot and the final logs' tail rebuild, against the fold of the
+    /// final logs. Nothing to judge without a projection, a live sink, or
+    /// every partition's final log.
+    fn projection_violation(
+        &self,
+        end: &EndState<'_, LogNode>,
+        logs: &[FinalLog],
+    ) -> Option<Violation> {
+        let Some(Some(LogNode::Sink(sink))) = end.nodes.get(self.layout.sink().index()) else {
+            return None;
+        };
+        let (live, snapshot) = sink.projection()?;
+        let logs: Vec<&Vec<u64>> = logs
+            .iter()
+            .map(|l| l.as_ref().ok())
+            .collect::<Option<_>>()?;
+        let mut truth = Snapshot::default();
+        let mut rebuilt = snapshot.clone();
+        for (p, log) in logs.iter().enumerate() {
+            let from = snapshot
+                .positions
+                .get(&(p as Partition))
+                .copied()
+                .unwrap_or(0) as usize;
+            for (offset, &value) in log.iter().enumerate() {
+                truth.apply(value);
+                if offset >= from {
+                    rebuilt.apply(value);
+                }
+            }
+        }
+        let differs = |what: &str, got: &Snapshot| {
+            (got.balances != truth.balances).then(|| {
+                format!(
+                    "{what} balances {:?}, the final logs' fold {:?}",
+                    got.balances, truth.balances
+                )
+            })
+        };
+        let found: Vec<String> = [
+            differs("live", live),
+            differs("rebuilt from the last snapshot", &rebuilt),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        (!found.is_empty()).then(|| {
+            let message = format!("the projection is not the log's fold: {}", found.join("; "));
+            Violation::new("log.projection", end.time, message)
+        })
     }
 }
 
@@ -271,6 +330,9 @@ impl Invariants<LogNode> for LogChecks {
                 named(&twice)
             );
             found.push(Violation::new("log.duplicate-writes", end.time, message));
+        }
+        if end.completed {
+            found.extend(self.projection_violation(end, &logs));
         }
         found.extend(order_violations(&report, end.time));
         counts.report = Some(report);

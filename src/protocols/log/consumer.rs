@@ -38,10 +38,15 @@ pub struct Consumer {
     commit: CommitWhen,
     processing: SimDuration,
     fetch_wait: SimDuration,
+    /// How long the sink may take to answer a batch (with a projection it
+    /// answers at its next snapshot).
+    apply_timeout: SimDuration,
     controller: NodeId,
     sink: NodeId,
     owned: Vec<Partition>,
-    /// Node id in the high bits, incarnation below: who polled, in notes.
+    /// Node id, incarnation and seeks: who polled, in notes. A seek back
+    /// to the sink's position starts a new reader for the order checks,
+    /// as Jepsen's checker treats a consumer reassigned.
     id: u64,
     /// Positions by partition, once the committed ones have come.
     positions: Option<BTreeMap<Partition, Offset>>,
@@ -65,6 +70,11 @@ impl Consumer {
             commit: options.commit,
             processing: options.processing,
             fetch_wait: options.fetch_wait,
+            apply_timeout: if options.projection {
+                REQUEST_TIMEOUT + options.snapshot_every
+            } else {
+                REQUEST_TIMEOUT
+            },
             controller: layout.controller(),
             sink: layout.sink(),
             owned: (0..options.partitions)
@@ -96,7 +106,7 @@ impl Consumer {
         };
         ctx.write(DiskKey::single(META), Stored::Number(last + 1));
         ctx.sync();
-        self.id = ((ctx.me().index() as u64) << 32) | (last + 1);
+        self.id = ((ctx.me().index() as u64) << 40) | ((last + 1) << 20);
         self.poll_seq = (last + 1) << 32;
         if self.owned.is_empty() {
             return;
@@ -249,25 +259,33 @@ impl Consumer {
         };
         ctx.send(self.sink, msg);
         let offset = b.offset;
-        b.applying = Some(ctx.set_timer(REQUEST_TIMEOUT, Timer::ApplyTimeout { offset }));
+        b.applying = Some(ctx.set_timer(self.apply_timeout, Timer::ApplyTimeout { offset }));
     }
 
-    fn applied(&mut self, ctx: KCtx, partition: Partition, end: Offset) {
+    /// The sink's answer: applied up to `position`. Committing with the
+    /// effect, the consumer takes the sink's position even when it is
+    /// short of the batch's end (the sink went back to a snapshot): it goes
+    /// back for what the sink lacks.
+    fn applied(&mut self, ctx: KCtx, partition: Partition, position: Offset) {
         let Some(b) = &self.batch else {
             return;
         };
-        let matches = b.partition == partition
-            && b.offset + b.values.len() as Offset == end
-            && b.applying.is_some();
-        if !matches {
+        let end = b.offset + b.values.len() as Offset;
+        // Committing with the effect the sink's position is the truth,
+        // ahead of the batch or behind it.
+        let with_effect = self.commit == CommitWhen::WithEffect;
+        if b.partition != partition || b.applying.is_none() || (position != end && !with_effect) {
             return;
         }
         if let Some(timer) = b.applying {
             ctx.cancel_timer(timer);
         }
         self.batch = None;
+        if position < end {
+            self.id += 1;
+        }
         if let Some(positions) = &mut self.positions {
-            positions.insert(partition, end);
+            positions.insert(partition, position);
         }
         if self.commit == CommitWhen::After {
             ctx.send(

@@ -31,7 +31,9 @@
 //! applies each record to the sink and commits its position to the
 //! controller after the batch, before it, or with the effect (the sink
 //! stores positions in the effect's own write): at-least-once, at-most-once
-//! or exactly-once effects.
+//! or exactly-once effects. With `projection`, the sink is an event-sourced
+//! read model (account balances), snapshotted and rebuilt from its last
+//! snapshot and the log's tail after a restart (`sink`).
 //!
 //! The checks (`checks`) judge the run against the truth the simulator
 //! knows, the final committed log of every partition, and run the history
@@ -56,7 +58,7 @@ pub use def::Def;
 pub use options::{Acks, CommitWhen, LogOptions};
 pub use producer::Producer;
 pub use replica::Replica;
-pub use sink::Sink;
+pub use sink::{Sink, Snapshot, ACCOUNTS};
 
 use crate::process::{Ctx, Disk, NodeId, OpFields, Process, Protocol, RequestId, TimerId};
 use crate::rng::SimRng;
@@ -355,6 +357,8 @@ pub enum Timer {
     },
     /// Consumer: the committed positions did not come.
     Positions,
+    /// Sink (with a projection): write a snapshot.
+    Snapshot,
 }
 
 /// What nodes tell the checks.
@@ -415,6 +419,8 @@ pub enum Stored {
     /// The controller's record of a partition (boxed: records, far more
     /// numerous, stay small).
     State(Box<PartitionState>),
+    /// The sink's projection snapshot.
+    Snapshot(Box<sink::Snapshot>),
 }
 
 /// A process of the log.
@@ -444,7 +450,7 @@ impl Process for LogNode {
         match self {
             LogNode::Broker(b) => b.start(ctx, disk),
             LogNode::Controller(c) => c.start(ctx, disk),
-            LogNode::Sink(s) => s.start(disk),
+            LogNode::Sink(s) => s.start(ctx, disk),
             LogNode::Consumer(c) => c.start(ctx, disk),
             LogNode::Producer(p) => p.start(ctx),
         }
@@ -466,7 +472,7 @@ impl Process for LogNode {
             LogNode::Controller(c) => c.timer(ctx, timer),
             LogNode::Consumer(c) => c.timer(ctx, timer),
             LogNode::Producer(p) => p.timer(ctx, timer),
-            LogNode::Sink(_) => {}
+            LogNode::Sink(s) => s.timer(ctx, timer),
         }
     }
 

@@ -64,6 +64,12 @@ pub struct LogOptions {
     /// What the scenario claims: `log.duplicate-effects` and
     /// `log.duplicate-writes` fail only when this is true.
     pub exactly_once: bool,
+    /// The sink keeps an event-sourced projection (account balances),
+    /// snapshotted every `snapshot_every` and rebuilt from the last
+    /// snapshot and the log's tail after a restart (`log.projection`).
+    pub projection: bool,
+    /// How often the projection is snapshotted.
+    pub snapshot_every: SimDuration,
 }
 
 /// When a partition leader acknowledges a produce.
@@ -129,6 +135,8 @@ impl Default for LogOptions {
             give_up: SimDuration::from_secs(2),
             processing: SimDuration::from_millis(1),
             exactly_once: false,
+            projection: false,
+            snapshot_every: SimDuration::from_millis(200),
         }
     }
 }
@@ -173,6 +181,7 @@ impl LogOptions {
             ("fetch_wait", self.fetch_wait),
             ("request_timeout", self.request_timeout),
             ("give_up", self.give_up),
+            ("snapshot_every", self.snapshot_every),
         ] {
             if d == zero {
                 return positive(key);

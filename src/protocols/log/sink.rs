@@ -1,21 +1,70 @@
-//! The sink: the database consumers apply records to. Committing with the
-//! effect (`commit = "with-effect"`), it stores each partition's position
-//! in the same durable write as the batch's effect and applies a record
-//! below the stored position no more: exactly-once effects, as a
+//! The sink: the database consumers apply records to.
+//!
+//! Committing with the effect (`commit = "with-effect"`), it keeps each
+//! partition's position with the effects, applies a record below it no
+//! more, and answers a batch that starts past it with the position, so the
+//! consumer goes back for what the sink lacks: exactly-once effects, as a
 //! transactional consumer gets them.
+//!
+//! With `projection`, the sink is an event-sourced read model: each record
+//! is an event crediting its value to account `value % ACCOUNTS`, and the
+//! sink keeps every account's balance. It writes a snapshot (balances and
+//! positions, one durable write) every `snapshot_every`; a restart
+//! rebuilds the projection from the last snapshot and the log's tail after
+//! it. Effects count as taken, and batches are answered, only once a
+//! snapshot holds them (a group commit): an answer never runs ahead of what
+//! a restart keeps.
+//!
+//! Invariant: the last snapshot's balances are the fold of the records
+//! below its positions (checked at the end against the final logs).
 
-use super::{CommitWhen, LogNode, LogOptions, Msg, Note, Offset, Partition, Stored};
+use super::{CommitWhen, LogNode, LogOptions, Msg, Note, Offset, Partition, Stored, Timer};
 use crate::process::{Ctx, Disk, DiskKey, NodeId};
+use crate::time::SimDuration;
 use std::collections::BTreeMap;
+
+type SCtx<'a, 'b> = &'a mut Ctx<'b, LogNode>;
 
 /// Positions stored with the effects, by partition.
 const POSITIONS: &str = "positions";
+
+/// The projection's snapshot (one key: written whole or not at all).
+const SNAPSHOT: &str = "snapshot";
+
+/// The projection's accounts: an event's account is its value modulo this.
+pub const ACCOUNTS: u64 = 8;
+
+/// A projection's state: where it is in each partition, and the balances.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Snapshot {
+    /// The next offset to apply, by partition.
+    pub positions: BTreeMap<Partition, Offset>,
+    /// Each account's balance.
+    pub balances: BTreeMap<u64, u64>,
+}
+
+impl Snapshot {
+    /// Credits the event `value`.
+    pub fn apply(&mut self, value: u64) {
+        *self.balances.entry(value % ACCOUNTS).or_insert(0) += value;
+    }
+}
 
 /// The sink.
 #[derive(Debug)]
 pub struct Sink {
     with_effect: bool,
-    positions: BTreeMap<Partition, Offset>,
+    /// `Some(interval)` when the sink keeps a projection.
+    snapshot_every: Option<SimDuration>,
+    /// The live state: positions (and balances, with a projection).
+    live: Snapshot,
+    /// With a projection: the last snapshot written, and the values
+    /// applied since (not yet durable).
+    last_snapshot: Snapshot,
+    unsaved: Vec<u64>,
+    /// With a projection: answers held for the next snapshot (who, the
+    /// partition, and the batch's end).
+    held: Vec<(NodeId, Partition, Offset)>,
 }
 
 impl Sink {
@@ -23,12 +72,24 @@ impl Sink {
     pub fn new(options: &LogOptions) -> Self {
         Sink {
             with_effect: options.commit == CommitWhen::WithEffect,
-            positions: BTreeMap::new(),
+            snapshot_every: options.projection.then_some(options.snapshot_every),
+            live: Snapshot::default(),
+            last_snapshot: Snapshot::default(),
+            unsaved: Vec::new(),
+            held: Vec::new(),
         }
     }
 
-    pub(super) fn start(&mut self, disk: &Disk<Stored>) {
-        self.positions = disk
+    pub(super) fn start(&mut self, ctx: SCtx, disk: &Disk<Stored>) {
+        if let Some(every) = self.snapshot_every {
+            if let Some(Stored::Snapshot(s)) = disk.get(DiskKey::single(SNAPSHOT)) {
+                self.last_snapshot = (**s).clone();
+            }
+            self.live = self.last_snapshot.clone();
+            ctx.set_timer(every, Timer::Snapshot);
+            return;
+        }
+        self.live.positions = disk
             .scan(POSITIONS)
             .filter_map(|(p, s)| match s {
                 Stored::Number(n) => Some((p as Partition, *n)),
@@ -37,27 +98,46 @@ impl Sink {
             .collect();
     }
 
-    pub(super) fn message(&mut self, ctx: &mut Ctx<'_, LogNode>, from: NodeId, msg: Msg) {
+    /// Tells `to` where the sink is in `partition`: its position when
+    /// committing with the effect, else the batch's `end`.
+    fn answer(&self, ctx: SCtx, to: NodeId, partition: Partition, end: Offset) {
+        let offset = if self.with_effect {
+            self.position(partition)
+        } else {
+            end
+        };
+        ctx.send(to, Msg::Applied { partition, offset });
+    }
+
+    fn position(&self, p: Partition) -> Offset {
+        self.live.positions.get(&p).copied().unwrap_or(0)
+    }
+
+    pub(super) fn message(&mut self, ctx: SCtx, from: NodeId, msg: Msg) {
         match msg {
             Msg::Apply {
                 partition,
                 offset,
                 values,
             } => {
-                let end = offset + values.len() as Offset;
-                self.apply(ctx, partition, offset, &values);
-                ctx.send(
-                    from,
-                    Msg::Applied {
-                        partition,
-                        offset: end,
-                    },
-                );
+                let end = if self.with_effect && offset > self.position(partition) {
+                    // A gap: the consumer is ahead of what the sink holds
+                    // (the sink went back to a snapshot). Send it back.
+                    self.position(partition)
+                } else {
+                    self.apply(ctx, partition, offset, &values);
+                    offset + values.len() as Offset
+                };
+                if self.snapshot_every.is_some() {
+                    self.held.push((from, partition, end));
+                } else {
+                    self.answer(ctx, from, partition, end);
+                }
             }
             Msg::FetchPositions(partitions) => {
                 let positions = partitions
                     .into_iter()
-                    .map(|p| (p, self.positions.get(&p).copied().unwrap_or(0)))
+                    .map(|p| (p, self.position(p)))
                     .collect();
                 ctx.send(from, Msg::Positions(positions));
             }
@@ -66,18 +146,12 @@ impl Sink {
     }
 
     /// Applies `values`, the records from `offset` of `partition` (those
-    /// below the stored position are skipped when committing with the
-    /// effect), in one durable write.
-    fn apply(
-        &mut self,
-        ctx: &mut Ctx<'_, LogNode>,
-        partition: Partition,
-        offset: Offset,
-        values: &[u64],
-    ) {
+    /// below the position are skipped when committing with the effect):
+    /// durably at once, or, with a projection, at the next snapshot.
+    fn apply(&mut self, ctx: SCtx, partition: Partition, offset: Offset, values: &[u64]) {
         let end = offset + values.len() as Offset;
         let skip = if self.with_effect {
-            let position = self.positions.get(&partition).copied().unwrap_or(0);
+            let position = self.position(partition);
             position.saturating_sub(offset).min(values.len() as Offset) as usize
         } else {
             0
@@ -88,8 +162,16 @@ impl Sink {
         if skip == values.len() {
             return;
         }
+        let position = self.live.positions.entry(partition).or_insert(0);
+        *position = (*position).max(end);
+        if self.snapshot_every.is_some() {
+            for &value in &values[skip..] {
+                self.live.apply(value);
+                self.unsaved.push(value);
+            }
+            return;
+        }
         if self.with_effect {
-            self.positions.insert(partition, end);
             ctx.write(
                 DiskKey::new(POSITIONS, u64::from(partition)),
                 Stored::Number(end),
@@ -99,5 +181,34 @@ impl Sink {
         for &value in &values[skip..] {
             ctx.note(Note::Applied { value });
         }
+    }
+
+    /// With a projection: writes a snapshot if anything was applied since
+    /// the last; its values take effect now.
+    pub(super) fn timer(&mut self, ctx: SCtx, timer: Timer) {
+        let (Timer::Snapshot, Some(every)) = (timer, self.snapshot_every) else {
+            return;
+        };
+        if !self.unsaved.is_empty() {
+            ctx.write(
+                DiskKey::single(SNAPSHOT),
+                Stored::Snapshot(Box::new(self.live.clone())),
+            );
+            ctx.sync();
+            self.last_snapshot = self.live.clone();
+            for value in std::mem::take(&mut self.unsaved) {
+                ctx.note(Note::Applied { value });
+            }
+        }
+        for (to, partition, end) in std::mem::take(&mut self.held) {
+            self.answer(ctx, to, partition, end);
+        }
+        ctx.set_timer(every, Timer::Snapshot);
+    }
+
+    /// With a projection: the live state and the last snapshot written.
+    pub fn projection(&self) -> Option<(&Snapshot, &Snapshot)> {
+        self.snapshot_every
+            .map(|_| (&self.live, &self.last_snapshot))
     }
 }

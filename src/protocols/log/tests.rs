@@ -517,3 +517,50 @@ fn committing_with_the_effect_the_sink_applies_each_offset_once() {
         "{out:?}"
     );
 }
+
+#[test]
+fn a_projection_answers_at_its_snapshot_and_a_restart_sends_consumers_back_to_it() {
+    let options = LogOptions {
+        commit: super::CommitWhen::WithEffect,
+        projection: true,
+        ..options()
+    };
+    let fresh = || LogNode::Sink(Sink::new(&options));
+    let mut sink = harness(fresh(), NodeId(4));
+    let apply = |offset, values: &[u64]| Msg::Apply {
+        partition: 0,
+        offset,
+        values: values.to_vec(),
+    };
+    let first = sink.deliver(NodeId(5), apply(0, &[3, 11]));
+    assert!(
+        sent(&first).is_empty() && notes(&first).is_empty(),
+        "held for the snapshot"
+    );
+    let snap = sink.fire(TimerId(0), Timer::Snapshot);
+    assert_eq!(
+        notes(&snap),
+        [Note::Applied { value: 3 }, Note::Applied { value: 11 }]
+    );
+    assert!(matches!(
+        sent(&snap)[..],
+        [(_, Msg::Applied { offset: 2, .. })]
+    ));
+    // Applied after the snapshot, then a crash: the restart keeps the
+    // snapshot only, and a batch past it is answered with its position.
+    sink.deliver(NodeId(5), apply(2, &[7]));
+    sink.crash_and_restart(fresh());
+    let LogNode::Sink(s) = &sink.node else {
+        unreachable!()
+    };
+    let (live, snapshot) = s.projection().expect("a projection");
+    assert_eq!(live, snapshot);
+    assert_eq!(live.balances.get(&3), Some(&14), "3 and 11 are account 3's");
+    let gap = sink.deliver(NodeId(5), apply(3, &[9]));
+    assert!(notes(&gap).is_empty(), "nothing applied past a gap");
+    let answers = sent(&sink.fire(TimerId(0), Timer::Snapshot));
+    assert!(
+        matches!(answers[..], [(_, Msg::Applied { offset: 2, .. })]),
+        "{answers:?}"
+    );
+}
