@@ -12,6 +12,12 @@
 //!   off from the leader, which then crashes while they are out of sync
 //!   (the path to an unclean election).
 //!
+//! A second part measures **window completeness against watermark delay**:
+//! the sink counting events per 1 s window of event time while 5% of sends
+//! are held up 50 ms to 1 s; the further the watermark trails the event
+//! times seen, the fewer late events are dropped, and the later each
+//! window's count is final.
+//!
 //! Loss is judged as the protocol's `log.lost` judges it: an acknowledged
 //! send missing from its partition's final committed log. With `acks = 0`
 //! nothing is acknowledged with an offset; the sends missing from the log
@@ -111,6 +117,26 @@ pub struct Row {
     pub p99_ms: f64,
 }
 
+/// The watermark delays compared (ms behind the latest event time).
+pub const WATERMARK_DELAYS_MS: &[u64] = &[0, 50, 100, 200, 500, 1000];
+
+/// Windowed counts with one watermark delay, over seeds.
+#[derive(Clone, Debug, Serialize)]
+pub struct WindowRow {
+    /// How far the watermark trails the latest event time (ms).
+    pub delay_ms: u64,
+    /// Events in the final logs, over all runs.
+    pub events: u64,
+    /// Events counted in their windows (on time or late).
+    pub counted: u64,
+    /// Of those, counted after the watermark passed their window's end.
+    pub late: u64,
+    /// Events dropped as too late.
+    pub dropped: u64,
+    /// Counted of events.
+    pub completeness: f64,
+}
+
 /// The experiment's results.
 #[derive(Clone, Debug, Serialize)]
 pub struct Results {
@@ -118,6 +144,53 @@ pub struct Results {
     pub seeds: u64,
     /// One row per fault and setting, faults outermost.
     pub rows: Vec<Row>,
+    /// One row per watermark delay.
+    pub windows: Vec<WindowRow>,
+}
+
+/// The stream scenario: 1 s windows, a watermark `delay_ms` behind, no
+/// allowed lateness, 5% of sends late.
+fn stream(delay_ms: u64) -> String {
+    format!(
+        r#"name = "durability-windows"
+protocol = "log"
+nodes = 7
+duration = "20s"
+
+[network]
+latency = {{ dist = "uniform", min = "1ms", max = "5ms" }}
+
+[network.slow]
+share = 0.05
+latency = {{ dist = "uniform", min = "50ms", max = "1s" }}
+kinds = ["produce"]
+
+[workload]
+clients = 8
+interval = "5ms"
+timeout = "3s"
+
+[log]
+commit = "with-effect"
+window = "1s"
+out_of_orderness = "{delay_ms}ms"
+"#
+    )
+}
+
+fn window_row(delay_ms: u64, seeds: u64) -> Result<WindowRow, ScenarioError> {
+    let parsed = Scenario::parse(&stream(delay_ms), "durability-windows.toml")?;
+    let results = sweep(&parsed, seeds);
+    let total = |key: &str| results.iter().map(|r| number(r, key)).sum::<f64>() as u64;
+    let (events, counted) = (total("log_window_events"), total("log_window_counted"));
+    Ok(WindowRow {
+        delay_ms,
+        events,
+        counted,
+        late: total("log_window_late"),
+        dropped: total("log_window_dropped"),
+        completeness: counted as f64 / events.max(1) as f64,
+    })
 }
 
 /// The log scenario of one setting under one fault.
@@ -176,7 +249,15 @@ pub fn experiment(seeds: u64) -> Result<Results, ScenarioError> {
             rows.push(row(setting, fault, seeds)?);
         }
     }
-    Ok(Results { seeds, rows })
+    let windows = WATERMARK_DELAYS_MS
+        .iter()
+        .map(|&delay| window_row(delay, seeds))
+        .collect::<Result<_, _>>()?;
+    Ok(Results {
+        seeds,
+        rows,
+        windows,
+    })
 }
 
 /// The results as Markdown: one table per fault.
@@ -204,6 +285,18 @@ pub fn markdown(results: &Results, command: &str) -> String {
                 r.p99_ms
             ));
         }
+    }
+    md.push_str("\n## Window completeness against watermark delay\n\nThe sink counts events per 1 s window of event time (the producer's clock when the workload asked for the send) while 5% of sends are held up 50 ms to 1 s in the network (a producer retries after 300 ms), so they reach their partition behind later events; no allowed lateness. A window's count is final once the watermark, this far behind the least of the partitions' latest event times, passes its end: the delay is also how late every count comes.\n\n| watermark delay | events | counted | of which late | dropped | completeness |\n|---|---|---|---|---|---|\n");
+    for w in &results.windows {
+        md.push_str(&format!(
+            "| {} ms | {} | {} | {} | {} | {:.2}% |\n",
+            w.delay_ms,
+            w.events,
+            w.counted,
+            w.late,
+            w.dropped,
+            100.0 * w.completeness
+        ));
     }
     md
 }
@@ -248,13 +341,22 @@ mod tests {
         let (clean, unclean) = (rows(2, 2), rows(4, 2));
         assert_eq!(clean.lost, 0.0, "{clean:?}");
         assert!(unclean.lost > 0.0, "{unclean:?}");
+        let (eager, patient) = (window_row(0, 2), window_row(1000, 2));
+        let (eager, patient) = (
+            eager.unwrap_or_else(|e| panic!("{e}")),
+            patient.unwrap_or_else(|e| panic!("{e}")),
+        );
+        assert!(eager.dropped > patient.dropped, "{eager:?} {patient:?}");
+        assert_eq!(patient.counted + patient.dropped, patient.events);
         let md = markdown(
             &Results {
                 seeds: 2,
                 rows: vec![acks_1],
+                windows: vec![patient],
             },
             "cmd",
         );
+        assert!(md.contains("| 1000 ms |"), "{md}");
         assert!(md.contains("| acks = 1 | ") && md.contains("2/2"), "{md}");
     }
 }

@@ -98,13 +98,46 @@ fn a_projection_rebuilt_from_its_snapshot_is_the_logs_fold_unless_consumers_repl
     for r in sweep("log-event-sourcing.toml", SEEDS) {
         assert_eq!(metric(&r, "log_duplicate_effects"), 0, "seed {}", r.seed);
         assert!(
-            r.faults.iter().any(|f| format!("{f:?}").contains("crash n4")),
+            r.faults
+                .iter()
+                .any(|f| format!("{f:?}").contains("crash n4")),
             "the sink crashed"
         );
         rewound += metric(&r, "log_deduplicated");
     }
     assert!(rewound > 0, "consumers replayed what the sink already had");
     for r in sweep("log-event-sourcing-double-count.toml", SEEDS) {
-        assert!(violated(&r, "log.projection"), "seed {}: {:?}", r.seed, r.violations);
+        assert!(
+            violated(&r, "log.projection"),
+            "seed {}: {:?}",
+            r.seed,
+            r.violations
+        );
+    }
+}
+
+#[test]
+fn windows_count_late_events_or_drop_them_exactly_once_unless_consumers_replay_apart() {
+    let (mut late, mut dropped) = (0, 0);
+    for r in sweep("stream-windows-late-events.toml", SEEDS) {
+        let events = metric(&r, "log_window_events");
+        assert!(events > 0, "seed {}", r.seed);
+        assert_eq!(
+            metric(&r, "log_window_counted") + metric(&r, "log_window_dropped"),
+            events,
+            "seed {}",
+            r.seed
+        );
+        late += metric(&r, "log_window_late");
+        dropped += metric(&r, "log_window_dropped");
+    }
+    assert!(late > 0 && dropped > 0, "{late} late, {dropped} dropped");
+    for r in sweep("stream-windows-at-least-once.toml", SEEDS) {
+        assert!(
+            violated(&r, "log.windows"),
+            "seed {}: {:?}",
+            r.seed,
+            r.violations
+        );
     }
 }

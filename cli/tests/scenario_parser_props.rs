@@ -56,6 +56,10 @@ processing = "1ms"
 exactly_once = false
 projection = true
 snapshot_every = "100ms"
+window = "200ms"
+slide = "100ms"
+out_of_orderness = "20ms"
+allowed_lateness = "10ms"
 "#;
 
 /// A queue scenario with every `[queue]` option set, a fault on a role and

@@ -12,7 +12,8 @@ use std::path::PathBuf;
 /// Arguments of `faultline durability`.
 #[derive(Args, Debug)]
 pub struct DurabilityArgs {
-    /// Directory for results.json, results.md and loss-vs-latency.svg.
+    /// Directory for results.json, results.md, loss-vs-latency.svg and
+    /// completeness-vs-watermark.svg.
     #[arg(long, default_value = "reports/durability")]
     pub out: PathBuf,
     /// Seeds per setting and fault.
@@ -50,6 +51,26 @@ pub fn run(args: DurabilityArgs) -> i32 {
         y_range: (-1.0, top(|p| p.3)),
     };
     let faults: Vec<&str> = FAULTS.iter().map(|f| f.0).collect();
+    let late = "5% of sends 50 ms to 1 s late";
+    let completeness: Vec<(String, String, f64, f64)> = results
+        .windows
+        .iter()
+        .map(|w| {
+            (
+                "1 s windows".to_string(),
+                late.to_string(),
+                w.delay_ms as f64,
+                w.completeness,
+            )
+        })
+        .collect();
+    let window_axes = TradeoffAxes {
+        caption: "Windows: completeness against watermark delay",
+        x_desc: "watermark delay (ms)",
+        y_desc: "share of events counted",
+        x_range: (-50.0, 1100.0),
+        y_range: (0.95, 1.005),
+    };
     let files = [
         (
             "results.json",
@@ -62,6 +83,10 @@ pub fn run(args: DurabilityArgs) -> i32 {
         (
             "loss-vs-latency.svg",
             charts::tradeoff(&axes, &points, &faults),
+        ),
+        (
+            "completeness-vs-watermark.svg",
+            charts::tradeoff(&window_axes, &completeness, &[late]),
         ),
     ];
     super::write_experiment(&args.out, &files, &md)

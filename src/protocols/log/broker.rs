@@ -114,9 +114,19 @@ impl Broker {
                 value,
                 producer,
                 seq,
+                time_ns,
                 acks,
             } => match self.replicas.get_mut(&partition) {
-                Some(r) => r.produce(ctx, from, req, value, producer, seq, acks),
+                Some(r) => {
+                    let entry = super::Entry {
+                        epoch: 0,
+                        value,
+                        producer,
+                        seq,
+                        time_ns,
+                    };
+                    r.produce(ctx, from, req, entry, acks)
+                }
                 None => {
                     let error = super::ProduceError::NotLeader;
                     ctx.send(from, Msg::ProduceRefused { req, error });

@@ -18,12 +18,15 @@
 //! - `log.projection` (eventually, with `[log] projection`): the sink's
 //!   live projection, and the one rebuilt from its last snapshot and the
 //!   final logs' tail after it, both equal the fold of the final logs.
+//! - `log.windows` (eventually, with `[log] window`): every window's
+//!   counted and dropped events equal the final logs' events in it.
 //! - `log.order` (at the end): the history checker's order classes on
 //!   what was acknowledged and polled: `inconsistent-offsets`,
 //!   `poll-skip`, `nonmonotonic-poll`, `nonmonotonic-send` (the failure
 //!   kind names which).
 
-use super::{Layout, LogNode, LogOptions, Note, Partition, Produce, Produced, Snapshot};
+use super::{Entry, Layout, LogNode, LogOptions, Note, Partition, Produce, Produced, Snapshot};
+use super::{Tally, Windows};
 use crate::check::log::{LogReport, Observations};
 use crate::check::queue::values_text;
 use crate::history::Outcome;
@@ -41,6 +44,7 @@ pub const CHECKS: &[CheckInfo] = &[
     CheckInfo::at_end("log.duplicate-writes"),
     CheckInfo::at_end("log.order"),
     CheckInfo::eventually("log.projection"),
+    CheckInfo::eventually("log.windows"),
 ];
 
 /// The most values a violation's message names.
@@ -63,6 +67,8 @@ pub struct LogChecks {
     truncated_committed: u64,
     /// Filled in at the end.
     end: Option<EndCounts>,
+    /// Filled in at the end, with windows.
+    windows: Option<WindowCounts>,
 }
 
 /// What the end of the run found.
@@ -78,8 +84,11 @@ struct EndCounts {
     report: Option<LogReport>,
 }
 
-/// A partition's final committed log, or why there is none.
+/// A partition's final committed log (its values), or why there is none.
 type FinalLog = Result<Vec<u64>, &'static str>;
+
+/// A partition's final committed records, or why there are none.
+type FinalRecords = Result<Vec<Entry>, &'static str>;
 
 impl LogChecks {
     /// Checks for a run of `options`.
@@ -96,6 +105,7 @@ impl LogChecks {
             truncated: 0,
             truncated_committed: 0,
             end: None,
+            windows: None,
         }
     }
 
@@ -108,7 +118,7 @@ impl LogChecks {
 
     /// Each partition's final committed log: its leader's records below
     /// the high watermark, as the controller names the leader.
-    fn final_logs(&self, end: &EndState<'_, LogNode>) -> Vec<FinalLog> {
+    fn final_records(&self, end: &EndState<'_, LogNode>) -> Vec<FinalRecords> {
         let controller = end
             .nodes
             .get(self.layout.controller().index())
@@ -129,7 +139,7 @@ impl LogChecks {
                     .replica(p as Partition)
                     .ok_or("its leader does not host it")?;
                 let hw = replica.hw() as usize;
-                Ok(replica.log()[..hw].iter().map(|e| e.value).collect())
+                Ok(replica.log()[..hw].to_vec())
             })
             .collect()
     }
@@ -188,6 +198,85 @@ impl LogChecks {
             Violation::new("log.projection", end.time, message)
         })
     }
+}
+
+impl LogChecks {
+    /// `log.windows`: every window's counted and dropped events against
+    /// the final logs' events in it (the simulator knows each record's
+    /// event time). Nothing to judge without windows, a live sink, or every
+    /// partition's final log.
+    fn windows_violation(
+        &mut self,
+        end: &EndState<'_, LogNode>,
+        records: &[FinalRecords],
+    ) -> Option<Violation> {
+        let Some(Some(LogNode::Sink(sink))) = end.nodes.get(self.layout.sink().index()) else {
+            return None;
+        };
+        let (spec, live) = sink.windows()?;
+        let records: Vec<&Vec<Entry>> = records
+            .iter()
+            .map(|l| l.as_ref().ok())
+            .collect::<Option<_>>()?;
+        let mut truth: std::collections::BTreeMap<u64, u64> = std::collections::BTreeMap::new();
+        for e in records.into_iter().flatten() {
+            for start in spec.starts(e.time_ns) {
+                *truth.entry(start).or_insert(0) += 1;
+            }
+        }
+        self.windows = Some(window_counts(live, &truth));
+        let wrong: Vec<String> = truth
+            .keys()
+            .chain(live.tallies.keys())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .filter_map(|start| {
+                let t = live.tallies.get(start).copied().unwrap_or_default();
+                let events = truth.get(start).copied().unwrap_or(0);
+                (t.counted + t.dropped != events).then(|| {
+                    format!(
+                        "window at {} ms: {} counted + {} dropped, {} events",
+                        start / 1_000_000,
+                        t.counted,
+                        t.dropped,
+                        events
+                    )
+                })
+            })
+            .collect();
+        (!wrong.is_empty()).then(|| {
+            let shown: Vec<&str> = wrong.iter().take(NAMED).map(String::as_str).collect();
+            let message = format!(
+                "{} windows do not hold their events (a batch applied twice, or lost from a checkpoint): {}",
+                wrong.len(),
+                shown.join("; ")
+            );
+            Violation::new("log.windows", end.time, message)
+        })
+    }
+}
+
+/// The window metrics: windows, events counted and dropped, late updates,
+/// and the events in the final logs the windows should hold.
+fn window_counts(live: &Windows, truth: &std::collections::BTreeMap<u64, u64>) -> WindowCounts {
+    let sum = |f: fn(&Tally) -> u64| live.tallies.values().map(f).sum();
+    WindowCounts {
+        windows: truth.len().max(live.tallies.len()) as u64,
+        counted: sum(|t| t.counted),
+        late: sum(|t| t.late),
+        dropped: sum(|t| t.dropped),
+        events: truth.values().sum(),
+    }
+}
+
+/// What the windows came to at the end.
+#[derive(Clone, Copy, Debug, Default)]
+struct WindowCounts {
+    windows: u64,
+    counted: u64,
+    late: u64,
+    dropped: u64,
+    events: u64,
 }
 
 /// A few of `values`, and how many more.
@@ -254,7 +343,15 @@ impl Invariants<LogNode> for LogChecks {
                 _ => {}
             }
         }
-        let logs = self.final_logs(end);
+        let final_records = self.final_records(end);
+        let logs: Vec<FinalLog> = final_records
+            .iter()
+            .map(|l| {
+                l.as_ref()
+                    .map(|es| es.iter().map(|e| e.value).collect())
+                    .map_err(|e| *e)
+            })
+            .collect();
         let in_log: Vec<BTreeSet<u64>> = logs
             .iter()
             .map(|l| {
@@ -333,6 +430,7 @@ impl Invariants<LogNode> for LogChecks {
         }
         if end.completed {
             found.extend(self.projection_violation(end, &logs));
+            found.extend(self.windows_violation(end, &final_records));
         }
         found.extend(order_violations(&report, end.time));
         counts.report = Some(report);
@@ -358,6 +456,13 @@ impl Invariants<LogNode> for LogChecks {
                     put(&format!("history_{}", name.replace('-', "_")), json!(count));
                 }
             }
+        }
+        if let Some(w) = self.windows {
+            put("windows", json!(w.windows));
+            put("window_counted", json!(w.counted));
+            put("window_late", json!(w.late));
+            put("window_dropped", json!(w.dropped));
+            put("window_events", json!(w.events));
         }
         put("applied", json!(self.applied.len()));
         put("duplicate_effects", json!(self.duplicate_effects()));

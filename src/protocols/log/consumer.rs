@@ -28,6 +28,7 @@ struct Batch {
     partition: Partition,
     offset: Offset,
     values: Vec<u64>,
+    times: Vec<u64>,
     /// Set once the batch is sent to the sink.
     applying: Option<TimerId>,
 }
@@ -137,11 +138,12 @@ impl Consumer {
                 seq,
                 offset,
                 values,
+                times,
             } if seq == self.poll_seq && self.position(partition) == Some(offset) => {
                 // A copy of this answer (the network duplicates) is stale.
                 self.poll_seq += 1;
                 self.polling = false;
-                self.records(ctx, partition, offset, values);
+                self.records(ctx, partition, offset, values, times);
             }
             Msg::PollRefused {
                 partition,
@@ -210,7 +212,14 @@ impl Consumer {
         ctx.set_timer(self.fetch_wait, Timer::Poll { seq });
     }
 
-    fn records(&mut self, ctx: KCtx, partition: Partition, offset: Offset, values: Vec<u64>) {
+    fn records(
+        &mut self,
+        ctx: KCtx,
+        partition: Partition,
+        offset: Offset,
+        values: Vec<u64>,
+        times: Vec<u64>,
+    ) {
         if values.is_empty() {
             self.empty_in_row += 1;
             if self.empty_in_row >= self.owned.len() {
@@ -243,6 +252,7 @@ impl Consumer {
             partition,
             offset,
             values,
+            times,
             applying: None,
         });
         ctx.set_timer(work, Timer::Processed);
@@ -256,6 +266,7 @@ impl Consumer {
             partition: b.partition,
             offset: b.offset,
             values: b.values.clone(),
+            times: b.times.clone(),
         };
         ctx.send(self.sink, msg);
         let offset = b.offset;

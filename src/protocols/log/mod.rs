@@ -47,6 +47,7 @@ mod options;
 mod producer;
 mod replica;
 mod sink;
+mod windows;
 
 mod consumer;
 
@@ -59,6 +60,7 @@ pub use options::{Acks, CommitWhen, LogOptions};
 pub use producer::Producer;
 pub use replica::Replica;
 pub use sink::{Sink, Snapshot, ACCOUNTS};
+pub use windows::{Tally, WindowSpec, Windows};
 
 use crate::process::{Ctx, Disk, NodeId, OpFields, Process, Protocol, RequestId, TimerId};
 use crate::rng::SimRng;
@@ -81,6 +83,8 @@ pub struct Entry {
     pub producer: u64,
     /// The producer's sequence number in this partition.
     pub seq: u64,
+    /// Its event time: the producer's clock when it sent it (ns).
+    pub time_ns: u64,
 }
 
 /// The controller's record of one partition.
@@ -183,6 +187,8 @@ pub enum Msg {
         producer: u64,
         /// Its sequence number in the partition.
         seq: u64,
+        /// The event time (the producer's clock at the send, ns).
+        time_ns: u64,
         /// Whether the producer waits for an answer.
         acks: Acks,
     },
@@ -267,6 +273,8 @@ pub enum Msg {
         offset: Offset,
         /// The values.
         values: Vec<u64>,
+        /// Their event times (ns).
+        times: Vec<u64>,
     },
     /// Leader → consumer: refused.
     PollRefused {
@@ -298,6 +306,8 @@ pub enum Msg {
         offset: Offset,
         /// The values.
         values: Vec<u64>,
+        /// Their event times (ns).
+        times: Vec<u64>,
     },
     /// Sink → consumer: applied (or already applied) up to `offset`.
     Applied {

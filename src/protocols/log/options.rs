@@ -68,8 +68,20 @@ pub struct LogOptions {
     /// snapshotted every `snapshot_every` and rebuilt from the last
     /// snapshot and the log's tail after a restart (`log.projection`).
     pub projection: bool,
-    /// How often the projection is snapshotted.
+    /// How often the projection (or the window state) is snapshotted.
     pub snapshot_every: SimDuration,
+    /// Stream processing: the sink counts events by event time in windows
+    /// this long (`"0s"`: no windows), checkpointed like the projection
+    /// (`log.windows`).
+    pub window: SimDuration,
+    /// How far apart windows start (`"0s"`: `window`, tumbling windows).
+    pub slide: SimDuration,
+    /// The watermark trails the latest event time seen by this (bounded
+    /// out-of-orderness).
+    pub out_of_orderness: SimDuration,
+    /// How long after the watermark passes a window's end a late event
+    /// still updates its count (later ones are dropped and counted).
+    pub allowed_lateness: SimDuration,
 }
 
 /// When a partition leader acknowledges a produce.
@@ -137,6 +149,10 @@ impl Default for LogOptions {
             exactly_once: false,
             projection: false,
             snapshot_every: SimDuration::from_millis(200),
+            window: SimDuration::ZERO,
+            slide: SimDuration::ZERO,
+            out_of_orderness: SimDuration::from_millis(100),
+            allowed_lateness: SimDuration::ZERO,
         }
     }
 }
@@ -186,6 +202,13 @@ impl LogOptions {
             if d == zero {
                 return positive(key);
             }
+        }
+        let (window, slide) = (self.window.as_nanos(), self.slide.as_nanos());
+        if slide > 0 && (window == 0 || slide > window || window % slide != 0) {
+            return Some(("slide", "expected a slide that divides the window".into()));
+        }
+        if slide > 0 && window / slide > 100 {
+            return Some(("slide", "expected at most 100 slides per window".into()));
         }
         if self.session_timeout <= self.heartbeat {
             return Some((

@@ -26,6 +26,9 @@ struct Pending {
     req: RequestId,
     op: Produce,
     seq: u64,
+    /// The event time: when the workload asked for the send (a retry
+    /// keeps it).
+    time_ns: u64,
     attempt: u32,
     /// An attempt is out, unanswered.
     in_flight: bool,
@@ -92,7 +95,8 @@ impl Producer {
             // preferred one).
             let p = op.partition;
             let to = self.leaders[p as usize].unwrap_or((p as usize % self.brokers) as u32);
-            ctx.send(NodeId(to), self.produce_msg(id, op, seq));
+            let now = ctx.now().as_nanos();
+            ctx.send(NodeId(to), self.produce_msg(id, op, seq, now));
             return ctx.reply_ok(req, Produced::Unconfirmed);
         }
         let give_up = ctx.set_timer(self.give_up, Timer::GiveUp { op: id });
@@ -100,6 +104,7 @@ impl Producer {
             req,
             op,
             seq,
+            time_ns: ctx.now().as_nanos(),
             attempt: 0,
             in_flight: false,
             maybe_appended: false,
@@ -109,13 +114,14 @@ impl Producer {
         self.attempt(ctx, id);
     }
 
-    fn produce_msg(&self, id: u64, op: Produce, seq: u64) -> Msg {
+    fn produce_msg(&self, id: u64, op: Produce, seq: u64, time_ns: u64) -> Msg {
         Msg::Produce {
             req: id,
             partition: op.partition,
             value: op.value,
             producer: if self.idempotent { self.session } else { 0 },
             seq,
+            time_ns,
             acks: self.acks,
         }
     }
@@ -131,7 +137,7 @@ impl Producer {
         let in_flight = leader.is_some();
         match leader {
             Some(l) => {
-                ctx.send(NodeId(l), self.produce_msg(id, p.op, p.seq));
+                ctx.send(NodeId(l), self.produce_msg(id, p.op, p.seq, p.time_ns));
                 ctx.set_timer(self.request_timeout, Timer::Attempt { op: id, attempt });
             }
             None => {

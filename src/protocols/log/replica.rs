@@ -263,18 +263,10 @@ impl Replica {
             .collect()
     }
 
-    /// Leader: append a producer's record (or find it already appended).
-    #[allow(clippy::too_many_arguments)]
-    pub fn produce(
-        &mut self,
-        ctx: RCtx,
-        from: NodeId,
-        req: u64,
-        value: u64,
-        producer: u64,
-        seq: u64,
-        acks: Acks,
-    ) {
+    /// Leader: append a producer's record (its epoch is the leader's), or
+    /// find it already appended.
+    pub fn produce(&mut self, ctx: RCtx, from: NodeId, req: u64, record: Entry, acks: Acks) {
+        let Entry { producer, seq, .. } = record;
         let refuse = |ctx: RCtx, error| {
             if acks != Acks::None {
                 ctx.send(from, Msg::ProduceRefused { req, error });
@@ -291,7 +283,7 @@ impl Replica {
                 if acks == Acks::All && self.effective_isr().len() < self.config.min_insync {
                     return refuse(ctx, ProduceError::NotEnoughReplicas);
                 }
-                self.append(ctx, value, producer, seq)
+                self.append(ctx, record)
             }
         };
         match acks {
@@ -305,14 +297,13 @@ impl Replica {
         self.assert_consistent();
     }
 
-    fn append(&mut self, ctx: RCtx, value: u64, producer: u64, seq: u64) -> Offset {
+    fn append(&mut self, ctx: RCtx, record: Entry) -> Offset {
         let offset = self.leo();
         let entry = Entry {
             epoch: self.epoch(),
-            value,
-            producer,
-            seq,
+            ..record
         };
+        let Entry { producer, seq, .. } = entry;
         self.log.push(entry);
         ctx.write(disk_key(self.partition, offset), Stored::Entry(entry));
         if self.config.sync {
@@ -528,9 +519,9 @@ impl Replica {
             );
         }
         let end = (offset + self.config.fetch_max as Offset).min(self.hw);
-        let values = (offset..end.max(offset))
-            .map(|o| self.log[o as usize].value)
-            .collect();
+        let records = &self.log[offset as usize..end.max(offset) as usize];
+        let values = records.iter().map(|e| e.value).collect();
+        let times = records.iter().map(|e| e.time_ns).collect();
         ctx.send(
             from,
             Msg::Records {
@@ -538,6 +529,7 @@ impl Replica {
                 seq,
                 offset,
                 values,
+                times,
             },
         );
     }

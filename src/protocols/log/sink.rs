@@ -19,6 +19,7 @@
 //! below its positions (checked at the end against the final logs).
 
 use super::{CommitWhen, LogNode, LogOptions, Msg, Note, Offset, Partition, Stored, Timer};
+use super::{WindowSpec, Windows};
 use crate::process::{Ctx, Disk, DiskKey, NodeId};
 use crate::time::SimDuration;
 use std::collections::BTreeMap;
@@ -34,13 +35,16 @@ const SNAPSHOT: &str = "snapshot";
 /// The projection's accounts: an event's account is its value modulo this.
 pub const ACCOUNTS: u64 = 8;
 
-/// A projection's state: where it is in each partition, and the balances.
+/// A checkpoint's state: where the sink is in each partition, the
+/// projection's balances and the windows' tallies.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Snapshot {
     /// The next offset to apply, by partition.
     pub positions: BTreeMap<Partition, Offset>,
-    /// Each account's balance.
+    /// Each account's balance (with a projection).
     pub balances: BTreeMap<u64, u64>,
+    /// The windowed counts (with windows).
+    pub windows: Windows,
 }
 
 impl Snapshot {
@@ -54,7 +58,10 @@ impl Snapshot {
 #[derive(Debug)]
 pub struct Sink {
     with_effect: bool,
-    /// `Some(interval)` when the sink keeps a projection.
+    projection: bool,
+    windows: Option<WindowSpec>,
+    /// `Some(interval)` when the sink keeps a projection or windows, and
+    /// so checkpoints.
     snapshot_every: Option<SimDuration>,
     /// The live state: positions (and balances, with a projection).
     live: Snapshot,
@@ -72,7 +79,17 @@ impl Sink {
     pub fn new(options: &LogOptions) -> Self {
         Sink {
             with_effect: options.commit == CommitWhen::WithEffect,
-            snapshot_every: options.projection.then_some(options.snapshot_every),
+            projection: options.projection,
+            windows: (options.window > SimDuration::ZERO).then(|| {
+                WindowSpec::new(
+                    options.window,
+                    options.slide,
+                    options.out_of_orderness,
+                    options.allowed_lateness,
+                )
+            }),
+            snapshot_every: (options.projection || options.window > SimDuration::ZERO)
+                .then_some(options.snapshot_every),
             live: Snapshot::default(),
             last_snapshot: Snapshot::default(),
             unsaved: Vec::new(),
@@ -119,13 +136,14 @@ impl Sink {
                 partition,
                 offset,
                 values,
+                times,
             } => {
                 let end = if self.with_effect && offset > self.position(partition) {
                     // A gap: the consumer is ahead of what the sink holds
                     // (the sink went back to a snapshot). Send it back.
                     self.position(partition)
                 } else {
-                    self.apply(ctx, partition, offset, &values);
+                    self.apply(ctx, partition, offset, &values, &times);
                     offset + values.len() as Offset
                 };
                 if self.snapshot_every.is_some() {
@@ -135,9 +153,16 @@ impl Sink {
                 }
             }
             Msg::FetchPositions(partitions) => {
+                // Checkpointing, only what the last snapshot holds: a
+                // restarted consumer must not start past what a restart of
+                // the sink keeps (nothing would send it back).
+                let durable = match self.snapshot_every {
+                    Some(_) => &self.last_snapshot,
+                    None => &self.live,
+                };
                 let positions = partitions
                     .into_iter()
-                    .map(|p| (p, self.position(p)))
+                    .map(|p| (p, durable.positions.get(&p).copied().unwrap_or(0)))
                     .collect();
                 ctx.send(from, Msg::Positions(positions));
             }
@@ -148,7 +173,14 @@ impl Sink {
     /// Applies `values`, the records from `offset` of `partition` (those
     /// below the position are skipped when committing with the effect):
     /// durably at once, or, with a projection, at the next snapshot.
-    fn apply(&mut self, ctx: SCtx, partition: Partition, offset: Offset, values: &[u64]) {
+    fn apply(
+        &mut self,
+        ctx: SCtx,
+        partition: Partition,
+        offset: Offset,
+        values: &[u64],
+        times: &[u64],
+    ) {
         let end = offset + values.len() as Offset;
         let skip = if self.with_effect {
             let position = self.position(partition);
@@ -165,8 +197,13 @@ impl Sink {
         let position = self.live.positions.entry(partition).or_insert(0);
         *position = (*position).max(end);
         if self.snapshot_every.is_some() {
-            for &value in &values[skip..] {
-                self.live.apply(value);
+            for (&value, &time) in values.iter().zip(times).skip(skip) {
+                if self.projection {
+                    self.live.apply(value);
+                }
+                if let Some(spec) = &self.windows {
+                    self.live.windows.add(spec, partition, time);
+                }
                 self.unsaved.push(value);
             }
             return;
@@ -208,7 +245,11 @@ impl Sink {
 
     /// With a projection: the live state and the last snapshot written.
     pub fn projection(&self) -> Option<(&Snapshot, &Snapshot)> {
-        self.snapshot_every
-            .map(|_| (&self.live, &self.last_snapshot))
+        self.projection.then_some((&self.live, &self.last_snapshot))
+    }
+
+    /// With windows: how they are cut, and the live tallies.
+    pub fn windows(&self) -> Option<(&WindowSpec, &Windows)> {
+        self.windows.as_ref().map(|spec| (spec, &self.live.windows))
     }
 }

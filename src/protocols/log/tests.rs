@@ -76,6 +76,7 @@ fn produce_as(
         value,
         producer,
         seq,
+        time_ns: 0,
         acks,
     };
     sent(&h.deliver(PRODUCER, msg))
@@ -286,6 +287,7 @@ fn entry(epoch: u64, value: u64) -> Entry {
         value,
         producer: 0,
         seq: 0,
+        time_ns: 0,
     }
 }
 
@@ -489,6 +491,7 @@ fn committing_with_the_effect_the_sink_applies_each_offset_once() {
         partition: 0,
         offset,
         values: values.to_vec(),
+        times: vec![0; values.len()],
     };
     let first = sink.deliver(NodeId(5), apply(0, &[10, 11]));
     assert_eq!(
@@ -531,6 +534,7 @@ fn a_projection_answers_at_its_snapshot_and_a_restart_sends_consumers_back_to_it
         partition: 0,
         offset,
         values: values.to_vec(),
+        times: vec![0; values.len()],
     };
     let first = sink.deliver(NodeId(5), apply(0, &[3, 11]));
     assert!(
@@ -549,6 +553,11 @@ fn a_projection_answers_at_its_snapshot_and_a_restart_sends_consumers_back_to_it
     // Applied after the snapshot, then a crash: the restart keeps the
     // snapshot only, and a batch past it is answered with its position.
     sink.deliver(NodeId(5), apply(2, &[7]));
+    let asked = sent(&sink.deliver(NodeId(5), Msg::FetchPositions(vec![0])));
+    assert!(
+        matches!(&asked[..], [(_, Msg::Positions(p))] if p == &[(0, 2)]),
+        "only what the snapshot holds: {asked:?}"
+    );
     sink.crash_and_restart(fresh());
     let LogNode::Sink(s) = &sink.node else {
         unreachable!()
