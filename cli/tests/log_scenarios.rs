@@ -141,3 +141,18 @@ fn windows_count_late_events_or_drop_them_exactly_once_unless_consumers_replay_a
         );
     }
 }
+
+#[test]
+fn a_crashing_controller_stalls_leadership_changes_but_loses_nothing() {
+    for r in sweep("log-controller-crash.toml", SEEDS) {
+        assert!(
+            r.faults
+                .iter()
+                .any(|f| format!("{f:?}").contains("crash n3")),
+            "seed {}: the controller crashed",
+            r.seed
+        );
+        assert!(metric(&r, "log_elections") > 0, "seed {}", r.seed);
+        assert_eq!(metric(&r, "log_lost"), 0, "seed {}", r.seed);
+    }
+}

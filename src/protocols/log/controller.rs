@@ -215,11 +215,14 @@ impl Controller {
         let mut changed = false;
         for p in 0..self.states.len() {
             let s = &mut self.states[p];
-            let in_isr = s.isr.contains(&b);
-            if !in_isr && s.leader != Some(b) {
+            let leads = s.leader == Some(b);
+            // The last member of an ISR stays in it (its return brings the
+            // partition back): nothing changes unless it also leads.
+            let leaves_isr = s.isr.contains(&b) && s.isr.len() > 1;
+            if !leads && !leaves_isr {
                 continue;
             }
-            if in_isr && s.isr.len() > 1 {
+            if leaves_isr {
                 s.isr.retain(|&r| r != b);
             }
             s.version += 1;
