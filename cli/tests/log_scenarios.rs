@@ -156,3 +156,15 @@ fn a_crashing_controller_stalls_leadership_changes_but_loses_nothing() {
         assert_eq!(metric(&r, "log_lost"), 0, "seed {}", r.seed);
     }
 }
+
+#[test]
+fn a_crashed_consumers_partitions_move_to_the_other_until_it_rejoins() {
+    for r in sweep("log-consumer-failover.toml", SEEDS) {
+        assert!(
+            metric(&r, "log_group_generations") >= 3,
+            "seed {}: the start, its lapse, its return",
+            r.seed
+        );
+        assert_eq!(metric(&r, "log_skipped"), 0, "seed {}", r.seed);
+    }
+}

@@ -63,6 +63,8 @@ pub struct LogChecks {
     deduplicated: u64,
     elections: u64,
     unclean_elections: u64,
+    /// Consumer-group generations begun.
+    generations: u64,
     truncated: u64,
     truncated_committed: u64,
     /// Filled in at the end.
@@ -102,6 +104,7 @@ impl LogChecks {
             deduplicated: 0,
             elections: 0,
             unclean_elections: 0,
+            generations: 0,
             truncated: 0,
             truncated_committed: 0,
             end: None,
@@ -296,6 +299,7 @@ impl Invariants<LogNode> for LogChecks {
                 self.elections += 1;
                 self.unclean_elections += u64::from(unclean);
             }
+            Note::Regrouped => self.generations += 1,
             Note::Truncated {
                 count, committed, ..
             } => {
@@ -469,6 +473,7 @@ impl Invariants<LogNode> for LogChecks {
         put("deduplicated", json!(self.deduplicated));
         put("elections", json!(self.elections));
         put("unclean_elections", json!(self.unclean_elections));
+        put("group_generations", json!(self.generations));
         put("truncated", json!(self.truncated));
         put("truncated_committed", json!(self.truncated_committed));
         m

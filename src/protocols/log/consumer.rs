@@ -1,5 +1,8 @@
-//! A consumer of the group: it owns partitions `p % consumers == i`,
-//! polls each in turn from its leader from the group's committed position,
+//! A consumer of the group: it heartbeats to the group coordinator (the
+//! controller), which assigns it partitions (`p % n == i` among the `n`
+//! live consumers, a new generation whenever one joins or leaves: a
+//! crashed consumer's partitions move to the others once its session
+//! lapses), polls each in turn from its leader from the committed position,
 //! processes the batch it gets, applies it to the sink, and commits:
 //! after the batch (at-least-once), before processing it (at-most-once),
 //! or never itself when the sink stores the position with the effect.
@@ -44,6 +47,9 @@ pub struct Consumer {
     apply_timeout: SimDuration,
     controller: NodeId,
     sink: NodeId,
+    heartbeat: SimDuration,
+    /// The group generation of the assignment, and its partitions.
+    generation: u64,
     owned: Vec<Partition>,
     /// Node id, incarnation and seeks: who polled, in notes. A seek back
     /// to the sink's position starts a new reader for the order checks,
@@ -65,8 +71,7 @@ pub struct Consumer {
 
 impl Consumer {
     /// Consumer `index` of the group.
-    pub fn new(options: &LogOptions, layout: Layout, index: usize) -> Self {
-        let consumers = layout.consumers();
+    pub fn new(options: &LogOptions, layout: Layout) -> Self {
         Consumer {
             commit: options.commit,
             processing: options.processing,
@@ -78,9 +83,9 @@ impl Consumer {
             },
             controller: layout.controller(),
             sink: layout.sink(),
-            owned: (0..options.partitions)
-                .filter(|p| *p as usize % consumers == index)
-                .collect(),
+            heartbeat: options.heartbeat,
+            generation: 0,
+            owned: Vec::new(),
             id: 0,
             positions: None,
             leaders: vec![None; options.partitions as usize],
@@ -109,11 +114,33 @@ impl Consumer {
         ctx.sync();
         self.id = ((ctx.me().index() as u64) << 40) | ((last + 1) << 20);
         self.poll_seq = (last + 1) << 32;
-        if self.owned.is_empty() {
+        ctx.send(self.controller, Msg::GroupHeartbeat);
+        ctx.set_timer(self.heartbeat, Timer::GroupHeartbeat);
+    }
+
+    /// The coordinator's word: in a new generation with other partitions,
+    /// drop what it was doing and start them from their committed
+    /// positions (a new reader for the order checks).
+    fn assigned(&mut self, ctx: KCtx, generation: u64, partitions: Vec<Partition>) {
+        if generation <= self.generation {
             return;
         }
-        ctx.send(self.controller, Msg::Metadata);
-        self.ask_positions(ctx);
+        self.generation = generation;
+        if partitions == self.owned {
+            return;
+        }
+        if let Some(timer) = self.batch.take().and_then(|b| b.applying) {
+            ctx.cancel_timer(timer);
+        }
+        self.owned = partitions;
+        self.positions = None;
+        self.poll_seq += 1;
+        self.polling = false;
+        self.id += 1;
+        if !self.owned.is_empty() {
+            ctx.send(self.controller, Msg::Metadata);
+            self.ask_positions(ctx);
+        }
     }
 
     fn ask_positions(&self, ctx: KCtx) {
@@ -126,13 +153,22 @@ impl Consumer {
 
     pub(super) fn message(&mut self, ctx: KCtx, msg: Msg) {
         match msg {
-            Msg::Positions(list) if self.positions.is_none() => {
+            // Positions of the partitions owned now (not of an earlier
+            // assignment's).
+            Msg::Positions(list)
+                if self.positions.is_none()
+                    && list.iter().map(|(p, _)| *p).eq(self.owned.iter().copied()) =>
+            {
                 self.positions = Some(list.into_iter().collect());
                 self.poll_next(ctx);
             }
             Msg::Leaders(leaders) if leaders.len() == self.leaders.len() => {
                 self.leaders = leaders;
             }
+            Msg::Assignment {
+                generation,
+                partitions,
+            } => self.assigned(ctx, generation, partitions),
             Msg::Records {
                 partition,
                 seq,
@@ -242,6 +278,7 @@ impl Consumer {
             ctx.send(
                 self.controller,
                 Msg::Commit {
+                    generation: self.generation,
                     partition,
                     offset: end,
                 },
@@ -302,6 +339,7 @@ impl Consumer {
             ctx.send(
                 self.controller,
                 Msg::Commit {
+                    generation: self.generation,
                     partition,
                     offset: end,
                 },
@@ -312,7 +350,13 @@ impl Consumer {
 
     pub(super) fn timer(&mut self, ctx: KCtx, timer: Timer) {
         match timer {
-            Timer::Positions if self.positions.is_none() => self.ask_positions(ctx),
+            Timer::Positions if self.positions.is_none() && !self.owned.is_empty() => {
+                self.ask_positions(ctx)
+            }
+            Timer::GroupHeartbeat => {
+                ctx.send(self.controller, Msg::GroupHeartbeat);
+                ctx.set_timer(self.heartbeat, Timer::GroupHeartbeat);
+            }
             Timer::Poll { seq } if seq == self.poll_seq => {
                 if std::mem::replace(&mut self.polling, false) {
                     // Unanswered: perhaps the leader is gone; ask.

@@ -11,6 +11,11 @@
 //! whose log becomes the truth. A broker heard from again takes up an
 //! offline partition it may lead.
 //!
+//! As group coordinator it hears consumers' heartbeats, assigns the
+//! partitions among the live ones, starts a new generation when one joins
+//! or leaves (and at each restart), and refuses commits of older
+//! generations.
+//!
 //! Invariant: a partition's leader, if any, is in its ISR, and the ISR is
 //! a non-empty subset of the partition's replicas; every change is
 //! synced before anyone hears of it.
@@ -28,6 +33,16 @@ const PARTITIONS: &str = "partitions";
 const INCARNATIONS: &str = "incarnations";
 /// Committed positions on disk, by partition.
 const POSITIONS: &str = "positions";
+/// The consumer group's generation on disk.
+const GENERATION: &str = "generation";
+
+/// A consumer's session with the group coordinator.
+#[derive(Clone, Copy, Debug)]
+struct Member {
+    node: NodeId,
+    last_heard: SimTime,
+    alive: bool,
+}
 
 /// A broker's session as the controller sees it.
 #[derive(Clone, Copy, Debug)]
@@ -49,11 +64,22 @@ pub struct Controller {
     states: Vec<PartitionState>,
     sessions: Vec<Session>,
     positions: BTreeMap<Partition, Offset>,
+    /// The consumer group: every consumer, and the generation (bumped when
+    /// one joins or leaves; counted on disk, so a restart bumps it too).
+    members: Vec<Member>,
+    generation: u64,
 }
 
 impl Controller {
     /// A controller with nothing loaded (its start reads the disk).
-    pub fn new(options: &LogOptions) -> Self {
+    pub fn new(options: &LogOptions, layout: super::Layout) -> Self {
+        let members = (layout.first_consumer()..layout.servers)
+            .map(|i| Member {
+                node: NodeId(i as u32),
+                last_heard: SimTime::ZERO,
+                alive: true,
+            })
+            .collect();
         Controller {
             replicas: (0..options.partitions)
                 .map(|p| options.replicas(p))
@@ -66,6 +92,8 @@ impl Controller {
             states: Vec::new(),
             sessions: Vec::new(),
             positions: BTreeMap::new(),
+            members,
+            generation: 0,
         }
     }
 
@@ -111,6 +139,15 @@ impl Controller {
                 _ => None,
             })
             .collect();
+        for m in &mut self.members {
+            m.last_heard = now;
+            m.alive = true;
+        }
+        let generation = match disk.get(DiskKey::single(GENERATION)) {
+            Some(Stored::Number(n)) => *n,
+            _ => 0,
+        };
+        self.set_generation(ctx, generation + 1);
         self.next_rebalance = now + self.rebalance_every;
         ctx.set_timer(self.sweep_every, Timer::Sweep);
     }
@@ -163,17 +200,62 @@ impl Controller {
             }
             // Positions only go forward: a commit delayed in the network
             // must not take a consumer back.
-            Msg::Commit { partition, offset } => {
+            Msg::Commit {
+                generation,
+                partition,
+                offset,
+            } => {
                 let known = self.positions.get(&partition).copied().unwrap_or(0);
-                if offset > known {
+                if offset > known && generation == self.generation {
                     self.positions.insert(partition, offset);
                     let key = DiskKey::new(POSITIONS, u64::from(partition));
                     ctx.write(key, Stored::Number(offset));
                     ctx.sync();
                 }
             }
+            Msg::GroupHeartbeat => self.group_heartbeat(ctx, from),
             _ => {}
         }
+    }
+
+    fn set_generation(&mut self, ctx: CCtx, generation: u64) {
+        self.generation = generation;
+        ctx.note(Note::Regrouped);
+        ctx.write(DiskKey::single(GENERATION), Stored::Number(generation));
+        ctx.sync();
+    }
+
+    /// A consumer is alive: (re)joined if it had left, and told its
+    /// partitions: partition `p` goes to the `p % n`-th of the `n` live
+    /// consumers.
+    fn group_heartbeat(&mut self, ctx: CCtx, from: NodeId) {
+        let now = ctx.now();
+        let Some(i) = self.members.iter().position(|m| m.node == from) else {
+            return;
+        };
+        self.members[i].last_heard = now;
+        if !self.members[i].alive {
+            self.members[i].alive = true;
+            self.set_generation(ctx, self.generation + 1);
+        }
+        let live: Vec<NodeId> = self
+            .members
+            .iter()
+            .filter(|m| m.alive)
+            .map(|m| m.node)
+            .collect();
+        let mine = live
+            .iter()
+            .position(|&n| n == from)
+            .expect("just marked alive");
+        let partitions = (0..self.states.len() as Partition)
+            .filter(|p| *p as usize % live.len() == mine)
+            .collect();
+        let msg = Msg::Assignment {
+            generation: self.generation,
+            partitions,
+        };
+        ctx.send(from, msg);
     }
 
     fn heartbeat(&mut self, ctx: CCtx, b: u32, incarnation: u64) {
@@ -321,6 +403,15 @@ impl Controller {
                 if s.alive && now.saturating_since(s.last_heard) > self.session_timeout {
                     self.failed(ctx, b as u32);
                 }
+            }
+            let lapsed = self
+                .members
+                .iter_mut()
+                .filter(|m| m.alive && now.saturating_since(m.last_heard) > self.session_timeout)
+                .map(|m| m.alive = false)
+                .count();
+            if lapsed > 0 {
+                self.set_generation(ctx, self.generation + 1);
             }
             if self.rebalance_every > SimDuration::ZERO && now >= self.next_rebalance {
                 self.next_rebalance = now + self.rebalance_every;

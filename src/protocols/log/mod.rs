@@ -26,8 +26,10 @@
 //! explicit and cheap, and its crash only stalls them (it does not lose
 //! data). A replicated controller is the Raft protocol's job.
 //!
-//! **Consumers** form one group: consumer `i` owns partitions
-//! `p % consumers == i` (a static assignment), polls each from its leader,
+//! **Consumers** form one group coordinated by the controller: of the `n`
+//! live consumers the `i`-th owns partitions `p % n == i`, a new generation
+//! whenever one joins or leaves (commits of older ones are refused). Each
+//! polls its partitions from their leaders,
 //! applies each record to the sink and commits its position to the
 //! controller after the batch, before it, or with the effect (the sink
 //! stores positions in the effect's own write): at-least-once, at-most-once
@@ -292,10 +294,23 @@ pub enum Msg {
     Positions(Vec<(Partition, Offset)>),
     /// Consumer → controller: commit a position.
     Commit {
+        /// The group generation the consumer holds the partition in (a
+        /// commit from an older one is refused: the partition may have
+        /// moved).
+        generation: u64,
         /// The partition.
         partition: Partition,
         /// The next offset to consume.
         offset: Offset,
+    },
+    /// Consumer → controller (the group coordinator): alive.
+    GroupHeartbeat,
+    /// Controller → consumer: its partitions in the group's generation.
+    Assignment {
+        /// Bumped whenever a consumer joins or leaves.
+        generation: u64,
+        /// The partitions it owns.
+        partitions: Vec<Partition>,
     },
     /// Consumer → sink: apply the records from `offset` of `partition`
     /// (one batch, one durable write).
@@ -367,6 +382,8 @@ pub enum Timer {
     },
     /// Consumer: the committed positions did not come.
     Positions,
+    /// Consumer: heartbeat to the group coordinator.
+    GroupHeartbeat,
     /// Sink (with a projection): write a snapshot.
     Snapshot,
 }
@@ -386,6 +403,9 @@ pub enum Note {
         /// Chosen from outside the ISR.
         unclean: bool,
     },
+    /// Controller: the consumer group is in a new generation (a consumer
+    /// joined or left, or the controller restarted).
+    Regrouped,
     /// Broker: truncated `count` records of `partition`, `committed` of
     /// them below its high watermark.
     Truncated {
@@ -517,6 +537,7 @@ impl Process for LogNode {
             | Msg::FetchRefused { .. } => "replicate",
             Msg::Poll { .. } | Msg::Records { .. } | Msg::PollRefused { .. } => "poll",
             Msg::FetchPositions(_) | Msg::Positions(_) | Msg::Commit { .. } => "commit",
+            Msg::GroupHeartbeat | Msg::Assignment { .. } => "control",
             Msg::Apply { .. } | Msg::Applied { .. } => "apply",
         }
     }
@@ -605,11 +626,11 @@ impl Protocol for Log {
         if i < l.brokers {
             LogNode::Broker(Broker::new(&self.options, l, id))
         } else if i == l.brokers {
-            LogNode::Controller(Controller::new(&self.options))
+            LogNode::Controller(Controller::new(&self.options, l))
         } else if i == l.brokers + 1 {
             LogNode::Sink(Sink::new(&self.options))
         } else if i < l.servers {
-            LogNode::Consumer(Consumer::new(&self.options, l, i - l.first_consumer()))
+            LogNode::Consumer(Consumer::new(&self.options, l))
         } else {
             LogNode::Producer(Producer::new(&self.options, l))
         }

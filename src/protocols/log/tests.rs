@@ -372,7 +372,10 @@ fn consumers_read_only_committed_records_and_are_told_to_reset_past_the_log_end(
 }
 
 fn controller(options: &LogOptions) -> Harness<LogNode> {
-    harness(LogNode::Controller(Controller::new(options)), CONTROLLER)
+    harness(
+        LogNode::Controller(Controller::new(options, LAYOUT)),
+        CONTROLLER,
+    )
 }
 
 fn states(h: &Harness<LogNode>) -> PartitionState {
@@ -399,7 +402,11 @@ fn a_silent_leader_loses_its_partition_to_an_in_sync_replica_and_the_last_member
     heartbeat(&mut c, 1, 1);
     heartbeat(&mut c, 2, 1);
     let out = sweep_at(&mut c, 700);
-    assert_eq!(notes(&out).len(), 1, "{out:?}");
+    let elections = notes(&out)
+        .into_iter()
+        .filter(|n| matches!(n, Note::Elected { .. }))
+        .count();
+    assert_eq!(elections, 1, "{out:?}");
     let s = states(&c);
     assert_eq!((s.leader, s.epoch, s.isr.clone()), (Some(1), 2, vec![1, 2]));
     c.now = SimTime::ZERO + SimDuration::from_millis(1000);
@@ -571,5 +578,57 @@ fn a_projection_answers_at_its_snapshot_and_a_restart_sends_consumers_back_to_it
     assert!(
         matches!(answers[..], [(_, Msg::Applied { offset: 2, .. })]),
         "{answers:?}"
+    );
+}
+
+#[test]
+fn a_lapsed_consumers_partitions_move_and_its_old_generation_cannot_commit() {
+    let options = LogOptions {
+        partitions: 4,
+        ..LogOptions::default()
+    };
+    let layout = Layout {
+        brokers: 3,
+        servers: 7,
+    };
+    let mut c = harness(
+        LogNode::Controller(Controller::new(&options, layout)),
+        CONTROLLER,
+    );
+    let assignment = |effects: &[Effect<LogNode>]| match &sent(effects)[..] {
+        [(
+            _,
+            Msg::Assignment {
+                generation,
+                partitions,
+            },
+        )] => (*generation, partitions.clone()),
+        other => panic!("{other:?}"),
+    };
+    let (first, mine) = assignment(&c.deliver(NodeId(5), Msg::GroupHeartbeat));
+    assert_eq!(mine, [0, 2], "the first of two live consumers");
+    let commit = |generation| Msg::Commit {
+        generation,
+        partition: 0,
+        offset: 7,
+    };
+    c.deliver(NodeId(5), commit(first));
+    // Consumer 6 goes silent; after its session, 5 owns everything, in a
+    // new generation, and a commit of the old one is refused.
+    c.now = SimTime::ZERO + SimDuration::from_millis(500);
+    c.deliver(NodeId(5), Msg::GroupHeartbeat);
+    sweep_at(&mut c, 700);
+    let (second, mine) = assignment(&c.deliver(NodeId(5), Msg::GroupHeartbeat));
+    assert!(second > first);
+    assert_eq!(mine, [0, 1, 2, 3]);
+    let mut stale = commit(first);
+    if let Msg::Commit { offset, .. } = &mut stale {
+        *offset = 9;
+    }
+    c.deliver(NodeId(6), stale);
+    let asked = sent(&c.deliver(NodeId(5), Msg::FetchPositions(vec![0])));
+    assert!(
+        matches!(&asked[..], [(_, Msg::Positions(p))] if p == &[(0, 7)]),
+        "the old generation's commit of 9 was refused: {asked:?}"
     );
 }
