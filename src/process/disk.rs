@@ -8,23 +8,36 @@
 
 use std::collections::VecDeque;
 
-/// A key in a node's durable store: a namespace and an index within it.
+/// A key in a node's durable store: a namespace, a part of it, and an
+/// index within that part.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct DiskKey {
     /// The namespace, e.g. `"log"`.
     pub space: &'static str,
-    /// The index within the namespace, e.g. a log index; 0 for singletons.
+    /// The part of the namespace (a partition of a partitioned log, each
+    /// kept apart so that every part's appends land at its end); 0 for a
+    /// namespace in one part.
+    pub part: u32,
+    /// The index within the part, e.g. a log index; 0 for singletons.
     pub index: u64,
 }
 
 impl DiskKey {
-    /// The key `index` in `space`.
+    /// The key `index` in `space` (its part 0).
     pub const fn new(space: &'static str, index: u64) -> Self {
-        DiskKey { space, index }
+        DiskKey {
+            space,
+            part: 0,
+            index,
+        }
+    }
+    /// The key `index` in part `part` of `space`.
+    pub const fn in_part(space: &'static str, part: u32, index: u64) -> Self {
+        DiskKey { space, part, index }
     }
     /// The single key of a namespace that holds one value (index 0).
     pub const fn single(space: &'static str) -> Self {
-        DiskKey { space, index: 0 }
+        DiskKey::new(space, 0)
     }
 }
 
@@ -38,7 +51,7 @@ pub struct Disk<V> {
     syncs: u64,
 }
 
-/// The durable values of one namespace, sorted by index (unique).
+/// The durable values of one part of a namespace, sorted by index (unique).
 ///
 /// A sorted deque rather than a tree: protocols write mostly at increasing
 /// indices (logs) and delete from the front (compaction), which here are
@@ -47,6 +60,7 @@ pub struct Disk<V> {
 #[derive(Clone, Debug)]
 struct Space<V> {
     name: &'static str,
+    part: u32,
     values: VecDeque<(u64, V)>,
 }
 
@@ -84,8 +98,9 @@ impl<V> Space<V> {
         let after = self.values.get(at + 1).map(|(i, _)| *i);
         assert!(
             before.is_none_or(|b| b < index) && after.is_none_or(|a| index < a),
-            "disk space {:?}: index {index} inserted out of order",
-            self.name
+            "disk space {:?} part {}: index {index} inserted out of order",
+            self.name,
+            self.part
         );
     }
 
@@ -110,7 +125,7 @@ impl<V> Space<V> {
 enum Change<V> {
     Write(DiskKey, V),
     Delete(DiskKey),
-    /// Every index of the namespace in `from..=to`.
+    /// Every index of the namespace's part 0 in `from..=to`.
     DeleteRange(&'static str, u64, u64),
 }
 
@@ -123,7 +138,7 @@ pub trait Storage<V> {
     fn write(&mut self, key: DiskKey, value: V);
     /// Deletes `key`.
     fn delete(&mut self, key: DiskKey);
-    /// Deletes every index of `space` in `from..=to`.
+    /// Deletes every index of `space` (its part 0) in `from..=to`.
     fn delete_range(&mut self, space: &'static str, from: u64, to: u64);
     /// Makes every change so far durable (an fsync). On failure nothing
     /// since the last good sync is known to be durable (after a failed
@@ -168,26 +183,28 @@ impl<V> Default for Disk<V> {
 }
 
 impl<V: Clone> Disk<V> {
-    /// Where the namespace `name` is: keys of one namespace almost always
-    /// share one `&'static str`, so pointers are compared before text.
-    fn position(&self, name: &'static str) -> Option<usize> {
+    /// Where part `part` of the namespace `name` is: keys of one namespace
+    /// almost always share one `&'static str`, so pointers are compared
+    /// before text.
+    fn position(&self, name: &'static str, part: u32) -> Option<usize> {
         let spaces = &self.spaces;
         spaces
             .iter()
-            .position(|s| std::ptr::eq(s.name, name))
-            .or_else(|| spaces.iter().position(|s| s.name == name))
+            .position(|s| s.part == part && std::ptr::eq(s.name, name))
+            .or_else(|| spaces.iter().position(|s| s.part == part && s.name == name))
     }
 
-    fn space(&self, name: &'static str) -> Option<&Space<V>> {
-        self.position(name).map(|at| &self.spaces[at])
+    fn space(&self, name: &'static str, part: u32) -> Option<&Space<V>> {
+        self.position(name, part).map(|at| &self.spaces[at])
     }
 
-    fn space_mut(&mut self, name: &'static str) -> &mut Space<V> {
-        let at = match self.position(name) {
+    fn space_mut(&mut self, name: &'static str, part: u32) -> &mut Space<V> {
+        let at = match self.position(name, part) {
             Some(at) => at,
             None => {
                 self.spaces.push(Space {
                     name,
+                    part,
                     values: VecDeque::new(),
                 });
                 self.spaces.len() - 1
@@ -198,12 +215,23 @@ impl<V: Clone> Disk<V> {
 
     /// The durable value at `key`, as a restart would see it.
     pub fn get(&self, key: DiskKey) -> Option<&V> {
-        self.space(key.space)?.get(key.index)
+        self.space(key.space, key.part)?.get(key.index)
     }
 
-    /// Every durable `(index, value)` in `space`, in index order.
+    /// Every durable `(index, value)` in `space` (its part 0), in index
+    /// order.
     pub fn scan(&self, space: &'static str) -> impl Iterator<Item = (u64, &V)> + '_ {
-        self.space(space)
+        self.scan_part(space, 0)
+    }
+
+    /// Every durable `(index, value)` in part `part` of `space`, in index
+    /// order.
+    pub fn scan_part(
+        &self,
+        space: &'static str,
+        part: u32,
+    ) -> impl Iterator<Item = (u64, &V)> + '_ {
+        self.space(space, part)
             .into_iter()
             .flat_map(|s| s.values.iter().map(|(i, v)| (*i, v)))
     }
@@ -218,8 +246,8 @@ impl<V: Clone> Disk<V> {
         self.pending.push(Change::Delete(key));
     }
 
-    /// Deletes every index of `space` in `from..=to` (durable or written
-    /// before this call); undone by a crash unless synced.
+    /// Deletes every index of `space` (its part 0) in `from..=to` (durable
+    /// or written before this call); undone by a crash unless synced.
     pub fn delete_range(&mut self, space: &'static str, from: u64, to: u64) {
         self.pending.push(Change::DeleteRange(space, from, to));
     }
@@ -237,10 +265,12 @@ impl<V: Clone> Disk<V> {
         let count = count.min(pending.len());
         for change in pending.drain(..count) {
             match change {
-                Change::Write(key, value) => self.space_mut(key.space).insert(key.index, value),
-                Change::Delete(key) => self.space_mut(key.space).remove(key.index),
+                Change::Write(key, value) => {
+                    self.space_mut(key.space, key.part).insert(key.index, value)
+                }
+                Change::Delete(key) => self.space_mut(key.space, key.part).remove(key.index),
                 Change::DeleteRange(space, from, to) => {
-                    self.space_mut(space).remove_range(from, to)
+                    self.space_mut(space, 0).remove_range(from, to)
                 }
             }
         }
@@ -312,11 +342,12 @@ mod tests {
         assert_eq!(left, vec![1, 2]);
     }
 
-    /// One change to a disk, over two namespaces and a few indices.
+    /// One change to a disk, over two namespaces of two parts each and a
+    /// few indices (ranges are deleted from part 0).
     #[derive(Clone, Debug)]
     enum Step {
-        Write(bool, u64, u8),
-        Delete(bool, u64),
+        Write(bool, u32, u64, u8),
+        Delete(bool, u32, u64),
         DeleteRange(bool, u64, u64),
         Sync,
         Crash,
@@ -332,8 +363,9 @@ mod tests {
 
     fn step() -> impl Strategy<Value = Step> {
         prop_oneof![
-            (any::<bool>(), 0u64..8, any::<u8>()).prop_map(|(s, i, v)| Step::Write(s, i, v)),
-            (any::<bool>(), 0u64..8).prop_map(|(s, i)| Step::Delete(s, i)),
+            (any::<bool>(), 0u32..2, 0u64..8, any::<u8>())
+                .prop_map(|(s, p, i, v)| Step::Write(s, p, i, v)),
+            (any::<bool>(), 0u32..2, 0u64..8).prop_map(|(s, p, i)| Step::Delete(s, p, i)),
             (any::<bool>(), 0u64..8, prop_oneof![0u64..8, Just(u64::MAX)])
                 .prop_map(|(s, a, b)| Step::DeleteRange(s, a, b)),
             Just(Step::Sync),
@@ -347,12 +379,12 @@ mod tests {
         #[test]
         fn matches_a_naive_model(steps in proptest::collection::vec(step(), 0..60)) {
             let mut disk = Disk::default();
-            let mut durable: BTreeMap<(&'static str, u64), u8> = BTreeMap::new();
+            let mut durable: BTreeMap<(&'static str, u32, u64), u8> = BTreeMap::new();
             let mut pending: Vec<Step> = Vec::new();
             for step in steps {
                 match step {
-                    Step::Write(s, i, v) => disk.write(DiskKey::new(space(s), i), v),
-                    Step::Delete(s, i) => disk.delete(DiskKey::new(space(s), i)),
+                    Step::Write(s, p, i, v) => disk.write(DiskKey::in_part(space(s), p, i), v),
+                    Step::Delete(s, p, i) => disk.delete(DiskKey::in_part(space(s), p, i)),
                     Step::DeleteRange(s, a, b) => disk.delete_range(space(s), a, b),
                     Step::Sync => disk.sync(),
                     Step::Crash => disk.crash(),
@@ -361,10 +393,12 @@ mod tests {
                     Step::Sync => {
                         for change in pending.drain(..) {
                             match change {
-                                Step::Write(s, i, v) => { durable.insert((space(s), i), v); }
-                                Step::Delete(s, i) => { durable.remove(&(space(s), i)); }
+                                Step::Write(s, p, i, v) => { durable.insert((space(s), p, i), v); }
+                                Step::Delete(s, p, i) => { durable.remove(&(space(s), p, i)); }
                                 Step::DeleteRange(s, a, b) => {
-                                    durable.retain(|(sp, i), _| *sp != space(s) || !(a..=b).contains(i));
+                                    durable.retain(|(sp, p, i), _| {
+                                        *sp != space(s) || *p != 0 || !(a..=b).contains(i)
+                                    });
                                 }
                                 Step::Sync | Step::Crash => {}
                             }
@@ -375,12 +409,15 @@ mod tests {
                 }
                 prop_assert_eq!(disk.unsynced(), pending.len());
                 prop_assert_eq!(disk.len(), durable.len());
-                for first in [true, false] {
-                    let got: Vec<(u64, u8)> = disk.scan(space(first)).map(|(i, v)| (i, *v)).collect();
+                for (first, part) in [(true, 0), (true, 1), (false, 0), (false, 1)] {
+                    let got: Vec<(u64, u8)> = disk
+                        .scan_part(space(first), part)
+                        .map(|(i, v)| (i, *v))
+                        .collect();
                     let want: Vec<(u64, u8)> = durable
                         .iter()
-                        .filter(|((sp, _), _)| *sp == space(first))
-                        .map(|((_, i), v)| (*i, *v))
+                        .filter(|((sp, p, _), _)| *sp == space(first) && *p == part)
+                        .map(|((_, _, i), v)| (*i, *v))
                         .collect();
                     prop_assert_eq!(got, want);
                 }

@@ -2,7 +2,7 @@
 //! the controller (which answers with the partitions' states), and the
 //! routing of produce, fetch and poll requests to the right replica.
 
-use super::replica::{split_key, ReplicaConfig, LOG};
+use super::replica::{ReplicaConfig, LOG};
 use super::{Layout, LogNode, LogOptions, Msg, Partition, Replica, Stored, Timer};
 use crate::process::{Ctx, Disk, DiskKey, NodeId};
 use crate::time::SimDuration;
@@ -61,23 +61,11 @@ impl Broker {
         self.incarnation = last + 1;
         ctx.write(DiskKey::single(META), Stored::Number(self.incarnation));
         ctx.sync();
-        let mut logs: BTreeMap<Partition, Vec<super::Entry>> =
-            self.hosted.iter().map(|&p| (p, Vec::new())).collect();
-        for (index, stored) in disk.scan(LOG) {
-            let (p, offset) = split_key(index);
-            let (Some(log), Stored::Entry(e)) = (logs.get_mut(&p), stored) else {
-                continue;
-            };
-            assert_eq!(
-                log.len() as u64,
-                offset,
-                "a hole in partition {p}'s log on disk"
-            );
-            log.push(*e);
-        }
-        self.replicas = logs
-            .into_iter()
-            .map(|(p, log)| {
+        self.replicas = self
+            .hosted
+            .iter()
+            .map(|&p| {
+                let log = log_on_disk(disk, p);
                 (
                     p,
                     Replica::new(p, self.me, self.config, log, self.incarnation),
@@ -220,4 +208,21 @@ impl Broker {
     pub fn replica(&self, partition: Partition) -> Option<&Replica> {
         self.replicas.get(&partition)
     }
+}
+
+/// Partition `p`'s records as `disk` holds them, in offset order.
+fn log_on_disk(disk: &Disk<Stored>, p: Partition) -> Vec<super::Entry> {
+    let mut log = Vec::new();
+    for (offset, stored) in disk.scan_part(LOG, p) {
+        let Stored::Entry(e) = stored else {
+            continue;
+        };
+        assert_eq!(
+            log.len() as u64,
+            offset,
+            "a hole in partition {p}'s log on disk"
+        );
+        log.push(*e);
+    }
+    log
 }

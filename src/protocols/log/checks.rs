@@ -58,8 +58,10 @@ pub struct LogChecks {
     partitions: Partition,
     /// Polls (as they came) and, at the end, acknowledged sends.
     seen: Observations,
-    /// How many times each value took effect.
-    applied: BTreeMap<u64, u32>,
+    /// How many times each value took effect, indexed by value (the
+    /// workload's values count up from 1: a vector, not a map, for the
+    /// hundreds of thousands of a long run).
+    applied: Vec<u32>,
     deduplicated: u64,
     elections: u64,
     unclean_elections: u64,
@@ -100,7 +102,7 @@ impl LogChecks {
             layout,
             partitions: options.partitions,
             seen: Observations::new(),
-            applied: BTreeMap::new(),
+            applied: Vec::new(),
             deduplicated: 0,
             elections: 0,
             unclean_elections: 0,
@@ -114,9 +116,18 @@ impl LogChecks {
 
     fn duplicate_effects(&self) -> u64 {
         self.applied
-            .values()
+            .iter()
             .map(|&n| u64::from(n.saturating_sub(1)))
             .sum()
+    }
+
+    /// How many times `value` took effect.
+    fn times_applied(&self, value: u64) -> u32 {
+        usize::try_from(value)
+            .ok()
+            .and_then(|v| self.applied.get(v))
+            .copied()
+            .unwrap_or(0)
     }
 
     /// Each partition's final committed log: its leader's records below
@@ -317,7 +328,15 @@ impl Invariants<LogNode> for LogChecks {
             }
             Note::Deduplicated => self.deduplicated += 1,
             Note::Applied { value } => {
-                let times = self.applied.entry(value).or_insert(0);
+                assert!(
+                    value < 1 << 40,
+                    "value {value} applied: the workload's values count up from 1"
+                );
+                let v = value as usize;
+                if v >= self.applied.len() {
+                    self.applied.resize(v + 1, 0);
+                }
+                let times = &mut self.applied[v];
                 *times += 1;
                 if *times == 2 && self.exactly_once {
                     let message = format!(
@@ -332,8 +351,9 @@ impl Invariants<LogNode> for LogChecks {
 
     fn at_end(&mut self, end: &EndState<'_, LogNode>) -> Vec<Violation> {
         let mut counts = EndCounts::default();
-        let mut acked: Vec<(Partition, u64)> = Vec::new();
+        let mut acked: Vec<(Partition, u64)> = Vec::with_capacity(end.history.ops.len());
         let mut unconfirmed: Vec<(Partition, u64)> = Vec::new();
+        self.seen.reserve_sends(end.history.ops.len());
         for op in &end.history.ops {
             let Produce { partition, value } = op.op;
             match op.outcome {
@@ -356,39 +376,36 @@ impl Invariants<LogNode> for LogChecks {
                     .map_err(|e| *e)
             })
             .collect();
-        let in_log: Vec<BTreeSet<u64>> = logs
+        // Each partition's values, sorted (searched, not a set per value:
+        // a run keeps hundreds of thousands of records).
+        let in_log: Vec<Vec<u64>> = logs
             .iter()
             .map(|l| {
-                l.as_ref()
-                    .map_or(BTreeSet::new(), |v| v.iter().copied().collect())
+                let mut values = l.as_ref().map_or(Vec::new(), Vec::clone);
+                values.sort_unstable();
+                values
             })
             .collect();
-        let judged = |p: Partition| logs[p as usize].is_ok();
-        let lost: Vec<u64> = acked
-            .iter()
-            .filter(|&&(p, v)| judged(p) && !in_log[p as usize].contains(&v))
-            .map(|&(_, v)| v)
-            .collect();
+        let missing = |&&(p, v): &&(Partition, u64)| {
+            logs[p as usize].is_ok() && in_log[p as usize].binary_search(&v).is_err()
+        };
+        let lost: Vec<u64> = acked.iter().filter(missing).map(|&(_, v)| v).collect();
         counts.acknowledged = acked.len() as u64;
         counts.unconfirmed = unconfirmed.len() as u64;
-        counts.unconfirmed_missing = unconfirmed
-            .iter()
-            .filter(|&&(p, v)| judged(p) && !in_log[p as usize].contains(&v))
-            .count() as u64;
+        counts.unconfirmed_missing = unconfirmed.iter().filter(missing).count() as u64;
         counts.lost = lost.len() as u64;
         let records: Vec<u64> = logs.iter().flatten().flatten().copied().collect();
         counts.records = records.len() as u64;
         let skipped: Vec<u64> = records
             .iter()
             .copied()
-            .filter(|v| !self.applied.contains_key(v))
+            .filter(|&v| self.times_applied(v) == 0)
             .collect();
         counts.skipped = skipped.len() as u64;
-        let mut twice: Vec<u64> = Vec::new();
-        for log in logs.iter().flatten() {
-            let mut once = BTreeSet::new();
-            twice.extend(log.iter().filter(|v| !once.insert(**v)));
-        }
+        let twice: Vec<u64> = in_log
+            .iter()
+            .flat_map(|values| values.windows(2).filter(|w| w[0] == w[1]).map(|w| w[1]))
+            .collect();
         counts.duplicate_writes = twice.len() as u64;
         let report = self.seen.report();
         let mut found = Vec::new();
@@ -468,7 +485,10 @@ impl Invariants<LogNode> for LogChecks {
             put("window_dropped", json!(w.dropped));
             put("window_events", json!(w.events));
         }
-        put("applied", json!(self.applied.len()));
+        put(
+            "applied",
+            json!(self.applied.iter().filter(|&&n| n > 0).count()),
+        );
         put("duplicate_effects", json!(self.duplicate_effects()));
         put("deduplicated", json!(self.deduplicated));
         put("elections", json!(self.elections));

@@ -157,8 +157,8 @@ impl Default for LogOptions {
     }
 }
 
-/// The most partitions a scenario may ask for (a record's disk key holds
-/// its partition in 16 bits).
+/// The most partitions a scenario may ask for (each is a part of its
+/// brokers' disks, found by a linear search: a bound on that cost).
 pub const PARTITIONS_MAX: u32 = 1 << 16;
 
 impl LogOptions {

@@ -13,37 +13,18 @@ use super::{Acks, Entry, LogNode, Msg, Note, Offset, Partition, PartitionState, 
 use super::{LogOptions, ProduceError};
 use crate::process::{Ctx, DiskKey, NodeId};
 use crate::time::{SimDuration, SimTime};
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 type RCtx<'a, 'b> = &'a mut Ctx<'b, LogNode>;
 
-/// Records on a broker's disk, keyed by offset (high bits) and partition.
-/// Offset first: the partitions grow side by side, so a new record's key
-/// is near the end of the namespace, where the disk inserts cheaply.
+/// Records on a broker's disk: one part of the namespace per partition,
+/// keyed by offset, so that each record is appended at its part's end.
 pub const LOG: &str = "log";
-
-/// Partitions take the low 16 bits of a record's disk key.
-const PARTITION_BITS: u32 = 16;
 
 /// The disk key of `offset` in `partition`.
 pub fn disk_key(partition: Partition, offset: Offset) -> DiskKey {
-    assert!(
-        offset < 1 << (64 - PARTITION_BITS),
-        "offset {offset} out of range"
-    );
-    assert!(
-        partition < 1 << PARTITION_BITS,
-        "partition {partition} out of range"
-    );
-    DiskKey::new(LOG, (offset << PARTITION_BITS) | u64::from(partition))
-}
-
-/// The partition and offset of a record's disk index.
-pub fn split_key(index: u64) -> (Partition, Offset) {
-    (
-        (index & ((1 << PARTITION_BITS) - 1)) as Partition,
-        index >> PARTITION_BITS,
-    )
+    DiskKey::in_part(LOG, partition, offset)
 }
 
 /// A follower's fetch unanswered this long is sent again.
@@ -183,16 +164,19 @@ impl Replica {
         self.state.as_ref().map_or(0, |s| s.epoch)
     }
 
-    /// The ISR the high watermark is computed over: the controller's and
-    /// the proposed change's members.
-    fn effective_isr(&self) -> Vec<u32> {
-        let mut isr = self.state.as_ref().map_or(Vec::new(), |s| s.isr.clone());
-        if let Some(p) = &self.proposal {
-            isr.extend(&p.isr);
-        }
+    /// The ISR the high watermark is computed over, sorted: the
+    /// controller's and the proposed change's members (borrowed when no
+    /// change is proposed, the common case on every produce and fetch).
+    fn effective_isr(&self) -> Cow<'_, [u32]> {
+        let current: &[u32] = self.state.as_ref().map_or(&[], |s| &s.isr);
+        let Some(p) = &self.proposal else {
+            return Cow::Borrowed(current);
+        };
+        let mut isr = current.to_vec();
+        isr.extend(&p.isr);
         isr.sort_unstable();
         isr.dedup();
-        isr
+        Cow::Owned(isr)
     }
 
     fn rebuild_producers(&mut self) {
@@ -339,12 +323,16 @@ impl Replica {
         if self.waiting.iter().all(|w| w.offset >= self.hw) {
             return;
         }
-        let isr = self.effective_isr();
-        let enough = isr.len() >= self.config.min_insync;
+        let enough = self.effective_isr().len() >= self.config.min_insync;
         let hw = self.hw;
-        let (done, still): (Vec<Waiting>, Vec<Waiting>) =
-            self.waiting.drain(..).partition(|w| w.offset < hw);
-        self.waiting = still;
+        let mut done = Vec::new();
+        self.waiting.retain(|w| {
+            let below = w.offset < hw;
+            if below {
+                done.push(*w);
+            }
+            !below
+        });
         for w in done {
             let msg = if enough {
                 Msg::ProduceOk {
@@ -438,7 +426,7 @@ impl Replica {
         if self.proposal.is_some() || offset < self.hw || self.effective_isr().contains(&f) {
             return;
         }
-        let mut isr = self.effective_isr();
+        let mut isr = self.effective_isr().into_owned();
         isr.push(f);
         isr.sort_unstable();
         self.propose(ctx, isr);
@@ -666,9 +654,16 @@ impl Replica {
             self.hw,
             self.leo()
         );
+        let isr = self.effective_isr();
+        assert!(
+            isr.windows(2).all(|w| w[0] < w[1]),
+            "partition {} on broker {}: ISR {isr:?} not sorted",
+            self.partition,
+            self.me
+        );
         if self.is_leader() {
             assert!(
-                self.effective_isr().contains(&self.me),
+                isr.contains(&self.me),
                 "partition {}: leader {} outside its own ISR",
                 self.partition,
                 self.me

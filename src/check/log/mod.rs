@@ -20,11 +20,14 @@
 //! protocol feeds it as its consumers poll); [`check`] reads a recorded
 //! history (`send` and `poll` ops: `docs/histories.md`).
 
+mod column;
+
 use super::history::{History, Op};
 use super::value::Value;
 use super::ModelError;
+use column::Column;
 use serde::Serialize;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 /// The most examples a report lists of each class.
 pub const EXAMPLES_MAX: usize = 10;
@@ -149,14 +152,15 @@ impl LogReport {
 /// Records as they come: sends acknowledged and records polled.
 #[derive(Clone, Debug, Default)]
 pub struct Observations {
-    /// The first value seen at each offset (by acknowledgements and
-    /// polls).
-    at: BTreeMap<(Key, u64), i64>,
+    /// The first value seen at each offset of each partition (by
+    /// acknowledgements and polls).
+    at: BTreeMap<Key, Column>,
     /// Other values seen at an offset (rare: kept apart, so the common
     /// case costs no allocation per record).
     others: BTreeMap<(Key, u64), Vec<i64>>,
-    /// Every (partition, value) polled.
-    polled: BTreeSet<(Key, i64)>,
+    /// Every (partition, value) polled, as polled: sorted and deduplicated
+    /// by [`Observations::report`] (a push per record, not a tree insert).
+    polled: Vec<(Key, i64)>,
     /// The highest offset polled of each partition.
     highest_polled: BTreeMap<Key, u64>,
     acknowledged: Vec<Write>,
@@ -175,8 +179,18 @@ impl Observations {
         Observations::default()
     }
 
+    /// Makes room for `sends` more acknowledged sends (a run's checks
+    /// feed them all at once, at the end).
+    pub fn reserve_sends(&mut self, sends: usize) {
+        self.acknowledged.reserve(sends);
+    }
+
     fn saw(&mut self, key: Key, offset: u64, value: i64) {
-        let first = *self.at.entry((key, offset)).or_insert(value);
+        let first = self
+            .at
+            .entry(key)
+            .or_default()
+            .first_or_insert(offset, value);
         if first != value {
             let others = self.others.entry((key, offset)).or_default();
             if !others.contains(&value) {
@@ -209,7 +223,7 @@ impl Observations {
     /// `process` polled `value` at `offset` of `key`.
     pub fn poll(&mut self, process: i64, key: Key, offset: u64, value: i64) {
         self.saw(key, offset, value);
-        self.polled.insert((key, value));
+        self.polled.push((key, value));
         let highest = self.highest_polled.entry(key).or_insert(offset);
         *highest = (*highest).max(offset);
         if let Some(from) = self.last_poll.insert((process, key), offset) {
@@ -228,8 +242,10 @@ impl Observations {
     }
 
     /// The anomalies, judged on everything seen so far.
-    pub fn report(&self) -> LogReport {
-        let never_polled = |w: &&Write| !self.polled.contains(&(w.key, w.value));
+    pub fn report(&mut self) -> LogReport {
+        self.polled.sort_unstable();
+        self.polled.dedup();
+        let never_polled = |w: &&Write| self.polled.binary_search(&(w.key, w.value)).is_err();
         let passed = |w: &Write| {
             let highest = self.highest_polled.get(&w.key);
             matches!((w.offset, highest), (Some(o), Some(&h)) if h > o)
@@ -243,8 +259,9 @@ impl Observations {
         let skips = self.jumps.iter().filter_map(|step| {
             let skipped: Vec<u64> = self
                 .at
-                .range((step.key, step.from + 1)..(step.key, step.to))
-                .map(|(&(_, o), _)| o)
+                .get(&step.key)
+                .into_iter()
+                .flat_map(|column| column.offsets_in(step.from + 1, step.to))
                 .take(EXAMPLES_MAX)
                 .collect();
             (!skipped.is_empty()).then_some(Skip {
@@ -259,7 +276,8 @@ impl Observations {
             unseen: Class::of(unpolled.iter().copied().filter(|w| !passed(w))),
             duplicates: Class::of(self.duplicates()),
             inconsistent_offsets: Class::of(self.others.iter().map(|(&(key, offset), others)| {
-                let mut values = vec![self.at[&(key, offset)]];
+                let first = self.at[&key].get(offset);
+                let mut values: Vec<i64> = first.into_iter().collect();
                 values.extend(others);
                 Clash {
                     key,
@@ -273,25 +291,27 @@ impl Observations {
         }
     }
 
+    /// Values at two or more offsets of a partition, by partition and
+    /// value. One sorted list of (partition, value, offset), not a map of
+    /// lists: a run keeps hundreds of thousands of records.
     fn duplicates(&self) -> Vec<Clash> {
         let others = self
             .others
             .iter()
-            .flat_map(|(&at, values)| values.iter().map(move |&v| (at, v)));
-        let mut offsets: BTreeMap<(Key, i64), Vec<u64>> = BTreeMap::new();
-        for ((key, offset), v) in self.at.iter().map(|(&at, &v)| (at, v)).chain(others) {
-            offsets.entry((key, v)).or_default().push(offset);
-        }
-        offsets
-            .into_iter()
-            .filter(|(_, o)| o.len() > 1)
-            .map(|((key, value), mut offsets)| {
-                offsets.sort_unstable();
-                Clash {
-                    key,
-                    offsets,
-                    values: vec![value],
-                }
+            .flat_map(|(&(key, offset), values)| values.iter().map(move |&v| (key, v, offset)));
+        let mut seen: Vec<(Key, i64, u64)> = self
+            .at
+            .iter()
+            .flat_map(|(&key, column)| column.iter().map(move |(offset, v)| (key, v, offset)))
+            .chain(others)
+            .collect();
+        seen.sort_unstable();
+        seen.chunk_by(|a, b| (a.0, a.1) == (b.0, b.1))
+            .filter(|run| run.len() > 1)
+            .map(|run| Clash {
+                key: run[0].0,
+                offsets: run.iter().map(|&(_, _, offset)| offset).collect(),
+                values: vec![run[0].1],
             })
             .collect()
     }
