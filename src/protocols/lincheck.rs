@@ -131,3 +131,32 @@ pub fn judge_kv(check: &str, history: &History, budget: CheckBudget, at: SimTime
         partitions_unique: report.partitions_unique,
     }
 }
+
+/// A key-value store's run history as the checker reads it (Raft's and
+/// Multi-Paxos's): each operation's function, key and input, and what a
+/// get read.
+pub fn kv_check_history(
+    history: &crate::history::History<
+        crate::protocols::raft::kv::KvOp,
+        crate::protocols::raft::kv::KvRes,
+    >,
+) -> History {
+    use crate::check::value::Value as CValue;
+    use crate::protocols::raft::kv::{KvOp, KvRes};
+    let text = |s: &str| CValue::Str(s.to_string());
+    history.to_check_history(
+        |op| {
+            let (f, input) = match op {
+                KvOp::Get { .. } => ("get", CValue::Nil),
+                KvOp::Put { value, .. } => ("put", text(value)),
+                KvOp::Append { value, .. } => ("append", text(value)),
+                KvOp::Cas { old, new, .. } => ("cas", CValue::List(vec![text(old), text(new)])),
+            };
+            (f, Some(op.key().to_string()), input)
+        },
+        |_, res, input| match res {
+            KvRes::Value(v) => text(v),
+            _ => input.clone(),
+        },
+    )
+}

@@ -7,16 +7,65 @@
 //! so the state machine applies it at most once; `seq` only grows within a
 //! session, and a restarted client opens a new session (its counter is
 //! synced to disk before use), so sequence numbers never repeat in a session.
+//!
+//! Any protocol whose servers answer [`Answer`]s to numbered commands of
+//! sessions (Raft's, Multi-Paxos's) uses it through [`SessionWire`].
 
 use super::kv::{KvOp, KvRes};
 use super::messages::{Answer, Msg, Stored, Timer};
 use super::RaftNode;
-use crate::process::{Ctx, Disk, DiskKey, NodeId, RequestId, TimerId};
+use crate::process::{Ctx, Disk, DiskKey, NodeId, Process, RequestId, TimerId};
 use crate::sim::Placement;
 use crate::time::{SimDuration, SimTime};
+use std::marker::PhantomData;
 use std::rc::Rc;
 
-type CCtx<'a, 'b> = &'a mut Ctx<'b, RaftNode>;
+type CCtx<'a, 'b, P> = &'a mut Ctx<'b, P>;
+
+/// What a session client needs of its protocol's process type: how a
+/// command and an answer travel, its retry timer, its session counter on
+/// disk.
+pub trait SessionWire: Process<Op = KvOp, Res = KvRes> {
+    /// Command `seq` of `session`.
+    fn request(session: u64, seq: u64, op: Rc<KvOp>) -> Self::Msg;
+    /// The command number and outcome `msg` answers, if it is an answer.
+    fn answer(msg: Self::Msg) -> Option<(u64, Answer)>;
+    /// The client's retry timer.
+    fn retry_timer() -> Self::Timer;
+    /// Whether `timer` is the client's retry timer.
+    fn is_retry_timer(timer: &Self::Timer) -> bool;
+    /// The session counter as stored.
+    fn session_record(count: u64) -> Self::Stored;
+    /// The session counter `stored` holds, if it is one.
+    fn session_count(stored: &Self::Stored) -> Option<u64>;
+}
+
+impl SessionWire for RaftNode {
+    fn request(session: u64, seq: u64, op: Rc<KvOp>) -> Msg {
+        Msg::Request { session, seq, op }
+    }
+    fn answer(msg: Msg) -> Option<(u64, Answer)> {
+        match msg {
+            Msg::Response { seq, outcome } => Some((seq, outcome)),
+            _ => None,
+        }
+    }
+    fn retry_timer() -> Timer {
+        Timer::ClientRetry
+    }
+    fn is_retry_timer(timer: &Timer) -> bool {
+        *timer == Timer::ClientRetry
+    }
+    fn session_record(count: u64) -> Stored {
+        Stored::Session(count)
+    }
+    fn session_count(stored: &Stored) -> Option<u64> {
+        match stored {
+            Stored::Session(n) => Some(*n),
+            _ => None,
+        }
+    }
+}
 
 const SESSION: DiskKey = DiskKey::single("session");
 /// Sessions of one client process are `id * SESSIONS_PER_CLIENT + n`.
@@ -33,8 +82,8 @@ struct Pending {
     backoff: bool,
 }
 
-/// A client process.
-pub struct Client {
+/// A client process of protocol `P` (Raft's by default).
+pub struct Client<P = RaftNode> {
     servers: usize,
     retry: SimDuration,
     session: u64,
@@ -55,9 +104,10 @@ pub struct Client {
     targets: Vec<NodeId>,
     /// Requests placed so far (round-robin).
     placed: u64,
+    wire: PhantomData<P>,
 }
 
-impl Client {
+impl<P: SessionWire> Client<P> {
     /// A client of `servers` servers that retries after `retry`.
     pub fn new(servers: usize, retry: SimDuration) -> Self {
         Client {
@@ -72,6 +122,7 @@ impl Client {
             placement: Placement::Protocol,
             targets: Vec::new(),
             placed: 0,
+            wire: PhantomData,
         }
     }
 
@@ -85,7 +136,7 @@ impl Client {
 
     /// Points the next request at the server placement picks; with
     /// `protocol` placement (or no targets) the last known leader stays.
-    fn place(&mut self, ctx: CCtx) {
+    fn place(&mut self, ctx: CCtx<P>) {
         let n = self.targets.len();
         if n == 0 {
             return;
@@ -104,12 +155,12 @@ impl Client {
     }
 
     /// Opens a new session.
-    pub fn start(&mut self, ctx: CCtx, disk: &Disk<Stored>) {
-        let count = match disk.get(SESSION) {
-            Some(Stored::Session(n)) => n + 1,
-            _ => 0,
+    pub fn start(&mut self, ctx: CCtx<P>, disk: &Disk<P::Stored>) {
+        let count = match disk.get(SESSION).and_then(P::session_count) {
+            Some(n) => n + 1,
+            None => 0,
         };
-        ctx.write(SESSION, Stored::Session(count));
+        ctx.write(SESSION, P::session_record(count));
         ctx.sync();
         self.session = u64::from(ctx.me().0) * SESSIONS_PER_CLIENT + count;
         self.leader = NodeId(ctx.me().0 % self.servers as u32);
@@ -117,7 +168,7 @@ impl Client {
 
     /// A new workload operation; any older one is abandoned (the workload
     /// timed it out, and its outcome stays unknown).
-    pub fn on_request(&mut self, ctx: CCtx, req: RequestId, op: KvOp) {
+    pub fn on_request(&mut self, ctx: CCtx<P>, req: RequestId, op: KvOp) {
         self.seq += 1;
         self.pending = Some(Pending {
             req,
@@ -129,23 +180,19 @@ impl Client {
         self.transmit(ctx);
     }
 
-    fn transmit(&mut self, ctx: CCtx) {
+    fn transmit(&mut self, ctx: CCtx<P>) {
         let Some(p) = self.pending.as_mut() else {
             return;
         };
         p.backoff = false;
-        let msg = Msg::Request {
-            session: self.session,
-            seq: p.seq,
-            op: Rc::clone(&p.op),
-        };
+        let msg = P::request(self.session, p.seq, Rc::clone(&p.op));
         ctx.send(self.leader, msg);
         self.retry_after(ctx, self.retry);
     }
 
     /// Moves the retry deadline to `after` from now, arming a timer unless
     /// one already fires by then.
-    fn retry_after(&mut self, ctx: CCtx, after: SimDuration) {
+    fn retry_after(&mut self, ctx: CCtx<P>, after: SimDuration) {
         self.deadline = ctx.now() + after;
         match self.timer {
             Some((_, fires)) if fires <= self.deadline => {}
@@ -157,8 +204,8 @@ impl Client {
         }
     }
 
-    fn arm(&mut self, ctx: CCtx, after: SimDuration) {
-        let id = ctx.set_timer(after, Timer::ClientRetry);
+    fn arm(&mut self, ctx: CCtx<P>, after: SimDuration) {
+        let id = ctx.set_timer(after, P::retry_timer());
         self.timer = Some((id, ctx.now() + after));
     }
 
@@ -167,8 +214,8 @@ impl Client {
     }
 
     /// A server answered.
-    pub fn on_message(&mut self, ctx: CCtx, from: NodeId, msg: Msg) {
-        let Msg::Response { seq, outcome } = msg else {
+    pub fn on_message(&mut self, ctx: CCtx<P>, from: NodeId, msg: P::Msg) {
+        let Some((seq, outcome)) = P::answer(msg) else {
             return;
         };
         let Some(p) = self.pending.as_mut() else {
@@ -192,7 +239,7 @@ impl Client {
         }
     }
 
-    fn finish(&mut self, ctx: CCtx, res: KvRes) {
+    fn finish(&mut self, ctx: CCtx<P>, res: KvRes) {
         let Some(p) = self.pending.take() else {
             return;
         };
@@ -204,8 +251,8 @@ impl Client {
     }
 
     /// A retry timer fired.
-    pub fn on_timer(&mut self, ctx: CCtx, id: TimerId, timer: Timer) {
-        if timer != Timer::ClientRetry || self.timer.map(|(armed, _)| armed) != Some(id) {
+    pub fn on_timer(&mut self, ctx: CCtx<P>, id: TimerId, timer: P::Timer) {
+        if !P::is_retry_timer(&timer) || self.timer.map(|(armed, _)| armed) != Some(id) {
             return;
         }
         self.timer = None;

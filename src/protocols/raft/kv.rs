@@ -157,6 +157,100 @@ fn execute(data: &mut BTreeMap<Text, Text>, op: &KvOp) -> KvRes {
     }
 }
 
+/// The key-value workload Raft and Multi-Paxos share: gets, puts,
+/// appends and cas over `keys` keys (or gets and puts only), every written
+/// value fresh, each cas expecting the last value the workload wrote.
+#[derive(Clone, Debug)]
+pub struct Workload {
+    get_put_only: bool,
+    next_value: u64,
+    /// The last value the workload wrote per key, which `cas` expects.
+    last_written: BTreeMap<usize, Text>,
+    /// The key names, `"0"` to `keys - 1`.
+    key_names: Vec<Text>,
+}
+
+impl Workload {
+    /// The workload `options` describe.
+    pub fn new(options: &super::WorkloadOptions) -> Self {
+        Workload {
+            get_put_only: options.get_put_only,
+            next_value: 0,
+            last_written: BTreeMap::new(),
+            key_names: (0..options.keys).map(|k| k.to_string().into()).collect(),
+        }
+    }
+
+    /// Workload client `client`'s next operation.
+    pub fn next_op(&mut self, client: usize, rng: &mut crate::rng::SimRng) -> KvOp {
+        let k = rng.index(self.key_names.len());
+        let key = Text::clone(&self.key_names[k]);
+        let pick = rng.below(20);
+        let pick = match (self.get_put_only, pick) {
+            (false, pick) => pick,
+            (true, 0..10) => 0,
+            (true, _) => 8,
+        };
+        match pick {
+            0..=7 => KvOp::Get { key },
+            8..=11 => {
+                let value = self.fresh_value(client);
+                self.last_written.insert(k, value.clone());
+                KvOp::Put { key, value }
+            }
+            12..=16 => KvOp::Append {
+                key,
+                value: self.fresh_value(client),
+            },
+            _ => {
+                let old = self.last_written.get(&k).cloned().unwrap_or_default();
+                let new = self.fresh_value(client);
+                self.last_written.insert(k, new.clone());
+                KvOp::Cas { key, old, new }
+            }
+        }
+    }
+
+    /// A value never written before: `"<client>.<n> "` (the space keeps
+    /// appended values apart).
+    fn fresh_value(&mut self, client: usize) -> Text {
+        self.next_value += 1;
+        let mut digits = itoa::Buffer::new();
+        let mut value = String::with_capacity(24);
+        value.push_str(digits.format(client));
+        value.push('.');
+        value.push_str(digits.format(self.next_value));
+        value.push(' ');
+        value.into()
+    }
+}
+
+/// How a key-value operation appears in a history: its function, key and
+/// input value.
+pub fn op_fields(op: &KvOp) -> crate::process::OpFields {
+    use serde_json::{json, Value};
+    let (f, value) = match op {
+        KvOp::Get { .. } => ("get", Value::Null),
+        KvOp::Put { value, .. } => ("put", json!(value)),
+        KvOp::Append { value, .. } => ("append", json!(value)),
+        KvOp::Cas { old, new, .. } => ("cas", json!([old, new])),
+    };
+    crate::process::OpFields {
+        f: f.into(),
+        key: Some(op.key().to_string()),
+        value,
+    }
+}
+
+/// A completed operation's value in a history: what a get read, else its
+/// input.
+pub fn result_value(op: &KvOp, res: &KvRes) -> serde_json::Value {
+    match res {
+        KvRes::Value(v) => serde_json::json!(v),
+        _ => op_fields(op).value,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -30,11 +30,10 @@ use crate::sim::Placement;
 use crate::time::SimTime;
 use checks::RaftChecks;
 use client::Client;
-use kv::{KvOp, KvRes, Text};
+use kv::{KvOp, KvRes};
 use messages::{Msg, Note, Stored, Timer};
-use serde_json::{json, Value};
+use serde_json::Value;
 use server::{Role, Server};
-use std::collections::BTreeMap;
 
 pub use checks::CHECKS;
 pub use def::Def;
@@ -148,11 +147,7 @@ pub struct Raft {
     servers: usize,
     clients: usize,
     liveness_start: SimTime,
-    next_value: u64,
-    /// The last value the workload wrote per key, which `cas` expects.
-    last_written: BTreeMap<usize, Text>,
-    /// The workload's key names, `"0"` to `keys - 1`.
-    key_names: Vec<Text>,
+    workload: kv::Workload,
     /// Where clients send each request first (`[workload] placement`).
     placement: Placement,
     /// The servers placement picks among.
@@ -168,17 +163,12 @@ impl Raft {
         clients: usize,
         liveness_start: SimTime,
     ) -> Self {
-        let key_names = (0..options.workload.keys)
-            .map(|k| k.to_string().into())
-            .collect();
         Raft {
+            workload: kv::Workload::new(&options.workload),
             options,
-            key_names,
             servers,
             clients,
             liveness_start,
-            next_value: 0,
-            last_written: BTreeMap::new(),
             placement: Placement::Protocol,
             targets: Vec::new(),
         }
@@ -194,19 +184,6 @@ impl Raft {
             some => some.to_vec(),
         };
         self
-    }
-
-    /// A value never written before: `"<client>.<n> "` (the space keeps
-    /// appended values apart).
-    fn fresh_value(&mut self, client: usize) -> Text {
-        self.next_value += 1;
-        let mut digits = itoa::Buffer::new();
-        let mut value = String::with_capacity(24);
-        value.push_str(digits.format(client));
-        value.push('.');
-        value.push_str(digits.format(self.next_value));
-        value.push(' ');
-        value.into()
     }
 }
 
@@ -235,36 +212,7 @@ impl Protocol for Raft {
     }
 
     fn next_op(&mut self, client: usize, rng: &mut SimRng) -> (NodeId, KvOp) {
-        let k = rng.index(self.options.workload.keys);
-        let key = Text::clone(&self.key_names[k]);
-        let pick = rng.below(20);
-        let pick = if self.options.workload.get_put_only {
-            if pick < 10 {
-                0
-            } else {
-                8
-            }
-        } else {
-            pick
-        };
-        let op = match pick {
-            0..=7 => KvOp::Get { key },
-            8..=11 => {
-                let value = self.fresh_value(client);
-                self.last_written.insert(k, value.clone());
-                KvOp::Put { key, value }
-            }
-            12..=16 => KvOp::Append {
-                key,
-                value: self.fresh_value(client),
-            },
-            _ => {
-                let old = self.last_written.get(&k).cloned().unwrap_or_default();
-                let new = self.fresh_value(client);
-                self.last_written.insert(k, new.clone());
-                KvOp::Cas { key, old, new }
-            }
-        };
+        let op = self.workload.next_op(client, rng);
         (NodeId((self.servers + client) as u32), op)
     }
 
@@ -301,24 +249,11 @@ impl Protocol for Raft {
     }
 
     fn op_fields(&self, op: &KvOp) -> OpFields {
-        let (f, value) = match op {
-            KvOp::Get { .. } => ("get", Value::Null),
-            KvOp::Put { value, .. } => ("put", json!(value)),
-            KvOp::Append { value, .. } => ("append", json!(value)),
-            KvOp::Cas { old, new, .. } => ("cas", json!([old, new])),
-        };
-        OpFields {
-            f: f.into(),
-            key: Some(op.key().to_string()),
-            value,
-        }
+        kv::op_fields(op)
     }
 
     fn result_value(&self, op: &KvOp, res: &KvRes) -> Value {
-        match res {
-            KvRes::Value(v) => json!(v),
-            _ => self.op_fields(op).value,
-        }
+        kv::result_value(op, res)
     }
 }
 

@@ -138,16 +138,7 @@ impl RaftChecks {
         if !end.is_enabled("raft.linearizable") {
             return None;
         }
-        let history = end.history.to_check_history(
-            |op| {
-                let (f, input) = kv_input(op);
-                (f, Some(op.key().to_string()), input)
-            },
-            |_, res, input| match res {
-                KvRes::Value(v) => kv_value(v),
-                _ => input.clone(),
-            },
-        );
+        let history = kv_check_history(end.history);
         self.linearizability = judge_kv("raft.linearizable", &history, end.budget, end.time);
         self.linearizability.violation()
     }

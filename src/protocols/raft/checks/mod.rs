@@ -7,13 +7,11 @@
 //! learned it; who led which term. Invariant: `committed` is a prefix of
 //! the ghost log of every node that noted a commit at or beyond its end.
 
-use super::kv::{KvOp, KvRes};
 use super::messages::{Msg, MsgKind, Note};
 use super::server::Role;
 use super::RaftNode;
-use crate::check::value::Value as CValue;
 use crate::process::{CheckInfo, EndState, Invariants, Lifecycle, NodeId, Undecided, Violation};
-use crate::protocols::lincheck::{judge_kv, Judgement};
+use crate::protocols::lincheck::{judge_kv, kv_check_history, Judgement};
 use crate::stats::quantile;
 use crate::time::{SimDuration, SimTime};
 use serde_json::{json, Value};
@@ -455,19 +453,6 @@ impl RaftChecks {
         }
         self.acked.push((index, term, digest));
         Ok(())
-    }
-}
-
-fn kv_value(s: &str) -> CValue {
-    CValue::Str(s.to_string())
-}
-
-fn kv_input(op: &KvOp) -> (&'static str, CValue) {
-    match op {
-        KvOp::Get { .. } => ("get", CValue::Nil),
-        KvOp::Put { value, .. } => ("put", kv_value(value)),
-        KvOp::Append { value, .. } => ("append", kv_value(value)),
-        KvOp::Cas { old, new, .. } => ("cas", CValue::List(vec![kv_value(old), kv_value(new)])),
     }
 }
 
