@@ -7,6 +7,7 @@ pub mod broadcast;
 pub mod cache;
 pub mod lincheck;
 pub mod log;
+pub mod paxos;
 pub mod queue;
 pub mod raft;
 pub mod registry;

@@ -373,7 +373,7 @@ impl Registry {
 
     /// Every built-in protocol.
     pub fn builtin() -> Self {
-        use super::{broadcast, cache, log, queue, raft, saga, service, store, twopc};
+        use super::{broadcast, cache, log, paxos, queue, raft, saga, service, store, twopc};
         Registry::empty()
             .with(broadcast::Def)
             .with(store::QuorumDef)
@@ -381,6 +381,7 @@ impl Registry {
             .with(twopc::Def)
             .with(saga::Def)
             .with(raft::Def)
+            .with(paxos::Def)
             .with(service::Def)
             .with(cache::Def)
             .with(queue::Def)

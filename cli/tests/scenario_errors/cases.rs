@@ -28,9 +28,9 @@ pub(super) const CASES: &[Case] = &[
     },
     Case {
         name: "unknown-section",
-        text: head!("[paxos] # <- here\nballot_timeout = \"1s\"\n"),
-        field: Some("paxos"),
-        phrase: "unknown field `paxos`",
+        text: head!("[zab] # <- here\nepoch_timeout = \"1s\"\n"),
+        field: Some("zab"),
+        phrase: "unknown field `zab`",
     },
     Case {
         name: "unknown-broadcast-option",
@@ -119,9 +119,9 @@ pub(super) const CASES: &[Case] = &[
     },
     Case {
         name: "unknown-protocol",
-        text: b"name = \"t\"\nprotocol = \"paxos\" # <- here\nnodes = 3\nduration = \"10s\"\n",
+        text: b"name = \"t\"\nprotocol = \"zab\" # <- here\nnodes = 3\nduration = \"10s\"\n",
         field: Some("protocol"),
-        phrase: "unknown protocol \"paxos\": expected one of broadcast",
+        phrase: "unknown protocol \"zab\": expected one of broadcast",
     },
     Case {
         name: "missing-top-level-field",

@@ -11,10 +11,12 @@
 //! Any protocol whose servers answer [`Answer`]s to numbered commands of
 //! sessions (Raft's, Multi-Paxos's) uses it through [`SessionWire`].
 
-use super::kv::{KvOp, KvRes};
+use super::kv::{self, KvOp, KvRes};
 use super::messages::{Answer, Msg, Stored, Timer};
 use super::RaftNode;
+use super::WorkloadOptions;
 use crate::process::{Ctx, Disk, DiskKey, NodeId, Process, RequestId, TimerId};
+use crate::rng::SimRng;
 use crate::sim::Placement;
 use crate::time::{SimDuration, SimTime};
 use std::marker::PhantomData;
@@ -267,5 +269,68 @@ impl<P: SessionWire> Client<P> {
             self.next_server();
         }
         self.transmit(ctx);
+    }
+}
+
+/// The client side a key-value protocol with session clients shares
+/// (Raft's, Multi-Paxos's): servers are processes `0..servers`, client
+/// processes follow them, workload client `c` talks to process
+/// `servers + c`, and each request goes first where `[workload]
+/// placement` says.
+#[derive(Debug)]
+pub struct ClientSide {
+    servers: usize,
+    clients: usize,
+    retry: SimDuration,
+    workload: kv::Workload,
+    placement: Placement,
+    /// The servers placement picks among.
+    targets: Vec<NodeId>,
+}
+
+impl ClientSide {
+    /// `clients` client processes of `servers` servers, running `workload`.
+    pub fn new(servers: usize, clients: usize, workload: &WorkloadOptions) -> Self {
+        ClientSide {
+            servers,
+            clients,
+            retry: workload.client_retry,
+            workload: kv::Workload::new(workload),
+            placement: Placement::Protocol,
+            targets: Vec::new(),
+        }
+    }
+
+    /// The same, its clients sending each request first to the server
+    /// `placement` picks among `targets` (every server when empty); they
+    /// then follow `NotLeader` hints to the leader as always.
+    pub fn with_placement(mut self, placement: Placement, targets: &[NodeId]) -> Self {
+        self.placement = placement;
+        self.targets = match targets {
+            [] => (0..self.servers as u32).map(NodeId).collect(),
+            some => some.to_vec(),
+        };
+        self
+    }
+
+    /// Number of servers.
+    pub fn servers(&self) -> usize {
+        self.servers
+    }
+
+    /// Number of processes: servers and clients.
+    pub fn process_count(&self) -> usize {
+        self.servers + self.clients
+    }
+
+    /// A new client process.
+    pub fn client<P: SessionWire>(&self) -> Client<P> {
+        Client::new(self.servers, self.retry).with_placement(self.placement, self.targets.clone())
+    }
+
+    /// Workload client `client`'s next operation and the process it goes to.
+    pub fn next_op(&mut self, client: usize, rng: &mut SimRng) -> (NodeId, KvOp) {
+        let op = self.workload.next_op(client, rng);
+        (NodeId((self.servers + client) as u32), op)
     }
 }

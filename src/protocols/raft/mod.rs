@@ -29,7 +29,7 @@ use crate::rng::SimRng;
 use crate::sim::Placement;
 use crate::time::SimTime;
 use checks::RaftChecks;
-use client::Client;
+use client::{Client, ClientSide};
 use kv::{KvOp, KvRes};
 use messages::{Msg, Note, Stored, Timer};
 use serde_json::Value;
@@ -145,13 +145,8 @@ impl Process for RaftNode {
 pub struct Raft {
     options: RaftOptions,
     servers: usize,
-    clients: usize,
     liveness_start: SimTime,
-    workload: kv::Workload,
-    /// Where clients send each request first (`[workload] placement`).
-    placement: Placement,
-    /// The servers placement picks among.
-    targets: Vec<NodeId>,
+    clients: ClientSide,
 }
 
 impl Raft {
@@ -164,13 +159,10 @@ impl Raft {
         liveness_start: SimTime,
     ) -> Self {
         Raft {
-            workload: kv::Workload::new(&options.workload),
+            clients: ClientSide::new(servers, clients, &options.workload),
             options,
             servers,
-            clients,
             liveness_start,
-            placement: Placement::Protocol,
-            targets: Vec::new(),
         }
     }
 
@@ -178,11 +170,7 @@ impl Raft {
     /// `placement` picks among `targets` (every server when empty); they
     /// then follow `NotLeader` hints to the leader as always.
     pub fn with_placement(mut self, placement: Placement, targets: &[NodeId]) -> Self {
-        self.placement = placement;
-        self.targets = match targets {
-            [] => (0..self.servers as u32).map(NodeId).collect(),
-            some => some.to_vec(),
-        };
+        self.clients = self.clients.with_placement(placement, targets);
         self
     }
 }
@@ -196,7 +184,7 @@ impl Protocol for Raft {
     }
 
     fn process_count(&self) -> usize {
-        self.servers + self.clients
+        self.clients.process_count()
     }
 
     fn new_process(&self, id: NodeId) -> RaftNode {
@@ -204,16 +192,12 @@ impl Protocol for Raft {
             let server = Server::new(self.options.server.clone(), id, self.servers);
             RaftNode::Server(Box::new(server))
         } else {
-            RaftNode::Client(
-                Client::new(self.servers, self.options.workload.client_retry)
-                    .with_placement(self.placement, self.targets.clone()),
-            )
+            RaftNode::Client(self.clients.client())
         }
     }
 
     fn next_op(&mut self, client: usize, rng: &mut SimRng) -> (NodeId, KvOp) {
-        let op = self.workload.next_op(client, rng);
-        (NodeId((self.servers + client) as u32), op)
+        self.clients.next_op(client, rng)
     }
 
     /// `behind`: a live server whose log ends before the highest commit

@@ -1,0 +1,161 @@
+//! Multi-Paxos's registry entry and its `[paxos]` options.
+
+use super::{Paxos, CHECKS, MESSAGE_KINDS, ROLES};
+use crate::protocols::registry::{ProtocolDef, Setup};
+use crate::protocols::ReportSection;
+use crate::scenario::{OptionsInput, ScenarioError};
+use crate::sim::RunResult;
+use crate::time::{SimDuration, SimTime};
+use serde::Deserialize;
+
+/// The `[paxos]` table: every key documented in `docs/scenarios.md#paxos`.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PaxosOptions {
+    /// The leader's heartbeat (and every server's tick) interval.
+    pub heartbeat: SimDuration,
+    /// The shortest time without a leader before a server runs phase 1.
+    pub election_min: SimDuration,
+    /// The longest (each wait is drawn in `election_min..=election_max`
+    /// with `backoff`).
+    pub election_max: SimDuration,
+    /// A preempted proposer waits a random time, doubling with each
+    /// preemption in a row, before it tries again; and followers' waits
+    /// are drawn at random. Off, every wait is `election_min` and a
+    /// preempted proposer tries again at once (dueling proposers).
+    pub backoff: bool,
+    /// At most this many proposals resent per heartbeat, and chosen values
+    /// per catch-up message.
+    pub batch_max: usize,
+    /// Keys the workload uses.
+    pub keys: usize,
+    /// A client resends a command after this long without an answer.
+    pub client_retry: SimDuration,
+    /// Gets and puts only, half each (the CAP experiment's workload).
+    pub get_put_only: bool,
+    /// After the liveness phase begins, a leader must be in office and
+    /// every operation answered within this many `election_max`.
+    pub liveness_election_timeouts: u64,
+}
+
+impl Default for PaxosOptions {
+    fn default() -> Self {
+        PaxosOptions {
+            heartbeat: SimDuration::from_millis(50),
+            election_min: SimDuration::from_millis(150),
+            election_max: SimDuration::from_millis(300),
+            backoff: true,
+            batch_max: 64,
+            keys: 3,
+            client_retry: SimDuration::from_millis(200),
+            get_put_only: false,
+            liveness_election_timeouts: 10,
+        }
+    }
+}
+
+impl PaxosOptions {
+    /// How long after the liveness phase begins a leader must lead.
+    pub fn liveness_bound(&self) -> SimDuration {
+        SimDuration::from_nanos(self.election_max.as_nanos() * self.liveness_election_timeouts)
+    }
+
+    /// What is wrong with these options, if anything.
+    pub fn problem(&self) -> Option<String> {
+        let zero = SimDuration::ZERO;
+        if self.heartbeat == zero || self.election_min == zero || self.client_retry == zero {
+            return Some("expected heartbeat, election_min and client_retry above 0".into());
+        }
+        if self.election_max < self.election_min {
+            return Some("expected election_max >= election_min".into());
+        }
+        if self.heartbeat >= self.election_min {
+            return Some(
+                "expected heartbeat below election_min, or followers time out between heartbeats"
+                    .into(),
+            );
+        }
+        if self.batch_max == 0 || self.keys == 0 || self.liveness_election_timeouts == 0 {
+            return Some(
+                "expected batch_max, keys and liveness_election_timeouts of at least 1".into(),
+            );
+        }
+        None
+    }
+}
+
+/// The `paxos` protocol.
+pub struct Def;
+
+impl ProtocolDef for Def {
+    type Options = PaxosOptions;
+    type Protocol = Paxos;
+
+    fn name(&self) -> &'static str {
+        "paxos"
+    }
+
+    fn about(&self) -> &'static str {
+        "Multi-Paxos (a distinguished proposer, phase 1 once per leader) with a key-value store and sessions"
+    }
+
+    fn checks(&self) -> &'static [crate::process::CheckInfo] {
+        CHECKS
+    }
+
+    fn roles(&self) -> &'static [&'static str] {
+        ROLES
+    }
+
+    fn client_processes(&self) -> bool {
+        true
+    }
+
+    fn message_kinds(&self) -> &'static [&'static str] {
+        MESSAGE_KINDS
+    }
+
+    fn options(&self, input: &OptionsInput<'_>) -> Result<PaxosOptions, ScenarioError> {
+        let options: PaxosOptions = input.table("paxos")?;
+        match options.problem() {
+            Some(problem) => Err(input.error("paxos", None, problem)),
+            None => Ok(options),
+        }
+    }
+
+    fn build(&self, options: &PaxosOptions, setup: &Setup) -> Paxos {
+        let liveness_start = SimTime::ZERO + setup.duration;
+        Paxos::new(options.clone(), setup.nodes, setup.clients, liveness_start)
+            .with_placement(setup.placement, &setup.targets)
+    }
+
+    fn report_section(&self, result: &RunResult) -> Option<ReportSection> {
+        let section = ReportSection::new("Multi-Paxos")
+            .metric(
+                result,
+                "leaders elected",
+                "paxos_elections",
+                "phase 1 won by a majority of promises",
+            )
+            .metric(
+                result,
+                "highest round",
+                "paxos_max_round",
+                "ballot rounds begun, counting preempted ones",
+            )
+            .metric(
+                result,
+                "slots chosen",
+                "paxos_chosen",
+                "slots a majority accepted a value in",
+            )
+            .metric(result, "no-ops", "paxos_noops", "gaps new leaders filled")
+            .metric(
+                result,
+                "linearizability",
+                "paxos_linearizability",
+                "the client history checked against a sequential key-value store",
+            );
+        Some(section)
+    }
+}

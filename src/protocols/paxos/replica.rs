@@ -1,0 +1,698 @@
+//! A Multi-Paxos server: acceptor, learner and proposer in one process.
+//!
+//! Invariants (asserted as it runs): every accepted ballot is at most the
+//! promised one; the applied prefix is known chosen; a leader's ballot is
+//! its own and at most the one it promised. That the promise never goes
+//! back, across restarts too (it is synced before any promise or accept is
+//! answered), is judged by the checks, which see every life.
+
+use super::{between, Ballot, Cmd, Msg, Note, PaxosNode, PaxosOptions, Slot, Stored, Timer};
+use crate::process::{Ctx, Disk, DiskKey, NodeId};
+use crate::protocols::raft::kv::Kv;
+use crate::protocols::raft::kv::KvRes;
+use crate::protocols::raft::messages::Answer;
+use crate::time::{SimDuration, SimTime};
+use std::collections::{BTreeMap, BTreeSet};
+
+type PCtx<'a, 'b> = &'a mut Ctx<'b, PaxosNode>;
+
+/// The acceptor's promised ballot on disk.
+const PROMISED: DiskKey = DiskKey::single("promised");
+/// The acceptor's accepted values on disk, by slot.
+const ACCEPTED: &str = "accepted";
+
+/// What the proposer is doing.
+#[derive(Debug)]
+enum Phase {
+    /// Following whoever leads (or waiting to try).
+    Follower,
+    /// Asking whether a majority would promise `ballot` before promising
+    /// anything (like Raft's PreVote): acceptors that hear a leader say
+    /// no, so a server that merely lost a few heartbeats deposes no one.
+    Probing { ballot: Ballot, yes: BTreeSet<u32> },
+    /// Phase 1 in `ballot`, for every slot from `from`: the promises so far.
+    Preparing {
+        ballot: Ballot,
+        from: Slot,
+        promises: BTreeMap<u32, Vec<(Slot, Ballot, Cmd)>>,
+    },
+    /// Leading in `ballot`.
+    Leading(Leading),
+}
+
+/// A leader's state.
+#[derive(Debug)]
+struct Leading {
+    ballot: Ballot,
+    /// The next free slot.
+    next: Slot,
+    /// Proposed, not yet chosen: the value and who accepted it.
+    proposals: BTreeMap<Slot, (Cmd, BTreeSet<u32>)>,
+    /// The client and command each slot's proposal came from, to answer
+    /// once the slot is applied (if the command was chosen there).
+    clients: BTreeMap<Slot, (NodeId, u64, u64)>,
+}
+
+/// A Multi-Paxos server.
+#[derive(Debug)]
+pub struct Replica {
+    options: PaxosOptions,
+    me: NodeId,
+    servers: usize,
+    /// Acceptor: the highest ballot promised (durable).
+    promised: Ballot,
+    /// Acceptor: the latest (ballot, value) accepted per slot (durable).
+    accepted: BTreeMap<Slot, (Ballot, Cmd)>,
+    /// Learner: the values known chosen.
+    chosen: BTreeMap<Slot, Cmd>,
+    /// Learner: every slot below this is applied.
+    applied: Slot,
+    kv: Kv,
+    phase: Phase,
+    /// The highest round of any ballot seen.
+    max_round: u64,
+    /// The leader last heard from, if any.
+    leader: Option<NodeId>,
+    /// When this server last heard a leader or a proposer (or began
+    /// waiting).
+    heard: SimTime,
+    /// When this server last heard a leader (an accept or a heartbeat of
+    /// a ballot at least its promise), if ever.
+    leader_heard: Option<SimTime>,
+    /// How long to hear nothing before trying to lead.
+    timeout: SimDuration,
+    /// Phase 1 attempts preempted in a row (the backoff grows with them).
+    preemptions: u32,
+    /// A preempted proposer tries again no sooner than this.
+    backoff_until: SimTime,
+}
+
+impl Replica {
+    /// Server `me` of `servers`, before its first start.
+    pub fn new(options: PaxosOptions, me: NodeId, servers: usize) -> Self {
+        Replica {
+            timeout: options.election_min,
+            options,
+            me,
+            servers,
+            promised: Ballot::default(),
+            accepted: BTreeMap::new(),
+            chosen: BTreeMap::new(),
+            applied: 0,
+            kv: Kv::default(),
+            phase: Phase::Follower,
+            max_round: 0,
+            leader: None,
+            heard: SimTime::ZERO,
+            leader_heard: None,
+            preemptions: 0,
+            backoff_until: SimTime::ZERO,
+        }
+    }
+
+    /// The role a scenario's faults may target.
+    pub fn role(&self) -> &'static str {
+        match self.phase {
+            Phase::Follower => "follower",
+            Phase::Probing { .. } | Phase::Preparing { .. } => "candidate",
+            Phase::Leading(_) => "leader",
+        }
+    }
+
+    /// The ballot this server leads in, if it does.
+    pub fn leading(&self) -> Option<Ballot> {
+        match &self.phase {
+            Phase::Leading(l) => Some(l.ballot),
+            _ => None,
+        }
+    }
+
+    /// Every slot below this is applied.
+    pub fn applied(&self) -> Slot {
+        self.applied
+    }
+
+    /// The acceptor's promised ballot.
+    pub fn promised(&self) -> Ballot {
+        self.promised
+    }
+
+    /// The store, as applied so far.
+    pub fn kv(&self) -> &Kv {
+        &self.kv
+    }
+
+    fn majority(&self) -> usize {
+        self.servers / 2 + 1
+    }
+
+    /// At each start: the acceptor's state as the disk holds it; the
+    /// learner starts empty and learns the chosen values again.
+    pub fn start(&mut self, ctx: PCtx, disk: &Disk<Stored>) {
+        if let Some(Stored::Promised(b)) = disk.get(PROMISED) {
+            self.promised = *b;
+        }
+        self.accepted = disk
+            .scan(ACCEPTED)
+            .filter_map(|(slot, s)| match s {
+                Stored::Accepted(b, cmd) => Some((slot, (*b, cmd.clone()))),
+                _ => None,
+            })
+            .collect();
+        self.max_round = self
+            .accepted
+            .values()
+            .map(|(b, _)| b.round)
+            .chain([self.promised.round])
+            .max()
+            .unwrap_or(0);
+        self.wait_for_leader(ctx);
+        ctx.set_timer(self.options.heartbeat, Timer::Tick);
+        self.assert_invariants();
+    }
+
+    /// Follows, hearing nothing yet: tries to lead after a fresh timeout.
+    fn wait_for_leader(&mut self, ctx: PCtx) {
+        self.phase = Phase::Follower;
+        self.heard = ctx.now();
+        self.timeout = if self.options.backoff {
+            between(ctx, self.options.election_min, self.options.election_max)
+        } else {
+            self.options.election_min
+        };
+    }
+
+    /// A timer fired.
+    pub fn on_timer(&mut self, ctx: PCtx, timer: Timer) {
+        if timer != Timer::Tick {
+            return;
+        }
+        ctx.set_timer(self.options.heartbeat, Timer::Tick);
+        match &self.phase {
+            Phase::Leading(l) => {
+                let ballot = l.ballot;
+                ctx.broadcast(Msg::Heartbeat {
+                    ballot,
+                    chosen: self.applied,
+                });
+                self.retransmit_accepts(ctx);
+            }
+            Phase::Preparing { ballot, from, .. } => {
+                let msg = Msg::Prepare {
+                    ballot: *ballot,
+                    from: *from,
+                };
+                ctx.broadcast(msg);
+            }
+            Phase::Follower | Phase::Probing { .. } => {
+                let now = ctx.now();
+                if now.saturating_since(self.heard) >= self.timeout && now >= self.backoff_until {
+                    self.probe(ctx);
+                }
+            }
+        }
+        self.assert_invariants();
+    }
+
+    /// A leader resends its proposals not yet chosen to the acceptors
+    /// that have not accepted them.
+    fn retransmit_accepts(&self, ctx: PCtx) {
+        let Phase::Leading(l) = &self.phase else {
+            return;
+        };
+        let peers: Vec<NodeId> = ctx.peers().collect();
+        for (&slot, (cmd, acks)) in l.proposals.iter().take(self.options.batch_max) {
+            for &p in peers.iter().filter(|p| !acks.contains(&p.0)) {
+                let msg = Msg::Accept {
+                    ballot: l.ballot,
+                    slot,
+                    cmd: cmd.clone(),
+                };
+                ctx.send(p, msg);
+            }
+        }
+    }
+
+    /// A message arrived.
+    pub fn on_message(&mut self, ctx: PCtx, from: NodeId, msg: Msg) {
+        match msg {
+            Msg::Request { session, seq, op } => self.request(ctx, from, session, seq, op),
+            Msg::Probe { ballot } => self.on_probe(ctx, from, ballot),
+            Msg::ProbeOk { ballot } => self.on_probe_ok(ctx, from, ballot),
+            Msg::Prepare { ballot, from: slot } => self.on_prepare(ctx, from, ballot, slot),
+            Msg::Promise { ballot, accepted } => self.on_promise(ctx, from, ballot, accepted),
+            Msg::Accept { ballot, slot, cmd } => self.on_accept(ctx, from, ballot, slot, cmd),
+            Msg::Accepted { ballot, slot } => self.on_accepted(ctx, from, ballot, slot),
+            Msg::Nack { promised } => self.on_nack(ctx, promised),
+            Msg::Heartbeat { ballot, chosen } => self.on_heartbeat(ctx, from, ballot, chosen),
+            Msg::Learn { from: slot } => self.on_learn(ctx, from, slot),
+            Msg::Chosen { entries } => {
+                for (slot, cmd) in entries {
+                    self.learn(ctx, slot, cmd);
+                }
+            }
+            Msg::Response { .. } => {}
+        }
+        self.assert_invariants();
+    }
+
+    /// The ballot this server proposes in, if it is preparing or leading.
+    fn own_ballot(&self) -> Option<Ballot> {
+        match &self.phase {
+            Phase::Follower | Phase::Probing { .. } => None,
+            Phase::Preparing { ballot, .. } => Some(*ballot),
+            Phase::Leading(l) => Some(l.ballot),
+        }
+    }
+
+    /// Someone else proposes in `ballot` (`leads`: a leader, by its
+    /// accept or heartbeat; else a prepare). A proposer with a lower ballot
+    /// steps down and the wait for a leader starts over; without
+    /// `backoff` a proposer steps down only for a leader, and learns it
+    /// was preempted from the acceptors' refusals (dueling proposers).
+    fn heard_ballot(&mut self, ctx: PCtx, ballot: Ballot, leads: bool) {
+        self.max_round = self.max_round.max(ballot.round);
+        let defers = leads || self.options.backoff;
+        if defers && self.own_ballot().is_some_and(|own| own < ballot) {
+            self.wait_for_leader(ctx);
+        }
+        if self.own_ballot().is_none() && ballot >= self.promised {
+            self.heard = ctx.now();
+            if leads {
+                self.leader_heard = Some(ctx.now());
+                if matches!(self.phase, Phase::Probing { .. }) {
+                    self.phase = Phase::Follower;
+                }
+            }
+        }
+    }
+
+    // Acceptor.
+
+    /// Promises `ballot` if it is at least the promised one (again, for a
+    /// repeated prepare); syncs before the caller answers.
+    fn promise(&mut self, ctx: PCtx, ballot: Ballot) -> bool {
+        if ballot < self.promised {
+            return false;
+        }
+        if ballot > self.promised {
+            self.promised = ballot;
+            ctx.write(PROMISED, Stored::Promised(ballot));
+            ctx.sync();
+        }
+        ctx.note(Note::Promised { ballot });
+        true
+    }
+
+    /// What this acceptor accepted from `from` on.
+    fn accepted_from(&self, from: Slot) -> Vec<(Slot, Ballot, Cmd)> {
+        self.accepted
+            .range(from..)
+            .map(|(&s, (b, c))| (s, *b, c.clone()))
+            .collect()
+    }
+
+    /// Accepts `cmd` in `slot` in `ballot` unless it promised a higher
+    /// one; written and synced before the caller answers.
+    fn accept(&mut self, ctx: PCtx, ballot: Ballot, slot: Slot, cmd: Cmd) -> bool {
+        if ballot < self.promised {
+            return false;
+        }
+        if ballot > self.promised {
+            self.promised = ballot;
+            ctx.write(PROMISED, Stored::Promised(ballot));
+        }
+        let id = cmd.id();
+        ctx.write(
+            DiskKey::new(ACCEPTED, slot),
+            Stored::Accepted(ballot, cmd.clone()),
+        );
+        ctx.sync();
+        assert!(
+            ballot <= self.promised,
+            "server {}: accepting in {ballot:?} above its promise {:?}",
+            self.me.0,
+            self.promised
+        );
+        self.accepted.insert(slot, (ballot, cmd));
+        ctx.note(Note::Accepted {
+            slot,
+            ballot,
+            cmd: id,
+        });
+        true
+    }
+
+    /// Whether this server follows a leader it heard within the shortest
+    /// election timeout, other than `from`: then it ignores `from`'s
+    /// probes and prepares (the leader stickiness of Raft's PreVote, or a
+    /// lease), so that a server that merely missed a few heartbeats cannot
+    /// depose a working leader. Always safe: it only promises less.
+    fn sticks_to_leader(&self, ctx: PCtx, from: NodeId) -> bool {
+        let recent = self
+            .leader_heard
+            .is_some_and(|t| ctx.now().saturating_since(t) < self.options.election_min);
+        recent && self.own_ballot().is_none() && Some(from) != self.leader
+    }
+
+    fn on_probe(&mut self, ctx: PCtx, from: NodeId, ballot: Ballot) {
+        if ballot > self.promised && !self.sticks_to_leader(ctx, from) {
+            ctx.send(from, Msg::ProbeOk { ballot });
+        }
+    }
+
+    fn on_prepare(&mut self, ctx: PCtx, from: NodeId, ballot: Ballot, slot: Slot) {
+        if self.sticks_to_leader(ctx, from) {
+            return;
+        }
+        self.heard_ballot(ctx, ballot, false);
+        if self.promise(ctx, ballot) {
+            let accepted = self.accepted_from(slot);
+            ctx.send(from, Msg::Promise { ballot, accepted });
+        } else {
+            let promised = self.promised;
+            ctx.send(from, Msg::Nack { promised });
+        }
+    }
+
+    fn on_accept(&mut self, ctx: PCtx, from: NodeId, ballot: Ballot, slot: Slot, cmd: Cmd) {
+        self.heard_ballot(ctx, ballot, true);
+        if self.accept(ctx, ballot, slot, cmd) {
+            self.leader = Some(from);
+            ctx.send(from, Msg::Accepted { ballot, slot });
+        } else {
+            let promised = self.promised;
+            ctx.send(from, Msg::Nack { promised });
+        }
+    }
+
+    // Proposer.
+
+    /// Before phase 1: asks whether a majority would promise a ballot
+    /// above every one seen, promising nothing yet.
+    fn probe(&mut self, ctx: PCtx) {
+        let ballot = Ballot {
+            round: self.max_round.max(self.promised.round) + 1,
+            node: self.me.0,
+        };
+        self.heard = ctx.now();
+        self.phase = Phase::Probing {
+            ballot,
+            yes: BTreeSet::from([self.me.0]),
+        };
+        ctx.broadcast(Msg::Probe { ballot });
+        self.maybe_prepare(ctx);
+    }
+
+    fn on_probe_ok(&mut self, ctx: PCtx, from: NodeId, ballot: Ballot) {
+        if let Phase::Probing { ballot: own, yes } = &mut self.phase {
+            if *own == ballot {
+                yes.insert(from.0);
+            }
+        }
+        self.maybe_prepare(ctx);
+    }
+
+    /// With a majority saying yes to the probe: phase 1.
+    fn maybe_prepare(&mut self, ctx: PCtx) {
+        let majority = self.majority();
+        if let Phase::Probing { yes, .. } = &self.phase {
+            if yes.len() >= majority {
+                self.prepare(ctx);
+            }
+        }
+    }
+
+    /// Phase 1: a ballot above every one seen, promised to itself first.
+    fn prepare(&mut self, ctx: PCtx) {
+        self.max_round = self.max_round.max(self.promised.round) + 1;
+        let ballot = Ballot {
+            round: self.max_round,
+            node: self.me.0,
+        };
+        let from = self.applied;
+        assert!(
+            self.promise(ctx, ballot),
+            "server {}: a fresh ballot {ballot:?} below its promise {:?}",
+            self.me.0,
+            self.promised
+        );
+        let mut promises = BTreeMap::new();
+        promises.insert(self.me.0, self.accepted_from(from));
+        self.phase = Phase::Preparing {
+            ballot,
+            from,
+            promises,
+        };
+        self.leader = None;
+        ctx.broadcast(Msg::Prepare { ballot, from });
+        self.maybe_lead(ctx);
+    }
+
+    fn on_promise(
+        &mut self,
+        ctx: PCtx,
+        from: NodeId,
+        ballot: Ballot,
+        accepted: Vec<(Slot, Ballot, Cmd)>,
+    ) {
+        let Phase::Preparing {
+            ballot: own,
+            promises,
+            ..
+        } = &mut self.phase
+        else {
+            return;
+        };
+        if *own != ballot {
+            return;
+        }
+        promises.insert(from.0, accepted);
+        self.maybe_lead(ctx);
+    }
+
+    /// With a majority of promises: lead, re-proposing in each slot the
+    /// value of the highest ballot reported, no-ops in the gaps.
+    fn maybe_lead(&mut self, ctx: PCtx) {
+        let Phase::Preparing {
+            ballot,
+            from,
+            promises,
+        } = &self.phase
+        else {
+            return;
+        };
+        if promises.len() < self.majority() {
+            return;
+        }
+        let (ballot, from) = (*ballot, *from);
+        let mut highest: BTreeMap<Slot, (Ballot, Cmd)> = BTreeMap::new();
+        for (slot, b, cmd) in promises.values().flatten() {
+            let replace = highest.get(slot).is_none_or(|(hb, _)| b > hb);
+            if replace {
+                highest.insert(*slot, (*b, cmd.clone()));
+            }
+        }
+        let end = highest.keys().next_back().map_or(from, |&s| s + 1);
+        self.phase = Phase::Leading(Leading {
+            ballot,
+            next: end.max(from),
+            proposals: BTreeMap::new(),
+            clients: BTreeMap::new(),
+        });
+        self.preemptions = 0;
+        self.leader = Some(self.me);
+        ctx.note(Note::Elected { ballot });
+        for slot in from..end {
+            let cmd = match (self.chosen.get(&slot), highest.remove(&slot)) {
+                (Some(chosen), _) => chosen.clone(),
+                (None, Some((_, cmd))) => cmd,
+                (None, None) => Cmd::Noop,
+            };
+            self.propose(ctx, slot, cmd);
+        }
+        ctx.broadcast(Msg::Heartbeat {
+            ballot,
+            chosen: self.applied,
+        });
+    }
+
+    /// Phase 2 for `cmd` in `slot`: accepted by the leader's own acceptor,
+    /// then asked of the others.
+    fn propose(&mut self, ctx: PCtx, slot: Slot, cmd: Cmd) {
+        let Phase::Leading(l) = &self.phase else {
+            return;
+        };
+        let ballot = l.ballot;
+        if !self.accept(ctx, ballot, slot, cmd.clone()) {
+            // Its own acceptor promised a higher ballot: preempted.
+            let promised = self.promised;
+            return self.on_nack(ctx, promised);
+        }
+        let Phase::Leading(l) = &mut self.phase else {
+            return;
+        };
+        l.proposals
+            .insert(slot, (cmd.clone(), BTreeSet::from([self.me.0])));
+        ctx.broadcast(Msg::Accept { ballot, slot, cmd });
+        self.maybe_chosen(ctx, slot);
+    }
+
+    fn on_accepted(&mut self, ctx: PCtx, from: NodeId, ballot: Ballot, slot: Slot) {
+        let Phase::Leading(l) = &mut self.phase else {
+            return;
+        };
+        if l.ballot != ballot {
+            return;
+        }
+        if let Some((_, acks)) = l.proposals.get_mut(&slot) {
+            acks.insert(from.0);
+        }
+        self.maybe_chosen(ctx, slot);
+    }
+
+    /// A proposal a majority accepted is chosen: every server is told.
+    fn maybe_chosen(&mut self, ctx: PCtx, slot: Slot) {
+        let majority = self.majority();
+        let Phase::Leading(l) = &mut self.phase else {
+            return;
+        };
+        if l.proposals
+            .get(&slot)
+            .is_none_or(|(_, acks)| acks.len() < majority)
+        {
+            return;
+        }
+        let Some((cmd, _)) = l.proposals.remove(&slot) else {
+            return;
+        };
+        ctx.broadcast(Msg::Chosen {
+            entries: vec![(slot, cmd.clone())],
+        });
+        self.learn(ctx, slot, cmd);
+    }
+
+    /// An acceptor refused: it promised `promised`. A proposer with a
+    /// lower ballot is preempted: without `backoff` it starts phase 1
+    /// again at once, with it waits a random time that doubles with each
+    /// preemption in a row.
+    fn on_nack(&mut self, ctx: PCtx, promised: Ballot) {
+        self.max_round = self.max_round.max(promised.round);
+        if self.own_ballot().is_none_or(|own| own >= promised) {
+            return;
+        }
+        self.preemptions += 1;
+        if !self.options.backoff {
+            return self.prepare(ctx);
+        }
+        self.wait_for_leader(ctx);
+        let doublings = self.preemptions.min(6);
+        let most = self.options.election_max.as_nanos() << doublings;
+        self.backoff_until = ctx.now() + SimDuration::from_nanos(ctx.rng().between(0, most));
+    }
+
+    fn on_heartbeat(&mut self, ctx: PCtx, from: NodeId, ballot: Ballot, chosen: Slot) {
+        if ballot < self.promised {
+            let promised = self.promised;
+            return ctx.send(from, Msg::Nack { promised });
+        }
+        self.heard_ballot(ctx, ballot, true);
+        self.leader = Some(from);
+        if chosen > self.applied {
+            ctx.send(from, Msg::Learn { from: self.applied });
+        }
+    }
+
+    fn on_learn(&mut self, ctx: PCtx, from: NodeId, slot: Slot) {
+        let entries: Vec<(Slot, Cmd)> = self
+            .chosen
+            .range(slot..)
+            .take(self.options.batch_max)
+            .map(|(&s, c)| (s, c.clone()))
+            .collect();
+        if !entries.is_empty() {
+            ctx.send(from, Msg::Chosen { entries });
+        }
+    }
+
+    /// A client's command: the leader proposes it in the next slot; any
+    /// other server points to the leader it knows.
+    fn request(
+        &mut self,
+        ctx: PCtx,
+        client: NodeId,
+        session: u64,
+        seq: u64,
+        op: std::rc::Rc<crate::protocols::raft::kv::KvOp>,
+    ) {
+        let Phase::Leading(l) = &mut self.phase else {
+            let hint = self.leader.filter(|&l| l != self.me);
+            let outcome = Answer::NotLeader { hint };
+            return ctx.send(client, Msg::Response { seq, outcome });
+        };
+        let slot = l.next;
+        l.next += 1;
+        l.clients.insert(slot, (client, session, seq));
+        self.propose(ctx, slot, Cmd::Op { session, seq, op });
+    }
+
+    // Learner.
+
+    /// `cmd` is chosen in `slot`: applied once every slot before it is.
+    fn learn(&mut self, ctx: PCtx, slot: Slot, cmd: Cmd) {
+        if slot < self.applied || self.chosen.contains_key(&slot) {
+            return;
+        }
+        ctx.note(Note::Learned {
+            slot,
+            cmd: cmd.id(),
+        });
+        self.chosen.insert(slot, cmd);
+        while let Some(cmd) = self.chosen.get(&self.applied) {
+            let slot = self.applied;
+            let res = match cmd {
+                Cmd::Noop => None,
+                Cmd::Op { session, seq, op } => {
+                    Some((*session, *seq, self.kv.apply(*session, *seq, op)))
+                }
+            };
+            self.applied += 1;
+            self.answer(ctx, slot, res);
+        }
+    }
+
+    /// The leader answers the client whose command it proposed in `slot`,
+    /// if that command is the one chosen there.
+    fn answer(&mut self, ctx: PCtx, slot: Slot, res: Option<(u64, u64, KvRes)>) {
+        let Phase::Leading(l) = &mut self.phase else {
+            return;
+        };
+        let Some((client, session, seq)) = l.clients.remove(&slot) else {
+            return;
+        };
+        if let Some((s, q, res)) = res {
+            if (s, q) == (session, seq) {
+                let outcome = Answer::Applied(res);
+                ctx.send(client, Msg::Response { seq, outcome });
+            }
+        }
+    }
+
+    fn assert_invariants(&self) {
+        assert!(
+            self.applied == 0 || self.chosen.contains_key(&(self.applied - 1)),
+            "server {}: slot {} applied but not known chosen",
+            self.me.0,
+            self.applied.saturating_sub(1)
+        );
+        if let Phase::Leading(l) = &self.phase {
+            assert!(
+                l.ballot.node == self.me.0 && l.ballot <= self.promised,
+                "server {}: leading in {:?}, promised {:?}",
+                self.me.0,
+                l.ballot,
+                self.promised
+            );
+        }
+    }
+}
