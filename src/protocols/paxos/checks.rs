@@ -23,7 +23,7 @@ use crate::process::{CheckInfo, EndState, Invariants, NodeId, Undecided, Violati
 use crate::protocols::lincheck::{judge_kv, kv_check_history, Judgement};
 use crate::time::{SimDuration, SimTime};
 use serde_json::{json, Value};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 /// Every check Multi-Paxos reports.
 pub const CHECKS: &[CheckInfo] = &[
@@ -40,17 +40,15 @@ pub struct PaxosChecks {
     servers: usize,
     liveness_start: SimTime,
     liveness_bound: SimDuration,
-    /// Commands clients sent, as (session, seq).
-    requested: BTreeSet<(u64, u64)>,
-    /// Per acceptor: the highest ballot it promised or accepted in, over
-    /// all its lives.
-    promised: BTreeMap<NodeId, Ballot>,
-    /// Per (slot, ballot): the value accepted and who accepted it.
-    accepts: BTreeMap<(Slot, Ballot), (CmdId, BTreeSet<NodeId>)>,
-    /// Per slot: the value a majority accepted.
-    chosen: BTreeMap<Slot, CmdId>,
-    /// Per slot: the value learners learned.
-    learned: BTreeMap<Slot, CmdId>,
+    /// Per client session, the highest command number sent (a session
+    /// numbers its commands 1, 2, ...: every one up to it was sent).
+    requested: BTreeMap<u64, u64>,
+    /// Per acceptor (by node id): the highest ballot it promised or
+    /// accepted in, over all its lives.
+    promised: Vec<Ballot>,
+    /// Per slot (slots count up from 0: a vector, not a map, for the
+    /// tens of thousands of a long run): what was accepted and chosen.
+    slots: Vec<SlotRecord>,
     elections: u64,
     /// When the last leader was elected.
     last_elected: Option<SimTime>,
@@ -67,11 +65,9 @@ impl PaxosChecks {
             servers,
             liveness_start,
             liveness_bound,
-            requested: BTreeSet::new(),
-            promised: BTreeMap::new(),
-            accepts: BTreeMap::new(),
-            chosen: BTreeMap::new(),
-            learned: BTreeMap::new(),
+            requested: BTreeMap::new(),
+            promised: vec![Ballot::default(); servers],
+            slots: Vec::new(),
             elections: 0,
             last_elected: None,
             max_round: 0,
@@ -88,7 +84,7 @@ impl PaxosChecks {
         kind: &str,
     ) -> Result<(), Violation> {
         self.max_round = self.max_round.max(ballot.round);
-        let before = self.promised.entry(node).or_default();
+        let before = &mut self.promised[node.index()];
         if ballot < *before {
             let message = format!(
                 "acceptor {} {} ballot {ballot:?} after promising {:?}",
@@ -116,10 +112,15 @@ impl PaxosChecks {
     ) -> Result<(), Violation> {
         self.promise(at, node, ballot, "accepted-below-promise")?;
         let majority = self.servers / 2 + 1;
-        let (value, by) = self
-            .accepts
-            .entry((slot, ballot))
-            .or_insert_with(|| (cmd, BTreeSet::new()));
+        let record = self.slot_mut(slot);
+        let at_ballot = match record.ballots.iter().position(|(b, _, _)| *b == ballot) {
+            Some(i) => i,
+            None => {
+                record.ballots.push((ballot, cmd, Vec::new()));
+                record.ballots.len() - 1
+            }
+        };
+        let (_, value, by) = &mut record.ballots[at_ballot];
         if *value != cmd {
             let message = format!(
                 "slot {slot}: {} and {} both accepted in ballot {ballot:?}",
@@ -130,11 +131,13 @@ impl PaxosChecks {
                 Violation::new("paxos.agreement", at, message).with_kind("two-values-one-ballot")
             );
         }
-        by.insert(node);
+        if !by.contains(&node) {
+            by.push(node);
+        }
         if by.len() < majority {
             return Ok(());
         }
-        match self.chosen.insert(slot, cmd) {
+        match record.chosen.replace(cmd) {
             Some(before) if before != cmd => {
                 let message = format!(
                     "slot {slot}: {} chosen (a majority accepted it in ballot {ballot:?}) after {} was",
@@ -158,7 +161,11 @@ impl PaxosChecks {
             Err(Violation::new("paxos.agreement", at, message).with_kind(kind))
         };
         if let Some((session, seq)) = cmd {
-            if !self.requested.contains(&(session, seq)) {
+            let sent = self
+                .requested
+                .get(&session)
+                .is_some_and(|&max| (1..=max).contains(&seq));
+            if !sent {
                 let message = format!(
                     "server {} learned command {seq} of session {session} in slot {slot}, which no client sent",
                     node.0
@@ -166,8 +173,9 @@ impl PaxosChecks {
                 return Err(Violation::new("paxos.validity", at, message));
             }
         }
-        match self.chosen.get(&slot) {
-            Some(&chosen) if chosen != cmd => {
+        let record = self.slot_mut(slot);
+        match record.chosen {
+            Some(chosen) if chosen != cmd => {
                 return violation(
                     "learned-other-value",
                     format!(
@@ -190,7 +198,7 @@ impl PaxosChecks {
             }
             Some(_) => {}
         }
-        match self.learned.insert(slot, cmd) {
+        match record.learned.replace(cmd) {
             Some(before) if before != cmd => violation(
                 "learners-disagree",
                 format!(
@@ -202,6 +210,16 @@ impl PaxosChecks {
             ),
             _ => Ok(()),
         }
+    }
+
+    /// Slot `slot`'s record.
+    fn slot_mut(&mut self, slot: Slot) -> &mut SlotRecord {
+        assert!(slot < 1 << 40, "slot {slot}: a run's slots count up from 0");
+        let at = slot as usize;
+        if at >= self.slots.len() {
+            self.slots.resize_with(at + 1, SlotRecord::default);
+        }
+        &mut self.slots[at]
     }
 
     fn liveness(&self, end: &EndState<'_, PaxosNode>) -> Vec<Violation> {
@@ -242,6 +260,17 @@ impl PaxosChecks {
     }
 }
 
+/// The ghost record of one slot.
+#[derive(Debug, Default)]
+struct SlotRecord {
+    /// Per ballot (a few at most): the value accepted and who accepted it.
+    ballots: Vec<(Ballot, CmdId, Vec<NodeId>)>,
+    /// The value a majority accepted in one ballot.
+    chosen: Option<CmdId>,
+    /// The value learners learned.
+    learned: Option<CmdId>,
+}
+
 /// A command's name in messages.
 fn name(cmd: CmdId) -> String {
     match cmd {
@@ -257,7 +286,8 @@ impl Invariants<PaxosNode> for PaxosChecks {
 
     fn on_send(&mut self, _from: NodeId, _to: NodeId, msg: &Msg) {
         if let Msg::Request { session, seq, .. } = msg {
-            self.requested.insert((*session, *seq));
+            let max = self.requested.entry(*session).or_insert(0);
+            *max = (*max).max(*seq);
         }
     }
 
@@ -293,11 +323,16 @@ impl Invariants<PaxosNode> for PaxosChecks {
 
     fn metrics(&self) -> BTreeMap<String, Value> {
         let mut metrics = self.linearizability.metrics("paxos_linearizability");
-        let noops = self.learned.values().filter(|c| c.is_none()).count();
+        let noops = self
+            .slots
+            .iter()
+            .filter(|r| matches!(r.learned, Some(None)))
+            .count();
+        let chosen = self.slots.iter().filter(|r| r.chosen.is_some()).count();
         metrics.extend([
             ("paxos_elections".to_string(), json!(self.elections)),
             ("paxos_max_round".to_string(), json!(self.max_round)),
-            ("paxos_chosen".to_string(), json!(self.chosen.len())),
+            ("paxos_chosen".to_string(), json!(chosen)),
             ("paxos_noops".to_string(), json!(noops)),
         ]);
         metrics

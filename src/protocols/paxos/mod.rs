@@ -27,6 +27,7 @@
 mod checks;
 mod def;
 pub mod replica;
+mod slots;
 #[cfg(test)]
 mod tests;
 
@@ -136,29 +137,32 @@ pub enum Msg {
         /// (slot, ballot accepted in, value) for each slot.
         accepted: Vec<(Slot, Ballot, Cmd)>,
     },
-    /// Phase 2a: accept `cmd` in `slot` in `ballot`.
+    /// Phase 2a, a batch: accept each (slot, value) in `ballot`. Carries
+    /// the commit notice too: every slot below `chosen` is chosen (an
+    /// acceptor that accepted a slot's value in this ballot learns it).
     Accept {
         /// The leader's ballot.
         ballot: Ballot,
-        /// The slot.
-        slot: Slot,
-        /// The value.
-        cmd: Cmd,
+        /// (slot, value), consecutive slots.
+        entries: Vec<(Slot, Cmd)>,
+        /// The end of the leader's chosen prefix.
+        chosen: Slot,
     },
-    /// Phase 2b: accepted slot `slot` in `ballot`.
+    /// Phase 2b: accepted these slots in `ballot`.
     Accepted {
         /// The ballot.
         ballot: Ballot,
-        /// The slot.
-        slot: Slot,
+        /// The slots accepted.
+        slots: Vec<Slot>,
     },
     /// Refused: this acceptor promised `promised`, above the ballot asked.
     Nack {
         /// The ballot promised.
         promised: Ballot,
     },
-    /// Leader → all: I lead in `ballot`; every slot below `chosen` is
-    /// chosen (a learner behind asks for them).
+    /// Leader → a follower with nothing to accept: I lead in `ballot`;
+    /// every slot below `chosen` is chosen (a learner that did not accept
+    /// one of them in this ballot asks for it).
     Heartbeat {
         /// The leader's ballot.
         ballot: Ballot,
@@ -170,7 +174,7 @@ pub enum Msg {
         /// The first slot wanted.
         from: Slot,
     },
-    /// Commit notice: these slots are chosen with these values.
+    /// The answer to a learner: these slots are chosen with these values.
     Chosen {
         /// (slot, value), by slot.
         entries: Vec<(Slot, Cmd)>,

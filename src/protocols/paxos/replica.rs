@@ -6,6 +6,7 @@
 //! back, across restarts too (it is synced before any promise or accept is
 //! answered), is judged by the checks, which see every life.
 
+use super::slots::SlotLog;
 use super::{between, Ballot, Cmd, Msg, Note, PaxosNode, PaxosOptions, Slot, Stored, Timer};
 use crate::process::{Ctx, Disk, DiskKey, NodeId};
 use crate::protocols::raft::kv::Kv;
@@ -40,14 +41,29 @@ enum Phase {
     Leading(Leading),
 }
 
+/// What a leader has sent one follower.
+#[derive(Debug)]
+struct Pipe {
+    /// Every slot below this was sent.
+    next: Slot,
+    /// Every slot below this was accepted (sending resumes here after a
+    /// lost batch).
+    acked: Slot,
+    /// When the batch in flight went out, if one is (one at a time, like
+    /// Raft's AppendEntries: what accumulates meanwhile goes in the next).
+    in_flight: Option<SimTime>,
+}
+
 /// A leader's state.
 #[derive(Debug)]
 struct Leading {
     ballot: Ballot,
     /// The next free slot.
     next: Slot,
+    /// Per follower, what it was sent.
+    pipes: BTreeMap<u32, Pipe>,
     /// Proposed, not yet chosen: the value and who accepted it.
-    proposals: BTreeMap<Slot, (Cmd, BTreeSet<u32>)>,
+    proposals: BTreeMap<Slot, (Cmd, Vec<u32>)>,
     /// The client and command each slot's proposal came from, to answer
     /// once the slot is applied (if the command was chosen there).
     clients: BTreeMap<Slot, (NodeId, u64, u64)>,
@@ -62,9 +78,9 @@ pub struct Replica {
     /// Acceptor: the highest ballot promised (durable).
     promised: Ballot,
     /// Acceptor: the latest (ballot, value) accepted per slot (durable).
-    accepted: BTreeMap<Slot, (Ballot, Cmd)>,
+    accepted: SlotLog<(Ballot, Cmd)>,
     /// Learner: the values known chosen.
-    chosen: BTreeMap<Slot, Cmd>,
+    chosen: SlotLog<Cmd>,
     /// Learner: every slot below this is applied.
     applied: Slot,
     kv: Kv,
@@ -96,8 +112,8 @@ impl Replica {
             me,
             servers,
             promised: Ballot::default(),
-            accepted: BTreeMap::new(),
-            chosen: BTreeMap::new(),
+            accepted: SlotLog::default(),
+            chosen: SlotLog::default(),
             applied: 0,
             kv: Kv::default(),
             phase: Phase::Follower,
@@ -189,14 +205,7 @@ impl Replica {
         }
         ctx.set_timer(self.options.heartbeat, Timer::Tick);
         match &self.phase {
-            Phase::Leading(l) => {
-                let ballot = l.ballot;
-                ctx.broadcast(Msg::Heartbeat {
-                    ballot,
-                    chosen: self.applied,
-                });
-                self.retransmit_accepts(ctx);
-            }
+            Phase::Leading(_) => self.leader_tick(ctx),
             Phase::Preparing { ballot, from, .. } => {
                 let msg = Msg::Prepare {
                     ballot: *ballot,
@@ -214,23 +223,85 @@ impl Replica {
         self.assert_invariants();
     }
 
-    /// A leader resends its proposals not yet chosen to the acceptors
-    /// that have not accepted them.
-    fn retransmit_accepts(&self, ctx: PCtx) {
-        let Phase::Leading(l) = &self.phase else {
+    /// A leader, each heartbeat: a batch unanswered for a heartbeat is
+    /// taken as lost and sent again; a follower with nothing to accept
+    /// gets a heartbeat (with the chosen prefix).
+    fn leader_tick(&mut self, ctx: PCtx) {
+        let now = ctx.now();
+        let heartbeat = self.options.heartbeat;
+        let Phase::Leading(l) = &mut self.phase else {
             return;
         };
-        let peers: Vec<NodeId> = ctx.peers().collect();
-        for (&slot, (cmd, acks)) in l.proposals.iter().take(self.options.batch_max) {
-            for &p in peers.iter().filter(|p| !acks.contains(&p.0)) {
-                let msg = Msg::Accept {
-                    ballot: l.ballot,
-                    slot,
-                    cmd: cmd.clone(),
-                };
-                ctx.send(p, msg);
+        for pipe in l.pipes.values_mut() {
+            if pipe
+                .in_flight
+                .is_some_and(|at| now.saturating_since(at) >= heartbeat)
+            {
+                pipe.in_flight = None;
+                pipe.next = pipe.acked;
             }
         }
+        let (ballot, followers) = (l.ballot, l.pipes.keys().copied().collect::<Vec<u32>>());
+        for f in followers {
+            if !self.send_batch(ctx, f) {
+                let chosen = self.chosen_for(f);
+                ctx.send(NodeId(f), Msg::Heartbeat { ballot, chosen });
+            }
+        }
+    }
+
+    /// The chosen prefix a leader tells follower `f`: only as far as it
+    /// sent `f` (the rest `f` gets in its next batches; a slot it lacks
+    /// below this, chosen before this ballot, it asks for).
+    fn chosen_for(&self, f: u32) -> Slot {
+        match &self.phase {
+            Phase::Leading(l) => l
+                .pipes
+                .get(&f)
+                .map_or(self.applied, |p| p.next.min(self.applied)),
+            _ => self.applied,
+        }
+    }
+
+    /// Sends follower `f` the next batch of proposals unless one is in
+    /// flight; whether a batch is (now) in flight.
+    fn send_batch(&mut self, ctx: PCtx, f: u32) -> bool {
+        let now = ctx.now();
+        let chosen = self.applied;
+        let Phase::Leading(l) = &mut self.phase else {
+            return false;
+        };
+        let Some(pipe) = l.pipes.get_mut(&f) else {
+            return false;
+        };
+        if pipe.in_flight.is_some() {
+            return true;
+        }
+        // Consecutive slots from the pipe's next, each proposed or chosen
+        // (a takeover proposes its slots one by one).
+        let last = l.next.min(pipe.next + self.options.batch_max as Slot);
+        let entries: Vec<(Slot, Cmd)> = (pipe.next..last)
+            .map_while(|s| {
+                let value = l.proposals.get(&s).map(|(c, _)| c).or(self.chosen.get(&s));
+                value.map(|c| (s, c.clone()))
+            })
+            .collect();
+        let Some(&(last_sent, _)) = entries.last() else {
+            return false;
+        };
+        let end = last_sent + 1;
+        pipe.next = end;
+        pipe.in_flight = Some(now);
+        let ballot = l.ballot;
+        ctx.send(
+            NodeId(f),
+            Msg::Accept {
+                ballot,
+                entries,
+                chosen: chosen.min(end),
+            },
+        );
+        true
     }
 
     /// A message arrived.
@@ -241,8 +312,12 @@ impl Replica {
             Msg::ProbeOk { ballot } => self.on_probe_ok(ctx, from, ballot),
             Msg::Prepare { ballot, from: slot } => self.on_prepare(ctx, from, ballot, slot),
             Msg::Promise { ballot, accepted } => self.on_promise(ctx, from, ballot, accepted),
-            Msg::Accept { ballot, slot, cmd } => self.on_accept(ctx, from, ballot, slot, cmd),
-            Msg::Accepted { ballot, slot } => self.on_accepted(ctx, from, ballot, slot),
+            Msg::Accept {
+                ballot,
+                entries,
+                chosen,
+            } => self.on_accept(ctx, from, ballot, entries, chosen),
+            Msg::Accepted { ballot, slots } => self.on_accepted(ctx, from, ballot, slots),
             Msg::Nack { promised } => self.on_nack(ctx, promised),
             Msg::Heartbeat { ballot, chosen } => self.on_heartbeat(ctx, from, ballot, chosen),
             Msg::Learn { from: slot } => self.on_learn(ctx, from, slot),
@@ -307,14 +382,14 @@ impl Replica {
     /// What this acceptor accepted from `from` on.
     fn accepted_from(&self, from: Slot) -> Vec<(Slot, Ballot, Cmd)> {
         self.accepted
-            .range(from..)
-            .map(|(&s, (b, c))| (s, *b, c.clone()))
+            .range_from(from)
+            .map(|(s, (b, c))| (s, *b, c.clone()))
             .collect()
     }
 
-    /// Accepts `cmd` in `slot` in `ballot` unless it promised a higher
-    /// one; written and synced before the caller answers.
-    fn accept(&mut self, ctx: PCtx, ballot: Ballot, slot: Slot, cmd: Cmd) -> bool {
+    /// Accepts each (slot, value) in `ballot` unless it promised a
+    /// higher one; written and synced (once) before the caller answers.
+    fn accept(&mut self, ctx: PCtx, ballot: Ballot, entries: Vec<(Slot, Cmd)>) -> bool {
         if ballot < self.promised {
             return false;
         }
@@ -322,11 +397,10 @@ impl Replica {
             self.promised = ballot;
             ctx.write(PROMISED, Stored::Promised(ballot));
         }
-        let id = cmd.id();
-        ctx.write(
-            DiskKey::new(ACCEPTED, slot),
-            Stored::Accepted(ballot, cmd.clone()),
-        );
+        for (slot, cmd) in &entries {
+            let value = Stored::Accepted(ballot, cmd.clone());
+            ctx.write(DiskKey::new(ACCEPTED, *slot), value);
+        }
         ctx.sync();
         assert!(
             ballot <= self.promised,
@@ -334,12 +408,15 @@ impl Replica {
             self.me.0,
             self.promised
         );
-        self.accepted.insert(slot, (ballot, cmd));
-        ctx.note(Note::Accepted {
-            slot,
-            ballot,
-            cmd: id,
-        });
+        for (slot, cmd) in entries {
+            let id = cmd.id();
+            self.accepted.insert(slot, (ballot, cmd));
+            ctx.note(Note::Accepted {
+                slot,
+                ballot,
+                cmd: id,
+            });
+        }
         true
     }
 
@@ -375,14 +452,37 @@ impl Replica {
         }
     }
 
-    fn on_accept(&mut self, ctx: PCtx, from: NodeId, ballot: Ballot, slot: Slot, cmd: Cmd) {
+    fn on_accept(
+        &mut self,
+        ctx: PCtx,
+        from: NodeId,
+        ballot: Ballot,
+        entries: Vec<(Slot, Cmd)>,
+        chosen: Slot,
+    ) {
         self.heard_ballot(ctx, ballot, true);
-        if self.accept(ctx, ballot, slot, cmd) {
-            self.leader = Some(from);
-            ctx.send(from, Msg::Accepted { ballot, slot });
-        } else {
+        let slots: Vec<Slot> = entries.iter().map(|(s, _)| *s).collect();
+        if !self.accept(ctx, ballot, entries) {
             let promised = self.promised;
-            ctx.send(from, Msg::Nack { promised });
+            return ctx.send(from, Msg::Nack { promised });
+        }
+        self.leader = Some(from);
+        ctx.send(from, Msg::Accepted { ballot, slots });
+        self.learn_chosen(ctx, from, ballot, chosen);
+    }
+
+    /// The leader of `ballot` says every slot below `chosen` is chosen:
+    /// a slot whose value this acceptor accepted in that ballot is learned
+    /// from it; at the first other, the learner asks the leader.
+    fn learn_chosen(&mut self, ctx: PCtx, leader: NodeId, ballot: Ballot, chosen: Slot) {
+        while self.applied < chosen {
+            let slot = self.applied;
+            let known = match (self.chosen.get(&slot), self.accepted.get(&slot)) {
+                (Some(cmd), _) => cmd.clone(),
+                (None, Some((b, cmd))) if *b == ballot => cmd.clone(),
+                _ => return ctx.send(leader, Msg::Learn { from: slot }),
+            };
+            self.learn(ctx, slot, known);
         }
     }
 
@@ -494,37 +594,50 @@ impl Replica {
             }
         }
         let end = highest.keys().next_back().map_or(from, |&s| s + 1);
+        let pipes = ctx
+            .peers()
+            .map(|p| {
+                let pipe = Pipe {
+                    next: from,
+                    acked: from,
+                    in_flight: None,
+                };
+                (p.0, pipe)
+            })
+            .collect();
         self.phase = Phase::Leading(Leading {
             ballot,
             next: end.max(from),
+            pipes,
             proposals: BTreeMap::new(),
             clients: BTreeMap::new(),
         });
         self.preemptions = 0;
         self.leader = Some(self.me);
         ctx.note(Note::Elected { ballot });
-        for slot in from..end {
-            let cmd = match (self.chosen.get(&slot), highest.remove(&slot)) {
-                (Some(chosen), _) => chosen.clone(),
-                (None, Some((_, cmd))) => cmd,
-                (None, None) => Cmd::Noop,
-            };
-            self.propose(ctx, slot, cmd);
-        }
-        ctx.broadcast(Msg::Heartbeat {
-            ballot,
-            chosen: self.applied,
-        });
+        let takeover: Vec<(Slot, Cmd)> = (from..end)
+            .map(|slot| {
+                let cmd = match (self.chosen.get(&slot), highest.remove(&slot)) {
+                    (Some(chosen), _) => chosen.clone(),
+                    (None, Some((_, cmd))) => cmd,
+                    (None, None) => Cmd::Noop,
+                };
+                (slot, cmd)
+            })
+            .collect();
+        self.propose(ctx, takeover);
+        self.leader_tick(ctx);
     }
 
-    /// Phase 2 for `cmd` in `slot`: accepted by the leader's own acceptor,
-    /// then asked of the others.
-    fn propose(&mut self, ctx: PCtx, slot: Slot, cmd: Cmd) {
+    /// Phase 2 for each (slot, value): accepted by the leader's own
+    /// acceptor (one sync), then sent to each follower with no batch in
+    /// flight (the others get them in their next batch).
+    fn propose(&mut self, ctx: PCtx, entries: Vec<(Slot, Cmd)>) {
         let Phase::Leading(l) = &self.phase else {
             return;
         };
         let ballot = l.ballot;
-        if !self.accept(ctx, ballot, slot, cmd.clone()) {
+        if !self.accept(ctx, ballot, entries.clone()) {
             // Its own acceptor promised a higher ballot: preempted.
             let promised = self.promised;
             return self.on_nack(ctx, promised);
@@ -532,26 +645,54 @@ impl Replica {
         let Phase::Leading(l) = &mut self.phase else {
             return;
         };
-        l.proposals
-            .insert(slot, (cmd.clone(), BTreeSet::from([self.me.0])));
-        ctx.broadcast(Msg::Accept { ballot, slot, cmd });
-        self.maybe_chosen(ctx, slot);
+        let me = self.me.0;
+        let slots: Vec<Slot> = entries.iter().map(|(s, _)| *s).collect();
+        for (slot, cmd) in entries {
+            l.proposals.insert(slot, (cmd, vec![me]));
+        }
+        for f in (0..self.servers as u32).filter(|&f| f != me) {
+            self.send_batch(ctx, f);
+        }
+        for slot in slots {
+            self.maybe_chosen(ctx, slot);
+        }
     }
 
-    fn on_accepted(&mut self, ctx: PCtx, from: NodeId, ballot: Ballot, slot: Slot) {
+    fn on_accepted(&mut self, ctx: PCtx, from: NodeId, ballot: Ballot, slots: Vec<Slot>) {
         let Phase::Leading(l) = &mut self.phase else {
             return;
         };
         if l.ballot != ballot {
             return;
         }
-        if let Some((_, acks)) = l.proposals.get_mut(&slot) {
-            acks.insert(from.0);
+        if let (Some(pipe), Some(&first), Some(&last)) =
+            (l.pipes.get_mut(&from.0), slots.first(), slots.last())
+        {
+            // Only the answer to the latest batch ends the wait (a late
+            // answer to one sent again must not let a batch be skipped),
+            // and `acked` only grows without gaps.
+            if last + 1 == pipe.next {
+                pipe.in_flight = None;
+            }
+            if first <= pipe.acked {
+                pipe.acked = pipe.acked.max(last + 1);
+            }
         }
-        self.maybe_chosen(ctx, slot);
+        for &slot in &slots {
+            if let Some((_, acks)) = l.proposals.get_mut(&slot) {
+                if !acks.contains(&from.0) {
+                    acks.push(from.0);
+                }
+            }
+        }
+        for slot in slots {
+            self.maybe_chosen(ctx, slot);
+        }
+        self.send_batch(ctx, from.0);
     }
 
-    /// A proposal a majority accepted is chosen: every server is told.
+    /// A proposal a majority accepted is chosen: the leader learns it, and
+    /// tells the followers with its next batch or heartbeat.
     fn maybe_chosen(&mut self, ctx: PCtx, slot: Slot) {
         let majority = self.majority();
         let Phase::Leading(l) = &mut self.phase else {
@@ -566,9 +707,6 @@ impl Replica {
         let Some((cmd, _)) = l.proposals.remove(&slot) else {
             return;
         };
-        ctx.broadcast(Msg::Chosen {
-            entries: vec![(slot, cmd.clone())],
-        });
         self.learn(ctx, slot, cmd);
     }
 
@@ -598,17 +736,15 @@ impl Replica {
         }
         self.heard_ballot(ctx, ballot, true);
         self.leader = Some(from);
-        if chosen > self.applied {
-            ctx.send(from, Msg::Learn { from: self.applied });
-        }
+        self.learn_chosen(ctx, from, ballot, chosen);
     }
 
     fn on_learn(&mut self, ctx: PCtx, from: NodeId, slot: Slot) {
         let entries: Vec<(Slot, Cmd)> = self
             .chosen
-            .range(slot..)
+            .range_from(slot)
             .take(self.options.batch_max)
-            .map(|(&s, c)| (s, c.clone()))
+            .map(|(s, c)| (s, c.clone()))
             .collect();
         if !entries.is_empty() {
             ctx.send(from, Msg::Chosen { entries });
@@ -633,7 +769,7 @@ impl Replica {
         let slot = l.next;
         l.next += 1;
         l.clients.insert(slot, (client, session, seq));
-        self.propose(ctx, slot, Cmd::Op { session, seq, op });
+        self.propose(ctx, vec![(slot, Cmd::Op { session, seq, op })]);
     }
 
     // Learner.

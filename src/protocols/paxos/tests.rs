@@ -78,8 +78,8 @@ fn a_promise_survives_a_crash_and_lower_ballots_are_refused() {
             NodeId(2),
             Msg::Accept {
                 ballot: ballot(4, 2),
-                slot: 0,
-                cmd: Cmd::Noop,
+                entries: vec![(0, Cmd::Noop)],
+                chosen: 0,
             },
         ),
     ] {
@@ -103,8 +103,8 @@ fn an_accepted_value_is_synced_and_reported_to_a_later_prepare() {
         NodeId(0),
         Msg::Accept {
             ballot: ballot(2, 0),
-            slot: 3,
-            cmd: put("a"),
+            entries: vec![(3, put("a"))],
+            chosen: 0,
         },
     );
     assert!(Effect::notes(&out)
@@ -181,8 +181,8 @@ fn preparing(accepted: Option<(Ballot, Cmd)>) -> (Harness<PaxosNode>, Ballot) {
             NodeId(1),
             Msg::Accept {
                 ballot: b,
-                slot: 0,
-                cmd,
+                entries: vec![(0, cmd)],
+                chosen: 0,
             },
         );
     }
@@ -217,9 +217,9 @@ fn a_new_leader_reproposes_the_highest_ballot_value_and_fills_gaps() {
     let accepts: Vec<(u64, Cmd)> = sent(&out)
         .into_iter()
         .filter(|(to, _)| *to == NodeId(1))
-        .filter_map(|(_, m)| match m {
-            Msg::Accept { slot, cmd, .. } => Some((slot, cmd)),
-            _ => None,
+        .flat_map(|(_, m)| match m {
+            Msg::Accept { entries, .. } => entries,
+            _ => Vec::new(),
         })
         .collect();
     assert_eq!(
@@ -252,7 +252,13 @@ fn a_leader_answers_a_client_once_a_majority_accepted() {
         },
     );
     assert!(sent(&out).iter().all(|(to, _)| *to != CLIENT));
-    let out = h.deliver(NodeId(2), Msg::Accepted { ballot: b, slot: 0 });
+    let out = h.deliver(
+        NodeId(2),
+        Msg::Accepted {
+            ballot: b,
+            slots: vec![0],
+        },
+    );
     assert!(sent(&out).contains(&(
         CLIENT,
         Msg::Response {
