@@ -2,7 +2,8 @@
 //! seeds (CI runs 1,000 each) and show what their stories promise: one
 //! leader on a calm network; takeovers under leader crashes; proposers
 //! without backoff dueling forever (nothing chosen) and with it
-//! converging; acceptor crashes that lose no promise.
+//! converging; acceptor crashes that lose no promise; learners behind a
+//! snapshot catching up from it.
 
 mod common;
 
@@ -62,5 +63,18 @@ fn acceptors_that_crash_keep_their_promises() {
     for r in sweep("paxos-acceptor-crashes.toml", SEEDS) {
         assert!(held(&r), "seed {}: {:?}", r.seed, r.violations);
         assert!(metric(&r, "paxos_chosen") > 0, "seed {}", r.seed);
+    }
+}
+
+#[test]
+fn learners_behind_a_snapshot_catch_up_from_it() {
+    for r in sweep("paxos-snapshots.toml", SEEDS) {
+        assert!(held(&r), "seed {}: {:?}", r.seed, r.violations);
+        assert!(metric(&r, "paxos_snapshots_taken") > 0, "seed {}", r.seed);
+        assert!(
+            metric(&r, "paxos_snapshots_installed_by_learners") > 0,
+            "seed {}",
+            r.seed
+        );
     }
 }

@@ -50,6 +50,9 @@ pub struct PaxosChecks {
     /// tens of thousands of a long run): what was accepted and chosen.
     slots: Vec<SlotRecord>,
     elections: u64,
+    snapshots: u64,
+    /// Snapshots installed by new leaders, and by learners.
+    installed: (u64, u64),
     /// When the last leader was elected.
     last_elected: Option<SimTime>,
     max_round: u64,
@@ -69,6 +72,8 @@ impl PaxosChecks {
             promised: vec![Ballot::default(); servers],
             slots: Vec::new(),
             elections: 0,
+            snapshots: 0,
+            installed: (0, 0),
             last_elected: None,
             max_round: 0,
             linearizability: Judgement::skipped(),
@@ -113,14 +118,7 @@ impl PaxosChecks {
         self.promise(at, node, ballot, "accepted-below-promise")?;
         let majority = self.servers / 2 + 1;
         let record = self.slot_mut(slot);
-        let at_ballot = match record.ballots.iter().position(|(b, _, _)| *b == ballot) {
-            Some(i) => i,
-            None => {
-                record.ballots.push((ballot, cmd, Vec::new()));
-                record.ballots.len() - 1
-            }
-        };
-        let (_, value, by) = &mut record.ballots[at_ballot];
+        let (_, value, by) = record.ballot(ballot, cmd);
         if *value != cmd {
             let message = format!(
                 "slot {slot}: {} and {} both accepted in ballot {ballot:?}",
@@ -131,9 +129,7 @@ impl PaxosChecks {
                 Violation::new("paxos.agreement", at, message).with_kind("two-values-one-ballot")
             );
         }
-        if !by.contains(&node) {
-            by.push(node);
-        }
+        by.insert(node);
         if by.len() < majority {
             return Ok(());
         }
@@ -263,12 +259,57 @@ impl PaxosChecks {
 /// The ghost record of one slot.
 #[derive(Debug, Default)]
 struct SlotRecord {
-    /// Per ballot (a few at most): the value accepted and who accepted it.
-    ballots: Vec<(Ballot, CmdId, Vec<NodeId>)>,
+    /// Per ballot: the value accepted and who accepted it. Most slots see
+    /// one ballot: the first is held inline (no allocation per slot), any
+    /// later in `more_ballots`.
+    first_ballot: Option<(Ballot, CmdId, Acceptors)>,
+    more_ballots: Vec<(Ballot, CmdId, Acceptors)>,
     /// The value a majority accepted in one ballot.
     chosen: Option<CmdId>,
     /// The value learners learned.
     learned: Option<CmdId>,
+}
+
+impl SlotRecord {
+    /// The record of `ballot`, begun with `cmd` if there is none yet.
+    fn ballot(&mut self, ballot: Ballot, cmd: CmdId) -> &mut (Ballot, CmdId, Acceptors) {
+        let first = self
+            .first_ballot
+            .get_or_insert_with(|| (ballot, cmd, Acceptors::default()));
+        if first.0 == ballot {
+            return first;
+        }
+        let at = match self.more_ballots.iter().position(|(b, _, _)| *b == ballot) {
+            Some(at) => at,
+            None => {
+                self.more_ballots.push((ballot, cmd, Acceptors::default()));
+                self.more_ballots.len() - 1
+            }
+        };
+        &mut self.more_ballots[at]
+    }
+}
+
+/// The acceptors that accepted a (slot, ballot): a bit per node id below
+/// 128 (no allocation for the clusters scenarios run), a list above.
+#[derive(Debug, Default)]
+struct Acceptors {
+    low: u128,
+    high: Vec<NodeId>,
+}
+
+impl Acceptors {
+    fn insert(&mut self, node: NodeId) {
+        match node.0 {
+            n if n < 128 => self.low |= 1 << n,
+            _ if self.high.contains(&node) => {}
+            _ => self.high.push(node),
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.low.count_ones() as usize + self.high.len()
+    }
 }
 
 /// A command's name in messages.
@@ -296,6 +337,18 @@ impl Invariants<PaxosNode> for PaxosChecks {
             Note::Promised { ballot } => self.promise(at, node, ballot, "promise-went-back"),
             Note::Accepted { slot, ballot, cmd } => self.accepted(at, node, slot, ballot, cmd),
             Note::Learned { slot, cmd } => self.learned(at, node, slot, cmd),
+            Note::Snapshotted { .. } => {
+                self.snapshots += 1;
+                Ok(())
+            }
+            Note::Installed { leader, .. } => {
+                if leader {
+                    self.installed.0 += 1;
+                } else {
+                    self.installed.1 += 1;
+                }
+                Ok(())
+            }
             Note::Elected { .. } => {
                 self.elections += 1;
                 self.last_elected = Some(at);
@@ -334,6 +387,15 @@ impl Invariants<PaxosNode> for PaxosChecks {
             ("paxos_max_round".to_string(), json!(self.max_round)),
             ("paxos_chosen".to_string(), json!(chosen)),
             ("paxos_noops".to_string(), json!(noops)),
+            ("paxos_snapshots_taken".to_string(), json!(self.snapshots)),
+            (
+                "paxos_snapshots_installed_by_leaders".to_string(),
+                json!(self.installed.0),
+            ),
+            (
+                "paxos_snapshots_installed_by_learners".to_string(),
+                json!(self.installed.1),
+            ),
         ]);
         metrics
     }

@@ -24,9 +24,13 @@ pub struct PaxosOptions {
     /// are drawn at random. Off, every wait is `election_min` and a
     /// preempted proposer tries again at once (dueling proposers).
     pub backoff: bool,
-    /// At most this many proposals resent per heartbeat, and chosen values
-    /// per catch-up message.
+    /// At most this many values per Accept batch and per catch-up
+    /// message.
     pub batch_max: usize,
+    /// Every this many applied slots a server snapshots its store and
+    /// drops the accepted and chosen values before (0: never); a learner
+    /// or a new leader behind a snapshot installs it.
+    pub snapshot_every: u64,
     /// Keys the workload uses.
     pub keys: usize,
     /// A client resends a command after this long without an answer.
@@ -46,6 +50,7 @@ impl Default for PaxosOptions {
             election_max: SimDuration::from_millis(300),
             backoff: true,
             batch_max: 64,
+            snapshot_every: 1000,
             keys: 3,
             client_retry: SimDuration::from_millis(200),
             get_put_only: false,
@@ -150,6 +155,18 @@ impl ProtocolDef for Def {
                 "slots a majority accepted a value in",
             )
             .metric(result, "no-ops", "paxos_noops", "gaps new leaders filled")
+            .metric(
+                result,
+                "snapshots taken",
+                "paxos_snapshots_taken",
+                "compactions by any server",
+            )
+            .metric(
+                result,
+                "snapshots installed by learners",
+                "paxos_snapshots_installed_by_learners",
+                "servers behind a snapshot caught up from it",
+            )
             .metric(
                 result,
                 "linearizability",

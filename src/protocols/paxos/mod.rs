@@ -33,7 +33,7 @@ mod tests;
 
 use crate::process::{Ctx, Disk, NodeId, Process, Protocol, RequestId, TimerId};
 use crate::protocols::raft::client::{Client, ClientSide, SessionWire};
-use crate::protocols::raft::kv::{self, KvOp, KvRes};
+use crate::protocols::raft::kv::{self, Kv, KvOp, KvRes};
 use crate::protocols::raft::messages::Answer;
 use crate::protocols::raft::WorkloadOptions;
 use crate::rng::SimRng;
@@ -130,12 +130,16 @@ pub enum Msg {
         from: Slot,
     },
     /// Phase 1b: promised `ballot`; what this acceptor accepted from the
-    /// prepare's slot on.
+    /// prepare's slot on, and its snapshot if it compacted slots the
+    /// prepare asked about.
     Promise {
         /// The ballot promised.
         ballot: Ballot,
         /// (slot, ballot accepted in, value) for each slot.
         accepted: Vec<(Slot, Ballot, Cmd)>,
+        /// (its first slot not in the snapshot, the store then), when the
+        /// prepare's slot is before that.
+        snapshot: Option<(Slot, Rc<Kv>)>,
     },
     /// Phase 2a, a batch: accept each (slot, value) in `ballot`. Carries
     /// the commit notice too: every slot below `chosen` is chosen (an
@@ -174,6 +178,14 @@ pub enum Msg {
         /// The first slot wanted.
         from: Slot,
     },
+    /// The answer to a learner behind the sender's snapshot: the store as
+    /// of slot `slot` (every slot before it applied).
+    Snapshot {
+        /// The first slot not in the snapshot.
+        slot: Slot,
+        /// The store.
+        kv: Rc<Kv>,
+    },
     /// The answer to a learner: these slots are chosen with these values.
     Chosen {
         /// (slot, value), by slot.
@@ -192,7 +204,7 @@ impl Msg {
             Msg::Accept { .. } | Msg::Accepted { .. } => "accept",
             Msg::Nack { .. } => "nack",
             Msg::Heartbeat { .. } => "heartbeat",
-            Msg::Learn { .. } | Msg::Chosen { .. } => "learn",
+            Msg::Learn { .. } | Msg::Chosen { .. } | Msg::Snapshot { .. } => "learn",
         }
     }
 }
@@ -219,6 +231,9 @@ pub enum Stored {
     Promised(Ballot),
     /// An acceptor's accepted value of a slot (key: the slot).
     Accepted(Ballot, Cmd),
+    /// The store as of a slot (every slot before it applied): the
+    /// accepted values before it are deleted.
+    Snapshot(Slot, Box<Kv>),
     /// A client's session counter.
     Session(u64),
 }
@@ -246,6 +261,19 @@ pub enum Note {
         slot: Slot,
         /// The value's identity.
         cmd: CmdId,
+    },
+    /// A server snapshotted its store as of `slot`.
+    Snapshotted {
+        /// The first slot not in the snapshot.
+        slot: Slot,
+    },
+    /// A server behind installed another's snapshot as of `slot`: a new
+    /// leader from a promise (`leader`), or a learner.
+    Installed {
+        /// The first slot not in the snapshot.
+        slot: Slot,
+        /// Whether a new leader installed it.
+        leader: bool,
     },
     /// A proposer became leader in `ballot`.
     Elected {

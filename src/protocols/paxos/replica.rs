@@ -14,6 +14,7 @@ use crate::protocols::raft::kv::KvRes;
 use crate::protocols::raft::messages::Answer;
 use crate::time::{SimDuration, SimTime};
 use std::collections::{BTreeMap, BTreeSet};
+use std::rc::Rc;
 
 type PCtx<'a, 'b> = &'a mut Ctx<'b, PaxosNode>;
 
@@ -21,6 +22,8 @@ type PCtx<'a, 'b> = &'a mut Ctx<'b, PaxosNode>;
 const PROMISED: DiskKey = DiskKey::single("promised");
 /// The acceptor's accepted values on disk, by slot.
 const ACCEPTED: &str = "accepted";
+/// The latest snapshot on disk.
+const SNAPSHOT: DiskKey = DiskKey::single("snapshot");
 
 /// What the proposer is doing.
 #[derive(Debug)]
@@ -36,6 +39,8 @@ enum Phase {
         ballot: Ballot,
         from: Slot,
         promises: BTreeMap<u32, Vec<(Slot, Ballot, Cmd)>>,
+        /// The latest snapshot a promise carried.
+        snapshot: Option<(Slot, Rc<Kv>)>,
     },
     /// Leading in `ballot`.
     Leading(Leading),
@@ -84,6 +89,10 @@ pub struct Replica {
     /// Learner: every slot below this is applied.
     applied: Slot,
     kv: Kv,
+    /// This server's latest snapshot: its first slot not in it (accepted
+    /// and chosen values before were dropped), and the store then.
+    base: Slot,
+    snapshot: Option<Rc<Kv>>,
     phase: Phase,
     /// The highest round of any ballot seen.
     max_round: u64,
@@ -116,6 +125,8 @@ impl Replica {
             chosen: SlotLog::default(),
             applied: 0,
             kv: Kv::default(),
+            base: 0,
+            snapshot: None,
             phase: Phase::Follower,
             max_round: 0,
             leader: None,
@@ -168,6 +179,12 @@ impl Replica {
         if let Some(Stored::Promised(b)) = disk.get(PROMISED) {
             self.promised = *b;
         }
+        if let Some(Stored::Snapshot(slot, kv)) = disk.get(SNAPSHOT) {
+            self.kv = Kv::clone(kv);
+            self.snapshot = Some(Rc::new(Kv::clone(kv)));
+            (self.base, self.applied) = (*slot, *slot);
+            self.chosen.drop_before(*slot);
+        }
         self.accepted = disk
             .scan(ACCEPTED)
             .filter_map(|(slot, s)| match s {
@@ -175,6 +192,7 @@ impl Replica {
                 _ => None,
             })
             .collect();
+        self.accepted.drop_before(self.base);
         self.max_round = self
             .accepted
             .values()
@@ -277,6 +295,10 @@ impl Replica {
         if pipe.in_flight.is_some() {
             return true;
         }
+        // Slots before the leader's snapshot are not sent: the follower
+        // learns them from the snapshot.
+        pipe.next = pipe.next.max(self.base);
+        pipe.acked = pipe.acked.max(self.base);
         // Consecutive slots from the pipe's next, each proposed or chosen
         // (a takeover proposes its slots one by one).
         let last = l.next.min(pipe.next + self.options.batch_max as Slot);
@@ -311,7 +333,12 @@ impl Replica {
             Msg::Probe { ballot } => self.on_probe(ctx, from, ballot),
             Msg::ProbeOk { ballot } => self.on_probe_ok(ctx, from, ballot),
             Msg::Prepare { ballot, from: slot } => self.on_prepare(ctx, from, ballot, slot),
-            Msg::Promise { ballot, accepted } => self.on_promise(ctx, from, ballot, accepted),
+            Msg::Promise {
+                ballot,
+                accepted,
+                snapshot,
+            } => self.on_promise(ctx, from, ballot, accepted, snapshot),
+            Msg::Snapshot { slot, kv } => self.install(ctx, slot, &kv, false),
             Msg::Accept {
                 ballot,
                 entries,
@@ -445,7 +472,16 @@ impl Replica {
         self.heard_ballot(ctx, ballot, false);
         if self.promise(ctx, ballot) {
             let accepted = self.accepted_from(slot);
-            ctx.send(from, Msg::Promise { ballot, accepted });
+            let snapshot = match &self.snapshot {
+                Some(kv) if slot < self.base => Some((self.base, Rc::clone(kv))),
+                _ => None,
+            };
+            let msg = Msg::Promise {
+                ballot,
+                accepted,
+                snapshot,
+            };
+            ctx.send(from, msg);
         } else {
             let promised = self.promised;
             ctx.send(from, Msg::Nack { promised });
@@ -543,6 +579,7 @@ impl Replica {
             ballot,
             from,
             promises,
+            snapshot: None,
         };
         self.leader = None;
         ctx.broadcast(Msg::Prepare { ballot, from });
@@ -555,10 +592,12 @@ impl Replica {
         from: NodeId,
         ballot: Ballot,
         accepted: Vec<(Slot, Ballot, Cmd)>,
+        snapshot: Option<(Slot, Rc<Kv>)>,
     ) {
         let Phase::Preparing {
             ballot: own,
             promises,
+            snapshot: latest,
             ..
         } = &mut self.phase
         else {
@@ -568,6 +607,11 @@ impl Replica {
             return;
         }
         promises.insert(from.0, accepted);
+        if let Some((slot, kv)) = snapshot {
+            if latest.as_ref().is_none_or(|(s, _)| slot > *s) {
+                *latest = Some((slot, kv));
+            }
+        }
         self.maybe_lead(ctx);
     }
 
@@ -578,6 +622,7 @@ impl Replica {
             ballot,
             from,
             promises,
+            snapshot,
         } = &self.phase
         else {
             return;
@@ -586,8 +631,17 @@ impl Replica {
             return;
         }
         let (ballot, from) = (*ballot, *from);
+        // Behind an acceptor's snapshot: install it first; the slots it
+        // holds are chosen and applied.
+        if let Some((slot, kv)) = snapshot.clone() {
+            self.install(ctx, slot, &kv, true);
+        }
+        let from = from.max(self.applied);
+        let Phase::Preparing { promises, .. } = &self.phase else {
+            return;
+        };
         let mut highest: BTreeMap<Slot, (Ballot, Cmd)> = BTreeMap::new();
-        for (slot, b, cmd) in promises.values().flatten() {
+        for (slot, b, cmd) in promises.values().flatten().filter(|(s, _, _)| *s >= from) {
             let replace = highest.get(slot).is_none_or(|(hb, _)| b > hb);
             if replace {
                 highest.insert(*slot, (*b, cmd.clone()));
@@ -740,6 +794,13 @@ impl Replica {
     }
 
     fn on_learn(&mut self, ctx: PCtx, from: NodeId, slot: Slot) {
+        if let Some(kv) = self.snapshot.as_ref().filter(|_| slot < self.base) {
+            let msg = Msg::Snapshot {
+                slot: self.base,
+                kv: Rc::clone(kv),
+            };
+            return ctx.send(from, msg);
+        }
         let entries: Vec<(Slot, Cmd)> = self
             .chosen
             .range_from(slot)
@@ -795,6 +856,40 @@ impl Replica {
             self.applied += 1;
             self.answer(ctx, slot, res);
         }
+        self.maybe_snapshot(ctx);
+    }
+
+    /// Every `snapshot_every` applied slots: the store is written and
+    /// synced as a snapshot, and the accepted and chosen values before it
+    /// dropped (on disk too). A prepare or a learner asking about them
+    /// gets the snapshot.
+    fn maybe_snapshot(&mut self, ctx: PCtx) {
+        let every = self.options.snapshot_every;
+        if every == 0 || self.applied - self.base < every {
+            return;
+        }
+        let slot = self.applied;
+        ctx.write(SNAPSHOT, Stored::Snapshot(slot, Box::new(self.kv.clone())));
+        ctx.delete_range(ACCEPTED, 0, slot - 1);
+        ctx.sync();
+        self.accepted.drop_before(slot);
+        self.chosen.drop_before(slot);
+        self.base = slot;
+        self.snapshot = Some(Rc::new(self.kv.clone()));
+        ctx.note(Note::Snapshotted { slot });
+    }
+
+    /// A snapshot of the store as of `slot`, from another server: taken
+    /// if it is ahead of what this learner applied (by a new `leader`, or
+    /// a learner).
+    fn install(&mut self, ctx: PCtx, slot: Slot, kv: &Kv, leader: bool) {
+        if slot <= self.applied {
+            return;
+        }
+        ctx.note(Note::Installed { slot, leader });
+        self.kv = kv.clone();
+        self.applied = slot;
+        self.chosen.drop_before(slot);
     }
 
     /// The leader answers the client whose command it proposed in `slot`,
@@ -816,10 +911,11 @@ impl Replica {
 
     fn assert_invariants(&self) {
         assert!(
-            self.applied == 0 || self.chosen.contains_key(&(self.applied - 1)),
-            "server {}: slot {} applied but not known chosen",
+            self.base <= self.applied,
+            "server {}: a snapshot at slot {} past the applied {}",
             self.me.0,
-            self.applied.saturating_sub(1)
+            self.base,
+            self.applied
         );
         if let Phase::Leading(l) = &self.phase {
             assert!(

@@ -125,6 +125,7 @@ fn an_accepted_value_is_synced_and_reported_to_a_later_prepare() {
             Msg::Promise {
                 ballot: ballot(3, 2),
                 accepted: vec![(3, ballot(2, 0), put("a"))],
+                snapshot: None,
             }
         )]
     );
@@ -211,6 +212,7 @@ fn a_new_leader_reproposes_the_highest_ballot_value_and_fills_gaps() {
         Msg::Promise {
             ballot: b,
             accepted: vec![(0, ballot(1, 2), put("high")), (2, ballot(1, 1), put("x"))],
+            snapshot: None,
         },
     );
     assert_eq!(h.node.role(), Some("leader"));
@@ -237,6 +239,7 @@ fn a_leader_answers_a_client_once_a_majority_accepted() {
         Msg::Promise {
             ballot: b,
             accepted: vec![],
+            snapshot: None,
         },
     );
     let op = Rc::new(KvOp::Put {
@@ -266,4 +269,47 @@ fn a_leader_answers_a_client_once_a_majority_accepted() {
             outcome: Answer::Applied(KvRes::Done)
         }
     )));
+}
+
+#[test]
+fn a_snapshot_replaces_compacted_slots_in_promises_and_catch_up() {
+    let options = PaxosOptions {
+        snapshot_every: 2,
+        ..PaxosOptions::default()
+    };
+    let node = PaxosNode::Server(Box::new(Replica::new(options, NodeId(1), 3)));
+    let mut h = Harness::new(node, NodeId(1), (0..3).map(NodeId).collect(), 1);
+    h.start();
+    let out = h.deliver(
+        NodeId(0),
+        Msg::Accept {
+            ballot: ballot(1, 0),
+            entries: vec![(0, put("a")), (1, Cmd::Noop)],
+            chosen: 2,
+        },
+    );
+    assert!(Effect::notes(&out)
+        .iter()
+        .any(|n| matches!(n, Note::Snapshotted { slot: 2 })));
+    h.crash_and_restart(server(1));
+    h.now = SimTime::ZERO + SimDuration::from_secs(5);
+    let out = h.deliver(
+        NodeId(2),
+        Msg::Prepare {
+            ballot: ballot(2, 2),
+            from: 0,
+        },
+    );
+    let promise = sent(&out).into_iter().find_map(|(_, m)| match m {
+        Msg::Promise {
+            accepted, snapshot, ..
+        } => Some((accepted, snapshot)),
+        _ => None,
+    });
+    let (accepted, snapshot) = promise.expect("a promise");
+    assert!(accepted.is_empty(), "compacted slots are not reported one by one");
+    let (slot, kv) = snapshot.expect("the snapshot instead");
+    assert_eq!((slot, kv.get("k")), (2, "a"));
+    let out = h.deliver(NodeId(2), Msg::Learn { from: 0 });
+    assert!(matches!(&sent(&out)[..], [(_, Msg::Snapshot { slot: 2, .. })]));
 }
