@@ -307,9 +307,15 @@ fn a_snapshot_replaces_compacted_slots_in_promises_and_catch_up() {
         _ => None,
     });
     let (accepted, snapshot) = promise.expect("a promise");
-    assert!(accepted.is_empty(), "compacted slots are not reported one by one");
+    assert!(
+        accepted.is_empty(),
+        "compacted slots are not reported one by one"
+    );
     let (slot, kv) = snapshot.expect("the snapshot instead");
     assert_eq!((slot, kv.get("k")), (2, "a"));
     let out = h.deliver(NodeId(2), Msg::Learn { from: 0 });
-    assert!(matches!(&sent(&out)[..], [(_, Msg::Snapshot { slot: 2, .. })]));
+    assert!(matches!(
+        &sent(&out)[..],
+        [(_, Msg::Snapshot { slot: 2, .. })]
+    ));
 }
