@@ -78,3 +78,13 @@ fn learners_behind_a_snapshot_catch_up_from_it() {
         );
     }
 }
+
+#[test]
+fn a_bridge_partition_keeps_the_first_leader() {
+    // Servers cut off from the leader probe, and servers that hear it say
+    // no: one election in the run, as Raft with PreVote and CheckQuorum.
+    for r in sweep("paxos-bridge-partition.toml", SEEDS) {
+        assert!(held(&r), "seed {}: {:?}", r.seed, r.violations);
+        assert_eq!(metric(&r, "paxos_elections"), 1, "seed {}", r.seed);
+    }
+}

@@ -37,7 +37,7 @@ pub struct CheckArgs {
     /// Memory budget, at least 64MiB, e.g. 512MiB, 1GiB: a bound on the
     /// whole command's peak resident memory. The checker counts its own
     /// structures (the history, every search) against seven eighths of it,
-    /// less 32 MiB for the program and its allocator's caches.
+    /// less 40 MiB for the program and its allocator's caches.
     #[arg(long, default_value = "1GiB", value_parser = parse_memory)]
     pub memory: usize,
     /// A deterministic budget of search steps (the same history gives the
@@ -268,11 +268,15 @@ pub(super) fn peak_rss_bytes() -> Option<u64> {
     Some(kib * 1024)
 }
 
-/// Memory the program needs besides what the checker counts: about 9 MiB
-/// for a tiny history, and up to about 25 MiB more that the allocator
-/// (mimalloc) keeps of freed blocks before returning them (measured with
-/// the hard history of tests/lincheck_cli.rs).
-const PROGRAM_BYTES: usize = 32 << 20;
+/// Memory the program needs besides what the checker counts: what it
+/// holds before the check (its code and startup: 12 MiB for a tiny
+/// history in a release build, 21 MiB in the debug build `cargo test`
+/// runs), and up to about 25 MiB more that the allocator (mimalloc) keeps
+/// of freed blocks before returning them (measured with the hard history
+/// of tests/lincheck_cli.rs, whose peak passed a 96 MiB budget by 45 KiB
+/// with 32 MiB here). A constant, not a measurement, so that a verdict
+/// under `--memory` does not depend on the build.
+const PROGRAM_BYTES: usize = 40 << 20;
 /// The smallest `--memory`.
 const MEMORY_MIN: usize = 64 << 20;
 
