@@ -120,6 +120,10 @@ impl ProtocolDef for Def {
         MESSAGE_KINDS
     }
 
+    fn buggify_points(&self) -> &'static [&'static str] {
+        super::BUGGIFY_POINTS
+    }
+
     fn options(&self, input: &OptionsInput<'_>) -> Result<PaxosOptions, ScenarioError> {
         let options: PaxosOptions = input.table("paxos")?;
         match options.problem() {

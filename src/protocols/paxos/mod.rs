@@ -49,6 +49,17 @@ pub use def::{Def, PaxosOptions};
 /// Roles a scenario fault may target.
 pub const ROLES: &[&str] = &["leader", "follower", "candidate"];
 
+/// Multi-Paxos's code-level fault points (`Ctx::buggify`): an accepted
+/// batch not answered (the leader's resend of a lost batch), a server
+/// that skips the probe and runs phase 1 at once (a disruptive proposer
+/// that deposes a live leader), and a snapshot taken at once (catch-up and
+/// takeovers from snapshots).
+pub const BUGGIFY_POINTS: &[&str] = &[
+    "paxos.drop-accepted-reply",
+    "paxos.skip-probe",
+    "paxos.snapshot-early",
+];
+
 /// A ballot: a round and the proposer that owns it; ordered by round, then
 /// proposer, so that no two proposers share one.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]

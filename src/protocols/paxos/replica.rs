@@ -503,7 +503,9 @@ impl Replica {
             return ctx.send(from, Msg::Nack { promised });
         }
         self.leader = Some(from);
-        ctx.send(from, Msg::Accepted { ballot, slots });
+        if !ctx.buggify("paxos.drop-accepted-reply") {
+            ctx.send(from, Msg::Accepted { ballot, slots });
+        }
         self.learn_chosen(ctx, from, ballot, chosen);
     }
 
@@ -536,6 +538,9 @@ impl Replica {
             ballot,
             yes: BTreeSet::from([self.me.0]),
         };
+        if ctx.buggify("paxos.skip-probe") {
+            return self.prepare(ctx);
+        }
         ctx.broadcast(Msg::Probe { ballot });
         self.maybe_prepare(ctx);
     }
@@ -865,7 +870,9 @@ impl Replica {
     /// gets the snapshot.
     fn maybe_snapshot(&mut self, ctx: PCtx) {
         let every = self.options.snapshot_every;
-        if every == 0 || self.applied - self.base < every {
+        let due = every > 0 && self.applied - self.base >= every;
+        let early = every > 0 && self.applied > self.base && ctx.buggify("paxos.snapshot-early");
+        if !due && !early {
             return;
         }
         let slot = self.applied;
