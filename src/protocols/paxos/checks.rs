@@ -80,26 +80,21 @@ impl PaxosChecks {
         }
     }
 
-    /// An acceptor reached `ballot`: it must not be below its promise.
+    /// An acceptor reached `ballot` by an `act` (promised, accepted in):
+    /// it must not be below its promise, else a violation of `kind`.
     fn promise(
         &mut self,
         at: SimTime,
         node: NodeId,
         ballot: Ballot,
-        kind: &str,
+        (act, kind): (&str, &str),
     ) -> Result<(), Violation> {
         self.max_round = self.max_round.max(ballot.round);
         let before = &mut self.promised[node.index()];
         if ballot < *before {
             let message = format!(
-                "acceptor {} {} ballot {ballot:?} after promising {:?}",
-                node.0,
-                if kind == "promise-went-back" {
-                    "promised"
-                } else {
-                    "accepted in"
-                },
-                *before
+                "acceptor {} {act} ballot {ballot:?} after promising {:?}",
+                node.0, *before
             );
             return Err(Violation::new("paxos.promises", at, message).with_kind(kind));
         }
@@ -115,7 +110,7 @@ impl PaxosChecks {
         ballot: Ballot,
         cmd: CmdId,
     ) -> Result<(), Violation> {
-        self.promise(at, node, ballot, "accepted-below-promise")?;
+        self.promise(at, node, ballot, ("accepted in", "accepted-below-promise"))?;
         let majority = self.servers / 2 + 1;
         let record = self.slot_mut(slot);
         let (_, value, by) = record.ballot(ballot, cmd);
@@ -334,7 +329,9 @@ impl Invariants<PaxosNode> for PaxosChecks {
 
     fn on_note(&mut self, at: SimTime, node: NodeId, note: &Note) -> Result<(), Violation> {
         match *note {
-            Note::Promised { ballot } => self.promise(at, node, ballot, "promise-went-back"),
+            Note::Promised { ballot } => {
+                self.promise(at, node, ballot, ("promised", "promise-went-back"))
+            }
             Note::Accepted { slot, ballot, cmd } => self.accepted(at, node, slot, ballot, cmd),
             Note::Learned { slot, cmd } => self.learned(at, node, slot, cmd),
             Note::Snapshotted { .. } => {

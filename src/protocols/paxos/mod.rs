@@ -38,7 +38,7 @@ use crate::protocols::raft::messages::Answer;
 use crate::protocols::raft::WorkloadOptions;
 use crate::rng::SimRng;
 use crate::sim::Placement;
-use crate::time::{SimDuration, SimTime};
+use crate::time::SimTime;
 use replica::Replica;
 use serde::Serialize;
 use std::rc::Rc;
@@ -474,9 +474,4 @@ impl Protocol for Paxos {
     fn result_value(&self, op: &KvOp, res: &KvRes) -> serde_json::Value {
         kv::result_value(op, res)
     }
-}
-
-/// A random duration in `lo..=hi`.
-fn between(ctx: &mut Ctx<'_, PaxosNode>, lo: SimDuration, hi: SimDuration) -> SimDuration {
-    SimDuration::from_nanos(ctx.rng().between(lo.as_nanos(), hi.as_nanos()))
 }

@@ -7,7 +7,7 @@
 //! answered), is judged by the checks, which see every life.
 
 use super::slots::SlotLog;
-use super::{between, Ballot, Cmd, Msg, Note, PaxosNode, PaxosOptions, Slot, Stored, Timer};
+use super::{Ballot, Cmd, Msg, Note, PaxosNode, PaxosOptions, Slot, Stored, Timer};
 use crate::process::{Ctx, Disk, DiskKey, NodeId};
 use crate::protocols::raft::kv::Kv;
 use crate::protocols::raft::kv::KvRes;
@@ -154,21 +154,6 @@ impl Replica {
         }
     }
 
-    /// Every slot below this is applied.
-    pub fn applied(&self) -> Slot {
-        self.applied
-    }
-
-    /// The acceptor's promised ballot.
-    pub fn promised(&self) -> Ballot {
-        self.promised
-    }
-
-    /// The store, as applied so far.
-    pub fn kv(&self) -> &Kv {
-        &self.kv
-    }
-
     fn majority(&self) -> usize {
         self.servers / 2 + 1
     }
@@ -259,8 +244,8 @@ impl Replica {
                 pipe.next = pipe.acked;
             }
         }
-        let (ballot, followers) = (l.ballot, l.pipes.keys().copied().collect::<Vec<u32>>());
-        for f in followers {
+        let ballot = l.ballot;
+        for f in followers(self.me, self.servers) {
             if !self.send_batch(ctx, f) {
                 let chosen = self.chosen_for(f);
                 ctx.send(NodeId(f), Msg::Heartbeat { ballot, chosen });
@@ -704,12 +689,11 @@ impl Replica {
         let Phase::Leading(l) = &mut self.phase else {
             return;
         };
-        let me = self.me.0;
         let slots: Vec<Slot> = entries.iter().map(|(s, _)| *s).collect();
         for (slot, cmd) in entries {
-            l.proposals.insert(slot, (cmd, vec![me]));
+            l.proposals.insert(slot, (cmd, vec![self.me.0]));
         }
-        for f in (0..self.servers as u32).filter(|&f| f != me) {
+        for f in followers(self.me, self.servers) {
             self.send_batch(ctx, f);
         }
         for slot in slots {
@@ -784,8 +768,8 @@ impl Replica {
         }
         self.wait_for_leader(ctx);
         let doublings = self.preemptions.min(6);
-        let most = self.options.election_max.as_nanos() << doublings;
-        self.backoff_until = ctx.now() + SimDuration::from_nanos(ctx.rng().between(0, most));
+        let most = SimDuration::from_nanos(self.options.election_max.as_nanos() << doublings);
+        self.backoff_until = ctx.now() + between(ctx, SimDuration::ZERO, most);
     }
 
     fn on_heartbeat(&mut self, ctx: PCtx, from: NodeId, ballot: Ballot, chosen: Slot) {
@@ -934,4 +918,14 @@ impl Replica {
             );
         }
     }
+}
+
+/// Every server but `me` of `servers`: a leader's followers.
+fn followers(me: NodeId, servers: usize) -> impl Iterator<Item = u32> {
+    (0..servers as u32).filter(move |&f| f != me.0)
+}
+
+/// A random duration in `lo..=hi`, from this node's stream.
+fn between(ctx: PCtx, lo: SimDuration, hi: SimDuration) -> SimDuration {
+    SimDuration::from_nanos(ctx.rng().between(lo.as_nanos(), hi.as_nanos()))
 }
