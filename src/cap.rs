@@ -14,7 +14,7 @@ use crate::net::{Latency, LinkConfig, NetworkConfig};
 use crate::process::NodeId;
 use crate::run::{run, RunOptions};
 use crate::scenario::Scenario;
-use crate::sim::{FaultAction, Shape, SimConfig, TimedFault, WorkloadConfig};
+use crate::sim::{FaultAction, RunResult, Shape, SimConfig, TimedFault, WorkloadConfig};
 use crate::stats::service;
 use crate::time::{SimDuration, SimTime};
 use rayon::prelude::*;
@@ -67,7 +67,7 @@ pub const SHAPES: &[ShapeSpec] = &[
 ];
 
 /// When the partition starts.
-const PARTITION_AT_S: u64 = 5;
+pub const PARTITION_AT_S: u64 = 5;
 
 /// The scenario of one run: 5 replicas, 5 clients (20 ms apart, 1 s
 /// timeout), 1-5 ms latency, the partition from 5 s for `partition_s`, and
@@ -240,6 +240,15 @@ fn client_availability(ops: &[&Record]) -> Option<f64> {
     (!shares.is_empty()).then(|| shares.iter().sum::<f64>() / shares.len() as f64)
 }
 
+/// Client-weighted availability of the requests made in `lo..hi` (ns).
+pub fn availability_between(ops: &[Record], (lo, hi): (u64, u64)) -> Option<f64> {
+    let made: Vec<&Record> = ops
+        .iter()
+        .filter(|o| o.invoked_ns >= lo && o.invoked_ns < hi)
+        .collect();
+    client_availability(&made)
+}
+
 /// Runs one configuration.
 pub fn measure(
     store: &StoreSpec,
@@ -249,19 +258,21 @@ pub fn measure(
 ) -> Result<CapRow, String> {
     let scenario = scenario(store, shape, partition_s, seed);
     let result = run(&scenario, seed, RunOptions::default());
+    Ok(row(store, shape, partition_s, &result))
+}
+
+/// What run `result` of `store` under `shape` (for `partition_s`) measured.
+pub fn row(store: &StoreSpec, shape: &ShapeSpec, partition_s: u64, result: &RunResult) -> CapRow {
+    let seed = result.seed;
     let ops = &result.history;
     let all: Vec<&Record> = ops.iter().collect();
-    let (start, end) = (
+    let window = (
         PARTITION_AT_S * 1_000_000_000,
         (PARTITION_AT_S + partition_s) * 1_000_000_000,
     );
-    let during: Vec<&Record> = ops
-        .iter()
-        .filter(|o| !shape.groups.is_empty() && o.invoked_ns >= start && o.invoked_ns < end)
-        .collect();
     let answered = service(ops.iter());
     let metric = |k: &str| result.metrics.get(k).and_then(|v| v.as_u64());
-    Ok(CapRow {
+    CapRow {
         store: store.name.into(),
         shape: shape.name.into(),
         partition_s: if shape.groups.is_empty() {
@@ -271,7 +282,11 @@ pub fn measure(
         },
         seed,
         availability: client_availability(&all).unwrap_or(0.0),
-        availability_during: client_availability(&during),
+        availability_during: if shape.groups.is_empty() {
+            None
+        } else {
+            availability_between(ops, window)
+        },
         latency_p50_ms: answered.p50_ns.map(|n| n as f64 / 1e6),
         latency_p99_ms: answered.p99_ns.map(|n| n as f64 / 1e6),
         linearizability: result
@@ -282,8 +297,8 @@ pub fn measure(
             .to_string(),
         stale_reads: metric("stale_reads"),
         acked_writes_lost: metric("acked_writes_lost"),
-        trace_hash: result.trace_hash,
-    })
+        trace_hash: result.trace_hash.clone(),
+    }
 }
 
 /// The experiment's parameters.
@@ -388,9 +403,10 @@ pub fn summarize(rows: &[CapRow], stores: &[StoreSpec]) -> Vec<CapSummary> {
 
 /// The summary as a Markdown table.
 pub fn markdown(summary: &[CapSummary], command: &str) -> String {
-    let mut md =
-        String::from("# CAP experiment: quorum, Raft and eventual stores under partitions\n\n");
-    let _ = writeln!(md, "Regenerate with `{command}`. Five replicas and five clients (each store's client c attached to replica c; Raft's clients look for the leader), clients on both sides of every cut, two keys, half gets and half puts; the partition starts at {PARTITION_AT_S}s; \"-\" means the store does not measure it (Raft's checker verdict covers stale reads: a linearizable history has none). Availability is the share of requests answered ok within the 1 s client timeout, averaged over clients (each client waits for its answer, so a refused client makes fewer requests; weighting by client keeps the refused side from being drowned out).\n");
+    let mut md = String::from(
+        "# CAP experiment: quorum, Raft, Multi-Paxos and eventual stores under partitions\n\n",
+    );
+    let _ = writeln!(md, "Regenerate with `{command}`. Five replicas and five clients (each store's client c attached to replica c; Raft's and Multi-Paxos's clients look for the leader), clients on both sides of every cut, two keys, half gets and half puts; the partition starts at {PARTITION_AT_S}s; \"-\" means the store does not measure it (for Raft and Multi-Paxos the checker's verdict covers stale reads: a linearizable history has none). Availability is the share of requests answered ok within the 1 s client timeout, averaged over clients (each client waits for its answer, so a refused client makes fewer requests; weighting by client keeps the refused side from being drowned out).\n");
     md += "| store | partition | runs | available during partition | available overall | latency p99 | linearizable runs | stale reads / run | acked writes lost |\n";
     md += "|---|---|---:|---:|---:|---:|---:|---:|---:|\n";
     for s in summary {

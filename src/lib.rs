@@ -12,6 +12,10 @@
 //! * [`process`]: the [`process::Process`] trait protocols implement;
 //! * [`protocols`]: the built-in protocols, each with its checks;
 //! * [`cap`]: the CAP experiment (quorum vs eventual stores under partitions);
+//! * [`placement`]: which node owns a key (hash mod N, consistent, rendezvous,
+//!   jump hashing) and the placement experiment;
+//! * [`consensus`]: Raft vs Multi-Paxos (latency, messages, recovery after
+//!   a leader crash, availability per partition shape);
 //! * [`resilience`]: the resilience experiment (retry, balancing and jitter
 //!   policies of the `service` protocol);
 //! * [`check`]: linearizability checking of histories;
@@ -22,11 +26,13 @@ pub mod cap;
 pub mod check;
 pub mod cli;
 pub mod clip;
+pub mod consensus;
 pub mod durability;
 pub mod experiment;
 pub mod explore;
 pub mod history;
 pub mod net;
+pub mod placement;
 pub mod process;
 pub mod protocols;
 pub mod report;

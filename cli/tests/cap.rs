@@ -1,11 +1,13 @@
 //! The CAP experiment's numbers, asserted qualitatively across seeds: under
 //! a majority/minority split with clients on both sides, the eventually
-//! consistent store answers more requests than the quorum store and Raft
-//! and is not linearizable, while the quorum store and Raft stay
-//! linearizable (and leave the minority side unserved).
+//! consistent store answers more requests than the quorum store, Raft and
+//! Multi-Paxos and is not linearizable, while they stay linearizable (and
+//! leave the minority side unserved).
 
 use faultline::cap::{measure, StoreSpec, SHAPES};
 use faultline::protocols::Registry;
+
+mod common;
 
 /// The stores of the built-in protocols that take part in the experiment.
 fn stores() -> Vec<StoreSpec> {
@@ -75,22 +77,24 @@ fn a_bridge_keeps_a_majority_for_everyone() {
 }
 
 #[test]
-fn raft_stays_linearizable_and_serves_only_the_majority_under_a_split() {
-    for seed in 0..3 {
-        let raft =
-            measure(&store("raft"), shape("split"), 4, seed).unwrap_or_else(|e| panic!("{e}"));
-        let eventual =
-            measure(&store("eventual"), shape("split"), 4, seed).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(raft.linearizability, "linearizable", "seed {seed}");
-        let r = raft.availability_during.unwrap_or(1.0);
-        assert!(
-            r < 0.8,
-            "seed {seed}: Raft's minority clients cannot reach a leader, got {r}"
-        );
-        assert!(
-            eventual.availability_during.unwrap_or(0.0) > r,
-            "seed {seed}"
-        );
+fn raft_and_paxos_stay_linearizable_and_serve_only_the_majority_under_a_split() {
+    for name in ["raft", "multi-paxos"] {
+        for seed in 0..3 {
+            let cp =
+                measure(&store(name), shape("split"), 4, seed).unwrap_or_else(|e| panic!("{e}"));
+            let eventual = measure(&store("eventual"), shape("split"), 4, seed)
+                .unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(cp.linearizability, "linearizable", "{name} seed {seed}");
+            let r = cp.availability_during.unwrap_or(1.0);
+            assert!(
+                r < 0.8,
+                "{name} seed {seed}: the minority clients cannot reach a leader, got {r}"
+            );
+            assert!(
+                eventual.availability_during.unwrap_or(0.0) > r,
+                "{name} seed {seed}"
+            );
+        }
     }
 }
 
@@ -129,7 +133,52 @@ fn availability_over_time_is_full_before_the_partition_begins() {
 }
 
 #[test]
-fn the_registry_lists_the_three_stores_in_order() {
+fn the_registry_lists_the_four_stores_in_order() {
     let names: Vec<&str> = stores().iter().map(|s| s.name).collect();
-    assert_eq!(names, ["quorum (CP)", "eventual (AP)", "raft (CP)"]);
+    assert_eq!(
+        names,
+        [
+            "quorum (CP)",
+            "eventual (AP)",
+            "raft (CP)",
+            "multi-paxos (CP)"
+        ]
+    );
+}
+
+/// `faultline consensus` through the binary: it writes its results and
+/// charts, every store ran every condition, and bad arguments are exit 2.
+#[test]
+fn the_consensus_command_writes_its_report_and_refuses_zero_seeds() {
+    let dir = common::temp_dir("consensus");
+    let out = dir.display().to_string();
+    let run = common::faultline(&[
+        "consensus",
+        "--seeds",
+        "2",
+        "--fault-secs",
+        "2",
+        "--out",
+        &out,
+    ]);
+    assert_eq!(run.status.code(), Some(0), "{run:?}");
+    for file in [
+        "results.json",
+        "results.md",
+        "availability.svg",
+        "latency-and-recovery.svg",
+    ] {
+        assert!(dir.join(file).exists(), "{file} not written");
+    }
+    let text = std::fs::read_to_string(dir.join("results.json")).expect("results.json");
+    let json: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+    let summary = json["summary"].as_array().expect("a summary");
+    // Four stores, each calm, across a leader crash and under four shapes.
+    assert_eq!(summary.len(), 4 * 6);
+    for s in summary {
+        assert_eq!(s["runs"], 2, "{s}");
+        assert_eq!(s["linearizable_share"], 1.0, "{s}");
+    }
+    let bad = common::faultline(&["consensus", "--seeds", "0", "--out", &out]);
+    assert_eq!(bad.status.code(), Some(2));
 }

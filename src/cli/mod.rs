@@ -9,6 +9,7 @@ mod check;
 mod check_log;
 mod check_queue;
 mod check_txn;
+mod consensus;
 mod durability;
 mod explore;
 mod guided;
@@ -16,6 +17,7 @@ mod merge;
 mod protocols;
 mod resilience;
 mod run;
+mod shards;
 mod shrink;
 
 use crate::protocols::Registry;
@@ -39,8 +41,12 @@ enum Command {
     Merge(merge::MergeArgs),
     /// Minimize a failing seed into a small scenario that fails the same check.
     Shrink(shrink::ShrinkArgs),
-    /// The CAP experiment: the quorum (CP), eventual (AP) and Raft (CP) stores under partitions, charted.
+    /// The CAP experiment: the quorum (CP), eventual (AP), Raft (CP) and Multi-Paxos (CP) stores under partitions, charted.
     Cap(cap::CapArgs),
+    /// The consensus experiment: the stores that elect a leader (Raft, Multi-Paxos) compared on latency, messages per operation, recovery after a leader crash and availability per partition shape, charted.
+    Consensus(consensus::ConsensusArgs),
+    /// The placement experiment: hash mod N, consistent hashing (1, 16, 256 virtual nodes), rendezvous and jump hashing, keys moved when a node joins or leaves and load imbalance, charted.
+    Shards(shards::ShardsArgs),
     /// The resilience experiment: retry policies under a load spike, balancers around a slow replica, jitter under contention, charted.
     Resilience(resilience::ResilienceArgs),
     /// The durability experiment: the log's producer settings (acks, minimum in-sync replicas, unclean election) under broker crashes and cut-offs, acknowledged writes lost against produce latency, charted.
@@ -90,6 +96,8 @@ pub fn main_with(registry: Registry) -> i32 {
         Command::Merge(args) => merge::run(args),
         Command::Shrink(args) => shrink::run(args, &registry),
         Command::Cap(args) => cap::run(args, &registry),
+        Command::Consensus(args) => consensus::run(args, &registry),
+        Command::Shards(args) => shards::run(args),
         Command::Resilience(args) => resilience::run(args),
         Command::Durability(args) => durability::run(args),
         Command::Check(args) => check::run(args),

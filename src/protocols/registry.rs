@@ -120,6 +120,15 @@ pub trait ProtocolDef: Send + Sync + 'static {
     fn cap_store(&self) -> Option<CapRole<Self::Options>> {
         None
     }
+    /// The stores it runs as in the consensus experiment (`faultline
+    /// consensus`), if it elects a leader: as configured by default and
+    /// with the mechanisms that keep a cut-off server from deposing the
+    /// leader turned off. The experiment's workload is the CAP
+    /// experiment's, so these are usually its [`ProtocolDef::cap_store`]
+    /// options with one switch changed.
+    fn consensus_stores(&self) -> Vec<CapRole<Self::Options>> {
+        Vec::new()
+    }
 }
 
 /// How a protocol takes part in the CAP experiment: its label in the
@@ -173,6 +182,9 @@ pub trait Entry: Send + Sync {
     fn plan(&self, input: &OptionsInput<'_>) -> Result<Arc<dyn Plan>, ScenarioError>;
     /// Its part in the CAP experiment, if any.
     fn cap_store(&self) -> Option<CapStore>;
+    /// Its stores in the consensus experiment (none if it does not elect
+    /// a leader).
+    fn consensus_stores(&self) -> Vec<CapStore>;
 }
 
 /// A protocol with its options read: what a scenario runs.
@@ -256,15 +268,29 @@ impl<D: ProtocolDef> Entry for DefEntry<D> {
     }
 
     fn cap_store(&self) -> Option<CapStore> {
-        let role = self.0.cap_store()?;
-        Some(CapStore {
+        Some(self.store(self.0.cap_store()?))
+    }
+
+    fn consensus_stores(&self) -> Vec<CapStore> {
+        self.0
+            .consensus_stores()
+            .into_iter()
+            .map(|role| self.store(role))
+            .collect()
+    }
+}
+
+impl<D: ProtocolDef> DefEntry<D> {
+    /// The store `role` describes.
+    fn store(&self, role: CapRole<D::Options>) -> CapStore {
+        CapStore {
             name: role.label,
             plan: Arc::new(DefPlan {
                 def: Arc::clone(&self.0),
                 options: role.options,
             }),
             linearizability_metric: role.linearizability_metric,
-        })
+        }
     }
 }
 
@@ -417,6 +443,14 @@ impl Registry {
     /// order.
     pub fn cap_stores(&self) -> Vec<CapStore> {
         self.entries.iter().filter_map(|e| e.cap_store()).collect()
+    }
+
+    /// The stores of the consensus experiment, in registration order.
+    pub fn consensus_stores(&self) -> Vec<CapStore> {
+        self.entries
+            .iter()
+            .flat_map(|e| e.consensus_stores())
+            .collect()
     }
 
     /// Every protocol's name, in registration order.

@@ -1,6 +1,7 @@
 //! Multi-Paxos's registry entry and its `[paxos]` options.
 
 use super::{Paxos, CHECKS, MESSAGE_KINDS, ROLES};
+use crate::protocols::registry::CapRole;
 use crate::protocols::registry::{ProtocolDef, Setup};
 use crate::protocols::ReportSection;
 use crate::scenario::{OptionsInput, ScenarioError};
@@ -24,6 +25,13 @@ pub struct PaxosOptions {
     /// are drawn at random. Off, every wait is `election_min` and a
     /// preempted proposer tries again at once (dueling proposers).
     pub backoff: bool,
+    /// Before phase 1 a proposer probes, asking whether a majority would
+    /// promise without promising yet; and a server that heard its leader
+    /// within `election_min` refuses other proposers' probes and prepares
+    /// (Raft's PreVote and leader stickiness). Off, a proposer that times
+    /// out prepares at once and acceptors promise any higher ballot (the
+    /// textbook protocol: one server cut off from the leader can depose it).
+    pub probe: bool,
     /// At most this many values per Accept batch and per catch-up
     /// message.
     pub batch_max: usize,
@@ -49,6 +57,7 @@ impl Default for PaxosOptions {
             election_min: SimDuration::from_millis(150),
             election_max: SimDuration::from_millis(300),
             backoff: true,
+            probe: true,
             batch_max: 64,
             snapshot_every: 1000,
             keys: 3,
@@ -178,5 +187,42 @@ impl ProtocolDef for Def {
                 "the client history checked against a sequential key-value store",
             );
         Some(section)
+    }
+
+    /// In the CAP experiment: half gets and half puts on two keys, like
+    /// the stores and Raft.
+    fn cap_store(&self) -> Option<CapRole<PaxosOptions>> {
+        let options = PaxosOptions {
+            keys: 2,
+            get_put_only: true,
+            ..PaxosOptions::default()
+        };
+        Some(CapRole {
+            label: "multi-paxos (CP)",
+            options,
+            linearizability_metric: "paxos_linearizability",
+        })
+    }
+
+    /// In the consensus experiment: as in the CAP experiment, and without
+    /// the probe (a server cut off from the leader prepares a higher
+    /// ballot and deposes it through any acceptor both reach).
+    fn consensus_stores(&self) -> Vec<CapRole<PaxosOptions>> {
+        let Some(with) = self.cap_store() else {
+            return Vec::new();
+        };
+        let without = CapRole {
+            label: "multi-paxos, no probe",
+            options: PaxosOptions {
+                probe: false,
+                ..with.options.clone()
+            },
+            linearizability_metric: with.linearizability_metric,
+        };
+        let with = CapRole {
+            label: "multi-paxos",
+            ..with
+        };
+        vec![with, without]
     }
 }

@@ -438,6 +438,9 @@ impl Replica {
     /// lease), so that a server that merely missed a few heartbeats cannot
     /// depose a working leader. Always safe: it only promises less.
     fn sticks_to_leader(&self, ctx: PCtx, from: NodeId) -> bool {
+        if !self.options.probe {
+            return false;
+        }
         let recent = self
             .leader_heard
             .is_some_and(|t| ctx.now().saturating_since(t) < self.options.election_min);
@@ -514,6 +517,10 @@ impl Replica {
     /// Before phase 1: asks whether a majority would promise a ballot
     /// above every one seen, promising nothing yet.
     fn probe(&mut self, ctx: PCtx) {
+        if !self.options.probe {
+            self.heard = ctx.now();
+            return self.prepare(ctx);
+        }
         let ballot = Ballot {
             round: self.max_round.max(self.promised.round) + 1,
             node: self.me.0,

@@ -173,6 +173,46 @@ fn a_follower_of_a_live_leader_ignores_probes_and_prepares() {
     );
 }
 
+#[test]
+fn without_the_probe_a_follower_of_a_live_leader_promises_and_a_timeout_prepares() {
+    let options = PaxosOptions {
+        probe: false,
+        ..PaxosOptions::default()
+    };
+    let node = PaxosNode::Server(Box::new(Replica::new(options, NodeId(1), 3)));
+    let mut h = Harness::new(node, NodeId(1), (0..3).map(NodeId).collect(), 1);
+    h.start();
+    h.now = SimTime::ZERO + SimDuration::from_millis(100);
+    h.deliver(
+        NodeId(0),
+        Msg::Heartbeat {
+            ballot: ballot(1, 0),
+            chosen: 0,
+        },
+    );
+    h.now = SimTime::ZERO + SimDuration::from_millis(120);
+    let out = sent(&h.deliver(
+        NodeId(2),
+        Msg::Prepare {
+            ballot: ballot(2, 2),
+            from: 0,
+        },
+    ));
+    assert!(
+        matches!(&out[..], [(NodeId(2), Msg::Promise { ballot: b, .. })] if *b == ballot(2, 2)),
+        "{out:?}"
+    );
+    // Silent past its election timeout, it prepares a higher ballot at
+    // once: no probe.
+    let out = sent(&tick(&mut h, 1000));
+    assert!(!out.is_empty());
+    assert!(
+        out.iter()
+            .all(|(_, m)| matches!(m, Msg::Prepare { ballot: b, .. } if *b == ballot(3, 1))),
+        "{out:?}"
+    );
+}
+
 /// Drives server 0 to phase 1: it accepted `accepted` (slot 0) from
 /// server 1 earlier, then times out, probes, and server 1 says yes.
 fn preparing(accepted: Option<(Ballot, Cmd)>) -> (Harness<PaxosNode>, Ballot) {

@@ -138,4 +138,28 @@ impl ProtocolDef for Def {
             linearizability_metric: "raft_linearizability",
         })
     }
+
+    /// In the consensus experiment: as in the CAP experiment, and without
+    /// PreVote and CheckQuorum (whose leader lease makes followers ignore
+    /// a higher term while they hear their leader): a server cut off from
+    /// the leader then raises the term and deposes it through any server
+    /// both reach.
+    fn consensus_stores(&self) -> Vec<CapRole<RaftOptions>> {
+        let Some(with) = self.cap_store() else {
+            return Vec::new();
+        };
+        let mut options = with.options.clone();
+        options.server.pre_vote = false;
+        options.server.check_quorum = false;
+        let without = CapRole {
+            label: "raft, no PreVote/CheckQuorum",
+            options,
+            linearizability_metric: with.linearizability_metric,
+        };
+        let with = CapRole {
+            label: "raft",
+            ..with
+        };
+        vec![with, without]
+    }
 }

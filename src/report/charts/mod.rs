@@ -3,7 +3,7 @@
 //! timeline per node (e.g. who was leader when), protocol intervals, a
 //! Lamport (space-time) diagram of messages in a time window with drops as
 //! crosses, a linearizability counterexample's timeline, an isolation
-//! anomaly's cycle, and the CAP experiment's two charts. Each function returns the SVG text.
+//! anomaly's cycle, the CAP experiment's two charts and grouped bars. Each function returns the SVG text.
 //!
 //! Every chart has one layout, top to bottom: the caption, a band of
 //! labels (one per fault window, and "liveness phase"), the plot, and the
@@ -18,8 +18,9 @@
 //! Each chart lives in a file of its own and is re-exported here: `time`
 //! (latency and throughput), `lanes` (a row per process: roles, intervals,
 //! the Lamport diagram), `counterexample`, `cycle` (a diagram, not a time
-//! chart), and `cap` (the CAP experiment).
+//! chart), `cap` (the CAP experiment) and `bars` (grouped bars).
 
+mod bars;
 mod cap;
 mod counterexample;
 mod cycle;
@@ -29,6 +30,7 @@ mod steps;
 mod test_support;
 mod time;
 
+pub use bars::{grouped_bars, Bars};
 pub use cap::{availability_over_time, cap_tradeoff, goodput_over_time, tradeoff, TradeoffAxes};
 pub use counterexample::{counterexample, CounterexampleOp};
 pub use cycle::{cycle, CycleEdge, CycleNode};
