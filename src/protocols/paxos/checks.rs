@@ -6,7 +6,11 @@
 //!   value is chosen when a majority accepted it in one ballot (the ghost
 //!   record counts); two values accepted in one (slot, ballot), two values
 //!   chosen in one slot, learners learning different values, or a learner
-//!   learning a value no majority accepted are each a violation.
+//!   learning a value no majority accepted are each a violation. The
+//!   record keeps only the slots some server has not compacted into a
+//!   snapshot (snapshots are synced, and an acceptor never accepts below
+//!   its own): an accept in a slot every server compacted is a violation
+//!   too.
 //! - `paxos.validity` (always): only no-ops and commands some client sent
 //!   are learned.
 //! - `paxos.promises` (always): an acceptor's promise never goes back, in
@@ -23,7 +27,7 @@ use crate::process::{CheckInfo, EndState, Invariants, NodeId, Undecided, Violati
 use crate::protocols::lincheck::{judge_kv, kv_check_history, Judgement};
 use crate::time::{SimDuration, SimTime};
 use serde_json::{json, Value};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 
 /// Every check Multi-Paxos reports.
 pub const CHECKS: &[CheckInfo] = &[
@@ -46,9 +50,20 @@ pub struct PaxosChecks {
     /// Per acceptor (by node id): the highest ballot it promised or
     /// accepted in, over all its lives.
     promised: Vec<Ballot>,
-    /// Per slot (slots count up from 0: a vector, not a map, for the
-    /// tens of thousands of a long run): what was accepted and chosen.
-    slots: Vec<SlotRecord>,
+    /// Per slot from `first` (slots count up from 0: a deque, not a map):
+    /// what was accepted and chosen. Slots every server has compacted into
+    /// a snapshot are dropped from the front, so the record stays as long
+    /// as the servers' logs, not the run.
+    slots: VecDeque<SlotRecord>,
+    /// The first slot `slots` holds.
+    first: Slot,
+    /// Per server: the first slot not in the latest snapshot it took
+    /// (synced, so it survives crashes; one installed from another server
+    /// is not stored, and does not count).
+    bases: Vec<Slot>,
+    /// Slots dropped from the record that were chosen, and that were
+    /// learned as no-ops (for the metrics).
+    dropped: (u64, u64),
     elections: u64,
     snapshots: u64,
     /// Snapshots installed by new leaders, and by learners.
@@ -70,7 +85,10 @@ impl PaxosChecks {
             liveness_bound,
             requested: BTreeMap::new(),
             promised: vec![Ballot::default(); servers],
-            slots: Vec::new(),
+            slots: VecDeque::new(),
+            first: 0,
+            bases: vec![0; servers],
+            dropped: (0, 0),
             elections: 0,
             snapshots: 0,
             installed: (0, 0),
@@ -112,7 +130,15 @@ impl PaxosChecks {
     ) -> Result<(), Violation> {
         self.promise(at, node, ballot, ("accepted in", "accepted-below-promise"))?;
         let majority = self.servers / 2 + 1;
-        let record = self.slot_mut(slot);
+        let Some(record) = self.slot_mut(slot) else {
+            let message = format!(
+                "acceptor {} accepted {} in slot {slot}, which every server had compacted into a snapshot",
+                node.0,
+                name(cmd)
+            );
+            return Err(Violation::new("paxos.agreement", at, message)
+                .with_kind("accepted-in-compacted-slot"));
+        };
         let (_, value, by) = record.ballot(ballot, cmd);
         if *value != cmd {
             let message = format!(
@@ -164,7 +190,11 @@ impl PaxosChecks {
                 return Err(Violation::new("paxos.validity", at, message));
             }
         }
-        let record = self.slot_mut(slot);
+        // A learner told a slot every server compacted learns nothing new:
+        // its store already holds the slot through its snapshot.
+        let Some(record) = self.slot_mut(slot) else {
+            return Ok(());
+        };
         match record.chosen {
             Some(chosen) if chosen != cmd => {
                 return violation(
@@ -204,13 +234,31 @@ impl PaxosChecks {
     }
 
     /// Slot `slot`'s record.
-    fn slot_mut(&mut self, slot: Slot) -> &mut SlotRecord {
+    /// `None` if every server compacted it.
+    fn slot_mut(&mut self, slot: Slot) -> Option<&mut SlotRecord> {
         assert!(slot < 1 << 40, "slot {slot}: a run's slots count up from 0");
-        let at = slot as usize;
+        let at = usize::try_from(slot.checked_sub(self.first)?).ok()?;
         if at >= self.slots.len() {
             self.slots.resize_with(at + 1, SlotRecord::default);
         }
-        &mut self.slots[at]
+        Some(&mut self.slots[at])
+    }
+
+    /// Server `node`'s snapshot now covers the slots before `slot`: drops
+    /// the records of the slots every server has compacted.
+    fn compacted(&mut self, node: NodeId, slot: Slot) {
+        let base = &mut self.bases[node.index()];
+        *base = (*base).max(slot);
+        let everywhere = self.bases.iter().copied().min().unwrap_or(0);
+        while self.first < everywhere {
+            let Some(record) = self.slots.pop_front() else {
+                self.first = everywhere;
+                break;
+            };
+            self.dropped.0 += u64::from(record.chosen.is_some());
+            self.dropped.1 += u64::from(matches!(record.learned, Some(None)));
+            self.first += 1;
+        }
     }
 
     fn liveness(&self, end: &EndState<'_, PaxosNode>) -> Vec<Violation> {
@@ -334,8 +382,9 @@ impl Invariants<PaxosNode> for PaxosChecks {
             }
             Note::Accepted { slot, ballot, cmd } => self.accepted(at, node, slot, ballot, cmd),
             Note::Learned { slot, cmd } => self.learned(at, node, slot, cmd),
-            Note::Snapshotted { .. } => {
+            Note::Snapshotted { slot } => {
                 self.snapshots += 1;
+                self.compacted(node, slot);
                 Ok(())
             }
             Note::Installed { leader, .. } => {
@@ -373,12 +422,14 @@ impl Invariants<PaxosNode> for PaxosChecks {
 
     fn metrics(&self) -> BTreeMap<String, Value> {
         let mut metrics = self.linearizability.metrics("paxos_linearizability");
-        let noops = self
-            .slots
-            .iter()
-            .filter(|r| matches!(r.learned, Some(None)))
-            .count();
-        let chosen = self.slots.iter().filter(|r| r.chosen.is_some()).count();
+        let noops = self.dropped.1
+            + self
+                .slots
+                .iter()
+                .filter(|r| matches!(r.learned, Some(None)))
+                .count() as u64;
+        let chosen =
+            self.dropped.0 + self.slots.iter().filter(|r| r.chosen.is_some()).count() as u64;
         metrics.extend([
             ("paxos_elections".to_string(), json!(self.elections)),
             ("paxos_max_round".to_string(), json!(self.max_round)),

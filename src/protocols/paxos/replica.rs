@@ -409,6 +409,11 @@ impl Replica {
             self.promised = ballot;
             ctx.write(PROMISED, Stored::Promised(ballot));
         }
+        // A slot below the snapshot is chosen and compacted: a leader's
+        // resent batch may still carry it. Nothing to accept there (the
+        // reply still acknowledges the batch).
+        let base = self.base;
+        let entries: Vec<(Slot, Cmd)> = entries.into_iter().filter(|(s, _)| *s >= base).collect();
         for (slot, cmd) in &entries {
             let value = Stored::Accepted(ballot, cmd.clone());
             ctx.write(DiskKey::new(ACCEPTED, *slot), value);
