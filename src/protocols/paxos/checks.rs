@@ -177,7 +177,12 @@ impl PaxosChecks {
         let violation = |kind: &str, message: String| {
             Err(Violation::new("paxos.agreement", at, message).with_kind(kind))
         };
-        if let Some((session, seq)) = cmd {
+        // Every learner after the first must learn the same value (checked
+        // below), so validity is judged once per slot.
+        let first_learner = self
+            .slot_mut(slot)
+            .is_some_and(|record| record.learned.is_none());
+        if let (true, Some((session, seq))) = (first_learner, cmd) {
             let sent = self
                 .requested
                 .get(&session)
