@@ -30,7 +30,6 @@ pub mod replica;
 mod slots;
 #[cfg(test)]
 mod tests;
-mod trace;
 
 use crate::process::{Ctx, Disk, NodeId, Process, Protocol, RequestId, TimerId};
 use crate::protocols::raft::client::{Client, ClientSide, SessionWire};
@@ -233,6 +232,8 @@ pub enum Timer {
     /// A client's retry deadline.
     ClientRetry,
 }
+
+crate::trace_hash_by_serde!(Msg, Timer);
 
 /// What processes keep on disk.
 #[derive(Clone, Debug, PartialEq, Eq)]
