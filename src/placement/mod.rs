@@ -18,7 +18,11 @@
 //!
 //! Every strategy is deterministic: a placement is fixed by its nodes and a
 //! salt (the hash seed), never by iteration order.
+//!
+//! [`assign`] is the other half of sharding: a fixed set of shards handed
+//! to replica groups, balanced, moving as few as a join or leave allows.
 
+pub mod assign;
 pub mod experiment;
 
 use std::fmt;
