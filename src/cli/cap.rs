@@ -82,13 +82,7 @@ pub fn run(args: CapArgs, registry: &Registry) -> i32 {
         }
     }
     let files = [
-        (
-            "results.json",
-            format!(
-                "{:#}\n",
-                serde_json::json!({ "command": command, "summary": summary, "runs": rows })
-            ),
-        ),
+        super::results_json(&command, &summary, &rows),
         ("results.md", md.clone()),
         (
             "availability-vs-consistency.svg",

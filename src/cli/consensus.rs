@@ -50,13 +50,7 @@ pub fn run(args: ConsensusArgs, registry: &Registry) -> i32 {
     );
     let md = consensus::markdown(&summary, args.fault_secs, &command);
     let files = [
-        (
-            "results.json",
-            format!(
-                "{:#}\n",
-                serde_json::json!({ "command": command, "summary": summary, "runs": rows })
-            ),
-        ),
+        super::results_json(&command, &summary, &rows),
         ("results.md", md.clone()),
         ("availability.svg", availability_chart(&summary, &plan)),
         ("latency-and-recovery.svg", latency_chart(&summary, &plan)),

@@ -124,6 +124,17 @@ fn load_scenario(
     Ok(scenario)
 }
 
+/// An experiment's `results.json`: the command that made it, its summary
+/// and every run.
+fn results_json(
+    command: &str,
+    summary: &impl serde::Serialize,
+    runs: &impl serde::Serialize,
+) -> (&'static str, String) {
+    let json = serde_json::json!({ "command": command, "summary": summary, "runs": runs });
+    ("results.json", format!("{json:#}\n"))
+}
+
 /// Writes an experiment's `files` (name, contents) into `out`, then its
 /// Markdown summary to stdout and the list of what was written; the exit
 /// code (bad input when `out` cannot be written).

@@ -65,13 +65,7 @@ pub fn run(args: ShardsArgs) -> i32 {
         |s| s.imbalance.mean,
     );
     let files = [
-        (
-            "results.json",
-            format!(
-                "{:#}\n",
-                serde_json::json!({ "command": command, "summary": summary, "runs": rows })
-            ),
-        ),
+        super::results_json(&command, &summary, &rows),
         ("results.md", md.clone()),
         ("moved.svg", moved),
         ("imbalance.svg", imbalance),

@@ -157,14 +157,7 @@ mod tests {
     use super::*;
     use proptest::prelude::{any, prop_assert, prop_assert_eq, proptest};
 
-    const ALL: [Strategy; 6] = [
-        Strategy::ModN,
-        Strategy::Consistent { vnodes: 1 },
-        Strategy::Consistent { vnodes: 16 },
-        Strategy::Consistent { vnodes: 256 },
-        Strategy::Rendezvous,
-        Strategy::Jump,
-    ];
+    use super::experiment::STRATEGIES as ALL;
 
     /// Keys per node of `p` over keys `0..keys`.
     fn loads(p: &Placement, keys: u64) -> Vec<u64> {

@@ -131,9 +131,9 @@ fn an_accepted_value_is_synced_and_reported_to_a_later_prepare() {
     );
 }
 
-#[test]
-fn a_follower_of_a_live_leader_ignores_probes_and_prepares() {
-    let mut h = harness(1);
+/// `h` hears a heartbeat from leader 0 (ballot (1, 0)) at 100 ms; the
+/// clock is then at 120 ms.
+fn hear_leader_0(h: &mut Harness<PaxosNode>) {
     h.now = SimTime::ZERO + SimDuration::from_millis(100);
     h.deliver(
         NodeId(0),
@@ -143,6 +143,12 @@ fn a_follower_of_a_live_leader_ignores_probes_and_prepares() {
         },
     );
     h.now = SimTime::ZERO + SimDuration::from_millis(120);
+}
+
+#[test]
+fn a_follower_of_a_live_leader_ignores_probes_and_prepares() {
+    let mut h = harness(1);
+    hear_leader_0(&mut h);
     for msg in [
         Msg::Probe {
             ballot: ballot(2, 2),
@@ -182,15 +188,7 @@ fn without_the_probe_a_follower_of_a_live_leader_promises_and_a_timeout_prepares
     let node = PaxosNode::Server(Box::new(Replica::new(options, NodeId(1), 3)));
     let mut h = Harness::new(node, NodeId(1), (0..3).map(NodeId).collect(), 1);
     h.start();
-    h.now = SimTime::ZERO + SimDuration::from_millis(100);
-    h.deliver(
-        NodeId(0),
-        Msg::Heartbeat {
-            ballot: ballot(1, 0),
-            chosen: 0,
-        },
-    );
-    h.now = SimTime::ZERO + SimDuration::from_millis(120);
+    hear_leader_0(&mut h);
     let out = sent(&h.deliver(
         NodeId(2),
         Msg::Prepare {
