@@ -17,7 +17,7 @@
 //!   reaches both halves) is where the two differ most.
 
 use crate::cap::{self, ShapeSpec, StoreSpec, PARTITION_AT_S, SHAPES};
-use crate::experiment::{mean, median};
+use crate::experiment::{mean, median, number};
 use crate::run::{run, RunOptions};
 use crate::sim::{FaultAction, FaultEffect, NodeRef, RunResult, TimedFault};
 use crate::time::{SimDuration, SimTime};
@@ -157,16 +157,7 @@ pub fn measure(store: &StoreSpec, condition: Condition, fault_s: u64, seed: u64)
         Condition::Partition(_) => base.availability_during,
         Condition::LeaderCrash => cap::availability_between(&result.history, window),
     };
-    let ok = result
-        .metrics
-        .get("ops_ok")
-        .and_then(|v| v.as_u64())
-        .unwrap_or(0);
-    let sent = result
-        .metrics
-        .get("messages_sent")
-        .and_then(|v| v.as_u64())
-        .unwrap_or(0);
+    let (ok, sent) = (number(&result, "ops_ok"), number(&result, "messages_sent"));
     ConsensusRow {
         store: store.name.into(),
         condition: condition.name().into(),
@@ -175,7 +166,7 @@ pub fn measure(store: &StoreSpec, condition: Condition, fault_s: u64, seed: u64)
         availability_during,
         latency_p50_ms: base.latency_p50_ms,
         latency_p99_ms: base.latency_p99_ms,
-        messages_per_op: (ok > 0).then(|| sent as f64 / ok as f64),
+        messages_per_op: (ok > 0.0).then(|| sent / ok),
         elections: elections_between(&result, window),
         recovery_ms: match condition {
             Condition::LeaderCrash => recovery_ns(&result).map(|n| n as f64 / 1e6),
