@@ -8,6 +8,7 @@
 //! answered `Stale`). The session table is part of the state, so snapshots
 //! carry it.
 
+use super::machine::StateMachine;
 use serde::{Deserialize, Serialize};
 use std::collections::{btree_map, BTreeMap};
 use std::rc::Rc;
@@ -124,6 +125,21 @@ impl Kv {
     /// The value of `key` ("" when missing).
     pub fn get(&self, key: &str) -> &str {
         value_of(&self.data, key)
+    }
+}
+
+impl StateMachine for Kv {
+    type Op = KvOp;
+    type Res = KvRes;
+
+    #[inline]
+    fn apply(&mut self, session: u64, seq: u64, op: &KvOp) -> KvRes {
+        Kv::apply(self, session, seq, op)
+    }
+
+    #[inline]
+    fn answers(res: &KvRes) -> bool {
+        *res != KvRes::Stale
     }
 }
 

@@ -1,8 +1,11 @@
 //! What Raft processes exchange (messages), wake up on (timers), keep on
-//! disk (stored values) and tell the checks (notes). Plain data only.
+//! disk (stored values) and tell the checks (notes). Plain data only; the
+//! types that carry commands, results or state are generic over the
+//! [`StateMachine`] (the key-value store [`Kv`] by default).
 
-use super::kv::{KvOp, KvRes};
+use super::kv::Kv;
 use super::log::{Entry, Snapshot};
+use super::machine::StateMachine;
 use crate::process::NodeId;
 use serde::{Deserialize, Serialize};
 use std::rc::Rc;
@@ -11,7 +14,8 @@ use std::rc::Rc;
 /// serializes whole, commands included (see [`Entry`]); its trace hash is
 /// written out in `raft/trace.rs`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub enum Msg {
+#[serde(bound = "")]
+pub enum Msg<S: StateMachine = Kv> {
     /// RequestVote (§5.2), or a PreVote probe (thesis §9.6) when `pre_vote`.
     Vote {
         /// The candidate's term (for a PreVote: the term it would start).
@@ -41,7 +45,7 @@ pub enum Msg {
         /// The term at `prev_index`.
         prev_term: u64,
         /// New entries, from `prev_index + 1` on.
-        entries: Vec<Entry>,
+        entries: Vec<Entry<S>>,
         /// The leader's commit index.
         commit: u64,
     },
@@ -62,7 +66,7 @@ pub enum Msg {
         /// The leader's term.
         term: u64,
         /// The snapshot.
-        snapshot: Box<Snapshot>,
+        snapshot: Box<Snapshot<S>>,
     },
     /// The answer to an `InstallSnapshot`.
     SnapshotReply {
@@ -78,18 +82,18 @@ pub enum Msg {
         /// Its sequence number.
         seq: u64,
         /// The operation (shared with the client's retries).
-        op: Rc<KvOp>,
+        op: Rc<S::Op>,
     },
     /// A server's answer to a client.
     Response {
         /// The sequence number answered.
         seq: u64,
         /// The outcome.
-        outcome: Answer,
+        outcome: Answer<S>,
     },
 }
 
-impl Msg {
+impl<S: StateMachine> Msg<S> {
     /// A short name of the message's type, for metrics.
     pub fn kind(&self) -> MsgKind {
         match self {
@@ -181,9 +185,10 @@ impl MsgKind {
 
 /// A server's answer to a client request.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Answer {
+#[serde(bound = "")]
+pub enum Answer<S: StateMachine = Kv> {
     /// The command was applied with this result.
-    Applied(KvRes),
+    Applied(S::Res),
     /// This server is not the leader; try `hint` if known.
     NotLeader {
         /// The leader this server last heard from in its current term.
@@ -207,15 +212,15 @@ pub enum Timer {
 
 /// A value in a node's durable store.
 #[derive(Clone, Debug)]
-pub enum Stored {
+pub enum Stored<S: StateMachine = Kv> {
     /// `currentTerm`.
     Term(u64),
     /// `votedFor` in the current term.
     Vote(Option<NodeId>),
     /// A log entry (key: its index).
-    Entry(Entry),
+    Entry(Entry<S>),
     /// The latest snapshot.
-    Snapshot(Box<Snapshot>),
+    Snapshot(Box<Snapshot<S>>),
     /// A client's session counter (clients only).
     Session(u64),
 }

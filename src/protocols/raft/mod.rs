@@ -11,6 +11,12 @@
 //! module bundles them: options, the process type (a server or a client),
 //! the workload and the history format.
 //!
+//! The server, log and messages are generic over the [`StateMachine`] they
+//! replicate, [`kv::Kv`] by default (so `Server`, `Msg` and the rest name
+//! the key-value version Raft's runs use). A protocol that embeds Raft
+//! groups with a machine of its own runs each member as a [`Replica`], or
+//! drives a [`Server`] from any process whose types are Raft's ([`Host`]).
+//!
 //! Processes `0..nodes` are servers, `nodes..nodes + clients` are clients;
 //! workload client `c` always talks to client process `nodes + c`.
 
@@ -19,8 +25,10 @@ pub mod client;
 mod def;
 pub mod kv;
 pub mod log;
+pub mod machine;
 pub mod messages;
 mod options;
+mod replica;
 pub mod server;
 mod trace;
 
@@ -33,11 +41,13 @@ use client::{Client, ClientSide};
 use kv::{KvOp, KvRes};
 use messages::{Msg, Note, Stored, Timer};
 use serde_json::Value;
-use server::{Role, Server};
+use server::Server;
 
 pub use checks::CHECKS;
 pub use def::Def;
+pub use machine::{Host, StateMachine};
 pub use options::{RaftOptions, ServerOptions, WorkloadOptions};
+pub use replica::Replica;
 
 /// Roles a scenario fault may target.
 pub const ROLES: &[&str] = &["leader", "follower", "candidate"];
@@ -133,11 +143,7 @@ impl Process for RaftNode {
     }
 
     fn role(&self) -> Option<&'static str> {
-        match self.server()?.role() {
-            Role::Leader => Some("leader"),
-            Role::Follower => Some("follower"),
-            Role::Candidate | Role::PreCandidate => Some("candidate"),
-        }
+        Some(self.server()?.role().name())
     }
 }
 

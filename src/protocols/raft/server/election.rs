@@ -5,13 +5,14 @@
 use super::{RCtx, Role, Server};
 use crate::process::NodeId;
 use crate::protocols::raft::log::{Command, Entry};
+use crate::protocols::raft::machine::{Host, StateMachine};
 use crate::protocols::raft::messages::{Msg, Note, Timer};
 use crate::time::{SimDuration, SimTime};
 use std::collections::BTreeSet;
 
-impl Server {
+impl<S: StateMachine> Server<S> {
     /// Restarts the randomized election timeout (§5.2).
-    pub(super) fn arm_election(&mut self, ctx: RCtx) {
+    pub(super) fn arm_election<P: Host<S>>(&mut self, ctx: RCtx<P>) {
         let lo = self.opts.election_min.as_nanos();
         let hi = self.opts.election_max.as_nanos().max(lo);
         let after = match ctx.buggify("raft.short-election-timeout") {
@@ -26,7 +27,7 @@ impl Server {
 
     /// The election timer fired: time out if the deadline has passed, else
     /// wait for the rest of it.
-    pub(super) fn on_election_timer(&mut self, ctx: RCtx) {
+    pub(super) fn on_election_timer<P: Host<S>>(&mut self, ctx: RCtx<P>) {
         self.election_timer = None;
         let now = ctx.now();
         if now < self.election_deadline {
@@ -38,7 +39,7 @@ impl Server {
     }
 
     /// Adopts `term` (a higher one, §5.1) or steps down within the current one.
-    pub(super) fn become_follower(&mut self, ctx: RCtx, term: u64) {
+    pub(super) fn become_follower<P: Host<S>>(&mut self, ctx: RCtx<P>, term: u64) {
         if self.role == Role::Leader {
             ctx.note(Note::SteppedDown { term: self.term });
             if let Some((hb, q)) = self.leader_timers.take() {
@@ -60,7 +61,7 @@ impl Server {
         }
     }
 
-    fn on_election_timeout(&mut self, ctx: RCtx) {
+    fn on_election_timeout<P: Host<S>>(&mut self, ctx: RCtx<P>) {
         if self.role == Role::Leader {
             return;
         }
@@ -71,7 +72,7 @@ impl Server {
         }
     }
 
-    fn start_pre_vote(&mut self, ctx: RCtx) {
+    fn start_pre_vote<P: Host<S>>(&mut self, ctx: RCtx<P>) {
         self.role = Role::PreCandidate;
         self.leader = None;
         self.votes = BTreeSet::from([self.me]);
@@ -82,7 +83,7 @@ impl Server {
         self.ask_votes(ctx, self.term + 1, true);
     }
 
-    fn start_election(&mut self, ctx: RCtx) {
+    fn start_election<P: Host<S>>(&mut self, ctx: RCtx<P>) {
         self.term += 1;
         self.voted_for = Some(self.me);
         self.role = Role::Candidate;
@@ -98,7 +99,7 @@ impl Server {
         self.ask_votes(ctx, self.term, false);
     }
 
-    fn ask_votes(&mut self, ctx: RCtx, term: u64, pre_vote: bool) {
+    fn ask_votes<P: Host<S>>(&mut self, ctx: RCtx<P>, term: u64, pre_vote: bool) {
         let msg = Msg::Vote {
             term,
             last_index: self.log.last_index(),
@@ -110,7 +111,7 @@ impl Server {
         }
     }
 
-    fn become_leader(&mut self, ctx: RCtx) {
+    fn become_leader<P: Host<S>>(&mut self, ctx: RCtx<P>) {
         self.role = Role::Leader;
         self.leader = Some(self.me);
         if let Some(id) = self.election_timer.take() {
@@ -149,9 +150,9 @@ impl Server {
                 .is_some_and(|t| now.saturating_since(t) < self.opts.election_min)
     }
 
-    pub(super) fn on_pre_vote(
+    pub(super) fn on_pre_vote<P: Host<S>>(
         &mut self,
-        ctx: RCtx,
+        ctx: RCtx<P>,
         from: NodeId,
         term: u64,
         last_index: u64,
@@ -169,9 +170,9 @@ impl Server {
         ctx.send(from, reply);
     }
 
-    pub(super) fn on_vote(
+    pub(super) fn on_vote<P: Host<S>>(
         &mut self,
-        ctx: RCtx,
+        ctx: RCtx<P>,
         from: NodeId,
         term: u64,
         last_index: u64,
@@ -198,9 +199,9 @@ impl Server {
         ctx.send(from, reply);
     }
 
-    pub(super) fn on_vote_reply(
+    pub(super) fn on_vote_reply<P: Host<S>>(
         &mut self,
-        ctx: RCtx,
+        ctx: RCtx<P>,
         from: NodeId,
         term: u64,
         granted: bool,
@@ -232,14 +233,14 @@ impl Server {
     }
 
     /// Accepts a message from the leader of `term`: adopt the term, follow.
-    pub(super) fn accept_leader(&mut self, ctx: RCtx, from: NodeId, term: u64) {
+    pub(super) fn accept_leader<P: Host<S>>(&mut self, ctx: RCtx<P>, from: NodeId, term: u64) {
         self.become_follower(ctx, term);
         self.leader = Some(from);
         self.leader_seen = Some(ctx.now());
         self.arm_election(ctx);
     }
 
-    pub(super) fn check_quorum(&mut self, ctx: RCtx) {
+    pub(super) fn check_quorum<P: Host<S>>(&mut self, ctx: RCtx<P>) {
         self.heard[self.me.index()] = true;
         let heard = self.heard.iter().filter(|&&h| h).count();
         self.heard = vec![false; self.n];

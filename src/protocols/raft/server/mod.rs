@@ -19,7 +19,15 @@
 //! PreVote and CheckQuorum, thesis §9.6), `replication` (§5.3 AppendEntries
 //! and its flow control, §5.4.2 commitment), `snapshot` (§7 log compaction
 //! and InstallSnapshot) and `apply` (client requests, §8, and applying
-//! committed entries to the key-value store).
+//! committed entries to the state machine).
+//!
+//! The server is generic over the [`StateMachine`] it replicates (the
+//! key-value store [`Kv`] by default, what Raft's own runs use) and over
+//! the process it runs inside: its handlers take the context of any
+//! [`Host`], a process whose messages, timers, disk values and notes are
+//! Raft's ([`RaftNode`](super::RaftNode), or the [`Replica`](super::Replica)
+//! that a protocol embedding Raft groups runs). Both are monomorphized: one
+//! copy of the code per machine and host, no dynamic dispatch.
 
 mod apply;
 mod election;
@@ -28,13 +36,15 @@ mod snapshot;
 
 use super::kv::Kv;
 use super::log::{Entry, Log, Snapshot};
+use super::machine::{Host, StateMachine};
 use super::messages::{Msg, Note, Stored, Timer};
-use super::{RaftNode, ServerOptions};
+use super::ServerOptions;
 use crate::process::{Ctx, Disk, DiskKey, NodeId, TimerId};
 use crate::time::SimTime;
 use std::collections::BTreeSet;
 
-type RCtx<'a, 'b> = &'a mut Ctx<'b, RaftNode>;
+/// The context of a server's handler, inside host process `P`.
+type RCtx<'a, 'b, P> = &'a mut Ctx<'b, P>;
 
 const TERM: DiskKey = DiskKey::single("term");
 const VOTE: DiskKey = DiskKey::single("vote");
@@ -54,8 +64,20 @@ pub enum Role {
     Leader,
 }
 
-/// One Raft server.
-pub struct Server {
+impl Role {
+    /// The name a scenario fault targets the role by (one of
+    /// [`ROLES`](super::ROLES); a PreCandidate counts as a candidate).
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Leader => "leader",
+            Role::Follower => "follower",
+            Role::Candidate | Role::PreCandidate => "candidate",
+        }
+    }
+}
+
+/// One Raft server, replicating state machine `S`.
+pub struct Server<S: StateMachine = Kv> {
     opts: ServerOptions,
     me: NodeId,
     n: usize,
@@ -64,7 +86,7 @@ pub struct Server {
     /// `votedFor` in `term` (durable).
     voted_for: Option<NodeId>,
     /// The log (durable).
-    log: Log,
+    log: Log<S>,
     role: Role,
     /// The leader of `term`, once heard from.
     leader: Option<NodeId>,
@@ -72,11 +94,12 @@ pub struct Server {
     leader_seen: Option<SimTime>,
     /// Highest index known committed. Invariant: `applied <= commit <= log.last_index()`.
     commit: u64,
-    /// Highest index applied to `kv`.
+    /// Highest index applied to `state`.
     applied: u64,
-    kv: Kv,
+    /// The state machine, with entries `1..=applied` applied.
+    state: S,
     /// The latest snapshot, to send to followers that lag behind it.
-    snapshot: Option<Box<Snapshot>>,
+    snapshot: Option<Box<Snapshot<S>>>,
     /// Votes (or PreVotes) granted to this node in its current attempt.
     votes: BTreeSet<NodeId>,
     election_timer: Option<TimerId>,
@@ -99,7 +122,7 @@ pub struct Server {
     heard: Vec<bool>,
 }
 
-impl Server {
+impl<S: StateMachine> Server<S> {
     /// A fresh server `me` of `n`; state comes from the disk in `start`.
     pub fn new(opts: ServerOptions, me: NodeId, n: usize) -> Self {
         Server {
@@ -114,7 +137,7 @@ impl Server {
             leader_seen: None,
             commit: 0,
             applied: 0,
-            kv: Kv::default(),
+            state: S::default(),
             snapshot: None,
             votes: BTreeSet::new(),
             election_timer: None,
@@ -138,7 +161,7 @@ impl Server {
     }
 
     /// The log.
-    pub fn log(&self) -> &Log {
+    pub fn log(&self) -> &Log<S> {
         &self.log
     }
 
@@ -152,9 +175,24 @@ impl Server {
         self.leader
     }
 
-    /// The state machine.
-    pub fn kv(&self) -> &Kv {
-        &self.kv
+    /// The state machine, with every entry through [`Server::applied_index`] applied.
+    pub fn state(&self) -> &S {
+        &self.state
+    }
+
+    /// The index of the last entry applied to the state machine.
+    pub fn applied_index(&self) -> u64 {
+        self.applied
+    }
+
+    /// This server's id.
+    pub fn me(&self) -> NodeId {
+        self.me
+    }
+
+    /// The number of servers in its group.
+    pub fn group_size(&self) -> usize {
+        self.n
     }
 
     /// `votedFor`.
@@ -169,7 +207,7 @@ impl Server {
     // ----- start and persistence -----------------------------------------------------
 
     /// Recovers from the disk only, then waits for a leader.
-    pub fn start(&mut self, ctx: RCtx, disk: &Disk<Stored>) {
+    pub fn start<P: Host<S>>(&mut self, ctx: RCtx<P>, disk: &Disk<Stored<S>>) {
         if let Some(Stored::Term(t)) = disk.get(TERM) {
             self.term = *t;
         }
@@ -178,7 +216,7 @@ impl Server {
         }
         if let Some(Stored::Snapshot(s)) = disk.get(SNAPSHOT) {
             self.log = Log::after(s.last_index, s.last_term);
-            self.kv = s.kv.clone();
+            self.state = s.state.clone();
             self.commit = s.last_index;
             self.applied = s.last_index;
             self.snapshot = Some(s.clone());
@@ -198,7 +236,7 @@ impl Server {
         self.arm_election(ctx);
     }
 
-    fn persist_term_and_vote(&self, ctx: RCtx) {
+    fn persist_term_and_vote<P: Host<S>>(&self, ctx: RCtx<P>) {
         ctx.write(TERM, Stored::Term(self.term));
         ctx.write(VOTE, Stored::Vote(self.voted_for));
         ctx.sync();
@@ -206,9 +244,9 @@ impl Server {
 
     /// Truncates the log from `from` (if given) and appends `entries`,
     /// durably, then tells the checks.
-    fn persist_entries<I>(&mut self, ctx: RCtx, truncate: Option<u64>, entries: I)
+    fn persist_entries<P: Host<S>, I>(&mut self, ctx: RCtx<P>, truncate: Option<u64>, entries: I)
     where
-        I: IntoIterator<Item = Entry>,
+        I: IntoIterator<Item = Entry<S>>,
         I::IntoIter: ExactSizeIterator,
     {
         let entries = entries.into_iter();
@@ -293,7 +331,7 @@ impl Server {
     // ----- events --------------------------------------------------------------------
 
     /// A timer fired.
-    pub fn on_timer(&mut self, ctx: RCtx, id: TimerId, timer: Timer) {
+    pub fn on_timer<P: Host<S>>(&mut self, ctx: RCtx<P>, id: TimerId, timer: Timer) {
         let leading = self.role == Role::Leader;
         match (timer, self.leader_timers) {
             (Timer::Election, _) if self.election_timer == Some(id) => self.on_election_timer(ctx),
@@ -308,7 +346,7 @@ impl Server {
     }
 
     /// A message arrived.
-    pub fn on_message(&mut self, ctx: RCtx, from: NodeId, msg: Msg) {
+    pub fn on_message<P: Host<S>>(&mut self, ctx: RCtx<P>, from: NodeId, msg: Msg<S>) {
         match msg {
             Msg::Vote {
                 term,

@@ -6,10 +6,11 @@
 use super::{RCtx, Role, Server};
 use crate::process::NodeId;
 use crate::protocols::raft::log::Entry;
+use crate::protocols::raft::machine::{Host, StateMachine};
 use crate::protocols::raft::messages::{Msg, Note};
 
-impl Server {
-    pub(super) fn leader_append(&mut self, ctx: RCtx, entry: Entry) {
+impl<S: StateMachine> Server<S> {
+    pub(super) fn leader_append<P: Host<S>>(&mut self, ctx: RCtx<P>, entry: Entry<S>) {
         self.persist_entries(ctx, None, std::iter::once(entry));
         self.match_index[self.me.index()] = self.log.last_index();
         self.next_index[self.me.index()] = self.log.last_index() + 1;
@@ -17,7 +18,7 @@ impl Server {
         self.replicate(ctx);
     }
 
-    pub(super) fn broadcast_append(&mut self, ctx: RCtx) {
+    pub(super) fn broadcast_append<P: Host<S>>(&mut self, ctx: RCtx<P>) {
         for peer in ctx.peers() {
             self.send_append(ctx, peer);
         }
@@ -25,7 +26,7 @@ impl Server {
 
     /// Sends new entries to every follower not waiting to acknowledge
     /// earlier ones (to every follower with `pipeline`).
-    fn replicate(&mut self, ctx: RCtx) {
+    fn replicate<P: Host<S>>(&mut self, ctx: RCtx<P>) {
         for peer in ctx.peers() {
             if self.opts.pipeline || self.in_flight[peer.index()].is_none() {
                 self.send_append(ctx, peer);
@@ -40,7 +41,7 @@ impl Server {
     /// index on; one with an AppendEntries on its way gets an empty one
     /// that checks against its match index, so it cannot overtake the
     /// entries and be rejected.
-    pub(super) fn heartbeat(&mut self, ctx: RCtx) {
+    pub(super) fn heartbeat<P: Host<S>>(&mut self, ctx: RCtx<P>) {
         if self.opts.pipeline {
             return self.broadcast_append(ctx);
         }
@@ -61,7 +62,7 @@ impl Server {
 
     /// An AppendEntries without entries whose consistency check is at the
     /// follower's match index (or the snapshot boundary, if compacted).
-    fn send_heartbeat(&mut self, ctx: RCtx, peer: NodeId) {
+    fn send_heartbeat<P: Host<S>>(&mut self, ctx: RCtx<P>, peer: NodeId) {
         let matched = self.match_index[peer.index()];
         let (prev_index, prev_term) = match self.log.term_at(matched) {
             Some(term) => (matched, term),
@@ -81,7 +82,7 @@ impl Server {
     /// that was compacted) and advances `next_index` past it, assuming it
     /// will arrive; without `pipeline` it is then in flight. A failed reply,
     /// or a heartbeat interval without one, moves `next_index` back.
-    fn send_append(&mut self, ctx: RCtx, peer: NodeId) {
+    fn send_append<P: Host<S>>(&mut self, ctx: RCtx<P>, peer: NodeId) {
         let next = self.next_index[peer.index()];
         if next <= self.log.snapshot_index() {
             return self.send_snapshot(ctx, peer);
@@ -105,13 +106,13 @@ impl Server {
         ctx.send(peer, msg);
     }
 
-    pub(super) fn on_append(
+    pub(super) fn on_append<P: Host<S>>(
         &mut self,
-        ctx: RCtx,
+        ctx: RCtx<P>,
         from: NodeId,
         term: u64,
         prev: (u64, u64),
-        entries: Vec<Entry>,
+        entries: Vec<Entry<S>>,
         leader_commit: u64,
     ) {
         if term < self.term {
@@ -149,7 +150,7 @@ impl Server {
     }
 
     /// The fast back-off hint (§5.3): where the leader should try next.
-    fn conflict_reply(&self, prev_index: u64) -> Msg {
+    fn conflict_reply(&self, prev_index: u64) -> Msg<S> {
         if prev_index > self.log.last_index() {
             return self.append_reply(false, self.log.last_index() + 1, None);
         }
@@ -158,7 +159,7 @@ impl Server {
         self.append_reply(false, first, conflict_term)
     }
 
-    fn append_reply(&self, success: bool, match_index: u64, conflict_term: Option<u64>) -> Msg {
+    fn append_reply(&self, success: bool, match_index: u64, conflict_term: Option<u64>) -> Msg<S> {
         Msg::AppendReply {
             term: self.term,
             success,
@@ -169,7 +170,7 @@ impl Server {
 
     /// Appends the entries after `prev_index` that the log lacks, truncating
     /// at the first conflict (same index, different term) and never otherwise.
-    fn merge_entries(&mut self, ctx: RCtx, prev_index: u64, entries: Vec<Entry>) {
+    fn merge_entries<P: Host<S>>(&mut self, ctx: RCtx<P>, prev_index: u64, entries: Vec<Entry<S>>) {
         let mut skip = 0;
         let mut truncate = None;
         for (i, e) in entries.iter().enumerate() {
@@ -189,9 +190,9 @@ impl Server {
         self.persist_entries(ctx, truncate, entries.into_iter().skip(skip));
     }
 
-    pub(super) fn on_append_reply(
+    pub(super) fn on_append_reply<P: Host<S>>(
         &mut self,
-        ctx: RCtx,
+        ctx: RCtx<P>,
         from: NodeId,
         term: u64,
         success: bool,
@@ -224,7 +225,7 @@ impl Server {
 
     /// `peer`'s match index moved: once it covers everything sent, nothing
     /// is in flight and what accumulated meanwhile goes out.
-    pub(super) fn acknowledged(&mut self, ctx: RCtx, peer: NodeId) {
+    pub(super) fn acknowledged<P: Host<S>>(&mut self, ctx: RCtx<P>, peer: NodeId) {
         let p = peer.index();
         if self.opts.pipeline || self.role != Role::Leader {
             return;
@@ -239,7 +240,7 @@ impl Server {
 
     /// §5.4.2: a leader commits by counting replicas only an entry of its
     /// own term; earlier entries are committed with it, indirectly.
-    pub(super) fn advance_commit(&mut self, ctx: RCtx) {
+    pub(super) fn advance_commit<P: Host<S>>(&mut self, ctx: RCtx<P>) {
         // The highest index a majority holds (quadratic in the cluster
         // size, which is small, and allocation-free).
         let held_by_majority = |&m: &u64| {
@@ -257,7 +258,7 @@ impl Server {
         }
     }
 
-    fn set_commit(&mut self, ctx: RCtx, index: u64) {
+    fn set_commit<P: Host<S>>(&mut self, ctx: RCtx<P>, index: u64) {
         if index <= self.commit {
             return;
         }

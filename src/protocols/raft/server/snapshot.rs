@@ -5,10 +5,11 @@
 use super::{RCtx, Role, Server, LOG, SNAPSHOT};
 use crate::process::NodeId;
 use crate::protocols::raft::log::{Log, Snapshot};
+use crate::protocols::raft::machine::{Host, StateMachine};
 use crate::protocols::raft::messages::{Msg, Note, Stored};
 
-impl Server {
-    pub(super) fn send_snapshot(&mut self, ctx: RCtx, peer: NodeId) {
+impl<S: StateMachine> Server<S> {
+    pub(super) fn send_snapshot<P: Host<S>>(&mut self, ctx: RCtx<P>, peer: NodeId) {
         let Some(snapshot) = self.snapshot.clone() else {
             panic!("the log is compacted but there is no snapshot");
         };
@@ -22,7 +23,7 @@ impl Server {
         ctx.send(peer, msg);
     }
 
-    pub(super) fn maybe_snapshot(&mut self, ctx: RCtx) {
+    pub(super) fn maybe_snapshot<P: Host<S>>(&mut self, ctx: RCtx<P>) {
         let every = self.opts.snapshot_every;
         let covered = self.snapshot.as_ref().map_or(0, |s| s.last_index);
         let since = self.applied - covered.max(self.log.snapshot_index());
@@ -39,7 +40,7 @@ impl Server {
         let snapshot = Box::new(Snapshot {
             last_index: index,
             last_term: term,
-            kv: self.kv.clone(),
+            state: self.state.clone(),
         });
         let compact = self.compaction_point(index);
         ctx.write(SNAPSHOT, Stored::Snapshot(snapshot.clone()));
@@ -69,12 +70,12 @@ impl Server {
         slowest.min(index).max(window).max(floor)
     }
 
-    pub(super) fn on_install_snapshot(
+    pub(super) fn on_install_snapshot<P: Host<S>>(
         &mut self,
-        ctx: RCtx,
+        ctx: RCtx<P>,
         from: NodeId,
         term: u64,
-        snapshot: Snapshot,
+        snapshot: Snapshot<S>,
     ) {
         if term < self.term {
             let reply = Msg::SnapshotReply {
@@ -97,7 +98,7 @@ impl Server {
 
     /// Replaces the state with `snapshot`, keeping the log after it only if
     /// the log holds the snapshot's last entry (§7).
-    fn install(&mut self, ctx: RCtx, snapshot: Snapshot) {
+    fn install<P: Host<S>>(&mut self, ctx: RCtx<P>, snapshot: Snapshot<S>) {
         let (index, term) = (snapshot.last_index, snapshot.last_term);
         if self.log.term_at(index) == Some(term) {
             self.log.compact_to(index);
@@ -106,7 +107,7 @@ impl Server {
             self.log = Log::after(index, term);
             ctx.delete_range(LOG, 0, u64::MAX);
         }
-        self.kv = snapshot.kv.clone();
+        self.state = snapshot.state.clone();
         self.commit = index;
         self.applied = index;
         let snapshot = Box::new(snapshot);
@@ -117,9 +118,9 @@ impl Server {
         ctx.note(Note::Committed { index });
     }
 
-    pub(super) fn on_snapshot_reply(
+    pub(super) fn on_snapshot_reply<P: Host<S>>(
         &mut self,
-        ctx: RCtx,
+        ctx: RCtx<P>,
         from: NodeId,
         term: u64,
         last_index: u64,

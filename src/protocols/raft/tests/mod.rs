@@ -4,12 +4,14 @@
 //!
 //! One file per section: `elections` (§5.1, §5.2, §5.4.1 and PreVote,
 //! thesis §9.6), `replication` (§5.3 and the flow control), `commitment`
-//! (§5.4.2 and Figure 8) and `persistence` (Figure 2's durable state, and
-//! the invariants asserted from it). This file holds the harness helpers
-//! they share.
+//! (§5.4.2 and Figure 8), `persistence` (Figure 2's durable state, and
+//! the invariants asserted from it) and `embedding` (a server replicating
+//! another state machine, inside another process). This file holds the
+//! harness helpers they share.
 
 mod commitment;
 mod elections;
+mod embedding;
 mod persistence;
 mod replication;
 
