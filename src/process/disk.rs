@@ -236,6 +236,15 @@ impl<V: Clone> Disk<V> {
             .flat_map(|s| s.values.iter().map(|(i, v)| (*i, v)))
     }
 
+    /// Every durable space: its name, part and values in index order.
+    pub(super) fn durable_spaces(
+        &self,
+    ) -> impl Iterator<Item = (&'static str, u32, impl Iterator<Item = (u64, &V)>)> {
+        self.spaces
+            .iter()
+            .map(|s| (s.name, s.part, s.values.iter().map(|(i, v)| (*i, v))))
+    }
+
     /// Writes `value` at `key`; lost on a crash unless synced.
     pub fn write(&mut self, key: DiskKey, value: V) {
         self.pending.push(Change::Write(key, value));

@@ -59,11 +59,13 @@
 mod ctx;
 mod disk;
 mod ids;
+mod nested;
 mod protocol;
 
 pub use ctx::{Ctx, Effect, Harness};
 pub use disk::{Disk, DiskKey, Storage, SyncFailed};
 pub use ids::{NodeId, RequestId, TimerId};
+pub use nested::Embedding;
 pub use protocol::{
     CheckBudget, CheckInfo, CheckKind, EndState, Interval, Invariants, Lifecycle, OpFields, OpOf,
     Protocol, ResOf, Undecided, Violation,

@@ -14,6 +14,7 @@ pub mod registry;
 pub mod report_section;
 pub mod saga;
 pub mod service;
+pub mod shardkv;
 pub mod store;
 pub mod twopc;
 pub mod txncheck;

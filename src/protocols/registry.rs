@@ -399,7 +399,9 @@ impl Registry {
 
     /// Every built-in protocol.
     pub fn builtin() -> Self {
-        use super::{broadcast, cache, log, paxos, queue, raft, saga, service, store, twopc};
+        use super::{
+            broadcast, cache, log, paxos, queue, raft, saga, service, shardkv, store, twopc,
+        };
         Registry::empty()
             .with(broadcast::Def)
             .with(store::QuorumDef)
@@ -412,6 +414,7 @@ impl Registry {
             .with(cache::Def)
             .with(queue::Def)
             .with(log::Def)
+            .with(shardkv::Def)
     }
 
     /// This registry with `def` added. Panics if its name, or a table it

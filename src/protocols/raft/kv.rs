@@ -147,8 +147,8 @@ fn value_of<'a>(data: &'a BTreeMap<Text, Text>, key: &str) -> &'a str {
     data.get(key).map_or("", |v| v)
 }
 
-/// Performs `op` on the store.
-fn execute(data: &mut BTreeMap<Text, Text>, op: &KvOp) -> KvRes {
+/// Performs `op` on a store's data (a sharded store's shard, too).
+pub fn execute(data: &mut BTreeMap<Text, Text>, op: &KvOp) -> KvRes {
     match op {
         KvOp::Get { key } => KvRes::Value(data.get(key).cloned().unwrap_or_default()),
         KvOp::Put { key, value } => {

@@ -150,6 +150,18 @@ impl<S: StateMachine> Server<S> {
         }
     }
 
+    /// The same, starting from `state` instead of `S::default()` when its
+    /// disk holds no snapshot (a machine that needs its size or identity,
+    /// such as a replica group's). Call it before `start`.
+    pub fn with_state(mut self, state: S) -> Self {
+        assert!(
+            self.applied == 0 && self.log.last_index() == 0,
+            "the initial state is set before the server starts"
+        );
+        self.state = state;
+        self
+    }
+
     /// The current term.
     pub fn term(&self) -> u64 {
         self.term
