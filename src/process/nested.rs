@@ -136,3 +136,154 @@ impl<V: Clone> Disk<V> {
         projected
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::process::{Harness, RequestId, TimerId};
+    use crate::time::SimDuration;
+
+    /// The embedded process: on a message it writes, syncs, sends to its
+    /// node 1, sets a timer; on message 0 it halts first.
+    struct Inner;
+
+    impl Process for Inner {
+        type Msg = u64;
+        type Timer = ();
+        type Op = ();
+        type Res = u64;
+        type Stored = u64;
+        type Note = u64;
+        fn on_start(&mut self, ctx: &mut Ctx<'_, Self>, disk: &Disk<u64>) {
+            let seen = disk.get(DiskKey::single("seen")).copied().unwrap_or(0);
+            ctx.note(seen);
+        }
+        fn on_message(&mut self, ctx: &mut Ctx<'_, Self>, from: NodeId, msg: u64) {
+            if msg == 0 {
+                ctx.halt();
+            }
+            ctx.write(DiskKey::single("seen"), msg);
+            ctx.sync();
+            ctx.send(NodeId(1), u64::from(from.0) * 100 + msg);
+            ctx.set_timer(SimDuration::from_millis(5), ());
+            ctx.note(u64::from(ctx.me().0));
+        }
+        fn on_timer(&mut self, _ctx: &mut Ctx<'_, Self>, _id: TimerId, _timer: ()) {}
+        fn on_request(&mut self, ctx: &mut Ctx<'_, Self>, req: RequestId, _op: ()) {
+            ctx.reply_ok(req, 7);
+        }
+    }
+
+    /// The outer process: the inner one as member 1 of a group at 3..6,
+    /// its values and notes shifted by 1000.
+    struct Outer(Inner, Members);
+
+    struct Members(Vec<NodeId>);
+
+    impl Embedding<Outer, Inner> for Members {
+        fn me(&self) -> NodeId {
+            NodeId(1)
+        }
+        fn servers(&self) -> &[NodeId] {
+            &self.0
+        }
+        fn outer(&self, inner: NodeId) -> NodeId {
+            NodeId(inner.0 + 3)
+        }
+        fn msg(&self, msg: u64) -> String {
+            format!("inner {msg}")
+        }
+        fn timer(&self, _timer: ()) -> u8 {
+            9
+        }
+        fn stored(&self, value: u64) -> u64 {
+            value + 1000
+        }
+        fn note(&self, note: u64) -> u64 {
+            note + 1000
+        }
+        fn res(&self, res: u64) -> u64 {
+            res + 1000
+        }
+    }
+
+    impl Process for Outer {
+        type Msg = String;
+        type Timer = u8;
+        type Op = ();
+        type Res = u64;
+        type Stored = u64;
+        type Note = u64;
+        fn on_start(&mut self, ctx: &mut Ctx<'_, Self>, disk: &Disk<u64>) {
+            let own = disk.project(|v| v.checked_sub(1000));
+            let Outer(inner, members) = self;
+            ctx.nested(members, |c| inner.on_start(c, &own));
+        }
+        fn on_message(&mut self, ctx: &mut Ctx<'_, Self>, from: NodeId, msg: String) {
+            ctx.note(1);
+            let value = msg.parse().expect("a number");
+            let Outer(inner, members) = self;
+            let from = NodeId(from.0 - 3);
+            ctx.nested(members, |c| inner.on_message(c, from, value));
+        }
+        fn on_timer(&mut self, _ctx: &mut Ctx<'_, Self>, _id: TimerId, _timer: u8) {}
+        fn on_request(&mut self, ctx: &mut Ctx<'_, Self>, req: RequestId, op: ()) {
+            let Outer(inner, members) = self;
+            ctx.nested(members, |c| inner.on_request(c, req, op));
+        }
+    }
+
+    fn harness() -> Harness<Outer> {
+        let members = Members((0..3).map(NodeId).collect());
+        Harness::new(Outer(Inner, members), NodeId(4), Vec::new(), 1)
+    }
+
+    #[test]
+    fn the_embedded_process_acts_in_its_own_ids_and_types() {
+        let mut h = harness();
+        let effects = h.deliver(NodeId(5), "7".into());
+        assert_eq!(
+            Effect::sends(&effects),
+            vec![(NodeId(4), "inner 207".to_string())]
+        );
+        assert_eq!(
+            Effect::notes(&effects),
+            vec![1, 1001],
+            "its own note after the outer's"
+        );
+        assert!(effects
+            .iter()
+            .any(|e| matches!(e, Effect::SetTimer { timer: 9, .. })));
+        assert_eq!(h.disk.get(DiskKey::single("seen")), Some(&1007));
+        // A restart reads back what the embedded process stored, as its own.
+        let effects = h.crash_and_restart(Outer(Inner, Members((0..3).map(NodeId).collect())));
+        assert_eq!(Effect::notes(&effects), vec![1007]);
+    }
+
+    #[test]
+    fn a_halt_inside_halts_the_outer_process_where_it_happened() {
+        let mut h = harness();
+        let effects = h.deliver(NodeId(5), "0".into());
+        assert!(h.halted(), "the embedded halt reaches the outer process");
+        assert_eq!(
+            Effect::notes(&effects),
+            vec![1],
+            "nothing after the halt takes effect"
+        );
+        assert_eq!(h.disk.get(DiskKey::single("seen")), None);
+    }
+
+    #[test]
+    fn replies_are_mapped() {
+        let mut h = harness();
+        let effects = h.request(RequestId(3), ());
+        assert!(effects.iter().any(|e| matches!(
+            e,
+            Effect::Reply {
+                res: 1007,
+                ok: true,
+                ..
+            }
+        )));
+    }
+}
