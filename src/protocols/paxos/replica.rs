@@ -401,7 +401,7 @@ impl Replica {
 
     /// Accepts each (slot, value) in `ballot` unless it promised a
     /// higher one; written and synced (once) before the caller answers.
-    fn accept(&mut self, ctx: PCtx, ballot: Ballot, entries: Vec<(Slot, Cmd)>) -> bool {
+    fn accept(&mut self, ctx: PCtx, ballot: Ballot, mut entries: Vec<(Slot, Cmd)>) -> bool {
         if ballot < self.promised {
             return false;
         }
@@ -413,7 +413,7 @@ impl Replica {
         // resent batch may still carry it. Nothing to accept there (the
         // reply still acknowledges the batch).
         let base = self.base;
-        let entries: Vec<(Slot, Cmd)> = entries.into_iter().filter(|(s, _)| *s >= base).collect();
+        entries.retain(|(s, _)| *s >= base);
         for (slot, cmd) in &entries {
             let value = Stored::Accepted(ballot, cmd.clone());
             ctx.write(DiskKey::new(ACCEPTED, *slot), value);

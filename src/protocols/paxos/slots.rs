@@ -56,7 +56,11 @@ impl<T> SlotLog<T> {
             self.start + len
         );
         let at = at as usize;
-        if at >= self.values.len() {
+        if at == self.values.len() {
+            // The common case: the next slot, appended.
+            return self.values.push_back(Some(value));
+        }
+        if at > self.values.len() {
             self.values.resize_with(at + 1, || None);
         }
         self.values[at] = Some(value);
