@@ -1,5 +1,10 @@
 //! The sharded store's checks.
 //!
+//! - `shardkv.raft-safety` (always): Raft's own safety properties
+//!   (election safety, leader append-only, log matching, leader
+//!   completeness, state-machine safety: `raft::checks`) in the
+//!   configuration service and in every replica group, each judged on its
+//!   own group's notes; the failure kind names the property.
 //! - `shardkv.config-agreement` (always): every configuration server that
 //!   applies configuration `n` applied the same one.
 //! - `shardkv.single-owner` (always): a group applies a client command to
@@ -21,9 +26,12 @@ use super::config::Config;
 use super::group::{shard_of, Applied, ShardState};
 use super::{Layout, Note, ShardKvOptions, ShardNode};
 use crate::placement::assign::GroupId;
-use crate::process::{CheckInfo, EndState, Invariants, NodeId, Undecided, Violation};
+use crate::process::{CheckInfo, EndState, Invariants, Lifecycle, NodeId, Undecided, Violation};
 use crate::protocols::lincheck::{judge_kv, kv_check_history, Judgement};
+use crate::protocols::raft::checks::RaftChecks;
 use crate::protocols::raft::kv::{KvOp, KvRes};
+use crate::protocols::raft::messages::Note as RaftNote;
+use crate::protocols::raft::RaftNode;
 use crate::time::{SimDuration, SimTime};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -31,6 +39,7 @@ use std::rc::Rc;
 
 /// Every check of the store.
 pub const CHECKS: &[CheckInfo] = &[
+    CheckInfo::always("shardkv.raft-safety"),
     CheckInfo::always("shardkv.config-agreement"),
     CheckInfo::always("shardkv.single-owner"),
     CheckInfo::at_end("shardkv.linearizable"),
@@ -50,6 +59,8 @@ pub struct ShardChecks {
     served: Vec<Option<(u64, GroupId)>>,
     linearizability: Judgement,
     counts: Counts,
+    /// Raft's checks of the service (index 0) and of each group.
+    raft: Vec<RaftChecks>,
 }
 
 /// What the run did, for the metrics.
@@ -75,6 +86,16 @@ impl ShardChecks {
             served: vec![None; options.shards],
             linearizability: Judgement::skipped(),
             counts: Counts::default(),
+            raft: (0..=layout.groups)
+                .map(|gid| {
+                    let size = if gid == 0 {
+                        layout.config_servers
+                    } else {
+                        layout.group_size
+                    };
+                    RaftChecks::new(options.liveness_bound(), 1, size, liveness_start)
+                })
+                .collect(),
         }
     }
 
@@ -272,6 +293,44 @@ impl ShardChecks {
     }
 }
 
+impl ShardChecks {
+    /// Where `node` sits in its Raft group: the group and its own id there.
+    fn in_group(&self, node: NodeId) -> Option<(GroupId, NodeId)> {
+        let gid = self.layout.group_of(node)?;
+        let base = if gid == 0 {
+            0
+        } else {
+            self.layout.group_base(gid)
+        };
+        Some((gid, NodeId(node.0 - base)))
+    }
+
+    fn on_raft(
+        &mut self,
+        at: SimTime,
+        node: NodeId,
+        gid: GroupId,
+        note: &RaftNote,
+    ) -> Result<(), Violation> {
+        if gid != 0 && matches!(note, RaftNote::Leader { .. }) {
+            self.counts.group_elections += 1;
+        }
+        let Some((_, inner)) = self.in_group(node) else {
+            return Ok(());
+        };
+        let checks = &mut self.raft[gid as usize];
+        Invariants::<RaftNode>::on_note(checks, at, inner, note).map_err(|v| {
+            let kind = v.check.trim_start_matches("raft.").to_string();
+            let group = match gid {
+                0 => "the configuration service".to_string(),
+                g => format!("group {g}"),
+            };
+            let message = format!("in {group} (its servers numbered from 0): {}", v.message);
+            Violation::new("shardkv.raft-safety", v.time, message).with_kind(&kind)
+        })
+    }
+}
+
 fn owner_name(gid: GroupId) -> String {
     match gid {
         0 => "no group".to_string(),
@@ -307,14 +366,14 @@ impl Invariants<ShardNode> for ShardChecks {
                 self.counts.changes = self.counts.changes.max(index + 1);
                 Ok(())
             }
-            Note::Raft { gid, note } => {
-                if *gid != 0
-                    && matches!(note, crate::protocols::raft::messages::Note::Leader { .. })
-                {
-                    self.counts.group_elections += 1;
-                }
-                Ok(())
-            }
+            Note::Raft { gid, note } => self.on_raft(at, node, *gid, note),
+        }
+    }
+
+    fn on_lifecycle(&mut self, at: SimTime, node: NodeId, event: Lifecycle) {
+        if let Some((gid, inner)) = self.in_group(node) {
+            let checks = &mut self.raft[gid as usize];
+            Invariants::<RaftNode>::on_lifecycle(checks, at, inner, event);
         }
     }
 

@@ -114,6 +114,9 @@ impl<S: Replicated> Embedding<ShardNode, Replica<S>> for View {
 pub struct Member<S: Replicated> {
     replica: Replica<S>,
     view: View,
+    /// Own commands proposed since the start: their sequence numbers, so
+    /// the Raft checks' digests tell them apart.
+    proposed: u64,
 }
 
 impl<S: Replicated> Member<S> {
@@ -139,6 +142,7 @@ impl<S: Replicated> Member<S> {
         Member {
             replica: Replica(server),
             view,
+            proposed: 0,
         }
     }
 
@@ -176,11 +180,13 @@ impl<S: Replicated> Member<S> {
     /// (its result answered to nobody). False when it does not lead.
     pub fn propose(&mut self, ctx: SCtx, op: S::Op) -> bool {
         let me = self.view.me;
+        self.proposed += 1;
+        let seq = self.proposed;
         let server = &mut self.replica.0;
         let proposed = ctx.nested(
             &self.view,
             |inner: &mut crate::process::Ctx<'_, Replica<S>>| {
-                server.propose(inner, me, INTERNAL_SESSION, 0, op)
+                server.propose(inner, me, INTERNAL_SESSION, seq, op)
             },
         );
         self.replica.0.assert_invariants();

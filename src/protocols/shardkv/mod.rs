@@ -23,7 +23,8 @@
 //! servers, group 2's, ...; then the controller; then the workload's
 //! clients ([`Layout`]).
 //!
-//! Checks ([`checks`]): linearizability per key across migrations, no
+//! Checks ([`checks`]): Raft's safety in every group, configuration
+//! agreement, linearizability per key across migrations, no
 //! acknowledged write lost, no shard served by two groups at once (nor by
 //! a group that does not own it in its configuration), and, after the
 //! liveness phase, every shard served by its owner and every operation

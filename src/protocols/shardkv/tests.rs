@@ -314,3 +314,25 @@ fn a_duplicated_answer_does_not_count_for_the_next_change() {
         "the join at 5 s is not made yet"
     );
 }
+
+#[test]
+fn raft_safety_is_judged_per_group() {
+    use crate::protocols::raft::messages::Note as RaftNote;
+    let mut c = checks();
+    let leader = |gid| Note::Raft {
+        gid,
+        note: RaftNote::Leader { term: 3 },
+    };
+    let layout = ShardKvOptions::default().layout(1);
+    // The service's leader and group 1's in the same term: different groups.
+    c.on_note(SimTime::ZERO, NodeId(0), &leader(0)).unwrap();
+    c.on_note(SimTime::ZERO, layout.member(1, 0), &leader(1))
+        .unwrap();
+    // A second leader of term 3 in group 1 breaks election safety.
+    let err = c
+        .on_note(SimTime::ZERO, layout.member(1, 2), &leader(1))
+        .expect_err("two leaders of one term in one group");
+    assert_eq!(err.check, "shardkv.raft-safety");
+    assert_eq!(err.kind.as_deref(), Some("election-safety"));
+    assert!(err.message.contains("group 1"), "{}", err.message);
+}
