@@ -72,6 +72,11 @@ struct Counts {
     dropped: u64,
     changes: usize,
     group_elections: u64,
+    /// When each group first moved to each configuration.
+    moved_at: BTreeMap<(GroupId, u64), SimTime>,
+    /// Each shard move's time from its new owner's move to the
+    /// configuration to the first install, in ns, by (shard, configuration).
+    migrations: BTreeMap<(u32, u64), u64>,
 }
 
 impl ShardChecks {
@@ -351,10 +356,15 @@ impl Invariants<ShardNode> for ShardChecks {
                 Applied::Reconfigured { num } => {
                     let seen = self.counts.reconfigured.entry(*gid).or_default();
                     *seen = (*seen).max(num);
+                    self.counts.moved_at.entry((*gid, num)).or_insert(at);
                     Ok(())
                 }
-                Applied::Installed { .. } => {
+                Applied::Installed { shard, num } => {
                     self.counts.installed += 1;
+                    if let Some(&since) = self.counts.moved_at.get(&(*gid, num)) {
+                        let took = at.saturating_since(since).as_nanos();
+                        self.counts.migrations.entry((shard, num)).or_insert(took);
+                    }
                     Ok(())
                 }
                 Applied::Dropped { .. } => {
@@ -412,7 +422,13 @@ impl Invariants<ShardNode> for ShardChecks {
                     .count()
             })
             .sum();
+        let mut took: Vec<u64> = self.counts.migrations.values().copied().collect();
+        let mut quantile = |q| crate::stats::quantile(&mut took, q);
+        let (p50, p99, max) = (quantile(0.5), quantile(0.99), quantile(1.0));
         metrics.extend([
+            ("shardkv_migration_p50_ns".to_string(), json!(p50)),
+            ("shardkv_migration_p99_ns".to_string(), json!(p99)),
+            ("shardkv_migration_max_ns".to_string(), json!(max)),
             ("shardkv_configurations".to_string(), json!(latest)),
             (
                 "shardkv_changes_made".to_string(),

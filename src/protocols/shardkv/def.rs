@@ -302,6 +302,18 @@ impl ProtocolDef for Def {
                 "shardkv_installs",
                 "shards installed by their new owner (every replica counts)",
             )
+            .duration(
+                result,
+                "shard move, p50",
+                "shardkv_migration_p50_ns",
+                "from the new owner's move to the configuration to the shard installed",
+            )
+            .duration(
+                result,
+                "shard move, p99",
+                "shardkv_migration_p99_ns",
+                "the same, 99th percentile",
+            )
             .metric(
                 result,
                 "group elections",

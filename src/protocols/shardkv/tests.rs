@@ -274,6 +274,15 @@ fn shards_move_on_a_join_and_a_leave_and_every_check_holds() {
         "a third of the shards move twice"
     );
     assert!(metric(&result, "shardkv_installs") >= 6);
+    let (p50, max) = (
+        metric(&result, "shardkv_migration_p50_ns"),
+        metric(&result, "shardkv_migration_max_ns"),
+    );
+    assert!(
+        0 < p50 && p50 <= max,
+        "a move takes time: p50 {p50}, max {max}"
+    );
+    assert!(max < 5_000_000_000, "and ends well within the run: {max}");
     assert_eq!(result.metrics["shardkv_linearizability"], "linearizable");
 }
 
