@@ -95,31 +95,7 @@ impl Kv {
     /// Applies command `seq` of `client` once; a retry gets the cached result.
     pub fn apply(&mut self, client: u64, seq: u64, op: &KvOp) -> KvRes {
         let data = &mut self.data;
-        match self.sessions.entry(client) {
-            btree_map::Entry::Occupied(mut e) => {
-                let last = e.get_mut();
-                if seq == last.seq {
-                    return last.result.clone();
-                }
-                if seq < last.seq {
-                    return KvRes::Stale;
-                }
-                let result = execute(data, op);
-                *last = Session {
-                    seq,
-                    result: result.clone(),
-                };
-                result
-            }
-            btree_map::Entry::Vacant(e) => {
-                let result = execute(data, op);
-                e.insert(Session {
-                    seq,
-                    result: result.clone(),
-                });
-                result
-            }
-        }
+        apply_once(&mut self.sessions, client, seq, || execute(data, op))
     }
 
     /// The value of `key` ("" when missing).
@@ -140,6 +116,43 @@ impl StateMachine for Kv {
     #[inline]
     fn answers(res: &KvRes) -> bool {
         *res != KvRes::Stale
+    }
+}
+
+/// Runs command `seq` of `client` (`run`) once, by the session table
+/// `sessions`: a retry of the last applied command gets its cached
+/// result, an older command `Stale`, and neither runs. Shared by every
+/// store with sessions (Raft's, a sharded store's groups).
+pub fn apply_once(
+    sessions: &mut BTreeMap<u64, Session>,
+    client: u64,
+    seq: u64,
+    run: impl FnOnce() -> KvRes,
+) -> KvRes {
+    match sessions.entry(client) {
+        btree_map::Entry::Occupied(mut e) => {
+            let last = e.get_mut();
+            if seq == last.seq {
+                return last.result.clone();
+            }
+            if seq < last.seq {
+                return KvRes::Stale;
+            }
+            let result = run();
+            *last = Session {
+                seq,
+                result: result.clone(),
+            };
+            result
+        }
+        btree_map::Entry::Vacant(e) => {
+            let result = run();
+            e.insert(Session {
+                seq,
+                result: result.clone(),
+            });
+            result
+        }
     }
 }
 

@@ -57,6 +57,13 @@ impl Config {
     }
 }
 
+impl Default for Config {
+    /// Configuration 0 of no shards (a group machine's before it is sized).
+    fn default() -> Self {
+        Config::initial(0)
+    }
+}
+
 /// A command to the configuration service.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ConfigOp {

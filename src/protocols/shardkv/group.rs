@@ -22,7 +22,7 @@
 
 use super::config::Config;
 use crate::placement::assign::GroupId;
-use crate::protocols::raft::kv::{execute, KvOp, KvRes, Session, Text};
+use crate::protocols::raft::kv::{apply_once, execute, KvOp, KvRes, Session, Text};
 use crate::protocols::raft::StateMachine;
 use serde::{Deserialize, Serialize};
 use std::cell::RefCell;
@@ -169,12 +169,6 @@ pub struct GroupMachine {
     observed: Observed,
 }
 
-impl Default for Config {
-    fn default() -> Self {
-        Config::initial(0)
-    }
-}
-
 impl GroupMachine {
     /// Group `gid` of a store with `shards` shards, in configuration 0.
     pub fn new(gid: GroupId, shards: usize) -> Self {
@@ -229,23 +223,11 @@ impl GroupMachine {
         if self.shards[shard] != ShardState::Serving {
             return GroupRes::WrongGroup;
         }
-        if let Some(last) = self.sessions.get(&session) {
-            if seq == last.seq {
-                return GroupRes::Kv(last.result.clone());
-            }
-            if seq < last.seq {
-                return GroupRes::Kv(KvRes::Stale);
-            }
-        }
-        let result = execute(&mut self.data[shard], op);
-        let session_entry = Session {
-            seq,
-            result: result.clone(),
-        };
-        self.sessions.insert(session, session_entry);
-        self.observed.0.borrow_mut().push(Applied::Served {
-            shard: shard as u32,
-            num: self.config.num,
+        let (data, observed, num) = (&mut self.data[shard], &self.observed, self.config.num);
+        let result = apply_once(&mut self.sessions, session, seq, || {
+            let shard = shard as u32;
+            observed.0.borrow_mut().push(Applied::Served { shard, num });
+            execute(data, op)
         });
         GroupRes::Kv(result)
     }
