@@ -22,6 +22,7 @@
 //!   during the phase (a server that times out at the last moment does
 //!   not fail the run; an election that never ends does).
 
+use super::slots::NodeSet;
 use super::{Ballot, CmdId, Msg, Note, PaxosNode, Slot};
 use crate::process::{CheckInfo, EndState, Invariants, NodeId, Undecided, Violation};
 use crate::protocols::lincheck::{judge_kv, kv_check_history, Judgement};
@@ -310,8 +311,8 @@ struct SlotRecord {
     /// Per ballot: the value accepted and who accepted it. Most slots see
     /// one ballot: the first is held inline (no allocation per slot), any
     /// later in `more_ballots`.
-    first_ballot: Option<(Ballot, CmdId, Acceptors)>,
-    more_ballots: Vec<(Ballot, CmdId, Acceptors)>,
+    first_ballot: Option<(Ballot, CmdId, NodeSet)>,
+    more_ballots: Vec<(Ballot, CmdId, NodeSet)>,
     /// The value a majority accepted in one ballot.
     chosen: Option<CmdId>,
     /// The value learners learned.
@@ -320,43 +321,21 @@ struct SlotRecord {
 
 impl SlotRecord {
     /// The record of `ballot`, begun with `cmd` if there is none yet.
-    fn ballot(&mut self, ballot: Ballot, cmd: CmdId) -> &mut (Ballot, CmdId, Acceptors) {
+    fn ballot(&mut self, ballot: Ballot, cmd: CmdId) -> &mut (Ballot, CmdId, NodeSet) {
         let first = self
             .first_ballot
-            .get_or_insert_with(|| (ballot, cmd, Acceptors::default()));
+            .get_or_insert_with(|| (ballot, cmd, NodeSet::default()));
         if first.0 == ballot {
             return first;
         }
         let at = match self.more_ballots.iter().position(|(b, _, _)| *b == ballot) {
             Some(at) => at,
             None => {
-                self.more_ballots.push((ballot, cmd, Acceptors::default()));
+                self.more_ballots.push((ballot, cmd, NodeSet::default()));
                 self.more_ballots.len() - 1
             }
         };
         &mut self.more_ballots[at]
-    }
-}
-
-/// The acceptors that accepted a (slot, ballot): a bit per node id below
-/// 128 (no allocation for the clusters scenarios run), a list above.
-#[derive(Debug, Default)]
-struct Acceptors {
-    low: u128,
-    high: Vec<NodeId>,
-}
-
-impl Acceptors {
-    fn insert(&mut self, node: NodeId) {
-        match node.0 {
-            n if n < 128 => self.low |= 1 << n,
-            _ if self.high.contains(&node) => {}
-            _ => self.high.push(node),
-        }
-    }
-
-    fn len(&self) -> usize {
-        self.low.count_ones() as usize + self.high.len()
     }
 }
 

@@ -6,7 +6,7 @@
 //! back, across restarts too (it is synced before any promise or accept is
 //! answered), is judged by the checks, which see every life.
 
-use super::slots::SlotLog;
+use super::slots::{NodeSet, Pending, SlotLog};
 use super::{Ballot, Cmd, Msg, Note, PaxosNode, PaxosOptions, Slot, Stored, Timer};
 use crate::process::{Ctx, Disk, DiskKey, NodeId};
 use crate::protocols::raft::kv::Kv;
@@ -68,10 +68,10 @@ struct Leading {
     /// Per follower, what it was sent.
     pipes: BTreeMap<u32, Pipe>,
     /// Proposed, not yet chosen: the value and who accepted it.
-    proposals: BTreeMap<Slot, (Cmd, Vec<u32>)>,
+    proposals: Pending<(Cmd, NodeSet)>,
     /// The client and command each slot's proposal came from, to answer
     /// once the slot is applied (if the command was chosen there).
-    clients: BTreeMap<Slot, (NodeId, u64, u64)>,
+    clients: Pending<(NodeId, u64, u64)>,
 }
 
 /// A Multi-Paxos server.
@@ -289,7 +289,7 @@ impl Replica {
         let last = l.next.min(pipe.next + self.options.batch_max as Slot);
         let entries: Vec<(Slot, Cmd)> = (pipe.next..last)
             .map_while(|s| {
-                let value = l.proposals.get(&s).map(|(c, _)| c).or(self.chosen.get(&s));
+                let value = l.proposals.get(s).map(|(c, _)| c).or(self.chosen.get(&s));
                 value.map(|c| (s, c.clone()))
             })
             .collect();
@@ -665,8 +665,8 @@ impl Replica {
             ballot,
             next: end.max(from),
             pipes,
-            proposals: BTreeMap::new(),
-            clients: BTreeMap::new(),
+            proposals: Pending::starting_at(from),
+            clients: Pending::starting_at(from),
         });
         self.preemptions = 0;
         self.leader = Some(self.me);
@@ -703,7 +703,7 @@ impl Replica {
         };
         let slots: Vec<Slot> = entries.iter().map(|(s, _)| *s).collect();
         for (slot, cmd) in entries {
-            l.proposals.insert(slot, (cmd, vec![self.me.0]));
+            l.proposals.push(slot, (cmd, NodeSet::of(self.me)));
         }
         for f in followers(self.me, self.servers) {
             self.send_batch(ctx, f);
@@ -734,10 +734,8 @@ impl Replica {
             }
         }
         for &slot in &slots {
-            if let Some((_, acks)) = l.proposals.get_mut(&slot) {
-                if !acks.contains(&from.0) {
-                    acks.push(from.0);
-                }
+            if let Some((_, acks)) = l.proposals.get_mut(slot) {
+                acks.insert(from);
             }
         }
         for slot in slots {
@@ -754,12 +752,12 @@ impl Replica {
             return;
         };
         if l.proposals
-            .get(&slot)
+            .get(slot)
             .is_none_or(|(_, acks)| acks.len() < majority)
         {
             return;
         }
-        let Some((cmd, _)) = l.proposals.remove(&slot) else {
+        let Some((cmd, _)) = l.proposals.remove(slot) else {
             return;
         };
         self.learn(ctx, slot, cmd);
@@ -830,7 +828,7 @@ impl Replica {
         };
         let slot = l.next;
         l.next += 1;
-        l.clients.insert(slot, (client, session, seq));
+        l.clients.push(slot, (client, session, seq));
         self.propose(ctx, vec![(slot, Cmd::Op { session, seq, op })]);
     }
 
@@ -901,7 +899,7 @@ impl Replica {
         let Phase::Leading(l) = &mut self.phase else {
             return;
         };
-        let Some((client, session, seq)) = l.clients.remove(&slot) else {
+        let Some((client, session, seq)) = l.clients.remove(slot) else {
             return;
         };
         if let Some((s, q, res)) = res {

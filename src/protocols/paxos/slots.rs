@@ -1,10 +1,13 @@
-//! Values by slot: a deque indexed by slot from a compaction point. A
-//! Multi-Paxos log's slots count up from 0 and fill in nearly in order,
-//! so a deque is both smaller and faster than a tree for the tens of
-//! thousands of a run (every server keeps its accepted and its chosen
-//! values), and a snapshot drops its front.
+//! Values by slot, and sets of servers. A Multi-Paxos log's slots count
+//! up from 0 and fill in nearly in order, so a deque indexed by slot is
+//! both smaller and faster than a tree for the tens of thousands of a run:
+//! every server keeps its accepted and its chosen values in a
+//! [`SlotLog`] (a snapshot drops its front), a leader its proposals and
+//! the clients to answer in a [`Pending`] (each leaves as it is chosen or
+//! answered).
 
 use super::Slot;
+use crate::process::NodeId;
 use std::collections::VecDeque;
 
 /// How far past the end a slot may be (a leader fills slots in order: one
@@ -104,11 +107,160 @@ impl<T> FromIterator<(Slot, T)> for SlotLog<T> {
     }
 }
 
+/// Values by slot that arrive in slot order and leave in any order: a
+/// leader's proposals until each is chosen, the clients it owes an answer
+/// until each slot is applied. Invariant: `values[i]` is slot
+/// `start + i`'s, and the front, if any, holds a value (emptied slots
+/// there are dropped).
+#[derive(Debug)]
+pub struct Pending<T> {
+    start: Slot,
+    values: VecDeque<Option<T>>,
+}
+
+impl<T> Pending<T> {
+    /// None pending, the first slot to come at or after `start`.
+    pub fn starting_at(start: Slot) -> Self {
+        Pending {
+            start,
+            values: VecDeque::new(),
+        }
+    }
+
+    /// Adds `slot`'s value. Slots come in increasing order: each after
+    /// every slot added before (asserted: a leader numbers its slots
+    /// upward).
+    pub fn push(&mut self, slot: Slot, value: T) {
+        let end = self.start + self.values.len() as Slot;
+        assert!(
+            slot >= end && slot - end < AHEAD_MAX,
+            "slot {slot} added out of order (pending up to {end})"
+        );
+        if self.values.is_empty() {
+            self.start = slot;
+        } else {
+            let gap = (slot - end) as usize;
+            self.values
+                .extend(std::iter::repeat_with(|| None).take(gap));
+        }
+        self.values.push_back(Some(value));
+    }
+
+    fn index(&self, slot: Slot) -> Option<usize> {
+        let at = usize::try_from(slot.checked_sub(self.start)?).ok()?;
+        (at < self.values.len()).then_some(at)
+    }
+
+    /// `slot`'s value, if it is pending.
+    pub fn get(&self, slot: Slot) -> Option<&T> {
+        self.values[self.index(slot)?].as_ref()
+    }
+
+    /// `slot`'s value, if it is pending, to change.
+    pub fn get_mut(&mut self, slot: Slot) -> Option<&mut T> {
+        let at = self.index(slot)?;
+        self.values[at].as_mut()
+    }
+
+    /// Takes `slot`'s value out, if it is pending.
+    pub fn remove(&mut self, slot: Slot) -> Option<T> {
+        let at = self.index(slot)?;
+        let value = self.values[at].take();
+        while let Some(None) = self.values.front() {
+            self.values.pop_front();
+            self.start += 1;
+        }
+        value
+    }
+}
+
+/// A set of servers by node id: a bit per id below 128 (no allocation
+/// for the clusters scenarios run), a list above.
+#[derive(Clone, Debug, Default)]
+pub struct NodeSet {
+    low: u128,
+    high: Vec<NodeId>,
+}
+
+impl NodeSet {
+    /// The set of `node` alone.
+    pub fn of(node: NodeId) -> Self {
+        let mut set = NodeSet::default();
+        set.insert(node);
+        set
+    }
+
+    /// Adds `node` (again: no change).
+    pub fn insert(&mut self, node: NodeId) {
+        match node.0 {
+            n if n < 128 => self.low |= 1 << n,
+            _ if self.high.contains(&node) => {}
+            _ => self.high.push(node),
+        }
+    }
+
+    /// How many servers are in the set.
+    pub fn len(&self) -> usize {
+        self.low.count_ones() as usize + self.high.len()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
-    use std::collections::BTreeMap;
+    use std::collections::{BTreeMap, BTreeSet};
+
+    proptest! {
+        /// Pending values agree with a map from slot to value, whatever
+        /// order they leave in.
+        #[test]
+        fn pending_matches_a_map(
+            steps in proptest::collection::vec((0u64..4, any::<bool>(), 0u64..40), 0..120),
+        ) {
+            let mut pending = Pending::starting_at(3);
+            let mut model = BTreeMap::new();
+            let mut next = 3;
+            for (gap, add, pick) in steps {
+                if add {
+                    next += gap;
+                    pending.push(next, next * 10);
+                    model.insert(next, next * 10);
+                    next += 1;
+                } else {
+                    let slot = pick + 3;
+                    prop_assert_eq!(pending.remove(slot), model.remove(&slot));
+                }
+                for slot in 0..next + 5 {
+                    prop_assert_eq!(pending.get(slot), model.get(&slot));
+                }
+            }
+            if let Some(v) = pending.get_mut(next.saturating_sub(1)) {
+                *v += 1;
+                prop_assert_eq!(pending.get(next - 1), Some(&(next * 10 - 9)));
+            }
+        }
+
+        /// A node set counts each node once.
+        #[test]
+        fn node_set_counts_distinct_nodes(nodes in proptest::collection::vec(0u32..300, 0..60)) {
+            let mut set = NodeSet::default();
+            for &n in &nodes {
+                set.insert(NodeId(n));
+            }
+            let distinct: BTreeSet<u32> = nodes.into_iter().collect();
+            prop_assert_eq!(set.len(), distinct.len());
+        }
+    }
+
+    /// A slot pushed below one already pending is refused.
+    #[test]
+    #[should_panic(expected = "out of order")]
+    fn pending_refuses_a_slot_out_of_order() {
+        let mut pending = Pending::starting_at(0);
+        pending.push(5, ());
+        pending.push(4, ());
+    }
 
     proptest! {
         /// A slot log agrees with a map from slot to value.
