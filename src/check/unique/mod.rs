@@ -252,3 +252,149 @@ fn run<M: Model>(model: &M, ops: &[PartOp<'_, M>], work: &mut Work) -> Result<De
         }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::budget::{Budget, Limits};
+
+    fn budget(memory_bytes_max: usize) -> Budget {
+        Budget::new(Limits {
+            steps_max: None,
+            memory_bytes_max,
+            deadline: None,
+        })
+    }
+
+    /// The step budget allows exactly `steps_max` steps.
+    #[test]
+    fn work_takes_exactly_its_step_budget() {
+        let budget = budget(usize::MAX);
+        let mut meter = Meter::new(&budget);
+        let mut work = Work {
+            meter: &mut meter,
+            steps: 0,
+            steps_max: 3,
+            held_bytes: 0,
+        };
+        for _ in 0..3 {
+            assert_eq!(work.step(), Ok(()));
+        }
+        assert_eq!(work.steps, 3);
+        assert_eq!(
+            work.step(),
+            Err(Exhausted::Steps { budget_steps: 3 }),
+            "the fourth step is past the budget"
+        );
+    }
+
+    /// Room for more pieces is asked of the memory budget first, counted
+    /// while held, and refused when the budget cannot hold it.
+    #[test]
+    fn room_for_pieces_is_granted_by_the_memory_budget() {
+        let roomy = budget(1 << 20);
+        let mut meter = Meter::new(&roomy);
+        let mut work = Work {
+            meter: &mut meter,
+            steps: 0,
+            steps_max: u64::MAX,
+            held_bytes: 0,
+        };
+        let mut chains = Vec::new();
+        assert_eq!(work.room_for_piece(&mut chains), Ok(()));
+        assert!(chains.capacity() >= 1024);
+        assert_eq!(work.held_bytes, 1024 * 4, "the first buffer is charged");
+        let first = chains.capacity();
+        chains.extend(0..first as u32);
+        assert_eq!(work.room_for_piece(&mut chains), Ok(()));
+        assert_eq!(chains.capacity(), 2 * first);
+        assert_eq!(
+            work.held_bytes,
+            (1024 + 2 * first) * 4,
+            "both buffers counted after growth"
+        );
+        drop(work);
+        assert!(roomy.memory_bytes_peak() >= (1024 + 2 * first) * 4);
+
+        // The first buffer is 1,024 pieces of 4 bytes: a budget of 4,096
+        // bytes holds it, one byte less does not.
+        for (max, fits) in [(4096, true), (4095, false)] {
+            let tight = budget(max);
+            let mut meter = Meter::new(&tight);
+            let mut work = Work {
+                meter: &mut meter,
+                steps: 0,
+                steps_max: u64::MAX,
+                held_bytes: 0,
+            };
+            let mut chains: Vec<u32> = Vec::new();
+            let room = work.room_for_piece(&mut chains);
+            if fits {
+                assert_eq!(room, Ok(()));
+            } else {
+                let budget_bytes = max as u64;
+                assert_eq!(room, Err(Exhausted::Memory { budget_bytes }));
+                assert_eq!(chains.capacity(), 0, "nothing allocated past the budget");
+            }
+        }
+    }
+
+    /// While the buffer has room, no more is asked for.
+    #[test]
+    fn room_left_in_the_buffer_asks_for_nothing() {
+        let roomy = budget(1 << 20);
+        let mut meter = Meter::new(&roomy);
+        let mut work = Work {
+            meter: &mut meter,
+            steps: 0,
+            steps_max: u64::MAX,
+            held_bytes: 0,
+        };
+        let mut chains = Vec::new();
+        assert_eq!(work.room_for_piece(&mut chains), Ok(()));
+        let capacity = chains.capacity();
+        chains.push(7);
+        assert_eq!(work.room_for_piece(&mut chains), Ok(()));
+        assert_eq!(chains.capacity(), capacity);
+        assert_eq!(work.held_bytes, 1024 * 4);
+    }
+
+    /// Deciding charges every op's working memory up front: the peak is
+    /// at least that, and a budget below it stops the procedure.
+    #[test]
+    fn deciding_charges_each_op_up_front() {
+        use crate::check::models::register::{RegInput, RegOutput};
+        use crate::check::models::RegisterModel;
+        let model = RegisterModel {
+            cas: false,
+            conventions: Default::default(),
+        };
+        let inputs: Vec<RegInput> = (0..100).map(|v| RegInput::Write(Some(v))).collect();
+        let ops: Vec<PartOp<'_, RegisterModel>> = inputs
+            .iter()
+            .enumerate()
+            .map(|(i, input)| PartOp {
+                input,
+                output: Some(&RegOutput::Done),
+                call_time: 10 * i as u64,
+                return_time: Some(10 * i as u64 + 5),
+            })
+            .collect();
+        let charge = ops.len() * BYTES_PER_OP;
+        let roomy = budget(1 << 30);
+        let mut meter = Meter::new(&roomy);
+        let (decision, steps) = decide(&model, &ops, &mut meter, u64::MAX);
+        drop(meter);
+        assert!(matches!(decision, Decision::Linearizable));
+        assert!(steps >= ops.len() as u64, "a step per op at least");
+        assert!(roomy.memory_bytes_peak() >= charge);
+
+        let tight = budget(charge - 1);
+        let mut meter = Meter::new(&tight);
+        let (decision, _) = decide(&model, &ops, &mut meter, u64::MAX);
+        assert!(
+            matches!(decision, Decision::Stopped(Exhausted::Memory { .. })),
+            "a budget below the ops' charge stops the procedure"
+        );
+    }
+}
