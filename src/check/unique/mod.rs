@@ -313,7 +313,6 @@ mod tests {
             (1024 + 2 * first) * 4,
             "both buffers counted after growth"
         );
-        drop(work);
         assert!(roomy.memory_bytes_peak() >= (1024 + 2 * first) * 4);
 
         // The first buffer is 1,024 pieces of 4 bytes: a budget of 4,096
