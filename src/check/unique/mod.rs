@@ -266,6 +266,16 @@ mod tests {
         })
     }
 
+    /// Work with no step bound, counting memory against `meter`.
+    fn unbounded_steps<'m, 'b>(meter: &'m mut Meter<'b>) -> Work<'m, 'b> {
+        Work {
+            meter,
+            steps: 0,
+            steps_max: u64::MAX,
+            held_bytes: 0,
+        }
+    }
+
     /// The step budget allows exactly `steps_max` steps.
     #[test]
     fn work_takes_exactly_its_step_budget() {
@@ -294,12 +304,7 @@ mod tests {
     fn room_for_pieces_is_granted_by_the_memory_budget() {
         let roomy = budget(1 << 20);
         let mut meter = Meter::new(&roomy);
-        let mut work = Work {
-            meter: &mut meter,
-            steps: 0,
-            steps_max: u64::MAX,
-            held_bytes: 0,
-        };
+        let mut work = unbounded_steps(&mut meter);
         let mut chains = Vec::new();
         assert_eq!(work.room_for_piece(&mut chains), Ok(()));
         assert!(chains.capacity() >= 1024);
@@ -320,12 +325,7 @@ mod tests {
         for (max, fits) in [(4096, true), (4095, false)] {
             let tight = budget(max);
             let mut meter = Meter::new(&tight);
-            let mut work = Work {
-                meter: &mut meter,
-                steps: 0,
-                steps_max: u64::MAX,
-                held_bytes: 0,
-            };
+            let mut work = unbounded_steps(&mut meter);
             let mut chains: Vec<u32> = Vec::new();
             let room = work.room_for_piece(&mut chains);
             if fits {
@@ -343,12 +343,7 @@ mod tests {
     fn room_left_in_the_buffer_asks_for_nothing() {
         let roomy = budget(1 << 20);
         let mut meter = Meter::new(&roomy);
-        let mut work = Work {
-            meter: &mut meter,
-            steps: 0,
-            steps_max: u64::MAX,
-            held_bytes: 0,
-        };
+        let mut work = unbounded_steps(&mut meter);
         let mut chains = Vec::new();
         assert_eq!(work.room_for_piece(&mut chains), Ok(()));
         let capacity = chains.capacity();
