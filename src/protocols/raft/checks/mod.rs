@@ -393,6 +393,9 @@ impl RaftChecks {
             self.commit_terms.push((before, term));
         }
         log.settle(i);
+        if self.committed.len() > before {
+            self.electable_without_committed(at, node)?;
+        }
         if at < self.liveness_start {
             self.committed_at_liveness = self.committed.len();
         } else if self.liveness_commits.last().map(|&(_, n)| n) != Some(self.committed.len()) {
@@ -406,6 +409,47 @@ impl RaftChecks {
                 self.proposed.pop_front();
                 self.commit_latency_ns
                     .push(at.saturating_since(proposed_at).as_nanos());
+            }
+        }
+        Ok(())
+    }
+
+    /// Why a commit is safe (§5.4.3): a majority holds the committed entry
+    /// in a log that is more up-to-date (§5.4.1) than that of any server
+    /// without it, so each of those is refused a vote by a majority and no
+    /// later leader lacks the entry. Checked when the committed prefix
+    /// grows: a commit that leaves a server without the entry able to win
+    /// a majority of votes (an older term's entry counted on a majority
+    /// while a server holds a later term's, §5.4.2 and Figure 8) is a
+    /// Leader Completeness violation that needs only an election to
+    /// happen. Vote grants are judged on logs alone (terms and votes
+    /// already cast are left out), so the check never misses a server that
+    /// could be elected; the argument above holds for every server a
+    /// correct leader's commit leaves out.
+    fn electable_without_committed(&self, at: SimTime, node: NodeId) -> Result<(), Violation> {
+        let c = self.committed.len();
+        let entry = self.committed[c - 1];
+        let last = |s: usize| {
+            let log = &self.logs[s];
+            let len = log.len();
+            let term = len
+                .checked_sub(1)
+                .and_then(|k| log.get(k, &self.committed))
+                .map_or(0, |g| g.term);
+            (term, len)
+        };
+        let lacks = |s: usize| {
+            self.logs[s].get(c - 1, &self.committed).map(|g| g.chain) != Some(entry.chain)
+        };
+        let majority = self.servers / 2 + 1;
+        for candidate in (0..self.servers).filter(|&s| lacks(s)) {
+            let mine = last(candidate);
+            let grants = (0..self.servers).filter(|&v| mine >= last(v)).count();
+            if grants >= majority {
+                let (term, len) = mine;
+                let msg = format!("{node} committed through index {c} (term {}), but {}, whose log lacks that entry (length {len}, last term {term}), is up-to-date enough to win the votes of {grants} of {} servers", entry.term, NodeId(candidate as u32), self.servers);
+                return Err(Violation::new("raft.leader-completeness", at, msg)
+                    .with_kind("electable-without-committed"));
             }
         }
         Ok(())

@@ -328,3 +328,35 @@ fn leader_completeness_asks_only_for_entries_committed_in_earlier_terms() {
         v.message
     );
 }
+
+/// The commit-time half of Leader Completeness: a commit is safe only if
+/// every server without the committed entry is behind a majority (§5.4.1).
+/// n2 holds a later term's entry at index 1 instead of n0's and n1's, so
+/// when n0 commits index 1 by counting, n2 could still win every vote.
+#[test]
+fn a_commit_that_leaves_a_server_without_it_electable_is_reported() {
+    let run = |n2_term: u64| {
+        let mut checks = RaftChecks::new(SimDuration::ZERO, 1, 3, crate::time::SimTime::MAX);
+        let t = |ms: u64| crate::time::SimTime::ZERO + SimDuration::from_millis(ms);
+        let mut note = |ms, node: u32, n: Note| checks.on_note(t(ms), NodeId(node), &n);
+        for node in 0..2 {
+            let logged = Note::Logged {
+                first: 1,
+                entries: vec![(2, 10)],
+            };
+            note(1, node, logged).expect("entry 1 on n0 and n1");
+        }
+        let other = Note::Logged {
+            first: 1,
+            entries: vec![(n2_term, 11)],
+        };
+        note(2, 2, other).expect("n2's own entry 1");
+        note(3, 0, Note::Term { term: 4 }).expect("n0 in term 4");
+        note(4, 0, Note::Committed { index: 1 })
+    };
+    assert!(run(1).is_ok(), "n2's log is behind a majority's");
+    let v = run(3).expect_err("n2's later term wins it every vote");
+    assert_eq!(v.check, "raft.leader-completeness");
+    assert_eq!(v.kind.as_deref(), Some("electable-without-committed"));
+    assert!(v.message.contains("n2, whose log lacks"), "{}", v.message);
+}
